@@ -1,0 +1,88 @@
+# ember: a minimal microVM monitor. `make` builds build/ember.
+#   make run    boot the default microVM with its console attached
+#   make test   unit tests, test guests on /dev/kvm, end-to-end in the nested test host
+#   make guest  build the guest kernel, initrd (cached)
+# Every target installs the Debian packages it needs (apt-get) when missing.
+
+SHELL   := /bin/bash
+BUILD   := build
+VERSION := 0.1.0
+
+CC      := musl-gcc
+HOSTCC  := gcc
+CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -O2 -g0 -fno-strict-aliasing \
+           -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' -I. -isystem $(BUILD)/include
+LDFLAGS := -static -s -pthread
+
+# Packages each part needs, installed on demand (never by hand).
+PKGS_BUILD := musl-tools linux-libc-dev make gcc
+PKGS_GUEST := linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils busybox-static e2fsprogs
+PKGS_NESTED := qemu-system-x86 busybox-static cpio kmod
+
+define need_pkgs
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+VMM_SRCS    := $(wildcard vmm/*.c)
+LOADER_SRCS := $(wildcard kernel-loader/*.c)
+VIRTIO_SRCS := $(wildcard virtio/*.c)
+EMBER_SRCS  := $(VMM_SRCS) $(LOADER_SRCS) $(VIRTIO_SRCS)
+EMBER_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(EMBER_SRCS))
+
+.PHONY: all deps deps-guest deps-nested guest run test test-unit test-guests test-e2e clean
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/ember
+
+$(BUILD)/.deps-build:
+	$(call need_pkgs,$(PKGS_BUILD))
+	@mkdir -p $(BUILD) && touch $@
+deps-guest:
+	$(call need_pkgs,$(PKGS_GUEST))
+deps-nested:
+	$(call need_pkgs,$(PKGS_NESTED))
+deps: $(BUILD)/.deps-build deps-guest deps-nested
+
+# musl's include path has no kernel headers: expose Debian's (linux-libc-dev).
+$(BUILD)/include/.stamp: $(BUILD)/.deps-build
+	@mkdir -p $(BUILD)/include
+	@ln -sfn /usr/include/linux $(BUILD)/include/linux
+	@ln -sfn /usr/include/asm-generic $(BUILD)/include/asm-generic
+	@ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(BUILD)/include/asm
+	@touch $@
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/include/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/ember: $(EMBER_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
+
+-include $(EMBER_OBJS:.o=.d)
+
+# --- guest image -------------------------------------------------------------
+guest: deps-guest
+	guest/build.sh $(BUILD)/guest
+
+# --- run ---------------------------------------------------------------------
+run: $(BUILD)/ember guest deps-nested $(BUILD)/tests/guests/kvmprobe.elf
+	tests/nested/run.sh $(BUILD)
+
+# --- tests -------------------------------------------------------------------
+-include tests/unit/unit.mk
+-include tests/guests/guests.mk
+
+test-e2e: $(BUILD)/ember guest deps-nested
+	tests/e2e/run.sh $(BUILD)
+
+test: test-unit test-guests test-e2e
+	@echo "make test: all levels passed"
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Things every part of the monitor uses: exit statuses and messages. */
+#ifndef EMBER_H
+#define EMBER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Process exit statuses (see `ember --help`). */
+enum ember_status {
+	EMBER_EXIT_OK = 0,          /* the guest reset or shut down */
+	EMBER_EXIT_HOST_ERROR = 1,  /* KVM or the host failed */
+	EMBER_EXIT_BAD_INPUT = 2,   /* usage, kernel/initrd, values out of range */
+	EMBER_EXIT_GUEST_CRASH = 3, /* triple fault, KVM internal error, ... */
+};
+
+/* Print "ember: <msg>" on stderr and exit(status). Thread-safe. */
+void die(int status, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
+/* Print "ember: warning: <msg>" on stderr. */
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Ask the VMM thread to end the VM: it restores the terminal, prints
+ * "ember: <msg>" (when fmt is not NULL) and exits with status. The first
+ * request wins; safe from any thread (not from signal handlers).
+ */
+void vm_request_stop(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Map a whole regular file read-only; *len gets its size. NULL + err on failure. */
+const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen);
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

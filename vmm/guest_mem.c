@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "guest_mem.h"
+#include "layout.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size)
+{
+	uint64_t low = size < MMIO_GAP_START ? size : MMIO_GAP_START;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->host = host;
+	gm->size = size;
+	gm->region[0] = (struct guest_region){ .gpa = 0, .size = low, .host = host };
+	gm->nregions = 1;
+	if (size > low) {
+		gm->region[1] = (struct guest_region){
+			.gpa = FIRST_ADDR_PAST_32BITS,
+			.size = size - low,
+			.host = host + low,
+		};
+		gm->nregions = 2;
+	}
+}
+
+int gm_alloc(struct guest_mem *gm, uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	gm_layout(gm, p, size);
+	return 0;
+}
+
+void gm_free(struct guest_mem *gm)
+{
+	if (gm->host)
+		munmap(gm->host, gm->size);
+	memset(gm, 0, sizeof(*gm));
+}
+
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < gm->nregions; i++) {
+		const struct guest_region *r = &gm->region[i];
+		uint64_t off;
+
+		if (gpa < r->gpa)
+			continue;
+		off = gpa - r->gpa;
+		/* off <= size and len <= size - off: no overflow possible */
+		if (off > r->size || len > r->size - off)
+			continue;
+		return r->host + off;
+	}
+	return NULL;
+}
+
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len)
+{
+	void *p = gm_ptr(gm, gpa, len);
+
+	if (!p)
+		return -1;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *p = gm_ptr(gm, gpa, len);
+
+	if (!p)
+		return -1;
+	memcpy(p, src, len);
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Guest memory: one host mapping, seen by the guest as up to two RAM
+ * regions (below the 32-bit MMIO gap, and above 4 GiB).
+ *
+ * Every access to guest-physical memory in ember goes through gm_ptr()
+ * (or its wrappers gm_read()/gm_write()), which refuses any range that is
+ * not entirely inside one RAM region. This file is pure code: it does not
+ * need KVM, so the loaders and the virtqueue can be unit-tested over a
+ * plain buffer.
+ */
+#ifndef EMBER_GUEST_MEM_H
+#define EMBER_GUEST_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct guest_region {
+	uint64_t gpa;   /* first guest-physical address */
+	uint64_t size;  /* bytes */
+	uint8_t *host;  /* host address of gpa */
+};
+
+struct guest_mem {
+	uint8_t *host;       /* the one mapping, total bytes */
+	uint64_t size;
+	int nregions;        /* 1 or 2 */
+	struct guest_region region[2];
+};
+
+/*
+ * Lay out size bytes of RAM at host (already allocated by the caller):
+ * [0, min(size, MMIO_GAP_START)) and, for the rest, [4 GiB, ...).
+ */
+void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size);
+
+/* mmap an anonymous, private, MAP_NORESERVE mapping and lay it out. */
+int gm_alloc(struct guest_mem *gm, uint64_t size);
+void gm_free(struct guest_mem *gm);
+
+/*
+ * The bounds-checked helper: the host address of [gpa, gpa + len), or NULL
+ * when the range wraps, is empty-but-outside, or is not inside one region.
+ * len == 0 is allowed when gpa is inside (or at the end of) a region.
+ */
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Copy in/out of guest memory; 0 on success, -1 if out of bounds. */
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len);
+
+/* End of the RAM region below 4 GiB (its size, since it starts at 0). */
+static inline uint64_t gm_low_end(const struct guest_mem *gm)
+{
+	return gm->region[0].size;
+}
+
+#endif

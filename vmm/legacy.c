@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "legacy.h"
+#include "ember.h"
+
+#include <string.h>
+
+#define I8042_DATA_PORT    0x60
+#define I8042_CMD_PORT     0x64
+#define I8042_CMD_RESET    0xfe
+
+/* i8042: data port 0x60, status/command port 0x64. */
+static void i8042_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)opaque;
+	if (!is_write) {
+		/* status: output buffer empty, input buffer empty; no data */
+		memset(data, 0, len);
+		return;
+	}
+	if (off == I8042_CMD_PORT - I8042_DATA_PORT && data[0] == I8042_CMD_RESET)
+		vm_request_stop(EMBER_EXIT_OK, NULL);
+}
+
+/* Absent hardware: reads float high, writes vanish. */
+static void absent_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)opaque;
+	(void)off;
+	if (!is_write)
+		memset(data, 0xff, len);
+}
+
+/* Ports that only delay or acknowledge (POST code 0x80, 0xed): reads 0. */
+static void sink_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)opaque;
+	(void)off;
+	if (!is_write)
+		memset(data, 0, len);
+}
+
+void legacy_init(struct vm *vm)
+{
+	static const struct {
+		uint16_t base, len;
+		bus_handler fn;
+	} ports[] = {
+		/* 0x61 inside this range is KVM's PIT speaker port: never seen here */
+		{ I8042_DATA_PORT, I8042_CMD_PORT - I8042_DATA_PORT + 1, i8042_pio },
+		{ 0x70, 2, sink_pio },    /* CMOS/RTC: reads 0, "update not in progress" */
+		{ 0x80, 1, sink_pio },    /* POST code / io_delay */
+		{ 0xed, 1, sink_pio },    /* alternative io_delay */
+		{ 0x2e8, 8, absent_pio }, /* COM4 */
+		{ 0x2f8, 8, absent_pio }, /* COM2 */
+		{ 0x3e8, 8, absent_pio }, /* COM3 */
+		{ 0x3b0, 0x30, absent_pio }, /* MDA/VGA registers */
+		{ 0xcf8, 8, absent_pio }, /* PCI configuration mechanism #1 */
+	};
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(ports); i++)
+		if (bus_register(&vm->pio, ports[i].base, ports[i].len, ports[i].fn, NULL) < 0)
+			die(EMBER_EXIT_HOST_ERROR, "legacy: port 0x%x already taken",
+			    ports[i].base);
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Intel MultiProcessor Specification 1.4 tables, written at MPTABLE_START:
+ * the floating pointer structure and a configuration table with one
+ * processor entry per vCPU (APIC id = vCPU index, vCPU 0 the BSP), an ISA
+ * bus, the IOAPIC (id = ncpus, at IOAPIC_ADDR), one I/O interrupt entry per
+ * IOAPIC pin 0..23 (ISA IRQ n -> pin n, edge/high), and local interrupt
+ * entries ExtINT -> LINT0, NMI -> LINT1. Pure code over guest_mem.
+ */
+#ifndef EMBER_MPTABLE_H
+#define EMBER_MPTABLE_H
+
+#include <stddef.h>
+
+#include "guest_mem.h"
+
+#define MPTABLE_IOAPIC_PINS 24
+
+/* 0 on success, -1 with a one-line reason in err (ncpus out of 1..32,
+ * table outside guest memory). */
+int mptable_write(const struct guest_mem *gm, int ncpus, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The KVM virtual machine and its vCPUs. */
+#ifndef EMBER_VM_H
+#define EMBER_VM_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "bus.h"
+#include "guest_mem.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	int run_size;
+	struct guest_mem mem;
+	struct kvm_cpuid2 *cpuid;  /* KVM_GET_SUPPORTED_CPUID, shared template */
+	int nvcpus;
+	struct vcpu *vcpus;
+	struct bus pio;
+	struct bus mmio;
+};
+
+/*
+ * Open /dev/kvm, create the VM with its irqchip and PIT, and register
+ * vm->mem (allocated and loaded by the caller) as its memory.
+ */
+void vm_create(struct vm *vm, int nvcpus);
+/* Create the vCPUs: CPUID, MSRs, LAPIC LINTs; the BSP in long mode at entry. */
+void vm_create_vcpus(struct vm *vm, uint64_t entry);
+/* Write the boot GDT and identity page tables into guest memory. */
+void vm_write_boot_tables(struct vm *vm);
+/* Start one thread per vCPU. */
+void vm_start_vcpus(struct vm *vm);
+/* Pulse an edge-triggered interrupt line (ISA IRQ / GSI). */
+void vm_irq_pulse(struct vm *vm, int gsi);
+
+/* CPUID for vcpu id of n (cpuid.c). */
+void cpuid_normalise(struct kvm_cpuid2 *c, int id, int n);
+
+#endif
