@@ -22,7 +22,9 @@ struct kernel_info {
 	uint64_t entry;          /* 64-bit entry point (guest-physical) */
 	uint64_t load_start;     /* lowest guest-physical byte loaded */
 	uint64_t load_end;       /* one past the highest byte the kernel owns
-				  * (for bzImage: load address + init_size) */
+				  * (for bzImage: max(1 MiB + image, its runtime
+				  * address (pref_address, aligned) + init_size):
+				  * it decompresses itself there) */
 	/*
 	 * bzImage only: the setup header copied from the image
 	 * (bytes 0x1f1 .. 0x202 + image[0x201]), to be placed at offset 0x1f1

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* gm_layout()/gm_ptr(): the bounds checks every loader relies on. */
+#include "unit.h"
+#include "vmm/layout.h"
+
+static void test_small_layout(void)
+{
+	struct tmem t;
+	uint8_t b[4] = { 1, 2, 3, 4 }, r[4];
+
+	if (tmem_init(&t, 1 << 20))
+		return;
+	CHECK_EQ(t.gm.nregions, 1);
+	CHECK_EQ(gm_low_end(&t.gm), 1 << 20);
+	CHECK(gm_ptr(&t.gm, 0, 1 << 20) == t.buf);
+	CHECK(gm_ptr(&t.gm, 1 << 20, 0) == t.buf + (1 << 20));
+	CHECK(gm_ptr(&t.gm, 1 << 20, 1) == NULL);
+	CHECK(gm_ptr(&t.gm, (1 << 20) - 1, 2) == NULL);
+	CHECK(gm_ptr(&t.gm, 8, UINT64_MAX) == NULL);
+	CHECK(gm_ptr(&t.gm, UINT64_MAX, 2) == NULL);
+	CHECK_EQ(gm_write(&t.gm, 100, b, 4), 0);
+	CHECK_EQ(gm_read(&t.gm, 100, r, 4), 0);
+	CHECK(memcmp(b, r, 4) == 0);
+	CHECK_EQ(gm_write(&t.gm, (1 << 20) - 3, b, 4), -1);
+	CHECK_EQ(gm_read(&t.gm, (1 << 20) - 3, r, 4), -1);
+	tmem_free(&t);
+}
+
+static void test_split_layout(void)
+{
+	struct tmem t;
+	uint64_t size = 4608ULL << 20;
+
+	if (tmem_init(&t, size))
+		return;
+	CHECK_EQ(t.gm.nregions, 2);
+	CHECK_EQ(gm_low_end(&t.gm), MMIO_GAP_START);
+	CHECK_EQ(t.gm.region[1].gpa, FIRST_ADDR_PAST_32BITS);
+	CHECK_EQ(t.gm.region[1].size, size - MMIO_GAP_START);
+	CHECK(gm_ptr(&t.gm, MMIO_GAP_START - 1, 1) == t.buf + MMIO_GAP_START - 1);
+	CHECK(gm_ptr(&t.gm, MMIO_GAP_START, 1) == NULL);            /* the gap */
+	CHECK(gm_ptr(&t.gm, IOAPIC_ADDR, 4) == NULL);
+	CHECK(gm_ptr(&t.gm, MMIO_GAP_START - 1, 2) == NULL);        /* across it */
+	CHECK(gm_ptr(&t.gm, FIRST_ADDR_PAST_32BITS, 1) == t.buf + MMIO_GAP_START);
+	CHECK(gm_ptr(&t.gm, FIRST_ADDR_PAST_32BITS + size - MMIO_GAP_START, 0) != NULL);
+	CHECK(gm_ptr(&t.gm, FIRST_ADDR_PAST_32BITS + size - MMIO_GAP_START, 1) == NULL);
+	tmem_free(&t);
+}
+
+UNIT_MAIN(TEST(test_small_layout), TEST(test_split_layout))
