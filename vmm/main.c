@@ -9,10 +9,13 @@
 #include "term.h"
 #include "vm.h"
 #include "../kernel-loader/loader.h"
+#include "../virtio/blk.h"
+#include "../virtio/mmio.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,7 @@ static const char usage_text[] =
 "\n"
 "SYNOPSIS\n"
 "    ember --kernel PATH [--initrd PATH] [--cmdline STR] [--mem-mib N] [--vcpus N]\n"
+"          [--drive path=FILE[,id=ID][,ro][,root]]...\n"
 "    ember --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -46,6 +50,11 @@ static const char usage_text[] =
 "                     \"" DEFAULT_CMDLINE "\"\n"
 "    --mem-mib N      guest memory in MiB, 8 to 1048576 (default 128)\n"
 "    --vcpus N        number of vCPUs, 1 to 32 (default 1), each on its own thread\n"
+"    --drive path=FILE[,id=ID][,ro][,root]\n"
+"                     a virtio-blk disk backed by a raw file (repeatable). id is\n"
+"                     what the guest reads as the disk's serial (default drive<n>);\n"
+"                     ro refuses guest writes; the root drive (at most one) is\n"
+"                     /dev/vda and adds \"root=/dev/vda rw\" (or ro) to the command line\n"
 "    -h, --help       this text\n"
 "    -V, --version    the version\n"
 "\n"
@@ -58,12 +67,16 @@ static const char usage_text[] =
 "       the vCPU and its RIP), an unexpected exit\n"
 "    Every error is one line on standard error starting with \"ember: \".\n";
 
+#define MAX_DRIVES 8
+
 struct options {
 	const char *kernel;
 	const char *initrd;
 	const char *cmdline;
 	uint64_t mem_mib;
 	int vcpus;
+	struct drive_spec drives[MAX_DRIVES];
+	int ndrives;
 };
 
 static uint64_t parse_num(const char *opt, const char *s, uint64_t min, uint64_t max)
@@ -87,11 +100,13 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "cmdline", required_argument, NULL, 'c' },
 		{ "mem-mib", required_argument, NULL, 'm' },
 		{ "vcpus", required_argument, NULL, 'n' },
+		{ "drive", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	int c;
+	char err[256];
+	int c, roots = 0;
 
 	*o = (struct options){ .mem_mib = DEFAULT_MEM_MIB, .vcpus = DEFAULT_VCPUS };
 	opterr = 0;
@@ -106,6 +121,20 @@ static void parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'n':
 			o->vcpus = parse_num("--vcpus", optarg, 1, GUEST_VCPUS_MAX);
+			break;
+		case 'd':
+			if (o->ndrives == MAX_DRIVES)
+				die(EMBER_EXIT_BAD_INPUT, "--drive: at most %d drives", MAX_DRIVES);
+			if (drive_parse(optarg, o->ndrives, &o->drives[o->ndrives], err,
+					sizeof(err)) < 0)
+				die(EMBER_EXIT_BAD_INPUT, "%s", err);
+			for (int i = 0; i < o->ndrives; i++)
+				if (!strcmp(o->drives[i].id, o->drives[o->ndrives].id))
+					die(EMBER_EXIT_BAD_INPUT, "--drive: id '%s' used twice",
+					    o->drives[i].id);
+			roots += o->drives[o->ndrives++].root;
+			if (roots > 1)
+				die(EMBER_EXIT_BAD_INPUT, "--drive: only one drive can be root");
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -176,15 +205,37 @@ static void on_stop(void *opaque, uint32_t events)
 	l->done = 1;
 }
 
-static char *build_cmdline(const char *user)
+/* Append " text" to the command line being built; false if it does not fit. */
+static bool cmdline_append(char *cmdline, size_t size, const char *text)
 {
-	size_t n = strlen(DEFAULT_CMDLINE) + (user ? strlen(user) + 1 : 0) + 1;
-	char *s = malloc(n);
+	size_t used = strlen(cmdline);
 
-	if (!s)
-		die(EMBER_EXIT_HOST_ERROR, "out of memory");
-	snprintf(s, n, "%s%s%s", DEFAULT_CMDLINE, user ? " " : "", user ? user : "");
-	return s;
+	return (size_t)snprintf(cmdline + used, size - used, " %s", text) < size - used;
+}
+
+/* Drives in order, the root drive first so that it is /dev/vda. */
+static void add_drives(struct vm *vm, struct evloop *loop, struct options *o,
+		       char *cmdline, size_t size)
+{
+	static struct virtio_blk blks[MAX_DRIVES];
+	char err[512];
+	int n = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < o->ndrives; i++) {
+			struct drive_spec *s = &o->drives[i];
+
+			if (s->root != (pass == 0))
+				continue;
+			if (virtio_blk_create(&blks[n], s, &vm->mem, loop, err, sizeof(err)) < 0)
+				die(EMBER_EXIT_BAD_INPUT, "%s", err);
+			virtio_mmio_add(vm, &blks[n].dev, cmdline, size);
+			n++;
+			if (s->root && !cmdline_append(cmdline, size, s->read_only ?
+						       "root=/dev/vda ro" : "root=/dev/vda rw"))
+				die(EMBER_EXIT_BAD_INPUT, "kernel command line too long");
+		}
+	}
 }
 
 int main(int argc, char **argv)
@@ -198,7 +249,7 @@ int main(int argc, char **argv)
 	size_t kernel_len, initrd_len = 0;
 	uint64_t initrd_addr = 0;
 	char err[256];
-	char *cmdline;
+	char cmdline[CMDLINE_MAX_SIZE * 2] = DEFAULT_CMDLINE;
 
 	parse_args(argc, argv, &o);
 
@@ -219,13 +270,11 @@ int main(int argc, char **argv)
 	if (initrd && load_initrd(&vm.mem, &ki, initrd, initrd_len, &initrd_addr, err,
 				  sizeof(err)) < 0)
 		die(EMBER_EXIT_BAD_INPUT, "initrd %s: %s", o.initrd, err);
-	cmdline = build_cmdline(o.cmdline);
-	if (write_boot_params(&vm.mem, &ki, cmdline, initrd_addr, initrd_len, err,
-			      sizeof(err)) < 0)
-		die(EMBER_EXIT_BAD_INPUT, "%s", err);
+	if (o.cmdline && strlen(o.cmdline) >= CMDLINE_MAX_SIZE)
+		die(EMBER_EXIT_BAD_INPUT, "--cmdline: longer than %llu bytes",
+		    CMDLINE_MAX_SIZE - 1);
 	if (mptable_write(&vm.mem, o.vcpus, err, sizeof(err)) < 0)
 		die(EMBER_EXIT_BAD_INPUT, "%s", err);
-	free(cmdline);
 	munmap((void *)kernel, kernel_len);
 	if (initrd)
 		munmap((void *)initrd, initrd_len);
@@ -239,6 +288,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	vm_create(&vm, o.vcpus);
+	add_drives(&vm, &loop, &o, cmdline, sizeof(cmdline));
+	if (o.cmdline && !cmdline_append(cmdline, sizeof(cmdline), o.cmdline))
+		die(EMBER_EXIT_BAD_INPUT, "kernel command line too long");
+	if (write_boot_params(&vm.mem, &ki, cmdline, initrd_addr, initrd_len, err,
+			      sizeof(err)) < 0)
+		die(EMBER_EXIT_BAD_INPUT, "%s", err);
 	vm_write_boot_tables(&vm);
 	legacy_init(&vm);
 	serial_init(&com1, &vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, STDOUT_FILENO);

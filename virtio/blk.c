@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "blk.h"
+#include "../vmm/ember.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define SECTOR_SIZE 512ULL
+
+#define VIRTIO_BLK_F_SEG_MAX (1ULL << 2)
+#define VIRTIO_BLK_F_RO      (1ULL << 5)
+#define VIRTIO_BLK_F_FLUSH   (1ULL << 9)
+
+#define VIRTIO_BLK_T_IN     0
+#define VIRTIO_BLK_T_OUT    1
+#define VIRTIO_BLK_T_FLUSH  4
+#define VIRTIO_BLK_T_GET_ID 8
+
+#define VIRTIO_BLK_S_OK     0
+#define VIRTIO_BLK_S_IOERR  1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define BLK_QUEUE_SIZE 256
+#define BLK_SEG_MAX    (BLK_QUEUE_SIZE - 2) /* the header and status take two */
+
+struct blk_req_hdr {
+	uint32_t type;
+	uint32_t reserved;
+	uint64_t sector;
+};
+
+/* Config space: capacity (le64), size_max (le32), seg_max (le32). */
+struct blk_config {
+	uint64_t capacity;
+	uint32_t size_max;
+	uint32_t seg_max;
+} __attribute__((packed));
+
+int drive_parse(const char *arg, int n, struct drive_spec *s, char *err, size_t errlen)
+{
+	char buf[4200], *save = NULL;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->id, sizeof(s->id), "drive%d", n);
+	if (strlen(arg) >= sizeof(buf)) {
+		snprintf(err, errlen, "--drive: argument too long");
+		return -1;
+	}
+	strcpy(buf, arg);
+	for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(kv, '=');
+
+		if (val)
+			*val++ = '\0';
+		if (!strcmp(kv, "path") && val && *val && strlen(val) < sizeof(s->path)) {
+			strcpy(s->path, val);
+		} else if (!strcmp(kv, "id") && val) {
+			size_t len = strlen(val);
+
+			if (len == 0 || len > DRIVE_ID_MAX ||
+			    strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					"0123456789_-") != len) {
+				snprintf(err, errlen, "--drive: id must be 1 to %d letters, digits, "
+					 "'_' or '-'", DRIVE_ID_MAX);
+				return -1;
+			}
+			strcpy(s->id, val);
+		} else if (!strcmp(kv, "ro") && !val) {
+			s->read_only = true;
+		} else if (!strcmp(kv, "root") && !val) {
+			s->root = true;
+		} else {
+			snprintf(err, errlen, "--drive: bad item '%s%s%s' (expected path=FILE"
+				 "[,id=ID][,ro][,root])", kv, val ? "=" : "", val ? val : "");
+			return -1;
+		}
+	}
+	if (!s->path[0]) {
+		snprintf(err, errlen, "--drive: path=FILE is required");
+		return -1;
+	}
+	return 0;
+}
+
+static void config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct virtio_blk *b = d->priv;
+	struct blk_config c = {
+		.capacity = b->capacity,
+		.seg_max = BLK_SEG_MAX,
+	};
+
+	memcpy(data, (uint8_t *)&c + off, len);
+}
+
+/*
+ * iovecs over the chain's data bytes: readable bytes after the header (OUT)
+ * or writable bytes before the status byte (IN). Returns the count.
+ */
+static int data_iov(const struct virtq_chain *c, bool write, struct iovec *iov, uint64_t *total)
+{
+	int first = write ? c->nread : 0, n = write ? c->nwrite : c->nread, k = 0;
+	uint64_t skip = write ? 0 : sizeof(struct blk_req_hdr);
+	uint64_t left = write ? c->write_len - 1 : c->read_len - skip;
+
+	*total = left;
+	for (int i = first; i < first + n && left; i++) {
+		const struct virtq_buf *buf = &c->buf[i];
+		uint64_t off = skip < buf->len ? skip : buf->len;
+		uint64_t len = buf->len - off;
+
+		skip -= off;
+		if (len > left)
+			len = left;
+		if (len) {
+			iov[k].iov_base = (uint8_t *)buf->host + off;
+			iov[k].iov_len = len;
+			k++;
+			left -= len;
+		}
+	}
+	return k;
+}
+
+/* preadv/pwritev all of iov, looping over short transfers. */
+static int rw_all(int fd, bool write, struct iovec *iov, int n, uint64_t off, uint64_t total)
+{
+	while (total) {
+		ssize_t r = write ? pwritev(fd, iov, n, off) : preadv(fd, iov, n, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1; /* an error, or the file shrank under us */
+		total -= r;
+		off += r;
+		while (n && (size_t)r >= iov->iov_len) {
+			r -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= r;
+		}
+	}
+	return 0;
+}
+
+static uint8_t serve(struct virtio_blk *b, const struct virtq_chain *c, uint32_t *written)
+{
+	static struct iovec iov[VIRTQ_MAX_CHAIN];
+	struct blk_req_hdr h;
+	uint64_t len, bytes = b->capacity * SECTOR_SIZE;
+	int n;
+
+	if (virtq_chain_read(c, 0, &h, sizeof(h)) < sizeof(h))
+		return VIRTIO_BLK_S_IOERR;
+	switch (h.type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT: {
+		bool in = h.type == VIRTIO_BLK_T_IN;
+
+		n = data_iov(c, in, iov, &len);
+		if (h.sector > b->capacity || len > bytes - h.sector * SECTOR_SIZE)
+			return VIRTIO_BLK_S_IOERR; /* beyond the end of the disk */
+		if (!in && b->spec.read_only)
+			return VIRTIO_BLK_S_IOERR;
+		if (rw_all(b->fd, !in, iov, n, h.sector * SECTOR_SIZE, len) < 0)
+			return VIRTIO_BLK_S_IOERR;
+		if (in) {
+			*written = len;
+			b->stats.reads++;
+			b->stats.read_bytes += len;
+		} else {
+			b->stats.writes++;
+			b->stats.write_bytes += len;
+		}
+		return VIRTIO_BLK_S_OK;
+	}
+	case VIRTIO_BLK_T_FLUSH:
+		b->stats.flushes++;
+		if (!b->spec.read_only && fdatasync(b->fd) < 0)
+			return VIRTIO_BLK_S_IOERR;
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_GET_ID: {
+		char id[VIRTIO_BLK_ID_BYTES] = { 0 };
+		size_t idlen = strlen(b->spec.id);
+
+		/* Up to 20 bytes, NUL-terminated only when shorter. */
+		memcpy(id, b->spec.id, idlen < sizeof(id) ? idlen : sizeof(id));
+		len = c->write_len - 1 < sizeof(id) ? c->write_len - 1 : sizeof(id);
+		*written = virtq_chain_write(c, 0, id, len);
+		return VIRTIO_BLK_S_OK;
+	}
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+static void notify(struct virtio_dev *d, int qi)
+{
+	struct virtio_blk *b = d->priv;
+	struct virtq *q = &d->vq[qi];
+	struct virtq_chain *c = &b->chain;
+	bool pushed = false;
+
+	do {
+		while (virtq_pop(q, d->mem, c) == 1) {
+			uint32_t written = 0;
+			uint8_t status;
+
+			if (c->write_len == 0) {
+				/* No room for a status byte: nothing can be reported. */
+				b->stats.errors++;
+				virtq_push(q, c->head, 0);
+				pushed = true;
+				continue;
+			}
+			status = serve(b, c, &written);
+			if (status != VIRTIO_BLK_S_OK)
+				b->stats.errors++;
+			virtq_chain_write(c, c->write_len - 1, &status, 1);
+			virtq_push(q, c->head, written + 1);
+			pushed = true;
+		}
+	} while (virtq_enable_notify(q));
+	if (pushed)
+		virtio_dev_used(d, qi);
+}
+
+static int activate(struct virtio_dev *d)
+{
+	(void)d;
+	return 0;
+}
+
+static void reset(struct virtio_dev *d)
+{
+	(void)d;
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.config_read = config_read,
+	.activate = activate,
+	.notify = notify,
+	.reset = reset,
+};
+
+int virtio_blk_create(struct virtio_blk *b, const struct drive_spec *s,
+		      const struct guest_mem *mem, struct evloop *loop,
+		      char *err, size_t errlen)
+{
+	struct stat st;
+	uint64_t size;
+
+	memset(b, 0, sizeof(*b));
+	b->spec = *s;
+	b->fd = open(s->path, (s->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0) {
+		snprintf(err, errlen, "drive %s: cannot open %s: %s", s->id, s->path,
+			 strerror(errno));
+		return -1;
+	}
+	if (fstat(b->fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+		snprintf(err, errlen, "drive %s: %s is not a regular file or block device",
+			 s->id, s->path);
+		close(b->fd);
+		return -1;
+	}
+	size = st.st_size;
+	if (S_ISBLK(st.st_mode) && ioctl(b->fd, BLKGETSIZE64, &size) < 0)
+		size = 0;
+	if (size < SECTOR_SIZE) {
+		snprintf(err, errlen, "drive %s: %s is smaller than one 512-byte sector",
+			 s->id, s->path);
+		close(b->fd);
+		return -1;
+	}
+	if (size % SECTOR_SIZE)
+		warn("drive %s: %s is not a whole number of sectors; the last %llu bytes "
+		     "are not visible", s->id, s->path,
+		     (unsigned long long)(size % SECTOR_SIZE));
+	b->capacity = size / SECTOR_SIZE;
+	snprintf(b->name, sizeof(b->name), "virtio-blk %s", s->id);
+	virtio_dev_init(&b->dev, b->name, VIRTIO_ID_BLOCK, 1, BLK_QUEUE_SIZE, mem, loop);
+	b->dev.ops = &blk_ops;
+	b->dev.priv = b;
+	b->dev.config_len = sizeof(struct blk_config);
+	b->dev.host_features = VIRTIO_F_VERSION_1 | VIRTIO_F_RING_EVENT_IDX |
+			       VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_BLK_F_SEG_MAX |
+			       VIRTIO_BLK_F_FLUSH | (s->read_only ? VIRTIO_BLK_F_RO : 0);
+	return 0;
+}

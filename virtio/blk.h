@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* virtio-blk backed by a raw file (or block device). */
+#ifndef EMBER_VIRTIO_BLK_H
+#define EMBER_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtio.h"
+
+#define VIRTIO_BLK_ID_BYTES 20
+#define DRIVE_ID_MAX 64
+
+struct drive_spec {
+	char path[4096];
+	char id[DRIVE_ID_MAX + 1];
+	bool read_only;
+	bool root;
+};
+
+struct virtio_blk_stats {
+	uint64_t read_bytes, write_bytes, reads, writes, flushes, errors;
+};
+
+struct virtio_blk {
+	struct virtio_dev dev;
+	struct drive_spec spec;
+	int fd;
+	uint64_t capacity;        /* in 512-byte sectors */
+	struct virtio_blk_stats stats;
+	struct virtq_chain chain; /* scratch for the request being served */
+	char name[DRIVE_ID_MAX + 16];
+};
+
+/*
+ * Parse "path=FILE[,id=ID][,ro][,root]" into *s (id defaults to "drive<n>").
+ * -1 with a one-line reason in err.
+ */
+int drive_parse(const char *arg, int n, struct drive_spec *s, char *err, size_t errlen);
+
+/* Open the backing file and set up the device; -1 with a reason in err. */
+int virtio_blk_create(struct virtio_blk *b, const struct drive_spec *s,
+		      const struct guest_mem *mem, struct evloop *loop,
+		      char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The virtio-mmio transport (register layout version 2). Queue
+ * notifications arrive through ioeventfds and interrupts leave through an
+ * irqfd, so a vCPU never exits to user space to kick a queue.
+ */
+#ifndef EMBER_VIRTIO_MMIO_H
+#define EMBER_VIRTIO_MMIO_H
+
+#include <stddef.h>
+
+#include "../vmm/vm.h"
+#include "virtio.h"
+
+#define VIRTIO_MMIO_SIZE      0x1000
+#define VIRTIO_MMIO_BASE      0xd0000000ULL /* MMIO_GAP_START: devices one page apart */
+#define VIRTIO_MMIO_FIRST_GSI 5
+#define VIRTIO_MMIO_MAX_DEVS  16            /* GSIs 5..20 */
+
+struct virtio_mmio {
+	struct virtio_dev *dev;
+	struct vm *vm;
+	uint64_t base;
+	int gsi;
+	uint32_t dev_features_sel, drv_features_sel, queue_sel;
+	uint32_t int_status;
+	uint32_t config_generation;
+	int irqfd;
+	int notify_fd[VIRTIO_MAX_QUEUES];
+};
+
+/*
+ * Put dev on the next free slot: register it on the MMIO bus, wire its
+ * ioeventfds and irqfd, and append "virtio_mmio.device=4K@ADDR:GSI" to
+ * cmdline (of size cmdline_size). Dies on failure.
+ */
+void virtio_mmio_add(struct vm *vm, struct virtio_dev *dev, char *cmdline, size_t cmdline_size);
+
+#endif
