@@ -29,6 +29,9 @@ void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vm_request_stop(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Whether a stop was requested: a vCPU must not enter the guest again. */
+int vm_stop_requested(void);
+
 /* Map a whole regular file read-only; *len gets its size. NULL + err on failure. */
 const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen);
 

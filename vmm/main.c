@@ -175,7 +175,7 @@ void vm_request_stop(int status, const char *fmt, ...)
 
 	pthread_mutex_lock(&stop.lock);
 	if (!stop.requested) {
-		stop.requested = 1;
+		__atomic_store_n(&stop.requested, 1, __ATOMIC_SEQ_CST);
 		stop.status = status;
 		if (fmt) {
 			va_start(ap, fmt);
@@ -186,6 +186,11 @@ void vm_request_stop(int status, const char *fmt, ...)
 			die(status, "%s", stop.msg[0] ? stop.msg : "stopping");
 	}
 	pthread_mutex_unlock(&stop.lock);
+}
+
+int vm_stop_requested(void)
+{
+	return __atomic_load_n(&stop.requested, __ATOMIC_SEQ_CST);
 }
 
 static void on_signal(int sig)
@@ -303,13 +308,13 @@ int main(int argc, char **argv)
 	serial_attach_input(&com1, &loop, STDIN_FILENO);
 	vm_start_vcpus(&vm);
 	evloop_run(&loop);
+	if (!stop.requested)
+		vm_request_stop(EMBER_EXIT_HOST_ERROR, "stopped by signal %d", (int)stop.signo);
+	vm_stop_vcpus(&vm);
 
 	term_restore();
-	if (stop.signo && !stop.requested)
-		die(EMBER_EXIT_HOST_ERROR, "stopped by signal %d", (int)stop.signo);
 	pthread_mutex_lock(&stop.lock);
 	if (stop.msg[0])
 		fprintf(stderr, "ember: %s\n", stop.msg);
-	/* vCPU threads end with the process; the guest's memory goes with it. */
 	exit(stop.status);
 }

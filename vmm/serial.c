@@ -85,7 +85,7 @@ static void transmit(struct serial *s, uint8_t b)
 		return;
 	}
 	/* A closed or full console loses output, never the VM. */
-	while (write(s->out_fd, &b, 1) < 0 && errno == EINTR)
+	while (write(s->out_fd, &b, 1) < 0 && errno == EINTR && !vm_stop_requested())
 		;
 }
 

@@ -364,7 +364,7 @@ static void *vcpu_thread(void *arg)
 	for (const int *s = (const int[]){ SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, 0 }; *s; s++)
 		sigaddset(&set, *s);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	for (;;) {
+	while (!vm_stop_requested()) {
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -372,14 +372,33 @@ static void *vcpu_thread(void *arg)
 					c->id, strerror(errno));
 			break;
 		}
-		if (!handle_exit(c))
+		/* After a reset or a crash, no guest instruction runs again. */
+		if (!handle_exit(c) || vm_stop_requested())
 			break;
 	}
 	return NULL;
 }
 
+static void on_kick(int sig)
+{
+	(void)sig; /* only interrupts KVM_RUN */
+}
+
+void vm_stop_vcpus(struct vm *vm)
+{
+	for (int i = 0; i < vm->nvcpus; i++) {
+		__atomic_store_n(&vm->vcpus[i].run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(vm->vcpus[i].thread, SIGUSR1);
+	}
+	for (int i = 0; i < vm->nvcpus; i++)
+		pthread_join(vm->vcpus[i].thread, NULL);
+}
+
 void vm_start_vcpus(struct vm *vm)
 {
+	struct sigaction sa = { .sa_handler = on_kick };
+
+	sigaction(SIGUSR1, &sa, NULL);
 	for (int i = 0; i < vm->nvcpus; i++) {
 		int e = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
 

@@ -43,6 +43,8 @@ void vm_create_vcpus(struct vm *vm, uint64_t entry);
 void vm_write_boot_tables(struct vm *vm);
 /* Start one thread per vCPU. */
 void vm_start_vcpus(struct vm *vm);
+/* Kick every vCPU out of the guest and wait for its thread to end. */
+void vm_stop_vcpus(struct vm *vm);
 /* Pulse an edge-triggered interrupt line (ISA IRQ / GSI). */
 void vm_irq_pulse(struct vm *vm, int gsi);
 
