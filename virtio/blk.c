@@ -54,6 +54,11 @@ int drive_parse(const char *arg, int n, struct drive_spec *s, char *err, size_t 
 		return -1;
 	}
 	strcpy(buf, arg);
+	for (const char *p = arg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, errlen, "--drive: control character in the argument");
+			return -1;
+		}
 	for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *val = strchr(kv, '=');
 
@@ -169,6 +174,9 @@ static uint8_t serve(struct virtio_blk *b, const struct virtq_chain *c, uint32_t
 		bool in = h.type == VIRTIO_BLK_T_IN;
 
 		n = data_iov(c, in, iov, &len);
+		/* The used length is 32 bits: nothing larger is served. */
+		if (len > UINT32_MAX - 1)
+			return VIRTIO_BLK_S_IOERR;
 		if (h.sector > b->capacity || len > bytes - h.sector * SECTOR_SIZE)
 			return VIRTIO_BLK_S_IOERR; /* beyond the end of the disk */
 		if (!in && b->spec.read_only)

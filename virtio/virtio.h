@@ -67,7 +67,7 @@ struct virtio_dev {
 	uint64_t driver_features;
 	uint8_t status;
 	struct virtq vq[VIRTIO_MAX_QUEUES];
-	char qname[VIRTIO_MAX_QUEUES][48];
+	char qname[VIRTIO_MAX_QUEUES][96];
 	const struct guest_mem *mem;
 	struct evloop *loop;
 	/* filled in by the transport */

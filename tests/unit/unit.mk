@@ -1,4 +1,4 @@
-# Unit tests: pure code (loaders, MP table, guest memory) over plain host
+# Unit tests: pure code (loaders, MP table, guest memory, virtio) over plain host
 # buffers, built with the host gcc and ASan/UBSan; no KVM, no musl.
 # Included by the root Makefile (BUILD, HOSTCC, need_pkgs defined there).
 #   make test-unit   build $(BUILD)/tests/unit/test_* and run them all
@@ -8,6 +8,7 @@ UNIT_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -g -fsanitize=address,undefined
                 -fno-sanitize-recover=all -I.
 # Code under test plus the framework and the image builders.
 UNIT_LIB_SRCS := vmm/guest_mem.c vmm/mptable.c $(wildcard kernel-loader/*.c) \
+                 virtio/virtqueue.c virtio/virtio.c virtio/blk.c vmm/util.c vmm/evloop.c \
                  tests/unit/unit.c tests/unit/images.c
 UNIT_LIB_OBJS := $(patsubst %.c,$(UNIT_DIR)/obj/%.o,$(UNIT_LIB_SRCS))
 UNIT_TESTS    := $(patsubst tests/unit/%.c,$(UNIT_DIR)/%,$(wildcard tests/unit/test_*.c))

@@ -1,0 +1,839 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio-net over a TAP device.
+ *
+ * TX (queue 1, on the driver's kick): each chain is [virtio_net_hdr_v1 |
+ * frame] in device-readable buffers and goes to the TAP with one writev()
+ * straight from guest memory. A frame the TAP does not take is dropped and
+ * counted, never retried: a TAP write does not block for lack of room (the
+ * host side queues or drops on its own), so EAGAIN only comes from memory
+ * pressure, where retrying would spin; the guest's protocols retransmit.
+ *
+ * RX (queue 0): the TAP fd is watched on the VMM event loop. A readable TAP
+ * gives one frame (header + up to MAX_FRAME bytes) into a host buffer,
+ * which is then copied into the guest's RX chains: one chain, or with
+ * MRG_RXBUF as many as it takes (num_buffers in the first header). When the
+ * guest has no buffers, the frame stays in the host buffer, the TAP is no
+ * longer watched, and the driver's next RX kick resumes delivery: no frame
+ * is lost because the guest is slow, and the TAP's own queue (and the host
+ * stack behind it) absorbs the backlog.
+ *
+ * Everything runs under dev->lock: the transport holds it for the ops, the
+ * event-loop callbacks here take it.
+ */
+#include "net.h"
+#include "../vmm/ember.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+
+/* Device feature bits (virtio 1.x, 5.1.3). */
+#define NET_F_CSUM       (1ULL << 0)
+#define NET_F_GUEST_CSUM (1ULL << 1)
+#define NET_F_MAC        (1ULL << 5)
+#define NET_F_GUEST_TSO4 (1ULL << 7)
+#define NET_F_GUEST_TSO6 (1ULL << 8)
+#define NET_F_HOST_TSO4  (1ULL << 11)
+#define NET_F_HOST_TSO6  (1ULL << 12)
+#define NET_F_MRG_RXBUF  (1ULL << 15)
+#define NET_F_STATUS     (1ULL << 16)
+
+#define NET_S_LINK_UP 1
+
+/* struct virtio_net_hdr_v1 fields */
+#define HDR_F_NEEDS_CSUM 1
+#define HDR_F_DATA_VALID 2
+#define HDR_GSO_NONE     0
+#define HDR_GSO_TCPV4    1
+#define HDR_GSO_TCPV6    4
+
+struct vnet_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+};
+_Static_assert(sizeof(struct vnet_hdr) == 12, "virtio_net_hdr_v1 is 12 bytes");
+
+#define HDR_LEN    ((uint32_t)sizeof(struct vnet_hdr))
+#define NUM_BUFFERS_OFF 10     /* offsetof(struct vnet_hdr, num_buffers) */
+#define MIN_FRAME  14          /* an Ethernet header */
+#define MAX_FRAME  65550       /* a 64 KiB GSO frame and its link headers */
+#define RX_QUEUE   0
+#define TX_QUEUE   1
+#define QUEUE_MAX  256
+#define RX_BUDGET  64          /* frames per TAP event, then the loop runs others */
+#define TX_BUDGET  128         /* chains per round, then the loop runs others */
+
+/* virtio_net_config: mac, status, max_virtqueue_pairs (little-endian). */
+#define CONFIG_LEN 10
+
+struct virtio_net {
+	struct virtio_dev dev;
+	char name[48];
+	char tap[IFNAMSIZ];
+	uint8_t config[CONFIG_LEN];
+	int tap_fd;
+	int kick_fd;            /* TX work left over after a round: run again */
+	bool active;            /* between activate() and reset() */
+	bool watching;          /* EPOLLIN on the TAP */
+	bool tap_gone;          /* out of the event loop for good */
+	bool warned_tx;
+
+	/* RX: the frame read from the TAP and not yet given to the guest */
+	uint8_t *rx_frame;      /* header + frame */
+	uint32_t rx_len;        /* 0: none pending */
+	uint32_t rx_off;        /* MRG_RXBUF: bytes already copied into rx_used chains */
+	int rx_nused;
+	struct vring_used_elem rx_used[QUEUE_MAX]; /* MRG_RXBUF: chains filled so far */
+	uint8_t *rx_nbuf[2];    /* MRG_RXBUF: num_buffers in the first chain */
+	struct virtq_chain *rx_chain;
+	bool rx_chain_held;     /* rx_chain was popped and is still ours (no MRG_RXBUF) */
+
+	struct virtq_chain *tx_chain;
+	struct iovec tx_iov[VIRTQ_MAX_CHAIN];
+
+	struct virtio_net_stats st;
+};
+
+static inline struct virtio_net *to_net(struct virtio_dev *d)
+{
+	return d->priv;
+}
+
+/* --- the TAP in the event loop ------------------------------------------- */
+
+static void rx_watch(struct virtio_net *n, bool on)
+{
+	if (n->tap_gone || n->watching == on)
+		return;
+	if (evloop_mod(n->dev.loop, n->tap_fd, on ? EPOLLIN : 0) < 0) {
+		warn("%s: cannot %s watching the TAP: %s", n->name, on ? "start" : "stop",
+		     strerror(errno));
+		return;
+	}
+	n->watching = on;
+}
+
+/* The TAP went away (deleted, or failing): stop using it, say so once. */
+static void tap_lost(struct virtio_net *n, const char *why)
+{
+	if (n->tap_gone)
+		return;
+	evloop_del(n->dev.loop, n->tap_fd);
+	n->tap_gone = true;
+	n->watching = false;
+	warn("%s: TAP '%s' failed (%s): the guest's network is down; frames are dropped",
+	     n->name, n->tap, why);
+}
+
+/* --- RX ------------------------------------------------------------------ */
+
+/*
+ * Publish n used elements with one index update. A mergeable frame's
+ * buffers must reach the driver together: it reads num_buffers in the
+ * first and takes the others right away, so it must never see the first
+ * alone. virtq_push() publishes one element at a time; this writes the
+ * used ring (its layout is the spec's: flags, idx, elems[size]) the same
+ * way and ends with one release store of the index.
+ */
+static void push_used(struct virtq *q, const struct vring_used_elem *e, int n)
+{
+	struct vring_used_elem *ring;
+
+	if (!q->ready || q->broken || n == 0)
+		return;
+	ring = (struct vring_used_elem *)(q->used + 2);
+	for (int i = 0; i < n; i++) {
+		struct vring_used_elem *u = &ring[(uint16_t)(q->used_idx + i) & (q->size - 1)];
+
+		__atomic_store_n(&u->id, e[i].id, __ATOMIC_RELAXED);
+		__atomic_store_n(&u->len, e[i].len, __ATOMIC_RELAXED);
+	}
+	q->used_idx += n;
+	__atomic_store_n(&q->used[1], q->used_idx, __ATOMIC_RELEASE);
+}
+
+/* Host address of byte off of a chain's writable part, or NULL. */
+static uint8_t *chain_byte(const struct virtq_chain *c, uint64_t off)
+{
+	for (int k = c->nread; k < c->nread + c->nwrite; k++) {
+		if (off < c->buf[k].len)
+			return (uint8_t *)c->buf[k].host + off;
+		off -= c->buf[k].len;
+	}
+	return NULL;
+}
+
+/* Forget the pending frame, giving back the chains it took (empty). */
+static void rx_drop(struct virtio_net *n, bool *pushed)
+{
+	struct virtq *q = &n->dev.vq[RX_QUEUE];
+
+	if (n->rx_nused) {
+		for (int i = 0; i < n->rx_nused; i++)
+			n->rx_used[i].len = 0;
+		push_used(q, n->rx_used, n->rx_nused);
+		*pushed = true;
+	}
+	n->st.rx_drops++;
+	n->rx_len = n->rx_off = 0;
+	n->rx_nused = 0;
+}
+
+static void rx_done(struct virtio_net *n)
+{
+	n->st.rx_frames++;
+	n->st.rx_bytes += n->rx_len - HDR_LEN;
+	n->rx_len = n->rx_off = 0;
+	n->rx_nused = 0;
+}
+
+/*
+ * Make the TAP's header fit what the driver accepted: the TAP only hands
+ * out offloads we enabled, but frames queued before a renegotiation may
+ * still carry old ones. false: the frame cannot be given to this driver.
+ */
+static bool rx_fix_header(struct virtio_net *n)
+{
+	struct virtio_dev *d = &n->dev;
+	struct vnet_hdr h;
+
+	memcpy(&h, n->rx_frame, HDR_LEN);
+	switch (h.gso_type) {
+	case HDR_GSO_NONE:
+		break;
+	case HDR_GSO_TCPV4:
+		if (!virtio_has(d, NET_F_GUEST_TSO4))
+			return false;
+		break;
+	case HDR_GSO_TCPV6:
+		if (!virtio_has(d, NET_F_GUEST_TSO6))
+			return false;
+		break;
+	default:
+		return false; /* UDP, ECN: never offered */
+	}
+	if (virtio_has(d, NET_F_GUEST_CSUM)) {
+		h.flags &= HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID;
+	} else {
+		if (h.flags & HDR_F_NEEDS_CSUM)
+			return false;
+		h.flags = 0;
+	}
+	/* The TAP leaves num_buffers unwritten; 1 unless MRG_RXBUF says more. */
+	h.num_buffers = 1; /* little-endian host */
+	memcpy(n->rx_frame, &h, HDR_LEN);
+	return true;
+}
+
+/* Read one frame from the TAP. 1: pending; 0: none now; -1: skipped one; -2: TAP failed. */
+static int rx_read(struct virtio_net *n)
+{
+	ssize_t r;
+
+	do
+		r = read(n->tap_fd, n->rx_frame, HDR_LEN + MAX_FRAME);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		if (errno == EAGAIN)
+			return 0;
+		n->st.rx_errors++;
+		tap_lost(n, strerror(errno));
+		return -2;
+	}
+	if (r < HDR_LEN + MIN_FRAME) {
+		n->st.rx_errors++;
+		return -1;
+	}
+	n->rx_len = r;
+	n->rx_off = 0;
+	n->rx_nused = 0;
+	if (!rx_fix_header(n)) {
+		bool none = false;
+
+		rx_drop(n, &none);
+		return -1;
+	}
+	return 1;
+}
+
+/* Without MRG_RXBUF: one chain takes the whole frame. */
+static int rx_deliver_one(struct virtio_net *n, bool *pushed)
+{
+	struct virtq *q = &n->dev.vq[RX_QUEUE];
+	struct virtq_chain *c = n->rx_chain;
+
+	for (;;) {
+		if (!n->rx_chain_held) {
+			int r = virtq_pop(q, n->dev.mem, c);
+
+			if (r <= 0)
+				return r;
+			n->rx_chain_held = true;
+		}
+		if (c->write_len >= HDR_LEN)
+			break;
+		/* Not even a header fits: a driver bug; give it back empty. */
+		virtq_push(q, c->head, 0);
+		n->rx_chain_held = false;
+		n->st.rx_errors++;
+		*pushed = true;
+	}
+	if (c->write_len < n->rx_len) {
+		/* Too big for the driver's buffers: drop it, keep the chain for the next. */
+		rx_drop(n, pushed);
+		return 1;
+	}
+	virtq_chain_write(c, 0, n->rx_frame, n->rx_len);
+	virtq_push(q, c->head, n->rx_len);
+	n->rx_chain_held = false;
+	*pushed = true;
+	rx_done(n);
+	return 1;
+}
+
+/* With MRG_RXBUF: as many chains as it takes, published together. */
+static int rx_deliver_mrg(struct virtio_net *n, bool *pushed)
+{
+	struct virtq *q = &n->dev.vq[RX_QUEUE];
+	struct virtq_chain *c = n->rx_chain;
+	uint16_t nb;
+
+	while (n->rx_off < n->rx_len) {
+		uint32_t take;
+		int r;
+
+		if (n->rx_nused && (n->rx_nused == q->size || n->rx_nused == QUEUE_MAX)) {
+			/* Holding every buffer of the queue and still not done. */
+			rx_drop(n, pushed);
+			return 1;
+		}
+		r = virtq_pop(q, n->dev.mem, c);
+		if (r <= 0)
+			return r;
+		if (n->rx_nused == 0 && c->write_len < HDR_LEN) {
+			virtq_push(q, c->head, 0);
+			n->st.rx_errors++;
+			*pushed = true;
+			continue;
+		}
+		take = n->rx_len - n->rx_off;
+		if (c->write_len < take)
+			take = c->write_len;
+		virtq_chain_write(c, 0, n->rx_frame + n->rx_off, take);
+		if (n->rx_nused == 0) {
+			n->rx_nbuf[0] = chain_byte(c, NUM_BUFFERS_OFF);
+			n->rx_nbuf[1] = chain_byte(c, NUM_BUFFERS_OFF + 1);
+		}
+		n->rx_used[n->rx_nused].id = c->head;
+		n->rx_used[n->rx_nused].len = take;
+		n->rx_nused++;
+		n->rx_off += take;
+	}
+	nb = n->rx_nused;
+	*n->rx_nbuf[0] = nb & 0xff;
+	*n->rx_nbuf[1] = nb >> 8;
+	push_used(q, n->rx_used, n->rx_nused);
+	*pushed = true;
+	rx_done(n);
+	return 1;
+}
+
+/* Move frames from the TAP to the guest until either runs dry. */
+static void rx_run(struct virtio_net *n)
+{
+	struct virtq *q = &n->dev.vq[RX_QUEUE];
+	bool mrg = virtio_has(&n->dev, NET_F_MRG_RXBUF);
+	bool pushed = false;
+	int budget = RX_BUDGET;
+
+	if (!n->active)
+		return;
+	for (;;) {
+		int r;
+
+		if (!n->rx_len) {
+			if (n->tap_gone || budget-- == 0)
+				break;
+			r = rx_read(n);
+			if (r == -1)
+				continue;
+			if (r <= 0)
+				break;
+		}
+		r = mrg ? rx_deliver_mrg(n, &pushed) : rx_deliver_one(n, &pushed);
+		if (r < 0) {
+			/* The driver broke the queue: nothing more until it resets us. */
+			rx_drop(n, &pushed);
+			break;
+		}
+		if (r == 0) {
+			/* No buffers: wait for the driver's kick, keeping the frame. */
+			if (virtq_enable_notify(q))
+				continue;
+			break;
+		}
+	}
+	if (pushed)
+		virtio_dev_used(&n->dev, RX_QUEUE);
+	rx_watch(n, !n->rx_len && q->ready && !q->broken);
+}
+
+/* --- TX ------------------------------------------------------------------ */
+
+static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
+{
+	ssize_t r;
+	int err;
+
+	if (c->read_len < HDR_LEN + MIN_FRAME || c->read_len > HDR_LEN + MAX_FRAME ||
+	    n->tap_gone) {
+		n->st.tx_drops++;
+		return;
+	}
+	for (int i = 0; i < c->nread; i++) {
+		n->tx_iov[i].iov_base = c->buf[i].host;
+		n->tx_iov[i].iov_len = c->buf[i].len;
+	}
+	do
+		r = writev(n->tap_fd, n->tx_iov, c->nread);
+	while (r < 0 && errno == EINTR);
+	if (r >= 0) {
+		n->st.tx_frames++;
+		n->st.tx_bytes += c->read_len - HDR_LEN;
+		return;
+	}
+	err = errno;
+	n->st.tx_drops++;
+	if (err == EAGAIN)
+		return;
+	n->st.tx_errors++;
+	if (err == EBADFD || err == EIO || err == ENODEV || err == ENXIO) {
+		tap_lost(n, strerror(err));
+	} else if (!n->warned_tx) {
+		/* EINVAL: a header or frame the TAP refused (the guest's doing). */
+		n->warned_tx = true;
+		warn("%s: TAP '%s' refused a frame: %s (counted from now on, not reported)",
+		     n->name, n->tap, strerror(err));
+	}
+}
+
+static void tx_run(struct virtio_net *n)
+{
+	struct virtq *q = &n->dev.vq[TX_QUEUE];
+	bool pushed = false;
+	int done = 0;
+
+	if (!n->active)
+		return;
+	for (;;) {
+		int r = virtq_pop(q, n->dev.mem, n->tx_chain);
+
+		if (r < 0)
+			break;
+		if (r == 0) {
+			if (virtq_enable_notify(q))
+				continue;
+			break;
+		}
+		tx_one(n, n->tx_chain);
+		virtq_push(q, n->tx_chain->head, 0);
+		pushed = true;
+		if (++done == TX_BUDGET) {
+			uint64_t one = 1;
+
+			/* Let the loop serve others, then come back. */
+			if (write(n->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+				warn("%s: cannot reschedule TX: %s", n->name, strerror(errno));
+			break;
+		}
+	}
+	if (pushed)
+		virtio_dev_used(&n->dev, TX_QUEUE);
+}
+
+/* --- event-loop callbacks (without dev->lock) ---------------------------- */
+
+static void on_tap(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+
+	pthread_mutex_lock(&n->dev.lock);
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		n->st.rx_errors++;
+		tap_lost(n, events & EPOLLHUP ? "hang-up" : "device error");
+	} else if (n->active) {
+		rx_run(n);
+	} else {
+		rx_watch(n, false);
+	}
+	pthread_mutex_unlock(&n->dev.lock);
+}
+
+static void on_kick(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t v;
+
+	(void)events;
+	if (read(n->kick_fd, &v, sizeof(v)) < 0)
+		return;
+	pthread_mutex_lock(&n->dev.lock);
+	tx_run(n);
+	pthread_mutex_unlock(&n->dev.lock);
+}
+
+/* --- device ops (dev->lock held) ----------------------------------------- */
+
+static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
+{
+	memcpy(data, to_net(d)->config + off, len);
+}
+
+static int net_activate(struct virtio_dev *d)
+{
+	struct virtio_net *n = to_net(d);
+	unsigned int off = 0;
+
+	/* The TAP may only hand the guest offloads it accepted (TSO needs CSUM). */
+	if (virtio_has(d, NET_F_GUEST_CSUM)) {
+		off |= TUN_F_CSUM;
+		if (virtio_has(d, NET_F_GUEST_TSO4))
+			off |= TUN_F_TSO4;
+		if (virtio_has(d, NET_F_GUEST_TSO6))
+			off |= TUN_F_TSO6;
+	}
+	if (!n->tap_gone && ioctl(n->tap_fd, TUNSETOFFLOAD, off) < 0) {
+		warn("%s: cannot set the offloads of TAP '%s': %s", n->name, n->tap,
+		     strerror(errno));
+		if (ioctl(n->tap_fd, TUNSETOFFLOAD, 0) < 0)
+			tap_lost(n, strerror(errno));
+	}
+	n->active = true;
+	n->rx_len = n->rx_off = 0;
+	n->rx_nused = 0;
+	n->rx_chain_held = false;
+	rx_watch(n, true);
+	tx_run(n);
+	return 0;
+}
+
+static void net_notify(struct virtio_dev *d, int q)
+{
+	struct virtio_net *n = to_net(d);
+
+	if (q == RX_QUEUE)
+		rx_run(n);
+	else if (q == TX_QUEUE)
+		tx_run(n);
+}
+
+static void net_reset(struct virtio_dev *d)
+{
+	struct virtio_net *n = to_net(d);
+
+	n->active = false;
+	rx_watch(n, false);
+	/* The queues are reset next: chains we held are simply forgotten. */
+	if (n->rx_len)
+		n->st.rx_drops++;
+	n->rx_len = n->rx_off = 0;
+	n->rx_nused = 0;
+	n->rx_chain_held = false;
+}
+
+static const struct virtio_dev_ops net_ops = {
+	.config_read = net_config_read,
+	.activate = net_activate,
+	.notify = net_notify,
+	.reset = net_reset,
+};
+
+/* --- creation and the command-line spec ---------------------------------- */
+
+static int check_ifname(const char *name, size_t len, char *err, size_t errlen)
+{
+	if (len == 0) {
+		snprintf(err, errlen, "empty TAP name");
+		return -1;
+	}
+	if (len >= IFNAMSIZ) {
+		snprintf(err, errlen, "TAP name '%.*s' is too long (at most %d characters)",
+			 (int)(len > 64 ? 64 : len), name, IFNAMSIZ - 1);
+		return -1;
+	}
+	if ((len == 1 && name[0] == '.') || (len == 2 && !memcmp(name, "..", 2))) {
+		snprintf(err, errlen, "'%.*s' is not a valid TAP name", (int)len, name);
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = name[i];
+
+		if (!isgraph(ch) || ch == '/' || ch == ':' || ch == '%' || ch == ',') {
+			snprintf(err, errlen, "TAP name '%.*s' has an invalid character",
+				 (int)len, name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_mac(const char *s, size_t len, uint8_t mac[6], char *err, size_t errlen)
+{
+	static const uint8_t zero[6];
+
+	if (len != 17)
+		goto bad;
+	for (int i = 0; i < 6; i++) {
+		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			goto bad;
+		mac[i] = hi << 4 | lo;
+	}
+	if (mac[0] & 1) {
+		snprintf(err, errlen, "MAC %.17s is a multicast address", s);
+		return -1;
+	}
+	if (!memcmp(mac, zero, 6)) {
+		snprintf(err, errlen, "MAC %.17s is all zeroes", s);
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "bad MAC '%.*s' (expected XX:XX:XX:XX:XX:XX in hex)",
+		 (int)(len > 40 ? 40 : len), s);
+	return -1;
+}
+
+int virtio_net_parse(const char *spec, char *tap, size_t taplen, uint8_t mac[6],
+		     bool *has_mac, char *err, size_t errlen)
+{
+	static const char usage[] = "expected tap=NAME[,mac=XX:XX:XX:XX:XX:XX]";
+	const char *p = spec;
+	bool has_tap = false;
+
+	*has_mac = false;
+	if (taplen < IFNAMSIZ) {
+		snprintf(err, errlen, "TAP name buffer too small");
+		return -1;
+	}
+	for (;;) {
+		const char *end = strchrnul(p, ',');
+		const char *eq = memchr(p, '=', end - p);
+		size_t klen, vlen;
+		const char *val;
+
+		if (end == p) {
+			snprintf(err, errlen, "empty option in '%.80s' (%s)", spec, usage);
+			return -1;
+		}
+		if (!eq) {
+			snprintf(err, errlen, "'%.*s' is not KEY=VALUE (%s)",
+				 (int)(end - p > 40 ? 40 : end - p), p, usage);
+			return -1;
+		}
+		klen = eq - p;
+		val = eq + 1;
+		vlen = end - val;
+		if (klen == 3 && !memcmp(p, "tap", 3)) {
+			if (has_tap) {
+				snprintf(err, errlen, "tap= given twice");
+				return -1;
+			}
+			if (check_ifname(val, vlen, err, errlen) < 0)
+				return -1;
+			memcpy(tap, val, vlen);
+			tap[vlen] = '\0';
+			has_tap = true;
+		} else if (klen == 3 && !memcmp(p, "mac", 3)) {
+			if (*has_mac) {
+				snprintf(err, errlen, "mac= given twice");
+				return -1;
+			}
+			if (parse_mac(val, vlen, mac, err, errlen) < 0)
+				return -1;
+			*has_mac = true;
+		} else {
+			snprintf(err, errlen, "unknown key '%.*s' (%s)",
+				 (int)(klen > 40 ? 40 : klen), p, usage);
+			return -1;
+		}
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	if (!has_tap) {
+		snprintf(err, errlen, "no tap=NAME (%s)", usage);
+		return -1;
+	}
+	return 0;
+}
+
+static void random_mac(uint8_t mac[6])
+{
+	if (getrandom(mac, 6, GRND_NONBLOCK) != 6) {
+		struct timespec ts;
+		uint64_t x;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		x = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid() << 32 ^
+		    (uint64_t)ts.tv_sec;
+		memcpy(mac, &x, 6);
+	}
+	mac[0] = (mac[0] & ~1) | 2; /* unicast, locally administered */
+}
+
+static void net_free(struct virtio_net *n)
+{
+	if (n->tap_fd >= 0)
+		close(n->tap_fd);
+	if (n->kick_fd >= 0)
+		close(n->kick_fd);
+	free(n->rx_frame);
+	free(n->rx_chain);
+	free(n->tx_chain);
+	free(n);
+}
+
+int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8_t mac[6],
+		      const struct guest_mem *mem, struct evloop *loop,
+		      char *err, size_t errlen)
+{
+	struct virtio_net *n;
+	struct ifreq ifr;
+	int hdr_len = HDR_LEN;
+	size_t len = strlen(tap_name);
+
+	if (check_ifname(tap_name, len, err, errlen) < 0)
+		return -1;
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	n->tap_fd = n->kick_fd = -1;
+	n->rx_frame = malloc(HDR_LEN + MAX_FRAME);
+	n->rx_chain = malloc(sizeof(*n->rx_chain));
+	n->tx_chain = malloc(sizeof(*n->tx_chain));
+	if (!n->rx_frame || !n->rx_chain || !n->tx_chain) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	memcpy(n->tap, tap_name, len + 1);
+	snprintf(n->name, sizeof(n->name), "virtio-net %s", tap_name);
+
+	n->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (n->tap_fd < 0) {
+		snprintf(err, errlen, "cannot open TAP '%s': /dev/net/tun: %s", tap_name,
+			 strerror(errno));
+		goto fail;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, tap_name, len);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(n->tap_fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot open TAP '%s': %s%s", tap_name, strerror(e),
+			 e == EPERM ? " (needs CAP_NET_ADMIN, or a TAP made for this user: "
+				      "ip tuntap add NAME mode tap user USER)" :
+			 e == EINVAL ? " (is it a single-queue TAP device?)" :
+			 e == EBUSY ? " (already in use)" : "");
+		goto fail;
+	}
+	/* VERSION_1: the header is always the 12-byte virtio_net_hdr_v1. */
+	if (ioctl(n->tap_fd, TUNSETVNETHDRSZ, &hdr_len) < 0 ||
+	    ioctl(n->tap_fd, TUNSETOFFLOAD, 0U) < 0) {
+		snprintf(err, errlen, "cannot set up TAP '%s': %s", tap_name, strerror(errno));
+		goto fail;
+	}
+	n->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (n->kick_fd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+
+	if (mac)
+		memcpy(n->config, mac, 6);
+	else
+		random_mac(n->config);
+	n->config[6] = NET_S_LINK_UP;   /* status, le16 */
+	n->config[7] = 0;
+	n->config[8] = 1;               /* max_virtqueue_pairs, le16 (without MQ: informative) */
+	n->config[9] = 0;
+
+	virtio_dev_init(&n->dev, n->name, VIRTIO_ID_NET, 2, QUEUE_MAX, mem, loop);
+	n->dev.ops = &net_ops;
+	n->dev.priv = n;
+	n->dev.config_len = CONFIG_LEN;
+	n->dev.host_features = VIRTIO_F_VERSION_1 | VIRTIO_F_RING_EVENT_IDX |
+			       VIRTIO_F_RING_INDIRECT_DESC |
+			       NET_F_MAC | NET_F_STATUS | NET_F_MRG_RXBUF |
+			       NET_F_CSUM | NET_F_HOST_TSO4 | NET_F_HOST_TSO6 |
+			       NET_F_GUEST_CSUM | NET_F_GUEST_TSO4 | NET_F_GUEST_TSO6;
+
+	/* Not watched for input until the driver is ready (errors still arrive). */
+	if (evloop_add(loop, n->tap_fd, 0, on_tap, n) < 0) {
+		snprintf(err, errlen, "cannot watch TAP '%s': %s", tap_name, strerror(errno));
+		goto fail_lock;
+	}
+	if (evloop_add(loop, n->kick_fd, EPOLLIN, on_kick, n) < 0) {
+		snprintf(err, errlen, "cannot watch TAP '%s': %s", tap_name, strerror(errno));
+		evloop_del(loop, n->tap_fd);
+		goto fail_lock;
+	}
+	*out = n;
+	return 0;
+
+fail_lock:
+	pthread_mutex_destroy(&n->dev.lock);
+fail:
+	net_free(n);
+	return -1;
+}
+
+struct virtio_dev *virtio_net_dev(struct virtio_net *n)
+{
+	return &n->dev;
+}
+
+void virtio_net_mac(struct virtio_net *n, uint8_t mac[6])
+{
+	memcpy(mac, n->config, 6);
+}
+
+void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *st)
+{
+	pthread_mutex_lock(&n->dev.lock);
+	*st = n->st;
+	pthread_mutex_unlock(&n->dev.lock);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio-net (device id 1) backed by a host TAP device.
+ *
+ * Queue 0 receives (TAP -> guest), queue 1 transmits (guest -> TAP). Frames
+ * cross the TAP with a 12-byte virtio_net_hdr_v1 in front (IFF_VNET_HDR), so
+ * checksum and segmentation offloads pass through untouched: the guest's
+ * TSO/CSUM frames go to the host kernel as they are, and the TAP hands the
+ * guest the offloads it accepted (TUNSETOFFLOAD at activation).
+ */
+#ifndef EMBER_VIRTIO_NET_H
+#define EMBER_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtio.h"
+
+struct virtio_net;
+
+/* Counters since creation (a device reset does not clear them). */
+struct virtio_net_stats {
+	uint64_t rx_frames, rx_bytes; /* delivered to the guest (bytes without the header) */
+	uint64_t rx_drops;            /* read from the TAP but not delivered */
+	uint64_t rx_errors;           /* TAP read errors, unusable guest RX buffers */
+	uint64_t tx_frames, tx_bytes; /* written to the TAP (bytes without the header) */
+	uint64_t tx_drops;            /* sent by the guest but not written to the TAP */
+	uint64_t tx_errors;           /* of those, refused by the TAP (write errors) */
+};
+
+/*
+ * Parse "tap=NAME[,mac=XX:XX:XX:XX:XX:XX]" (keys in any order, each once).
+ * tap gets NAME (taplen must be at least IFNAMSIZ); mac and *has_mac get
+ * the MAC when one is given. 0, or -1 with a one-line reason in err.
+ */
+int virtio_net_parse(const char *spec, char *tap, size_t taplen, uint8_t mac[6],
+		     bool *has_mac, char *err, size_t errlen);
+
+/*
+ * Open (or create, when allowed) the TAP device tap_name and make the
+ * device: mac, or a random locally administered one when NULL. The TAP fd
+ * joins loop. 0, or -1 with a one-line reason in err (e.g. "cannot open
+ * TAP 'tap0': Operation not permitted").
+ */
+int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8_t mac[6],
+		      const struct guest_mem *mem, struct evloop *loop,
+		      char *err, size_t errlen);
+
+/* The device, for a transport (virtio_mmio_add). */
+struct virtio_dev *virtio_net_dev(struct virtio_net *n);
+
+/* The MAC the guest sees. */
+void virtio_net_mac(struct virtio_net *n, uint8_t mac[6]);
+
+/* A snapshot of the counters (takes the device lock). */
+void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *st);
+
+#endif
