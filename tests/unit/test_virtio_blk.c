@@ -1007,7 +1007,9 @@ static void test_drive_parse(void)
 	CHECK_FAIL(drive_parse("path=/a,id=a=b", 0, &s, err, sizeof(err)), err, "id must be");
 	CHECK_FAIL(drive_parse("path=/a,id=\xc3\xa9t\xc3\xa9", 0, &s, err, sizeof(err)), err,
 		   "id must be");
-	CHECK_FAIL(drive_parse("path=/a,id=x\ty", 0, &s, err, sizeof(err)), err, "id must be");
+	CHECK_FAIL(drive_parse("path=/a,id=x\ty", 0, &s, err, sizeof(err)), err,
+		   "control character");
+	CHECK_FAIL(drive_parse("path=/a\n,ro", 0, &s, err, sizeof(err)), err, "control character");
 	snprintf(longarg, sizeof(longarg), "path=/p,%sZ", id65);  /* 65 characters */
 	CHECK_FAIL(drive_parse(longarg, 0, &s, err, sizeof(err)), err, "id must be 1 to 64");
 	/* a path of 4096 characters does not fit */
