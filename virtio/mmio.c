@@ -208,17 +208,26 @@ static void on_notify(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&d->lock);
 }
 
-void virtio_mmio_add(struct vm *vm, struct virtio_dev *dev, char *cmdline, size_t cmdline_size)
+int virtio_mmio_param(int n, char *buf, size_t size)
+{
+	if (n < 0 || n >= VIRTIO_MMIO_MAX_DEVS)
+		return -1;
+	snprintf(buf, size, "virtio_mmio.device=4K@0x%llx:%d",
+		 VIRTIO_MMIO_BASE + (unsigned long long)n * VIRTIO_MMIO_SIZE,
+		 VIRTIO_MMIO_FIRST_GSI + n);
+	return 0;
+}
+
+void virtio_mmio_add(struct vm *vm, struct virtio_dev *dev)
 {
 	static int ndevs;
 	struct virtio_mmio *m = calloc(1, sizeof(*m));
 	struct kvm_irqfd irqfd = { 0 };
-	size_t used = strlen(cmdline);
 
 	if (!m)
 		die(EMBER_EXIT_HOST_ERROR, "out of memory");
 	if (ndevs == VIRTIO_MMIO_MAX_DEVS)
-		die(EMBER_EXIT_BAD_INPUT, "too many virtio devices (at most %d)",
+		die(EMBER_EXIT_HOST_ERROR, "too many virtio devices (at most %d)",
 		    VIRTIO_MMIO_MAX_DEVS);
 	m->dev = dev;
 	m->vm = vm;
@@ -255,7 +264,4 @@ void virtio_mmio_add(struct vm *vm, struct virtio_dev *dev, char *cmdline, size_
 	}
 	if (bus_register(&vm->mmio, m->base, VIRTIO_MMIO_SIZE, mmio_access, m) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "%s: MMIO slot taken", dev->name);
-	if (snprintf(cmdline + used, cmdline_size - used, " virtio_mmio.device=4K@0x%llx:%d",
-		     (unsigned long long)m->base, m->gsi) >= (int)(cmdline_size - used))
-		die(EMBER_EXIT_BAD_INPUT, "kernel command line too long for the devices");
 }

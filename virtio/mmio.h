@@ -30,10 +30,16 @@ struct virtio_mmio {
 };
 
 /*
- * Put dev on the next free slot: register it on the MMIO bus, wire its
- * ioeventfds and irqfd, and append "virtio_mmio.device=4K@ADDR:GSI" to
- * cmdline (of size cmdline_size). Dies on failure.
+ * The kernel parameter that announces the device in slot n (slots are
+ * taken in the order of virtio_mmio_add() calls):
+ * "virtio_mmio.device=4K@ADDR:GSI". -1 if n is not a valid slot.
  */
-void virtio_mmio_add(struct vm *vm, struct virtio_dev *dev, char *cmdline, size_t cmdline_size);
+int virtio_mmio_param(int n, char *buf, size_t size);
+
+/*
+ * Put dev on the next free slot: register it on the MMIO bus and wire its
+ * ioeventfds and irqfd. Dies on failure (a host error).
+ */
+void virtio_mmio_add(struct vm *vm, struct virtio_dev *dev);
 
 #endif

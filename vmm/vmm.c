@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "vmm.h"
+#include "ember.h"
+#include "legacy.h"
+#include "mptable.h"
+#include "term.h"
+#include "../kernel-loader/loader.h"
+#include "../virtio/mmio.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* --- the stop request: from vCPU threads and signal handlers to the VMM thread */
+
+static struct {
+	pthread_mutex_t lock;
+	int fd;              /* eventfd watched by the event loop */
+	int requested;
+	int status;
+	char msg[256];
+	volatile sig_atomic_t signo;
+} stop = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
+void vm_request_stop(int status, const char *fmt, ...)
+{
+	uint64_t one = 1;
+	va_list ap;
+
+	pthread_mutex_lock(&stop.lock);
+	if (!stop.requested) {
+		stop.status = status;
+		if (fmt) {
+			va_start(ap, fmt);
+			vsnprintf(stop.msg, sizeof(stop.msg), fmt, ap);
+			va_end(ap);
+		}
+		__atomic_store_n(&stop.requested, 1, __ATOMIC_SEQ_CST);
+		if (write(stop.fd, &one, sizeof(one)) < 0)
+			die(status, "%s", stop.msg[0] ? stop.msg : "stopping");
+	}
+	pthread_mutex_unlock(&stop.lock);
+}
+
+int vm_stop_requested(void)
+{
+	return __atomic_load_n(&stop.requested, __ATOMIC_SEQ_CST);
+}
+
+static void on_signal(int sig)
+{
+	uint64_t one = 1;
+
+	stop.signo = sig;
+	if (write(stop.fd, &one, sizeof(one)) < 0)
+		_exit(EMBER_EXIT_HOST_ERROR);
+}
+
+static void on_stop(void *opaque, uint32_t events)
+{
+	struct evloop *l = opaque;
+
+	(void)events;
+	l->done = 1;
+}
+
+void vm_config_init(struct vm_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mem_mib = DEFAULT_MEM_MIB;
+	c->vcpus = DEFAULT_VCPUS;
+}
+
+void vmm_init(struct vmm *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (evloop_init(&v->loop) < 0 || (stop.fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
+	    evloop_add(&v->loop, stop.fd, EPOLLIN, on_stop, &v->loop) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "cannot set up the event loop: %s", strerror(errno));
+	for (const int *s = (const int[]){ SIGTERM, SIGINT, SIGHUP, SIGQUIT, 0 }; *s; s++)
+		signal(*s, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int fail(int *status, int code, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int fail(int *status, int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	*status = code;
+	return -1;
+}
+
+/* Append " text" to the command line being built; false if it does not fit. */
+static bool cmdline_append(char *cmdline, size_t size, const char *text)
+{
+	size_t used = strlen(cmdline);
+
+	return (size_t)snprintf(cmdline + used, size - used, "%s%s", used ? " " : "", text) <
+	       size - used;
+}
+
+/*
+ * The devices in slot order (the root drive first, so that it is /dev/vda),
+ * opened now so that a bad path is bad input, not a half-built VM.
+ */
+static int open_drives(struct vmm *v, const struct vm_config *c, char *cmdline,
+		       size_t size, int *status, char *err, size_t errlen)
+{
+	char param[64];
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < c->ndrives; i++) {
+			const struct drive_spec *s = &c->drives[i];
+			struct virtio_blk *b = &v->blks[v->nblks];
+
+			if (s->root != (pass == 0))
+				continue;
+			if (virtio_blk_create(b, s, &v->vm.mem, &v->loop, err, errlen) < 0)
+				return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "%s", err);
+			v->nblks++;
+			if (virtio_mmio_param(v->nblks - 1, param, sizeof(param)) < 0 ||
+			    !cmdline_append(cmdline, size, param) ||
+			    (s->root && !cmdline_append(cmdline, size, s->read_only ?
+							"root=/dev/vda ro" : "root=/dev/vda rw")))
+				return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
+					    "kernel command line too long for the devices");
+		}
+	}
+	return 0;
+}
+
+static void close_drives(struct vmm *v)
+{
+	for (int i = 0; i < v->nblks; i++)
+		close(v->blks[i].fd);
+	v->nblks = 0;
+}
+
+int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, size_t errlen)
+{
+	struct kernel_info ki;
+	const uint8_t *kernel, *initrd = NULL;
+	size_t kernel_len, initrd_len = 0;
+	uint64_t initrd_addr = 0;
+	char cmdline[CMDLINE_MAX_SIZE * 2] = "";
+	char why[256];
+	int r = -1;
+
+	/* Everything about the input is checked before KVM is touched. */
+	if (v->booted)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the VM is already running");
+	if (c->mem_mib < GUEST_MEM_MIN_MIB || c->mem_mib > GUEST_MEM_MAX_MIB)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
+			    "memory size %llu MiB is not from %llu to %llu",
+			    (unsigned long long)c->mem_mib, GUEST_MEM_MIN_MIB, GUEST_MEM_MAX_MIB);
+	if (c->vcpus < 1 || c->vcpus > GUEST_VCPUS_MAX)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
+			    "vCPU count %d is not from 1 to %d", c->vcpus, GUEST_VCPUS_MAX);
+	if (!c->kernel[0])
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "no kernel given");
+	kernel = map_file(c->kernel, &kernel_len, why, sizeof(why));
+	if (!kernel)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "kernel: %s", why);
+	if (c->initrd[0]) {
+		initrd = map_file(c->initrd, &initrd_len, why, sizeof(why));
+		if (!initrd) {
+			fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "initrd: %s", why);
+			goto unmap;
+		}
+	}
+	if (gm_alloc(&v->vm.mem, c->mem_mib << 20) < 0) {
+		fail(status, EMBER_EXIT_HOST_ERROR, err, errlen,
+		     "cannot map %llu MiB of guest memory: %s",
+		     (unsigned long long)c->mem_mib, strerror(errno));
+		goto unmap;
+	}
+	*status = EMBER_EXIT_BAD_INPUT;
+	if (load_kernel(&v->vm.mem, kernel, kernel_len, &ki, why, sizeof(why)) < 0) {
+		fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "kernel %s: %s", c->kernel, why);
+		goto free_mem;
+	}
+	if (initrd && load_initrd(&v->vm.mem, &ki, initrd, initrd_len, &initrd_addr, why,
+				  sizeof(why)) < 0) {
+		fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "initrd %s: %s", c->initrd, why);
+		goto free_mem;
+	}
+	if (mptable_write(&v->vm.mem, c->vcpus, err, errlen) < 0)
+		goto free_mem;
+	cmdline_append(cmdline, sizeof(cmdline), c->cmdline_replaces ? c->cmdline : DEFAULT_CMDLINE);
+	if (open_drives(v, c, cmdline, sizeof(cmdline), status, err, errlen) < 0)
+		goto close;
+	if (!c->cmdline_replaces && c->cmdline[0] &&
+	    !cmdline_append(cmdline, sizeof(cmdline), c->cmdline)) {
+		fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "kernel command line too long");
+		goto close;
+	}
+	if (write_boot_params(&v->vm.mem, &ki, cmdline, initrd_addr, initrd_len, err, errlen) < 0)
+		goto close;
+	r = 0;
+close:
+	if (r < 0)
+		close_drives(v);
+free_mem:
+	if (r < 0)
+		gm_free(&v->vm.mem);
+unmap:
+	munmap((void *)kernel, kernel_len);
+	if (initrd)
+		munmap((void *)initrd, initrd_len);
+	if (r < 0)
+		return r;
+
+	/* From here on a failure is the host's: KVM or resources. */
+	vm_create(&v->vm, c->vcpus);
+	for (int i = 0; i < v->nblks; i++)
+		virtio_mmio_add(&v->vm, &v->blks[i].dev);
+	vm_write_boot_tables(&v->vm);
+	legacy_init(&v->vm);
+	serial_init(&v->com1, &v->vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, STDOUT_FILENO);
+	vm_create_vcpus(&v->vm, ki.entry);
+
+	term_raw(STDIN_FILENO);
+	serial_attach_input(&v->com1, &v->loop, STDIN_FILENO);
+	vm_start_vcpus(&v->vm);
+	v->booted = true;
+	return 0;
+}
+
+int vmm_run(struct vmm *v)
+{
+	evloop_run(&v->loop);
+	if (!stop.requested)
+		vm_request_stop(EMBER_EXIT_HOST_ERROR, "stopped by signal %d", (int)stop.signo);
+	if (v->booted)
+		vm_stop_vcpus(&v->vm);
+	term_restore();
+	pthread_mutex_lock(&stop.lock);
+	if (stop.msg[0])
+		fprintf(stderr, "ember: %s\n", stop.msg);
+	return stop.status;
+}

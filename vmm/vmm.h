@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The VMM: a VM described by a vm_config, booted and run on the VMM
+ * thread's event loop. The command line and the API both build a
+ * vm_config; vmm_boot() checks all of it and returns a one-line error for
+ * bad input instead of exiting.
+ */
+#ifndef EMBER_VMM_H
+#define EMBER_VMM_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "evloop.h"
+#include "layout.h"
+#include "serial.h"
+#include "vm.h"
+#include "../virtio/blk.h"
+
+#define MAX_DRIVES 8
+
+/* The command line ember starts from (Firecracker's boot_args replace it). */
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
+#define DEFAULT_MEM_MIB 128
+#define DEFAULT_VCPUS   1
+
+struct vm_config {
+	char kernel[PATH_MAX];
+	char initrd[PATH_MAX];           /* "" for none */
+	char cmdline[CMDLINE_MAX_SIZE];  /* see cmdline_replaces */
+	bool cmdline_replaces;           /* true: the whole command line; false: appended
+					  * to DEFAULT_CMDLINE */
+	uint64_t mem_mib;
+	int vcpus;
+	struct drive_spec drives[MAX_DRIVES];
+	int ndrives;
+};
+
+struct vmm {
+	struct evloop loop;
+	struct vm vm;
+	struct serial com1;
+	struct virtio_blk blks[MAX_DRIVES];
+	int nblks;
+	bool booted;
+};
+
+/* A config with the defaults. */
+void vm_config_init(struct vm_config *c);
+
+/* The event loop, the stop request and the signal handlers. Dies on failure. */
+void vmm_init(struct vmm *v);
+
+/*
+ * Load, build and start the VM described by c. On failure returns -1 with
+ * a one-line reason in err and the exit status that fits it in *status
+ * (EMBER_EXIT_BAD_INPUT for bad input).
+ */
+int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, size_t errlen);
+
+/*
+ * Serve the event loop until the VM stops (guest reset, crash, signal),
+ * then stop the vCPUs, restore the terminal, print the reason and return
+ * the exit status.
+ */
+int vmm_run(struct vmm *v);
+
+#endif
