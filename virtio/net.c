@@ -74,7 +74,7 @@ _Static_assert(sizeof(struct vnet_hdr) == 12, "virtio_net_hdr_v1 is 12 bytes");
 #define HDR_LEN    ((uint32_t)sizeof(struct vnet_hdr))
 #define NUM_BUFFERS_OFF 10     /* offsetof(struct vnet_hdr, num_buffers) */
 #define MIN_FRAME  14          /* an Ethernet header */
-#define MAX_FRAME  65550       /* a 64 KiB GSO frame and its link headers */
+#define MAX_FRAME  65554       /* a 64 KiB GSO frame, its Ethernet header, a VLAN tag */
 #define RX_QUEUE   0
 #define TX_QUEUE   1
 #define QUEUE_MAX  256
@@ -145,31 +145,6 @@ static void tap_lost(struct virtio_net *n, const char *why)
 
 /* --- RX ------------------------------------------------------------------ */
 
-/*
- * Publish n used elements with one index update. A mergeable frame's
- * buffers must reach the driver together: it reads num_buffers in the
- * first and takes the others right away, so it must never see the first
- * alone. virtq_push() publishes one element at a time; this writes the
- * used ring (its layout is the spec's: flags, idx, elems[size]) the same
- * way and ends with one release store of the index.
- */
-static void push_used(struct virtq *q, const struct vring_used_elem *e, int n)
-{
-	struct vring_used_elem *ring;
-
-	if (!q->ready || q->broken || n == 0)
-		return;
-	ring = (struct vring_used_elem *)(q->used + 2);
-	for (int i = 0; i < n; i++) {
-		struct vring_used_elem *u = &ring[(uint16_t)(q->used_idx + i) & (q->size - 1)];
-
-		__atomic_store_n(&u->id, e[i].id, __ATOMIC_RELAXED);
-		__atomic_store_n(&u->len, e[i].len, __ATOMIC_RELAXED);
-	}
-	q->used_idx += n;
-	__atomic_store_n(&q->used[1], q->used_idx, __ATOMIC_RELEASE);
-}
-
 /* Host address of byte off of a chain's writable part, or NULL. */
 static uint8_t *chain_byte(const struct virtq_chain *c, uint64_t off)
 {
@@ -189,7 +164,7 @@ static void rx_drop(struct virtio_net *n, bool *pushed)
 	if (n->rx_nused) {
 		for (int i = 0; i < n->rx_nused; i++)
 			n->rx_used[i].len = 0;
-		push_used(q, n->rx_used, n->rx_nused);
+		virtq_push_batch(q, n->rx_used, n->rx_nused);
 		*pushed = true;
 	}
 	n->st.rx_drops++;
@@ -350,7 +325,7 @@ static int rx_deliver_mrg(struct virtio_net *n, bool *pushed)
 	nb = n->rx_nused;
 	*n->rx_nbuf[0] = nb & 0xff;
 	*n->rx_nbuf[1] = nb >> 8;
-	push_used(q, n->rx_used, n->rx_nused);
+	virtq_push_batch(q, n->rx_used, n->rx_nused);
 	*pushed = true;
 	rx_done(n);
 	return 1;

@@ -157,17 +157,26 @@ int virtq_pop(struct virtq *q, const struct guest_mem *gm, struct virtq_chain *c
 	return 1;
 }
 
+void virtq_push_batch(struct virtq *q, const struct vring_used_elem *e, int n)
+{
+	if (!q->ready || q->broken || n <= 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct vring_used_elem *u = &USED_ELEMS(q)[(uint16_t)(q->used_idx + i) & (q->size - 1)];
+
+		STORE(&u->id, e[i].id);
+		STORE(&u->len, e[i].len);
+	}
+	/* One index update: the driver sees all n or none. */
+	q->used_idx += n;
+	STORE_REL(USED_IDX(q), q->used_idx);
+}
+
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
-	struct vring_used_elem *e;
+	struct vring_used_elem e = { .id = head, .len = len };
 
-	if (!q->ready || q->broken)
-		return;
-	e = &USED_ELEMS(q)[q->used_idx & (q->size - 1)];
-	STORE(&e->id, head);
-	STORE(&e->len, len);
-	q->used_idx++;
-	STORE_REL(USED_IDX(q), q->used_idx);
+	virtq_push_batch(q, &e, 1);
 }
 
 bool virtq_needs_interrupt(struct virtq *q)

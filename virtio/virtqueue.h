@@ -89,6 +89,8 @@ int virtq_pop(struct virtq *q, const struct guest_mem *gm, struct virtq_chain *c
 
 /* Return a chain to the driver with len bytes written into it. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
+/* Return n chains at once (e.g. the buffers of one merged RX frame). */
+void virtq_push_batch(struct virtq *q, const struct vring_used_elem *e, int n);
 
 /* Whether the driver wants an interrupt for what was pushed since the last one. */
 bool virtq_needs_interrupt(struct virtq *q);
