@@ -21,7 +21,7 @@ static const char usage_text[] =
 "\n"
 "SYNOPSIS\n"
 "    ember --kernel PATH [--initrd PATH] [--cmdline STR] [--mem-mib N] [--vcpus N]\n"
-"          [--drive path=FILE[,id=ID][,ro][,root]]...\n"
+"          [--drive path=FILE[,id=ID][,ro][,root]]... [--net tap=NAME[,mac=MAC]]...\n"
 "    ember --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -43,6 +43,10 @@ static const char usage_text[] =
 "                     what the guest reads as the disk's serial (default drive<n>);\n"
 "                     ro refuses guest writes; the root drive (at most one) is\n"
 "                     /dev/vda and adds \"root=/dev/vda rw\" (or ro) to the command line\n"
+"    --net tap=NAME[,mac=MAC]\n"
+"                     a virtio-net NIC on the host TAP device NAME (repeatable),\n"
+"                     with checksum/TSO offloads; MAC as XX:XX:XX:XX:XX:XX\n"
+"                     (default: a random locally administered one)\n"
 "    -h, --help       this text\n"
 "    -V, --version    the version\n"
 "\n"
@@ -85,6 +89,7 @@ static void parse_args(int argc, char **argv, struct vm_config *o)
 		{ "mem-mib", required_argument, NULL, 'm' },
 		{ "vcpus", required_argument, NULL, 'n' },
 		{ "drive", required_argument, NULL, 'd' },
+		{ "net", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -120,6 +125,20 @@ static void parse_args(int argc, char **argv, struct vm_config *o)
 			if (roots > 1)
 				die(EMBER_EXIT_BAD_INPUT, "--drive: only one drive can be root");
 			break;
+		case 't': {
+			struct net_spec *n = &o->nets[o->nnets];
+
+			if (o->nnets == MAX_NETS)
+				die(EMBER_EXIT_BAD_INPUT, "--net: at most %d NICs", MAX_NETS);
+			if (virtio_net_parse(optarg, n->tap, sizeof(n->tap), n->mac, &n->has_mac,
+					     err, sizeof(err)) < 0)
+				die(EMBER_EXIT_BAD_INPUT, "--net: %s", err);
+			for (int i = 0; i < o->nnets; i++)
+				if (!strcmp(o->nets[i].tap, n->tap))
+					die(EMBER_EXIT_BAD_INPUT, "--net: TAP '%s' used twice", n->tap);
+			o->nnets++;
+			break;
+		}
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);

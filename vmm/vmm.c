@@ -127,8 +127,9 @@ static int open_drives(struct vmm *v, const struct vm_config *c, char *cmdline,
 
 			if (s->root != (pass == 0))
 				continue;
+			*status = EMBER_EXIT_BAD_INPUT;
 			if (virtio_blk_create(b, s, &v->vm.mem, &v->loop, err, errlen) < 0)
-				return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "%s", err);
+				return -1;
 			v->nblks++;
 			if (virtio_mmio_param(v->nblks - 1, param, sizeof(param)) < 0 ||
 			    !cmdline_append(cmdline, size, param) ||
@@ -141,6 +142,32 @@ static int open_drives(struct vmm *v, const struct vm_config *c, char *cmdline,
 	return 0;
 }
 
+/* The NICs take the slots after the drives. */
+static int open_nets(struct vmm *v, const struct vm_config *c, char *cmdline,
+		     size_t size, int *status, char *err, size_t errlen)
+{
+	char param[64];
+
+	for (int i = 0; i < c->nnets; i++) {
+		const struct net_spec *s = &c->nets[i];
+
+		*status = EMBER_EXIT_BAD_INPUT;
+		if (virtio_net_create(&v->nets[v->nnets], s->tap, s->has_mac ? s->mac : NULL,
+				      &v->vm.mem, &v->loop, err, errlen) < 0)
+			return -1;
+		v->nnets++;
+		if (virtio_mmio_param(v->nblks + v->nnets - 1, param, sizeof(param)) < 0 ||
+		    !cmdline_append(cmdline, size, param))
+			return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
+				    "kernel command line too long for the devices");
+	}
+	return 0;
+}
+
+/*
+ * A failed boot gives back the files it opened; a TAP device stays open
+ * (ember exits on a failed boot, which closes it).
+ */
 static void close_drives(struct vmm *v)
 {
 	for (int i = 0; i < v->nblks; i++)
@@ -199,7 +226,8 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 	if (mptable_write(&v->vm.mem, c->vcpus, err, errlen) < 0)
 		goto free_mem;
 	cmdline_append(cmdline, sizeof(cmdline), c->cmdline_replaces ? c->cmdline : DEFAULT_CMDLINE);
-	if (open_drives(v, c, cmdline, sizeof(cmdline), status, err, errlen) < 0)
+	if (open_drives(v, c, cmdline, sizeof(cmdline), status, err, errlen) < 0 ||
+	    open_nets(v, c, cmdline, sizeof(cmdline), status, err, errlen) < 0)
 		goto close;
 	if (!c->cmdline_replaces && c->cmdline[0] &&
 	    !cmdline_append(cmdline, sizeof(cmdline), c->cmdline)) {
@@ -226,6 +254,8 @@ unmap:
 	vm_create(&v->vm, c->vcpus);
 	for (int i = 0; i < v->nblks; i++)
 		virtio_mmio_add(&v->vm, &v->blks[i].dev);
+	for (int i = 0; i < v->nnets; i++)
+		virtio_mmio_add(&v->vm, virtio_net_dev(v->nets[i]));
 	vm_write_boot_tables(&v->vm);
 	legacy_init(&v->vm);
 	serial_init(&v->com1, &v->vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, STDOUT_FILENO);

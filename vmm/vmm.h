@@ -15,9 +15,19 @@
 #include "layout.h"
 #include "serial.h"
 #include "vm.h"
+#include <net/if.h>
+
 #include "../virtio/blk.h"
+#include "../virtio/net.h"
 
 #define MAX_DRIVES 8
+#define MAX_NETS   8
+
+struct net_spec {
+	char tap[IFNAMSIZ];
+	uint8_t mac[6];
+	bool has_mac;
+};
 
 /* The command line ember starts from (Firecracker's boot_args replace it). */
 #define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
@@ -34,6 +44,8 @@ struct vm_config {
 	int vcpus;
 	struct drive_spec drives[MAX_DRIVES];
 	int ndrives;
+	struct net_spec nets[MAX_NETS];
+	int nnets;
 };
 
 struct vmm {
@@ -42,6 +54,8 @@ struct vmm {
 	struct serial com1;
 	struct virtio_blk blks[MAX_DRIVES];
 	int nblks;
+	struct virtio_net *nets[MAX_NETS];
+	int nnets;
 	bool booted;
 };
 
