@@ -2,12 +2,15 @@
 # Freestanding test guests for ember on /dev/kvm (included by the root
 # Makefile, which defines BUILD, HOSTCC, $(BUILD)/ember, $(BUILD)/.deps-build).
 #   make test-guests    build the guests and run tests/guests/run.sh
+# (blk, blkhostile and net also link virtio.c, a polled virtio-mmio driver).
 # Guests are plain integer CPL0 code linked at 1 MiB (entry 1 MiB + 0x200);
 # on an instruction-emulating KVM every instruction costs ~1.3 us.
 
 GUEST_SRC := tests/guests
 GUEST_OUT := $(BUILD)/tests/guests
 GUESTS    := boot triplefault badport kvmprobe exitloop
+# Guests that also link the polled virtio-mmio driver (virtio.c).
+VIRTIO_GUESTS := blk blkhostile net
 
 GUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g0 \
 	-ffreestanding -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
@@ -19,8 +22,10 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,--no-warn-rwx-segments -Wl,-T,$(GUEST_SRC)/guest.ld
 
 GUEST_LIB_OBJS := $(GUEST_OUT)/entry.o $(GUEST_OUT)/lib.o
-GUEST_OBJS     := $(GUESTS:%=$(GUEST_OUT)/%.o) $(GUEST_LIB_OBJS)
-GUEST_ELFS     := $(GUESTS:%=$(GUEST_OUT)/%.elf)
+GUEST_VIRTIO_OBJ := $(GUEST_OUT)/virtio.o
+GUEST_OBJS     := $(GUESTS:%=$(GUEST_OUT)/%.o) $(VIRTIO_GUESTS:%=$(GUEST_OUT)/%.o) \
+	$(GUEST_LIB_OBJS) $(GUEST_VIRTIO_OBJ)
+GUEST_ELFS     := $(GUESTS:%=$(GUEST_OUT)/%.elf) $(VIRTIO_GUESTS:%=$(GUEST_OUT)/%.elf)
 GUEST_TOOLS    := $(GUEST_OUT)/mkbzimage $(GUEST_OUT)/fnv1a
 # Deliberately broken kernels for ember's bad-input cases.
 GUEST_BAD      := $(GUEST_OUT)/bad-proto211.bzImage $(GUEST_OUT)/bad-no64.bzImage \
@@ -40,6 +45,10 @@ $(GUEST_OUT)/%.o: $(GUEST_SRC)/%.S | $(BUILD)/.deps-build
 
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_LIB_OBJS) $(GUEST_SRC)/guest.ld
 	$(HOSTCC) $(GUEST_LDFLAGS) $(GUEST_LIB_OBJS) $< -o $@
+
+$(VIRTIO_GUESTS:%=$(GUEST_OUT)/%.elf): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_LIB_OBJS) \
+		$(GUEST_VIRTIO_OBJ) $(GUEST_SRC)/guest.ld
+	$(HOSTCC) $(GUEST_LDFLAGS) $(GUEST_LIB_OBJS) $(GUEST_VIRTIO_OBJ) $< -o $@
 
 # badport linked at 512 KiB: a PT_LOAD below 1 MiB, which ember must refuse.
 $(GUEST_OUT)/bad-lowload.elf: $(GUEST_OUT)/badport.o $(GUEST_LIB_OBJS) $(GUEST_SRC)/guest.ld
@@ -66,6 +75,7 @@ $(GUEST_OUT)/bad-no64.bzImage: $(GUEST_OUT)/boot.bin $(GUEST_OUT)/mkbzimage
 	$(GUEST_OUT)/mkbzimage --xloadflags 0 $< $@
 
 test-guests: $(BUILD)/ember $(GUEST_ALL)
+	$(call need_pkgs,python3 iproute2)
 	$(GUEST_SRC)/run.sh $(BUILD)
 
 -include $(GUEST_OBJS:.o=.d)

@@ -6,6 +6,9 @@
 # $BUILD/tests/guests (use `make test-guests`). EMBER=path overrides the VMM.
 # Prints "ok <case>" or "FAIL <case>: <why>" per case, then "N passed, N failed";
 # exits 1 if any case failed.
+# The virtio-net case needs root (or CAP_NET_ADMIN) and /dev/net/tun: it makes
+# a TAP "embt<pid>" (no addresses), runs netpeer.py (python3) on it, and
+# deletes it on exit.
 set -u
 
 B=${1:-build}
@@ -14,8 +17,20 @@ G=$B/tests/guests
 TIMEOUT=60
 DEFAULT_CMDLINE="console=ttyS0 reboot=k panic=1"
 
+SRC=$(dirname "$0")
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
 T=$(mktemp -d /tmp/ember-guests.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
+NET_TAP=""   # the TAP the net case made, deleted on exit
+PEER_PID=""  # its host-side peer, killed on exit
+cleanup() {
+	[ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null
+	[ -n "$NET_TAP" ] && ip link del "$NET_TAP" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 passed=0
 failed=0
@@ -70,7 +85,8 @@ rc=-
 : >"$T/out"
 : >"$T/err"
 missing=""
-for f in "$EMBER" "$G"/{boot,triplefault,badport,kvmprobe,exitloop}.elf "$G/boot.bzImage" \
+for f in "$EMBER" "$G"/{boot,triplefault,badport,kvmprobe,exitloop,blk,blkhostile,net}.elf \
+	"$G/boot.bzImage" "$SRC/netpeer.py" \
 	"$G/fnv1a" "$G/bad-proto211.bzImage" "$G/bad-no64.bzImage" "$G/bad-lowload.elf"; do
 	[ -e "$f" ] || missing="$missing $f"
 done
@@ -191,6 +207,169 @@ elif [ "$rc" = 3 ]; then
 else
 	bad kvmprobe "$(status_why "0 or 3")"
 fi
+
+# --- virtio-blk ----------------------------------------------------------------
+# The disk pattern of tests/guests/blk.c: byte j of sector s is (7j + 13s + 3) & 0xff.
+DISK_SECTORS=128
+
+# mkdisk FILE: a DISK_SECTORS-sector disk holding the pattern.
+mkdisk() {
+	"$PY" - "$1" "$DISK_SECTORS" <<'EOF'
+import sys
+n = int(sys.argv[2])
+with open(sys.argv[1], "wb") as f:
+    f.write(bytes((7 * j + 13 * s + 3) & 0xff for s in range(n) for j in range(512)))
+EOF
+}
+
+# disk_why FILE W: why FILE is not the pattern with sector W holding the
+# guest's bytes (11j + 0x5a) & 0xff (W = -1: the pattern untouched); empty if it is.
+disk_why() {
+	"$PY" - "$1" "$DISK_SECTORS" "$2" <<'EOF'
+import sys
+path, n, w = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+data = open(path, "rb").read()
+if len(data) != n * 512:
+    print("disk is %d bytes, was %d" % (len(data), n * 512))
+    sys.exit()
+for s in range(n):
+    for j in range(512):
+        want = (11 * j + 0x5a) & 0xff if s == w else (7 * j + 13 * s + 3) & 0xff
+        if data[s * 512 + j] != want:
+            print("disk byte %d (sector %d) is 0x%02x, want 0x%02x%s"
+                  % (s * 512 + j, s, data[s * 512 + j], want,
+                     " (the guest's write)" if s == w else ""))
+            sys.exit()
+EOF
+}
+
+# blk_case NAME RO(0|1): read, GET_ID, write, flush, out-of-range requests.
+blk_case() {
+	local name=$1 ro=$2 id=testdisk opt="" w=37 why
+	rc=-
+	if [ "$ro" = 1 ]; then
+		id=rodisk
+		opt=,ro
+	fi
+	mkdisk "$T/disk.img" || { bad "$name" "cannot make the disk image"; return; }
+	run_ember --kernel "$G/blk.elf" --drive "path=$T/disk.img,id=$id$opt" \
+		--cmdline "guest=blk sectors=$DISK_SECTORS id=$id ro=$ro wsector=$w"
+	[ "$ro" = 1 ] && w=-1
+	why=$(disk_why "$T/disk.img" "$w")
+	if [ "$rc" != 0 ]; then
+		bad "$name" "$(status_why 0)"
+	elif [ -n "$(guest_why "PASS blk")" ]; then
+		bad "$name" "$(guest_why "PASS blk")"
+	elif [ -s "$T/err" ]; then
+		bad "$name" "unexpected output on stderr"
+	elif [ -n "$why" ]; then
+		bad "$name" "host check of the disk file: $why"
+	else
+		ok "$name"
+	fi
+}
+
+blk_case virtio-blk 0
+blk_case virtio-blk-ro 1
+
+# --- virtio-blk against a malicious driver -------------------------------------
+# Every attack of blkhostile.c must cost exactly one warning, the VMM must
+# live on, and a reset device must serve again.
+HOSTILE_ATTACKS=22
+STOPPED="queue is stopped until the device is reset"
+rc=-
+if ! mkdisk "$T/disk.img"; then
+	bad virtio-blk-hostile "cannot make the disk image"
+else
+	run_ember --kernel "$G/blkhostile.elf" --mem-mib 32 \
+		--drive "path=$T/disk.img,id=hostile" --cmdline "guest=blkhostile sectors=$DISK_SECTORS"
+	attacks=$(grep -c '^blkhostile: attack ' "$T/out")
+	warnings=$(count "$T/err" "$STOPPED")
+	why=$(disk_why "$T/disk.img" -1)
+	if [ "$rc" != 0 ]; then
+		bad virtio-blk-hostile "$(status_why 0)"
+	elif [ -n "$(guest_why "PASS blkhostile")" ]; then
+		bad virtio-blk-hostile "$(guest_why "PASS blkhostile")"
+	elif [ "$attacks" != "$HOSTILE_ATTACKS" ]; then
+		bad virtio-blk-hostile "the guest made $attacks attacks, want $HOSTILE_ATTACKS"
+	elif [ "$warnings" != "$attacks" ]; then
+		bad virtio-blk-hostile "$warnings \"$STOPPED\" warnings for $attacks attacks"
+	elif [ "$(wc -l <"$T/err")" != "$warnings" ]; then
+		bad virtio-blk-hostile "other lines on stderr besides the $warnings warnings"
+	elif [ -n "$why" ]; then
+		bad virtio-blk-hostile "host check of the disk file: $why"
+	else
+		ok "virtio-blk-hostile ($attacks attacks, each warned and recovered from)"
+	fi
+fi
+
+# --- virtio-net through a TAP --------------------------------------------------
+# The guest sends a broadcast frame (ethertype 0x88b5) through a TAP made
+# here; netpeer.py on the host side checks it and answers; the guest prints
+# the answer. The TAP's name is per run, so that concurrent runs do not clash.
+net_case() {
+	local mac=02:00:00:00:00:01 tap="embt$$" prc ready=0
+	rc=-
+	: >"$T/out"
+	: >"$T/err"
+	: >"$T/peer"
+	if [ ! -c /dev/net/tun ]; then
+		bad virtio-net "/dev/net/tun is missing: cannot make a TAP"
+		return
+	fi
+	if ! "$EMBER" --help 2>/dev/null | grep -q -- '--net'; then
+		bad virtio-net "ember --help lists no --net option"
+		return
+	fi
+	if ! ip tuntap add dev "$tap" mode tap 2>"$T/err"; then
+		bad virtio-net "cannot create TAP $tap (ip tuntap add)"
+		return
+	fi
+	NET_TAP=$tap
+	# No IPv6 on the TAP: no router solicitations or MLD reports to the guest.
+	echo 1 2>/dev/null >"/proc/sys/net/ipv6/conf/$tap/disable_ipv6"
+	if ! ip link set "$tap" up 2>"$T/err"; then
+		bad virtio-net "cannot bring TAP $tap up"
+		return
+	fi
+	timeout 40 "$PY" "$SRC/netpeer.py" "$tap" "$mac" 30 >"$T/peer" 2>&1 &
+	PEER_PID=$!
+	for _ in $(seq 100); do
+		has "$T/peer" READY && { ready=1; break; }
+		kill -0 "$PEER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [ "$ready" != 1 ]; then
+		bad virtio-net "netpeer.py did not start: $(oneline "$T/peer")"
+		return
+	fi
+	run_ember --kernel "$G/net.elf" --net "tap=$tap,mac=$mac" --cmdline "guest=net mac=$mac"
+	# The peer is done once it has answered; give it 3 s more at most.
+	for _ in $(seq 60); do
+		kill -0 "$PEER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$PEER_PID" 2>/dev/null && echo "netpeer: killed: still waiting for the guest's frame" >>"$T/peer"
+	wait "$PEER_PID"
+	prc=$?
+	PEER_PID=""
+	ip link del "$tap" 2>/dev/null
+	NET_TAP=""
+	if [ "$rc" != 0 ]; then
+		bad virtio-net "$(status_why 0); netpeer: $(oneline "$T/peer")"
+	elif [ -n "$(guest_why "PASS net")" ]; then
+		bad virtio-net "$(guest_why "PASS net"); netpeer: $(oneline "$T/peer")"
+	elif [ "$prc" != 0 ]; then
+		bad virtio-net "netpeer.py exit status $prc: $(oneline "$T/peer")"
+	elif ! has "$T/out" 'net: payload "EMBER-NET-REPLY"'; then
+		bad virtio-net "the guest did not print the reply's payload"
+	elif [ -s "$T/err" ]; then
+		bad virtio-net "unexpected output on stderr"
+	else
+		ok virtio-net
+	fi
+}
+net_case
 
 # --- bad input: status 2, one "ember: " line on stderr, nothing on stdout ------
 # bad_input NAME ARGS...
