@@ -221,7 +221,7 @@ static void notify(struct virtio_dev *d, int qi)
 	bool pushed = false;
 
 	do {
-		while (virtq_pop(q, d->mem, c) == 1) {
+		while (virtio_dev_pop(d, qi, c) == 1) {
 			uint32_t written = 0;
 			uint8_t status;
 
@@ -262,41 +262,71 @@ static const struct virtio_dev_ops blk_ops = {
 	.reset = reset,
 };
 
-int virtio_blk_create(struct virtio_blk *b, const struct drive_spec *s,
-		      const struct guest_mem *mem, struct evloop *loop,
-		      char *err, size_t errlen)
+/* Open path for drive s; fd and size in sectors, or -1 with err. */
+static int open_backing(const struct drive_spec *s, const char *path, int *fd,
+			uint64_t *sectors, char *err, size_t errlen)
 {
 	struct stat st;
 	uint64_t size;
 
-	memset(b, 0, sizeof(*b));
-	b->spec = *s;
-	b->fd = open(s->path, (s->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (b->fd < 0) {
-		snprintf(err, errlen, "drive %s: cannot open %s: %s", s->id, s->path,
-			 strerror(errno));
+	*fd = open(path, (s->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (*fd < 0) {
+		snprintf(err, errlen, "drive %s: cannot open %s: %s", s->id, path, strerror(errno));
 		return -1;
 	}
-	if (fstat(b->fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+	if (fstat(*fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
 		snprintf(err, errlen, "drive %s: %s is not a regular file or block device",
-			 s->id, s->path);
-		close(b->fd);
-		return -1;
+			 s->id, path);
+		goto fail;
 	}
 	size = st.st_size;
-	if (S_ISBLK(st.st_mode) && ioctl(b->fd, BLKGETSIZE64, &size) < 0)
+	if (S_ISBLK(st.st_mode) && ioctl(*fd, BLKGETSIZE64, &size) < 0)
 		size = 0;
 	if (size < SECTOR_SIZE) {
-		snprintf(err, errlen, "drive %s: %s is smaller than one 512-byte sector",
-			 s->id, s->path);
-		close(b->fd);
-		return -1;
+		snprintf(err, errlen, "drive %s: %s is smaller than one 512-byte sector", s->id, path);
+		goto fail;
 	}
 	if (size % SECTOR_SIZE)
 		warn("drive %s: %s is not a whole number of sectors; the last %llu bytes "
-		     "are not visible", s->id, s->path,
-		     (unsigned long long)(size % SECTOR_SIZE));
-	b->capacity = size / SECTOR_SIZE;
+		     "are not visible", s->id, path, (unsigned long long)(size % SECTOR_SIZE));
+	*sectors = size / SECTOR_SIZE;
+	return 0;
+fail:
+	close(*fd);
+	*fd = -1;
+	return -1;
+}
+
+int virtio_blk_set_backing(struct virtio_blk *b, const char *path, char *err, size_t errlen)
+{
+	uint64_t sectors;
+	int fd, old;
+
+	if (strlen(path) >= sizeof(b->spec.path)) {
+		snprintf(err, errlen, "drive %s: path too long", b->spec.id);
+		return -1;
+	}
+	if (open_backing(&b->spec, path, &fd, &sectors, err, errlen) < 0)
+		return -1;
+	pthread_mutex_lock(&b->dev.lock);
+	old = b->fd;
+	b->fd = fd;
+	b->capacity = sectors;
+	strcpy(b->spec.path, path);
+	virtio_dev_config_changed(&b->dev);
+	pthread_mutex_unlock(&b->dev.lock);
+	close(old);
+	return 0;
+}
+
+int virtio_blk_create(struct virtio_blk *b, const struct drive_spec *s,
+		      const struct guest_mem *mem, struct evloop *loop,
+		      char *err, size_t errlen)
+{
+	memset(b, 0, sizeof(*b));
+	b->spec = *s;
+	if (open_backing(s, s->path, &b->fd, &b->capacity, err, errlen) < 0)
+		return -1;
 	snprintf(b->name, sizeof(b->name), "virtio-blk %s", s->id);
 	virtio_dev_init(&b->dev, b->name, VIRTIO_ID_BLOCK, 1, BLK_QUEUE_SIZE, mem, loop);
 	b->dev.ops = &blk_ops;

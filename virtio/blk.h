@@ -44,4 +44,12 @@ int virtio_blk_create(struct virtio_blk *b, const struct drive_spec *s,
 		      const struct guest_mem *mem, struct evloop *loop,
 		      char *err, size_t errlen);
 
+/*
+ * Swap the backing file (same read-only mode) while the guest runs: the
+ * new capacity is announced with a config-change interrupt. In-flight
+ * requests are served from one file or the other, never both. -1 with a
+ * reason in err leaves the old file in place.
+ */
+int virtio_blk_set_backing(struct virtio_blk *b, const char *path, char *err, size_t errlen);
+
 #endif

@@ -124,7 +124,7 @@ static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		}
 		break;
 	case REG_QUEUE_SEL: m->queue_sel = v; break;
-	case REG_QUEUE_NUM: if (q_setup) q->size = v > 0xffff ? 0 : v; break;
+	case REG_QUEUE_NUM: if (q_setup) q->size = v; break;
 	case REG_QUEUE_DESC_LO: case REG_QUEUE_DESC_HI:
 		if (q_setup) set_half(&q->desc_gpa, off == REG_QUEUE_DESC_HI, v);
 		break;
@@ -138,8 +138,12 @@ static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		if (!q)
 			break;
 		if (v == 1 && q_setup) {
-			if (q->size > d->queue_max)
-				q->size = 0; /* refused by virtq_activate */
+			if (q->size > d->queue_max) {
+				warn("%s: queue size %u is over the maximum %u; the queue is "
+				     "stopped until the device is reset", q->name, q->size,
+				     d->queue_max);
+				break;
+			}
 			q->event_idx = virtio_has(d, VIRTIO_F_RING_EVENT_IDX);
 			if (virtq_activate(q, d->mem) == 0)
 				q->ready = true;

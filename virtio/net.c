@@ -257,7 +257,7 @@ static int rx_deliver_one(struct virtio_net *n, bool *pushed)
 
 	for (;;) {
 		if (!n->rx_chain_held) {
-			int r = virtq_pop(q, n->dev.mem, c);
+			int r = virtio_dev_pop(&n->dev, RX_QUEUE, c);
 
 			if (r <= 0)
 				return r;
@@ -295,12 +295,12 @@ static int rx_deliver_mrg(struct virtio_net *n, bool *pushed)
 		uint32_t take;
 		int r;
 
-		if (n->rx_nused && (n->rx_nused == q->size || n->rx_nused == QUEUE_MAX)) {
+		if (n->rx_nused && ((uint32_t)n->rx_nused == q->size || n->rx_nused == QUEUE_MAX)) {
 			/* Holding every buffer of the queue and still not done. */
 			rx_drop(n, pushed);
 			return 1;
 		}
-		r = virtq_pop(q, n->dev.mem, c);
+		r = virtio_dev_pop(&n->dev, RX_QUEUE, c);
 		if (r <= 0)
 			return r;
 		if (n->rx_nused == 0 && c->write_len < HDR_LEN) {
@@ -419,7 +419,7 @@ static void tx_run(struct virtio_net *n)
 	if (!n->active)
 		return;
 	for (;;) {
-		int r = virtq_pop(q, n->dev.mem, n->tx_chain);
+		int r = virtio_dev_pop(&n->dev, TX_QUEUE, n->tx_chain);
 
 		if (r < 0)
 			break;

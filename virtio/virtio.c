@@ -21,6 +21,15 @@ void virtio_dev_init(struct virtio_dev *d, const char *name, uint32_t device_id,
 	}
 }
 
+int virtio_dev_pop(struct virtio_dev *d, int q, struct virtq_chain *c)
+{
+	int r = virtq_pop(&d->vq[q], d->mem, c);
+
+	if (r < 0 && !(d->status & VIRTIO_STATUS_NEEDS_RESET))
+		virtio_dev_needs_reset(d);
+	return r;
+}
+
 void virtio_dev_used(struct virtio_dev *d, int q)
 {
 	if (virtq_needs_interrupt(&d->vq[q]) && d->signal)

@@ -80,6 +80,12 @@ void virtio_dev_init(struct virtio_dev *d, const char *name, uint32_t device_id,
 		     int nqueues, uint16_t queue_max, const struct guest_mem *mem,
 		     struct evloop *loop);
 
+/*
+ * virtq_pop() on queue q; when the guest broke the queue, the device also
+ * sets DEVICE_NEEDS_RESET and tells the driver (a config interrupt).
+ */
+int virtio_dev_pop(struct virtio_dev *d, int q, struct virtq_chain *c);
+
 /* Tell the driver about buffers pushed on queue q, if it wants to know. */
 void virtio_dev_used(struct virtio_dev *d, int q);
 

@@ -41,7 +41,7 @@ struct vring_used_elem {
 
 struct virtq {
 	/* set by the driver through the transport */
-	uint16_t size;
+	uint32_t size;           /* as written by the driver; checked at activation */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	bool ready;
 	/* device state */

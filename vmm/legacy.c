@@ -4,23 +4,6 @@
 
 #include <string.h>
 
-#define I8042_DATA_PORT    0x60
-#define I8042_CMD_PORT     0x64
-#define I8042_CMD_RESET    0xfe
-
-/* i8042: data port 0x60, status/command port 0x64. */
-static void i8042_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
-{
-	(void)opaque;
-	if (!is_write) {
-		/* status: output buffer empty, input buffer empty; no data */
-		memset(data, 0, len);
-		return;
-	}
-	if (off == I8042_CMD_PORT - I8042_DATA_PORT && data[0] == I8042_CMD_RESET)
-		vm_request_stop(EMBER_EXIT_OK, NULL);
-}
-
 /* Absent hardware: reads float high, writes vanish. */
 static void absent_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
@@ -45,8 +28,6 @@ void legacy_init(struct vm *vm)
 		uint16_t base, len;
 		bus_handler fn;
 	} ports[] = {
-		/* 0x61 inside this range is KVM's PIT speaker port: never seen here */
-		{ I8042_DATA_PORT, I8042_CMD_PORT - I8042_DATA_PORT + 1, i8042_pio },
 		{ 0x70, 2, sink_pio },    /* CMOS/RTC: reads 0, "update not in progress" */
 		{ 0x80, 1, sink_pio },    /* POST code / io_delay */
 		{ 0xed, 1, sink_pio },    /* alternative io_delay */

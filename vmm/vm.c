@@ -354,6 +354,22 @@ static int handle_exit(struct vcpu *c)
 	}
 }
 
+/* Wait outside the guest until resumed (or stopped). */
+static void park(struct vcpu *c)
+{
+	struct vm *vm = c->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->pause_req && !vm_stop_requested())
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	/* The kick that parked us must not cut the next KVM_RUN short. */
+	__atomic_store_n(&c->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *c = arg;
@@ -365,6 +381,10 @@ static void *vcpu_thread(void *arg)
 		sigaddset(&set, *s);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	while (!vm_stop_requested()) {
+		if (__atomic_load_n(&c->vm->pause_req, __ATOMIC_SEQ_CST)) {
+			park(c);
+			continue;
+		}
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -376,6 +396,10 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(c) || vm_stop_requested())
 			break;
 	}
+	/* A pause waiting for this vCPU to park must see that it never will. */
+	pthread_mutex_lock(&c->vm->pause_lock);
+	pthread_cond_broadcast(&c->vm->pause_cond);
+	pthread_mutex_unlock(&c->vm->pause_lock);
 	return NULL;
 }
 
@@ -384,20 +408,52 @@ static void on_kick(int sig)
 	(void)sig; /* only interrupts KVM_RUN */
 }
 
-void vm_stop_vcpus(struct vm *vm)
+static void kick_all(struct vm *vm)
 {
 	for (int i = 0; i < vm->nvcpus; i++) {
 		__atomic_store_n(&vm->vcpus[i].run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		pthread_kill(vm->vcpus[i].thread, SIGUSR1);
 	}
+}
+
+void vm_stop_vcpus(struct vm *vm)
+{
+	/* Parked vCPUs wake up, see the stop and end. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	kick_all(vm);
 	for (int i = 0; i < vm->nvcpus; i++)
 		pthread_join(vm->vcpus[i].thread, NULL);
+}
+
+int vm_pause_vcpus(struct vm *vm)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&vm->pause_req, true, __ATOMIC_SEQ_CST);
+	kick_all(vm);
+	while (vm->parked < vm->nvcpus && !(r = vm_stop_requested()))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return r ? -1 : 0;
+}
+
+void vm_resume_vcpus(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&vm->pause_req, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 void vm_start_vcpus(struct vm *vm)
 {
 	struct sigaction sa = { .sa_handler = on_kick };
 
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	for (int i = 0; i < vm->nvcpus; i++) {
 		int e = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);

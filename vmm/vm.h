@@ -4,6 +4,7 @@
 #define EMBER_VM_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/kvm.h>
 
@@ -30,6 +31,11 @@ struct vm {
 	struct vcpu *vcpus;
 	struct bus pio;
 	struct bus mmio;
+	/* pause: vCPUs park outside KVM_RUN while pause_req is set */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool pause_req;
+	int parked;
 };
 
 /*
@@ -45,6 +51,10 @@ void vm_write_boot_tables(struct vm *vm);
 void vm_start_vcpus(struct vm *vm);
 /* Kick every vCPU out of the guest and wait for its thread to end. */
 void vm_stop_vcpus(struct vm *vm);
+/* Park every vCPU outside the guest and wait until they all are; -1 if stopping. */
+int vm_pause_vcpus(struct vm *vm);
+/* Let parked vCPUs run again. */
+void vm_resume_vcpus(struct vm *vm);
 /* Pulse an edge-triggered interrupt line (ISA IRQ / GSI). */
 void vm_irq_pulse(struct vm *vm, int gsi);
 

@@ -258,6 +258,7 @@ unmap:
 		virtio_mmio_add(&v->vm, virtio_net_dev(v->nets[i]));
 	vm_write_boot_tables(&v->vm);
 	legacy_init(&v->vm);
+	i8042_init(&v->i8042, &v->vm);
 	serial_init(&v->com1, &v->vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, STDOUT_FILENO);
 	vm_create_vcpus(&v->vm, ki.entry);
 
@@ -266,6 +267,59 @@ unmap:
 	vm_start_vcpus(&v->vm);
 	v->booted = true;
 	return 0;
+}
+
+static int need_running(struct vmm *v, char *err, size_t errlen)
+{
+	if (!v->booted) {
+		snprintf(err, errlen, "the VM is not running (InstanceStart first)");
+		return -1;
+	}
+	return 0;
+}
+
+int vmm_pause(struct vmm *v, char *err, size_t errlen)
+{
+	if (need_running(v, err, errlen) < 0)
+		return -1;
+	if (!v->paused && vm_pause_vcpus(&v->vm) < 0) {
+		snprintf(err, errlen, "the VM is stopping");
+		return -1;
+	}
+	v->paused = true;
+	return 0;
+}
+
+int vmm_resume(struct vmm *v, char *err, size_t errlen)
+{
+	if (need_running(v, err, errlen) < 0)
+		return -1;
+	if (v->paused)
+		vm_resume_vcpus(&v->vm);
+	v->paused = false;
+	return 0;
+}
+
+int vmm_ctrl_alt_del(struct vmm *v, char *err, size_t errlen)
+{
+	if (need_running(v, err, errlen) < 0)
+		return -1;
+	if (i8042_ctrl_alt_del(&v->i8042) < 0) {
+		snprintf(err, errlen, "the i8042 output buffer is full; try again");
+		return -1;
+	}
+	return 0;
+}
+
+int vmm_drive_update(struct vmm *v, const char *id, const char *path, char *err, size_t errlen)
+{
+	if (need_running(v, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < v->nblks; i++)
+		if (!strcmp(v->blks[i].spec.id, id))
+			return virtio_blk_set_backing(&v->blks[i], path, err, errlen);
+	snprintf(err, errlen, "no drive with id '%s'", id);
+	return -1;
 }
 
 int vmm_run(struct vmm *v)

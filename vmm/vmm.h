@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "evloop.h"
+#include "i8042.h"
 #include "layout.h"
 #include "serial.h"
 #include "vm.h"
@@ -29,8 +30,13 @@ struct net_spec {
 	bool has_mac;
 };
 
-/* The command line ember starts from (Firecracker's boot_args replace it). */
-#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
+/*
+ * The command line ember starts from (Firecracker's boot_args replace it):
+ * the console, reboot through the i8042, and an i8042 with a keyboard only
+ * that Linux need not probe.
+ */
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1 " \
+	"i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
 #define DEFAULT_MEM_MIB 128
 #define DEFAULT_VCPUS   1
 
@@ -50,13 +56,16 @@ struct vm_config {
 
 struct vmm {
 	struct evloop loop;
+	struct vm_config cfg;     /* what the API builds before InstanceStart */
 	struct vm vm;
 	struct serial com1;
+	struct i8042 i8042;
 	struct virtio_blk blks[MAX_DRIVES];
 	int nblks;
 	struct virtio_net *nets[MAX_NETS];
 	int nnets;
 	bool booted;
+	bool paused;
 };
 
 /* A config with the defaults. */
@@ -71,6 +80,18 @@ void vmm_init(struct vmm *v);
  * (EMBER_EXIT_BAD_INPUT for bad input).
  */
 int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, size_t errlen);
+
+/*
+ * Operations on a running VM, for the API (VMM thread only). Each returns
+ * 0, or -1 with a one-line reason in err (e.g. "the VM is not running").
+ */
+/* Stop every vCPU outside the guest (devices keep their state). */
+int vmm_pause(struct vmm *v, char *err, size_t errlen);
+int vmm_resume(struct vmm *v, char *err, size_t errlen);
+/* Press Ctrl-Alt-Del on the i8042 keyboard: the guest shuts down (reboot=k: exits). */
+int vmm_ctrl_alt_del(struct vmm *v, char *err, size_t errlen);
+/* Swap the backing file of drive id; the guest sees a config change (new capacity). */
+int vmm_drive_update(struct vmm *v, const char *id, const char *path, char *err, size_t errlen);
 
 /*
  * Serve the event loop until the VM stops (guest reset, crash, signal),

@@ -14,7 +14,7 @@
  *   expect_cmdline_len=N    strlen of the whole command line
  *   expect_bzimage=1        setup header fields of boot.bzImage (mkbzimage)
  *   end=1                   must be the last token: nothing appended
- * The command line must start with "console=ttyS0 reboot=k panic=1 guest=boot "
+ * The command line must start with "console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd guest=boot "
  * (ember's defaults, then the user text, whose first token is guest=boot).
  *
  * Prints one "FAIL boot: <reason>" line per failed check, "PASS boot" if
@@ -30,7 +30,7 @@ const char guest_name[] = "boot";
 #define FOUR_GIB        0x100000000UL
 #define LAPIC_ADDR      0xfee00000UL
 
-#define CMDLINE_PREFIX  "console=ttyS0 reboot=k panic=1 guest=boot "
+#define CMDLINE_PREFIX  "console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd guest=boot "
 #define CMDLINE_SUFFIX  " end=1"
 
 /* What mkbzimage writes into boot.bzImage's setup header. */

@@ -15,7 +15,7 @@ B=${1:-build}
 EMBER=${EMBER:-$B/ember}
 G=$B/tests/guests
 TIMEOUT=60
-DEFAULT_CMDLINE="console=ttyS0 reboot=k panic=1"
+DEFAULT_CMDLINE="console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
 
 SRC=$(dirname "$0")
 PY=/usr/bin/python3
