@@ -38,6 +38,13 @@
 #define MMIO_GAP_END        (MMIO_GAP_START + MMIO_GAP_SIZE) /* 4 GiB */
 #define FIRST_ADDR_PAST_32BITS (1ULL << 32)
 
+/*
+ * The boot-timer page (--boot-timer): a guest write of 123 logs the boot
+ * time. Firecracker's 0xc0000000 is RAM here, so it sits 16 MiB into the gap,
+ * past the virtio-mmio slots.
+ */
+#define BOOT_TIMER_ADDR     0xd1000000ULL
+
 #define IOAPIC_ADDR         0xfec00000ULL
 #define LAPIC_ADDR          0xfee00000ULL
 

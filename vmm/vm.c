@@ -2,10 +2,13 @@
 #include "vm.h"
 #include "ember.h"
 #include "layout.h"
+#include "logger.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -303,6 +306,10 @@ static int handle_exit(struct vcpu *c)
 			vm_request_stop(EMBER_EXIT_HOST_ERROR, "bad KVM_EXIT_IO data");
 			return 0;
 		}
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			METRIC_INC(ember_metrics.vcpu.exit_io_out);
+		else
+			METRIC_INC(ember_metrics.vcpu.exit_io_in);
 		for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
 			bus_access(&c->vm->pio, run->io.port, data, run->io.size,
 				   run->io.direction == KVM_EXIT_IO_OUT);
@@ -313,6 +320,10 @@ static int handle_exit(struct vcpu *c)
 			vm_request_stop(EMBER_EXIT_HOST_ERROR, "bad KVM_EXIT_MMIO length");
 			return 0;
 		}
+		if (run->mmio.is_write)
+			METRIC_INC(ember_metrics.vcpu.exit_mmio_write);
+		else
+			METRIC_INC(ember_metrics.vcpu.exit_mmio_read);
 		bus_access(&c->vm->mmio, run->mmio.phys_addr, run->mmio.data,
 			   run->mmio.len, run->mmio.is_write);
 		return 1;
@@ -326,11 +337,13 @@ static int handle_exit(struct vcpu *c)
 			vm_request_stop(EMBER_EXIT_OK, NULL);
 		return 0;
 	case KVM_EXIT_SHUTDOWN:
+		METRIC_INC(ember_metrics.vcpu.failures);
 		vm_request_stop(EMBER_EXIT_GUEST_CRASH,
 				"guest triple fault (KVM_EXIT_SHUTDOWN) on vcpu %d at rip 0x%llx",
 				c->id, vcpu_rip(c));
 		return 0;
 	case KVM_EXIT_INTERNAL_ERROR:
+		METRIC_INC(ember_metrics.vcpu.failures);
 		vm_request_stop(EMBER_EXIT_GUEST_CRASH,
 				"KVM internal error (suberror %u: %s) on vcpu %d at rip 0x%llx",
 				run->internal.suberror,
@@ -338,6 +351,7 @@ static int handle_exit(struct vcpu *c)
 				vcpu_rip(c));
 		return 0;
 	case KVM_EXIT_FAIL_ENTRY:
+		METRIC_INC(ember_metrics.vcpu.failures);
 		vm_request_stop(EMBER_EXIT_GUEST_CRASH,
 				"KVM entry failed (hardware reason 0x%llx) on vcpu %d",
 				(unsigned long long)run->fail_entry.hardware_entry_failure_reason,
@@ -347,6 +361,7 @@ static int handle_exit(struct vcpu *c)
 		vm_request_stop(EMBER_EXIT_GUEST_CRASH, "vcpu %d halted", c->id);
 		return 0;
 	default:
+		METRIC_INC(ember_metrics.vcpu.failures);
 		vm_request_stop(EMBER_EXIT_GUEST_CRASH,
 				"unexpected KVM exit reason %u on vcpu %d at rip 0x%llx",
 				run->exit_reason, c->id, vcpu_rip(c));
@@ -373,7 +388,12 @@ static void park(struct vcpu *c)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *c = arg;
+	char name[16];
 	sigset_t set;
+
+	snprintf(name, sizeof(name), "ember_vcpu%d", c->id);
+	logger_set_thread_name(name);
+	pthread_setname_np(pthread_self(), name);
 
 	/* The VMM thread takes the termination signals; vCPUs only run. */
 	sigemptyset(&set);
@@ -388,6 +408,7 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
+			METRIC_INC(ember_metrics.vcpu.failures);
 			vm_request_stop(EMBER_EXIT_HOST_ERROR, "KVM_RUN on vcpu %d failed: %s",
 					c->id, strerror(errno));
 			break;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "vmm.h"
+#include "boot_timer.h"
 #include "ember.h"
 #include "legacy.h"
+#include "metrics.h"
 #include "mptable.h"
 #include "term.h"
 #include "../kernel-loader/loader.h"
@@ -175,8 +177,14 @@ static void close_drives(struct vmm *v)
 	v->nblks = 0;
 }
 
+static void net_stats(void *n, struct virtio_net_stats *st)
+{
+	virtio_net_get_stats(n, st);
+}
+
 int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, size_t errlen)
 {
+	uint64_t start_ns = boot_timer_now_ns(); /* InstanceStart */
 	struct kernel_info ki;
 	const uint8_t *kernel, *initrd = NULL;
 	size_t kernel_len, initrd_len = 0;
@@ -256,6 +264,15 @@ unmap:
 		virtio_mmio_add(&v->vm, &v->blks[i].dev);
 	for (int i = 0; i < v->nnets; i++)
 		virtio_mmio_add(&v->vm, virtio_net_dev(v->nets[i]));
+	if (c->boot_timer && boot_timer_init(&v->vm, start_ns) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "cannot map the boot timer");
+	for (int i = 0; i < v->nblks; i++)
+		if (metrics_add_block(v->blks[i].spec.id, &v->blks[i].stats) < 0)
+			warn("no metrics for drive %s", v->blks[i].spec.id);
+	for (int i = 0; i < v->nnets; i++)
+		if (metrics_add_net(c->nets[i].id[0] ? c->nets[i].id : c->nets[i].tap, net_stats,
+				    v->nets[i]) < 0)
+			warn("no metrics for network interface %s", c->nets[i].tap);
 	vm_write_boot_tables(&v->vm);
 	legacy_init(&v->vm);
 	i8042_init(&v->i8042, &v->vm);

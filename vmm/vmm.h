@@ -25,6 +25,7 @@
 #define MAX_NETS   8
 
 struct net_spec {
+	char id[DRIVE_ID_MAX + 1];      /* Firecracker's iface_id (CLI: the TAP name) */
 	char tap[IFNAMSIZ];
 	uint8_t mac[6];
 	bool has_mac;
@@ -52,6 +53,7 @@ struct vm_config {
 	int ndrives;
 	struct net_spec nets[MAX_NETS];
 	int nnets;
+	bool boot_timer;                 /* --boot-timer: map the boot-timer page */
 };
 
 struct vmm {

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Metrics, shaped like Firecracker's (PUT /metrics, docs/metrics.md): one
+ * JSON object per line, written to a file or named pipe every 60 seconds
+ * and on demand (the FlushMetrics action):
+ *
+ *   {"utc_timestamp_ms":1714564800000,"api_server":{...},"block":{...},
+ *    "block_rootfs":{...},"get_api_requests":{...},"logger":{...},"net":{...},
+ *    "net_eth0":{...},"patch_api_requests":{...},"put_api_requests":{...},
+ *    "vcpu":{...},"vmm":{...}}
+ *
+ * Counters report what happened since the last line written (Firecracker's
+ * SharedIncMetric); a few values are absolute (SharedStoreMetric): the
+ * process start-up times and the guest boot time. A line that cannot be
+ * written (full FIFO, full disk) is counted in logger.missed_metrics_count
+ * and its counts go into the next line, so nothing is lost. "block" and
+ * "net" are the sums over the devices; "block_<drive id>" and
+ * "net_<iface id>" are the devices', read from their own counters at flush
+ * time (metrics_add_block / metrics_add_net).
+ *
+ * Names follow Firecracker's. ember additions: net rx_drops/tx_drops (frames
+ * dropped without an error), vmm.guest_boot_time_us/_cpu_us (boot timer).
+ * Firecracker's block execute_fails is ember's virtio_blk_stats.errors.
+ *
+ * The destination is opened as the logger's (vmm/logger.h): never blocks.
+ */
+#ifndef EMBER_METRICS_H
+#define EMBER_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evloop;
+struct virtio_blk_stats;
+struct virtio_net_stats;
+
+/*
+ * The counters, group by group: X(group, name, kind), kind M_INC (a count
+ * reported as its change since the last line) or M_STORE (reported as is).
+ */
+#define METRICS_api_server(X)                                                  \
+	X(api_server, process_startup_time_us, M_STORE)                        \
+	X(api_server, process_startup_time_cpu_us, M_STORE)
+#define METRICS_get_api_requests(X)                                            \
+	X(get_api_requests, instance_info_count, M_INC)                        \
+	X(get_api_requests, machine_cfg_count, M_INC)                          \
+	X(get_api_requests, vmm_version_count, M_INC)
+#define METRICS_logger(X)                                                      \
+	X(logger, missed_metrics_count, M_INC)                                 \
+	X(logger, metrics_fails, M_INC)                                        \
+	X(logger, missed_log_count, M_INC)
+#define METRICS_patch_api_requests(X)                                          \
+	X(patch_api_requests, drive_count, M_INC)                              \
+	X(patch_api_requests, drive_fails, M_INC)                              \
+	X(patch_api_requests, network_count, M_INC)                            \
+	X(patch_api_requests, network_fails, M_INC)                            \
+	X(patch_api_requests, machine_cfg_count, M_INC)                        \
+	X(patch_api_requests, machine_cfg_fails, M_INC)
+#define METRICS_put_api_requests(X)                                            \
+	X(put_api_requests, actions_count, M_INC)                              \
+	X(put_api_requests, actions_fails, M_INC)                              \
+	X(put_api_requests, boot_source_count, M_INC)                          \
+	X(put_api_requests, boot_source_fails, M_INC)                          \
+	X(put_api_requests, drive_count, M_INC)                                \
+	X(put_api_requests, drive_fails, M_INC)                                \
+	X(put_api_requests, logger_count, M_INC)                               \
+	X(put_api_requests, logger_fails, M_INC)                               \
+	X(put_api_requests, machine_cfg_count, M_INC)                          \
+	X(put_api_requests, machine_cfg_fails, M_INC)                          \
+	X(put_api_requests, metrics_count, M_INC)                              \
+	X(put_api_requests, metrics_fails, M_INC)                              \
+	X(put_api_requests, network_count, M_INC)                              \
+	X(put_api_requests, network_fails, M_INC)
+#define METRICS_vcpu(X)                                                        \
+	X(vcpu, exit_io_in, M_INC)                                             \
+	X(vcpu, exit_io_out, M_INC)                                            \
+	X(vcpu, exit_mmio_read, M_INC)                                         \
+	X(vcpu, exit_mmio_write, M_INC)                                        \
+	X(vcpu, failures, M_INC)
+#define METRICS_vmm(X)                                                         \
+	X(vmm, guest_boot_time_us, M_STORE)                                    \
+	X(vmm, guest_boot_time_cpu_us, M_STORE)
+
+/* The groups in the order they are written (devices go after api_server and logger). */
+#define METRICS_GROUPS(G)                                                      \
+	G(api_server) G(get_api_requests) G(logger) G(patch_api_requests)      \
+	G(put_api_requests) G(vcpu) G(vmm)
+
+#define METRICS_FIELD_(g, name, kind) uint64_t name;
+#define METRICS_GROUP_(g) struct { METRICS_##g(METRICS_FIELD_) } g;
+struct metrics {
+	METRICS_GROUPS(METRICS_GROUP_)
+};
+#undef METRICS_GROUP_
+#undef METRICS_FIELD_
+
+extern struct metrics ember_metrics;
+
+/* From any thread, lock-free: METRIC_INC(ember_metrics.vcpu.exit_io_in); */
+#define METRIC_ADD(m, n) ((void)__atomic_fetch_add(&(m), (uint64_t)(n), __ATOMIC_RELAXED))
+#define METRIC_INC(m)    METRIC_ADD(m, 1)
+#define METRIC_SET(m, v) __atomic_store_n(&(m), (uint64_t)(v), __ATOMIC_RELAXED)
+#define METRIC_GET(m)    __atomic_load_n(&(m), __ATOMIC_RELAXED)
+
+/*
+ * Write the metrics to path from now on. Once only, like Firecracker: 0, or
+ * -1 with a one-line reason in err ("metrics: cannot open ...", "metrics:
+ * already configured").
+ */
+int metrics_configure(const char *path, char *err, size_t errlen);
+bool metrics_configured(void);
+
+/*
+ * Write one line now. 0 when written or when no path is configured; -1 when
+ * the line was dropped (counted; its counts go into the next line).
+ */
+int metrics_flush(void);
+
+#define METRICS_PERIOD_MS 60000ULL
+/*
+ * Flush every interval_ms on loop (a timerfd), and once now, as Firecracker
+ * does. 0, or -1 with errno (already started: EBUSY).
+ */
+int metrics_start_periodic_ms(struct evloop *loop, uint64_t interval_ms);
+static inline int metrics_start_periodic(struct evloop *loop)
+{
+	return metrics_start_periodic_ms(loop, METRICS_PERIOD_MS);
+}
+void metrics_stop_periodic(struct evloop *loop);
+
+/*
+ * Report a drive as "block_<id>" (and in "block"): *live, the device's
+ * counters since its creation, is read at every flush and must stay valid.
+ * -1 for an empty or used id, or more than METRICS_MAX_DEVS devices.
+ */
+#define METRICS_MAX_DEVS 16
+#define METRICS_ID_MAX   64
+int metrics_add_block(const char *id, const struct virtio_blk_stats *live);
+/* Report a NIC as "net_<iface_id>" (and in "net"): get(arg, &stats) at every flush. */
+int metrics_add_net(const char *iface_id, void (*get)(void *arg, struct virtio_net_stats *st),
+		    void *arg);
+
+/* api_server.process_startup_time_us and _cpu_us. */
+void metrics_set_startup(uint64_t wall_us, uint64_t cpu_us);
+/*
+ * The same, measured now: wall time since start_mono_ns (CLOCK_MONOTONIC at
+ * the top of main()), CPU time of the process so far. Firecracker stores
+ * these when its API server is ready to serve.
+ */
+void metrics_mark_startup(uint64_t start_mono_ns);
+
+/* Back to the start: no path, no timer, no devices, every counter 0 (tests). */
+void metrics_reset(void);
+
+#endif
