@@ -5,10 +5,12 @@
 
 UNIT_DIR     := $(BUILD)/tests/unit
 UNIT_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
-                -fno-sanitize-recover=all -I.
+                -fno-sanitize-recover=all -I. -isystem $(BUILD)/third_party/include
 # Code under test plus the framework and the image builders.
 UNIT_LIB_SRCS := vmm/guest_mem.c vmm/mptable.c $(wildcard kernel-loader/*.c) \
                  virtio/virtqueue.c virtio/virtio.c virtio/blk.c vmm/util.c vmm/evloop.c \
+                 api-socket/http.c api-socket/server.c \
+                 vmm/logger.c vmm/metrics.c vmm/boot_timer.c vmm/bus.c \
                  tests/unit/unit.c tests/unit/images.c
 UNIT_LIB_OBJS := $(patsubst %.c,$(UNIT_DIR)/obj/%.o,$(UNIT_LIB_SRCS))
 UNIT_TESTS    := $(patsubst tests/unit/%.c,$(UNIT_DIR)/%,$(wildcard tests/unit/test_*.c))
@@ -18,11 +20,13 @@ $(UNIT_DIR)/obj/%.o: %.c | $(BUILD)/.deps-build
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(UNIT_CFLAGS) -MMD -MP -c $< -o $@
 
-$(UNIT_DIR)/test_%: $(UNIT_DIR)/obj/tests/unit/test_%.o $(UNIT_LIB_OBJS)
-	$(HOSTCC) $(UNIT_CFLAGS) $^ -o $@
+# cJSON (third_party/third_party.mk, included before this file): a host build.
+$(UNIT_DIR)/test_%: $(UNIT_DIR)/obj/tests/unit/test_%.o $(UNIT_LIB_OBJS) $(CJSON_HOST_LIB)
+	$(HOSTCC) $(UNIT_CFLAGS) $^ -o $@ -pthread
 
 UNIT_TEST_OBJS := $(patsubst $(UNIT_DIR)/%,$(UNIT_DIR)/obj/tests/unit/%.o,$(UNIT_TESTS))
 .SECONDARY: $(UNIT_LIB_OBJS) $(UNIT_TEST_OBJS)
+$(UNIT_LIB_OBJS) $(UNIT_TEST_OBJS): | $(CJSON_HDR)
 
 -include $(UNIT_LIB_OBJS:.o=.d) $(UNIT_TEST_OBJS:.o=.d)
 
@@ -32,3 +36,33 @@ test-unit: $(UNIT_TESTS)
 		ASAN_OPTIONS=detect_leaks=1 timeout -k 5 $(UNIT_TIMEOUT) $$t || { echo "== $$t FAILED"; fail=1; }; \
 	done; \
 	if [ $$fail = 0 ]; then echo "unit tests: all passed"; else echo "unit tests: FAILED"; exit 1; fi
+
+# --- fuzzing ------------------------------------------------------------------
+# libFuzzer targets (clang, ASan/UBSan), run by tests/fuzz/run.sh. Seeds in tests/fuzz/<name>/ (read
+# only); what the fuzzer finds goes to $(BUILD)/fuzz/corpus/<name>/, a crash to
+# $(BUILD)/fuzz/crash-*.
+#   make fuzz        each target for FUZZ_TIME seconds (default 300)
+#   make test-fuzz   each target for FUZZ_TEST_TIME seconds (default 30)
+PKGS_FUZZ      := clang-14 libclang-rt-14-dev
+FUZZ_DIR       := $(BUILD)/fuzz
+FUZZ_CC        := clang-14
+FUZZ_CFLAGS    := -std=gnu11 -Wall -Wextra -Werror -g -O1 -I. \
+                  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS   := http
+FUZZ_TIME      ?= 300
+FUZZ_TEST_TIME ?= 30
+
+.PHONY: fuzz test-fuzz deps-fuzz
+deps-fuzz:
+	$(call need_pkgs,$(PKGS_FUZZ))
+
+$(FUZZ_DIR)/fuzz_http: api-socket/fuzz_http.c api-socket/http.c api-socket/http.h | deps-fuzz
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) api-socket/fuzz_http.c api-socket/http.c -o $@
+
+FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
+fuzz: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do tests/fuzz/run.sh $(FUZZ_DIR) $$t $(FUZZ_TIME) || exit 1; done
+
+test-fuzz: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do tests/fuzz/run.sh $(FUZZ_DIR) $$t $(FUZZ_TEST_TIME) || exit 1; done
