@@ -556,6 +556,14 @@ int api_server_start(struct api_server **out, const char *sock_path,
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->listen_fd < 0)
 		goto sys_fail;
+	/*
+	 * Bind a temporary name and link it into place once listening: a client
+	 * that sees the socket file can connect at once, and link() refuses a
+	 * path that appeared meanwhile.
+	 */
+	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.%d", sock_path,
+			     (int)getpid()) >= sizeof(addr.sun_path))
+		strcpy(addr.sun_path, sock_path); /* no room: bind in place */
 	if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr))) {
 		e = errno;
 		close(s->listen_fd);
@@ -563,12 +571,22 @@ int api_server_start(struct api_server **out, const char *sock_path,
 		errno = e;
 		goto sys_fail;
 	}
+	if (listen(s->listen_fd, API_MAX_CONNS) ||
+	    (strcmp(addr.sun_path, sock_path) && link(addr.sun_path, sock_path))) {
+		e = errno;
+		if (strcmp(addr.sun_path, sock_path))
+			unlink(addr.sun_path);
+		close(s->listen_fd);
+		s->listen_fd = -1; /* the path is not ours: do not unlink */
+		errno = e;
+		goto sys_fail;
+	}
+	if (strcmp(addr.sun_path, sock_path))
+		unlink(addr.sun_path);
 	if (!lstat(sock_path, &st)) {
 		s->sock_dev = st.st_dev;
 		s->sock_ino = st.st_ino;
 	}
-	if (listen(s->listen_fd, API_MAX_CONNS))
-		goto sys_fail;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	s->vmm_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -796,6 +796,14 @@ fail:
 	return -1;
 }
 
+void virtio_net_destroy(struct virtio_net *n)
+{
+	evloop_del(n->dev.loop, n->tap_fd);
+	evloop_del(n->dev.loop, n->kick_fd);
+	pthread_mutex_destroy(&n->dev.lock);
+	net_free(n);
+}
+
 struct virtio_dev *virtio_net_dev(struct virtio_net *n)
 {
 	return &n->dev;

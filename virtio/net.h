@@ -47,6 +47,9 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 		      const struct guest_mem *mem, struct evloop *loop,
 		      char *err, size_t errlen);
 
+/* Close the TAP and free a device that was never given to a transport. */
+void virtio_net_destroy(struct virtio_net *n);
+
 /* The device, for a transport (virtio_mmio_add). */
 struct virtio_dev *virtio_net_dev(struct virtio_net *n);
 

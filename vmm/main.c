@@ -1,19 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* ember: boot a Linux kernel directly on KVM with a serial console. */
+/*
+ * ember: boot a Linux kernel directly on KVM with a serial console, from
+ * the command line (--kernel ...) or, like Firecracker, from its HTTP API
+ * on a Unix socket and/or a JSON --config-file.
+ */
 #include "ember.h"
+#include "logger.h"
+#include "metrics.h"
 #include "vmm.h"
+#include "../api-socket/api.h"
+#include "../api-socket/config.h"
+#include "../api-socket/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
-
 
 static const char usage_text[] =
 "NAME\n"
@@ -22,6 +31,9 @@ static const char usage_text[] =
 "SYNOPSIS\n"
 "    ember --kernel PATH [--initrd PATH] [--cmdline STR] [--mem-mib N] [--vcpus N]\n"
 "          [--drive path=FILE[,id=ID][,ro][,root]]... [--net tap=NAME[,mac=MAC]]...\n"
+"          [LOGGING]\n"
+"    ember [--api-sock PATH] [--config-file FILE] [--id ID] [LOGGING] [...]\n"
+"    ember --no-api --config-file FILE [--id ID] [LOGGING]\n"
 "    ember --help | --version\n"
 "\n"
 "DESCRIPTION\n"
@@ -30,7 +42,15 @@ static const char usage_text[] =
 "    mode, so every key, Ctrl-C included, goes to the guest). ember exits when\n"
 "    the guest resets or powers off (e.g. `reboot` in the guest).\n"
 "\n"
-"OPTIONS\n"
+"    With --kernel, the command line describes the VM and it starts at once.\n"
+"    Otherwise ember behaves like Firecracker: it serves Firecracker's HTTP API\n"
+"    on a Unix socket (PUT /boot-source, /machine-config, /drives/ID,\n"
+"    /network-interfaces/ID, /logger, /metrics, /serial, /actions; PATCH /vm,\n"
+"    /drives/ID...; GET /, /version, /vm/config, /machine-config) and starts\n"
+"    the VM on {\"action_type\": \"InstanceStart\"}, or at once from a\n"
+"    --config-file in Firecracker's JSON format.\n"
+"\n"
+"OPTIONS (direct)\n"
 "    --kernel PATH    the guest kernel: an ELF vmlinux or a bzImage (boot\n"
 "                     protocol 2.12 or later, 64-bit entry)\n"
 "    --initrd PATH    an initial ramdisk, placed at the top of low memory\n"
@@ -47,17 +67,67 @@ static const char usage_text[] =
 "                     a virtio-net NIC on the host TAP device NAME (repeatable),\n"
 "                     with checksum/TSO offloads; MAC as XX:XX:XX:XX:XX:XX\n"
 "                     (default: a random locally administered one)\n"
+"\n"
+"OPTIONS (Firecracker's)\n"
+"    --api-sock PATH  the API's Unix socket (default " API_DEFAULT_SOCK ",\n"
+"                     Firecracker's); refused when PATH exists\n"
+"    --config-file FILE\n"
+"                     start the VM at once from FILE: Firecracker's JSON with\n"
+"                     \"boot-source\", \"drives\" and optionally \"machine-config\",\n"
+"                     \"network-interfaces\", \"logger\", \"metrics\"\n"
+"    --no-api         no API socket (needs --config-file)\n"
+"    --id ID          the instance id in GET / and the log, 1 to 64 letters,\n"
+"                     digits and '-' (default " LOG_INSTANCE_ID_DEFAULT ")\n"
+"    --boot-timer     log the guest's boot time when it writes 123 to the boot\n"
+"                     timer device\n"
+"    --http-api-max-payload-size N\n"
+"                     largest API request body in bytes (default and maximum 51200)\n"
+"    --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
+"                     the process start times (as the jailer passes them), for\n"
+"                     the metrics\n"
+"    --no-seccomp     accepted (ember installs no seccomp filter yet)\n"
+"    --mmds-size-limit N\n"
+"                     accepted and unused (ember has no MMDS)\n"
+"    Refused, ember has no such feature: --seccomp-filter, --metadata,\n"
+"    --enable-pci, --snapshot-version, --describe-snapshot.\n"
+"\n"
+"LOGGING (both modes)\n"
+"    --log-path PATH  the log: a file (appended to) or a named pipe (default:\n"
+"                     standard error)\n"
+"    --level L        Error, Warning, Info (default), Debug, Trace or Off\n"
+"    --show-level, --show-log-origin\n"
+"                     add the level, the source file and line to each log line\n"
+"    --module PREFIX  log only messages from source files under PREFIX\n"
+"    --metrics-path PATH\n"
+"                     write the metrics there (JSON lines, every 60 s)\n"
 "    -h, --help       this text\n"
 "    -V, --version    the version\n"
 "\n"
 "EXIT STATUS\n"
 "    0  the guest reset or shut down\n"
-"    1  a host failure (KVM unavailable or an ioctl failed)\n"
-"    2  bad input: usage, an unreadable or malformed kernel or initrd, a value\n"
-"       out of range\n"
+"    1  a host failure (KVM unavailable or an ioctl failed), or a signal\n"
+"    2  bad input: usage, an unreadable or malformed kernel, initrd or config\n"
+"       file, a value out of range, an API socket path in use\n"
 "    3  the guest crashed: triple fault, KVM internal error (the message names\n"
 "       the vCPU and its RIP), an unexpected exit\n"
 "    Every error is one line on standard error starting with \"ember: \".\n";
+
+/* Everything the command line says. */
+struct args {
+	bool direct;                 /* a direct-mode option was given */
+	const char *direct_opt;      /* the first one, for messages */
+	const char *api_sock;        /* NULL: not given */
+	const char *config_file;
+	bool no_api;
+	const char *id;
+	const char *log_path, *level, *module;
+	bool show_level, show_origin;
+	const char *metrics_path;
+	bool boot_timer;
+	uint64_t max_payload;
+	bool has_start, has_start_cpu;
+	uint64_t start_us, start_cpu_us, parent_cpu_us;
+};
 
 /* Copy a path or command line argument, refusing what does not fit. */
 static void copy_arg(char *dst, size_t size, const char *opt, const char *val)
@@ -80,38 +150,106 @@ static uint64_t parse_num(const char *opt, const char *s, uint64_t min, uint64_t
 	return v;
 }
 
-static void parse_args(int argc, char **argv, struct vm_config *o)
+static void direct_opt(struct args *a, const char *opt)
+{
+	if (!a->direct)
+		a->direct_opt = opt;
+	a->direct = true;
+}
+
+/* A non-empty path argument. */
+static const char *path_arg(const char *opt, const char *val)
+{
+	if (!val[0])
+		die(EMBER_EXIT_BAD_INPUT, "%s: empty path", opt);
+	if (strlen(val) >= PATH_MAX)
+		die(EMBER_EXIT_BAD_INPUT, "%s: longer than %d bytes", opt, PATH_MAX - 1);
+	return val;
+}
+
+enum {
+	O_KERNEL = 256, O_INITRD, O_CMDLINE, O_MEM, O_VCPUS, O_DRIVE, O_NET,
+	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
+	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD,
+	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
+	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
+};
+
+static void parse_args(int argc, char **argv, struct args *a, struct vm_config *o)
 {
 	static const struct option longopts[] = {
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "initrd", required_argument, NULL, 'i' },
-		{ "cmdline", required_argument, NULL, 'c' },
-		{ "mem-mib", required_argument, NULL, 'm' },
-		{ "vcpus", required_argument, NULL, 'n' },
-		{ "drive", required_argument, NULL, 'd' },
-		{ "net", required_argument, NULL, 't' },
+		{ "kernel", required_argument, NULL, O_KERNEL },
+		{ "initrd", required_argument, NULL, O_INITRD },
+		{ "cmdline", required_argument, NULL, O_CMDLINE },
+		{ "mem-mib", required_argument, NULL, O_MEM },
+		{ "vcpus", required_argument, NULL, O_VCPUS },
+		{ "drive", required_argument, NULL, O_DRIVE },
+		{ "net", required_argument, NULL, O_NET },
+		{ "api-sock", required_argument, NULL, O_API_SOCK },
+		{ "config-file", required_argument, NULL, O_CONFIG_FILE },
+		{ "no-api", no_argument, NULL, O_NO_API },
+		{ "id", required_argument, NULL, O_ID },
+		{ "log-path", required_argument, NULL, O_LOG_PATH },
+		{ "level", required_argument, NULL, O_LEVEL },
+		{ "module", required_argument, NULL, O_MODULE },
+		{ "show-level", no_argument, NULL, O_SHOW_LEVEL },
+		{ "show-log-origin", no_argument, NULL, O_SHOW_ORIGIN },
+		{ "metrics-path", required_argument, NULL, O_METRICS_PATH },
+		{ "boot-timer", no_argument, NULL, O_BOOT_TIMER },
+		{ "http-api-max-payload-size", required_argument, NULL, O_MAX_PAYLOAD },
+		{ "start-time-us", required_argument, NULL, O_START_US },
+		{ "start-time-cpu-us", required_argument, NULL, O_START_CPU_US },
+		{ "parent-cpu-time-us", required_argument, NULL, O_PARENT_CPU_US },
+		{ "no-seccomp", no_argument, NULL, O_NO_SECCOMP },
+		{ "mmds-size-limit", required_argument, NULL, O_MMDS_LIMIT },
+		{ "seccomp-filter", required_argument, NULL, O_UNSUPPORTED_ARG },
+		{ "metadata", required_argument, NULL, O_UNSUPPORTED_ARG },
+		{ "describe-snapshot", required_argument, NULL, O_UNSUPPORTED_ARG },
+		{ "enable-pci", no_argument, NULL, O_UNSUPPORTED_FLAG },
+		{ "snapshot-version", no_argument, NULL, O_UNSUPPORTED_FLAG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	static const char *const why_unsupported[][2] = {
+		{ "--seccomp-filter", "ember installs no seccomp filters yet" },
+		{ "--metadata", "ember has no MMDS" },
+		{ "--describe-snapshot", "ember has no snapshots" },
+		{ "--enable-pci", "ember has no PCI bus (its devices are virtio-mmio)" },
+		{ "--snapshot-version", "ember has no snapshots" },
+	};
 	char err[256];
-	int c, roots = 0;
+	int c, idx, roots = 0;
 
 	vm_config_init(o);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+	while ((idx = -1, c = getopt_long(argc, argv, ":hV", longopts, &idx)) != -1) {
+		const char *opt = idx >= 0 ? longopts[idx].name : "";
+
 		switch (c) {
-		case 'k': copy_arg(o->kernel, sizeof(o->kernel), "--kernel", optarg); break;
-		case 'i': copy_arg(o->initrd, sizeof(o->initrd), "--initrd", optarg); break;
-		case 'c': copy_arg(o->cmdline, sizeof(o->cmdline), "--cmdline", optarg); break;
-		case 'm':
+		case O_KERNEL:
+			direct_opt(a, "--kernel");
+			copy_arg(o->kernel, sizeof(o->kernel), "--kernel", optarg);
+			break;
+		case O_INITRD:
+			direct_opt(a, "--initrd");
+			copy_arg(o->initrd, sizeof(o->initrd), "--initrd", optarg);
+			break;
+		case O_CMDLINE:
+			direct_opt(a, "--cmdline");
+			copy_arg(o->cmdline, sizeof(o->cmdline), "--cmdline", optarg);
+			break;
+		case O_MEM:
+			direct_opt(a, "--mem-mib");
 			o->mem_mib = parse_num("--mem-mib", optarg, GUEST_MEM_MIN_MIB,
 					       GUEST_MEM_MAX_MIB);
 			break;
-		case 'n':
+		case O_VCPUS:
+			direct_opt(a, "--vcpus");
 			o->vcpus = parse_num("--vcpus", optarg, 1, GUEST_VCPUS_MAX);
 			break;
-		case 'd':
+		case O_DRIVE:
+			direct_opt(a, "--drive");
 			if (o->ndrives == MAX_DRIVES)
 				die(EMBER_EXIT_BAD_INPUT, "--drive: at most %d drives", MAX_DRIVES);
 			if (drive_parse(optarg, o->ndrives, &o->drives[o->ndrives], err,
@@ -125,9 +263,10 @@ static void parse_args(int argc, char **argv, struct vm_config *o)
 			if (roots > 1)
 				die(EMBER_EXIT_BAD_INPUT, "--drive: only one drive can be root");
 			break;
-		case 't': {
+		case O_NET: {
 			struct net_spec *n = &o->nets[o->nnets];
 
+			direct_opt(a, "--net");
 			if (o->nnets == MAX_NETS)
 				die(EMBER_EXIT_BAD_INPUT, "--net: at most %d NICs", MAX_NETS);
 			if (virtio_net_parse(optarg, n->tap, sizeof(n->tap), n->mac, &n->has_mac,
@@ -139,6 +278,46 @@ static void parse_args(int argc, char **argv, struct vm_config *o)
 			o->nnets++;
 			break;
 		}
+		case O_API_SOCK: a->api_sock = path_arg("--api-sock", optarg); break;
+		case O_CONFIG_FILE: a->config_file = path_arg("--config-file", optarg); break;
+		case O_NO_API: a->no_api = true; break;
+		case O_ID: a->id = optarg; break;
+		case O_LOG_PATH: a->log_path = path_arg("--log-path", optarg); break;
+		case O_LEVEL: a->level = optarg; break;
+		case O_MODULE:
+			if (strlen(optarg) >= LOG_MODULE_MAX)
+				die(EMBER_EXIT_BAD_INPUT, "--module: longer than %d bytes",
+				    LOG_MODULE_MAX - 1);
+			a->module = optarg;
+			break;
+		case O_SHOW_LEVEL: a->show_level = true; break;
+		case O_SHOW_ORIGIN: a->show_origin = true; break;
+		case O_METRICS_PATH: a->metrics_path = path_arg("--metrics-path", optarg); break;
+		case O_BOOT_TIMER: a->boot_timer = true; break;
+		case O_MAX_PAYLOAD:
+			a->max_payload = parse_num("--http-api-max-payload-size", optarg, 1,
+						   HTTP_MAX_BODY);
+			break;
+		case O_START_US:
+			a->start_us = parse_num("--start-time-us", optarg, 0, UINT64_MAX);
+			a->has_start = true;
+			break;
+		case O_START_CPU_US:
+			a->start_cpu_us = parse_num("--start-time-cpu-us", optarg, 0, UINT64_MAX);
+			a->has_start_cpu = true;
+			break;
+		case O_PARENT_CPU_US:
+			a->parent_cpu_us = parse_num("--parent-cpu-time-us", optarg, 0, UINT64_MAX);
+			break;
+		case O_NO_SECCOMP: break;
+		case O_MMDS_LIMIT: parse_num("--mmds-size-limit", optarg, 0, UINT64_MAX); break;
+		case O_UNSUPPORTED_ARG:
+		case O_UNSUPPORTED_FLAG:
+			for (size_t i = 0; i < ARRAY_SIZE(why_unsupported); i++)
+				if (!strcmp(opt, why_unsupported[i][0] + 2))
+					die(EMBER_EXIT_BAD_INPUT, "%s: not supported: %s",
+					    why_unsupported[i][0], why_unsupported[i][1]);
+			die(EMBER_EXIT_BAD_INPUT, "--%s: not supported", opt);
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -156,20 +335,168 @@ static void parse_args(int argc, char **argv, struct vm_config *o)
 	if (optind < argc)
 		die(EMBER_EXIT_BAD_INPUT, "unexpected argument '%s' (see ember --help)",
 		    argv[optind]);
-	if (!o->kernel[0])
-		die(EMBER_EXIT_BAD_INPUT, "--kernel is required (see ember --help)");
+	if (a->direct) {
+		const char *api = a->api_sock ? "--api-sock" : a->config_file ? "--config-file" :
+				  a->no_api ? "--no-api" : NULL;
+
+		if (api)
+			die(EMBER_EXIT_BAD_INPUT, "%s cannot be combined with %s: the VM comes "
+			    "from the command line or from the API and config file, not both "
+			    "(see ember --help)", a->direct_opt, api);
+		if (!o->kernel[0])
+			die(EMBER_EXIT_BAD_INPUT, "%s needs --kernel (see ember --help)",
+			    a->direct_opt);
+	}
+	if (a->no_api && !a->config_file)
+		die(EMBER_EXIT_BAD_INPUT, "--no-api needs --config-file: without the API nothing "
+		    "could start the VM (see ember --help)");
+	if (a->no_api && a->api_sock)
+		die(EMBER_EXIT_BAD_INPUT, "--no-api and --api-sock contradict each other");
+	if (!a->id)
+		a->id = LOG_INSTANCE_ID_DEFAULT;
+	if (!a->id[0] || strlen(a->id) > LOG_INSTANCE_ID_MAX ||
+	    strspn(a->id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+	    strlen(a->id))
+		die(EMBER_EXIT_BAD_INPUT, "--id: '%.80s' is not 1 to %d letters, digits or '-'",
+		    a->id, LOG_INSTANCE_ID_MAX);
+	if (a->level) {
+		enum log_level l;
+
+		if (log_level_parse(a->level, &l) < 0)
+			die(EMBER_EXIT_BAD_INPUT, "--level: '%.40s' is not Error, Warning, Info, "
+			    "Debug, Trace or Off", a->level);
+	}
+	if (!a->api_sock)
+		a->api_sock = API_DEFAULT_SOCK;
+}
+
+static uint64_t clock_us(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Firecracker's process start-up metrics, from the jailer's times. */
+static void report_startup(const struct args *a)
+{
+	uint64_t wall = 0, cpu = 0, now;
+
+	if (a->has_start) {
+		now = clock_us(CLOCK_MONOTONIC);
+		wall = now > a->start_us ? now - a->start_us : 0;
+	}
+	if (a->has_start_cpu) {
+		now = clock_us(CLOCK_PROCESS_CPUTIME_ID);
+		cpu = (now > a->start_cpu_us ? now - a->start_cpu_us : 0) + a->parent_cpu_us;
+	}
+	if (a->has_start || a->has_start_cpu)
+		metrics_set_startup(wall, cpu);
+}
+
+/* The logger and metrics flags, as Firecracker applies them at start. */
+static void apply_log_flags(struct api *api, const struct args *a)
+{
+	static struct ember_config c;
+	char err[512];
+
+	logger_set_instance_id(a->id);
+	if (a->log_path || a->level || a->show_level || a->show_origin || a->module) {
+		ember_config_init(&c);
+		c.logger.set = true;
+		snprintf(c.logger.path, sizeof(c.logger.path), "%s", a->log_path ? a->log_path : "");
+		snprintf(c.logger.level, sizeof(c.logger.level), "%s", a->level ? a->level : "");
+		c.logger.show_level = a->show_level;
+		c.logger.show_origin = a->show_origin;
+		snprintf(c.logger.module, sizeof(c.logger.module), "%s", a->module ? a->module : "");
+		if (api_apply_logger(api, &c, err, sizeof(err)) < 0)
+			die(EMBER_EXIT_BAD_INPUT, "--log-path: %s", err);
+	}
+	if (a->metrics_path && api_apply_metrics(api, a->metrics_path, err, sizeof(err)) < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--metrics-path: %s", err);
+}
+
+#define CONFIG_FILE_MAX (1 << 20)
+
+/* Read the whole config file (at most CONFIG_FILE_MAX bytes); malloc'd. */
+static char *read_config(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--config-file: cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode))
+		die(EMBER_EXIT_BAD_INPUT, "--config-file: %s is not a file", path);
+	buf = malloc(CONFIG_FILE_MAX + 1);
+	if (!buf)
+		die(EMBER_EXIT_HOST_ERROR, "out of memory");
+	while ((n = read(fd, buf + got, CONFIG_FILE_MAX + 1 - got)) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && (got += n) > CONFIG_FILE_MAX)
+			die(EMBER_EXIT_BAD_INPUT, "--config-file: %s is larger than %d bytes", path,
+			    CONFIG_FILE_MAX);
+	if (n < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--config-file: cannot read %s: %s", path, strerror(errno));
+	close(fd);
+	*len = got;
+	return buf;
+}
+
+/* --config-file: the configuration, its logger and metrics, and InstanceStart. */
+static void start_from_file(struct api *api, const char *path)
+{
+	char err[1024], *text;
+	size_t len;
+	int status;
+
+	text = read_config(path, &len);
+	if (config_parse_file(&api->cfg, text, len, err, sizeof(err)) < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--config-file %s: %s", path, err);
+	free(text);
+	if (api->cfg.logger.set && api_apply_logger(api, &api->cfg, err, sizeof(err)) < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--config-file %s: %s", path, err);
+	if (api->cfg.metrics.set &&
+	    api_apply_metrics(api, api->cfg.metrics.path, err, sizeof(err)) < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--config-file %s: %s", path, err);
+	if (api_start(api, &status, err, sizeof(err)) < 0)
+		die(status, "--config-file %s: %s", path, err);
 }
 
 int main(int argc, char **argv)
 {
 	static struct vmm vmm;
 	static struct vm_config cfg;
+	static struct api api;
+	static struct args args;
+	struct api_server *srv = NULL;
 	char err[512];
 	int status;
 
-	parse_args(argc, argv, &cfg);
+	parse_args(argc, argv, &args, &cfg);
 	vmm_init(&vmm);
-	if (vmm_boot(&vmm, &cfg, &status, err, sizeof(err)) < 0)
-		die(status, "%s", err);
-	return vmm_run(&vmm);
+	api_init(&api, &vmm, args.id, args.max_payload);
+	api.boot_timer = args.boot_timer;
+	apply_log_flags(&api, &args);
+	cfg.boot_timer = args.boot_timer;
+	if (args.direct) {
+		if (vmm_boot(&vmm, &cfg, &status, err, sizeof(err)) < 0)
+			die(status, "%s", err);
+		return vmm_run(&vmm);
+	}
+	if (args.config_file)
+		start_from_file(&api, args.config_file);
+	if (!args.no_api) {
+		if (api_server_start(&srv, args.api_sock, &vmm.loop, api_handle, &api, err,
+				     sizeof(err)) < 0)
+			die(EMBER_EXIT_BAD_INPUT, "--api-sock %s: %s", args.api_sock, err);
+		LOG_INFO("Listening on API socket (\"%s\").", args.api_sock);
+	}
+	report_startup(&args);
+	status = vmm_run(&vmm);
+	api_server_stop(srv);
+	return status;
 }

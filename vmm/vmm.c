@@ -166,15 +166,15 @@ static int open_nets(struct vmm *v, const struct vm_config *c, char *cmdline,
 	return 0;
 }
 
-/*
- * A failed boot gives back the files it opened; a TAP device stays open
- * (ember exits on a failed boot, which closes it).
- */
-static void close_drives(struct vmm *v)
+/* A failed boot gives back the files and TAPs it opened, so it can be retried. */
+static void close_devices(struct vmm *v)
 {
 	for (int i = 0; i < v->nblks; i++)
 		close(v->blks[i].fd);
 	v->nblks = 0;
+	for (int i = 0; i < v->nnets; i++)
+		virtio_net_destroy(v->nets[i]);
+	v->nnets = 0;
 }
 
 static void net_stats(void *n, struct virtio_net_stats *st)
@@ -247,7 +247,7 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 	r = 0;
 close:
 	if (r < 0)
-		close_drives(v);
+		close_devices(v);
 free_mem:
 	if (r < 0)
 		gm_free(&v->vm.mem);

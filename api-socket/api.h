@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Firecracker's API endpoints over ember's VMM (src/firecracker/swagger/
+ * firecracker.yaml): the handler api-socket/server.h calls on the VMM
+ * thread for every request, and the InstanceStart both the API and
+ * --config-file use.
+ *
+ *   GET   /                          InstanceInfo (app_name "ember")
+ *   GET   /version                   {"firecracker_version": ember's version}
+ *   GET   /vm/config                 the whole configuration (config-file format)
+ *   GET   /machine-config
+ *   PUT   /boot-source               pre-boot
+ *   PUT   /machine-config            pre-boot; PATCH too
+ *   PUT   /drives/{id}               pre-boot; PATCH post-boot: path_on_host swap
+ *   PUT   /network-interfaces/{id}   pre-boot; PATCH post-boot (rate limiters: none)
+ *   PUT   /logger, /metrics, /serial pre-boot
+ *   PUT   /actions                   InstanceStart (pre), SendCtrlAltDel and
+ *                                    FlushMetrics (post-boot)
+ *   PATCH /vm                        {"state": "Paused" | "Resumed"}, post-boot
+ *
+ * Success is 204 (200 and JSON for GETs); every refusal is 400 with
+ * {"fault_message": "..."} worded like Firecracker's ("The requested
+ * operation is not supported after starting the microVM.", "The id from
+ * the path does not match the id from the body!", ...), 413 for a body
+ * over --http-api-max-payload-size.
+ */
+#ifndef EMBER_API_H
+#define EMBER_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api-socket/config.h"
+#include "api-socket/http.h"
+#include "vmm/logger.h"
+#include "vmm/vmm.h"
+
+#define API_DEFAULT_SOCK "/run/firecracker.socket"
+
+struct api {
+	struct vmm *vmm;
+	struct ember_config cfg;
+	char id[LOG_INSTANCE_ID_MAX + 1];
+	size_t max_payload;       /* bytes of body accepted (at most HTTP_MAX_BODY) */
+	bool boot_timer;          /* --boot-timer */
+};
+
+/* id is the instance id (--id); max_payload 0 means HTTP_MAX_BODY. */
+void api_init(struct api *a, struct vmm *v, const char *id, size_t max_payload);
+
+/*
+ * Apply a logger or metrics configuration now (PUT /logger, /metrics, the
+ * config file, --log-path, --metrics-path). 0, or -1 with a reason.
+ */
+int api_apply_logger(struct api *a, const struct ember_config *c, char *err, size_t errlen);
+int api_apply_metrics(struct api *a, const char *path, char *err, size_t errlen);
+
+/*
+ * InstanceStart: boot a->cfg. 0, or -1 with a one-line reason in err and
+ * the exit status that fits it in *status (for --config-file).
+ */
+int api_start(struct api *a, int *status, char *err, size_t errlen);
+
+/* api_handler_fn (api-socket/server.h): opaque is the struct api. */
+void api_handle(void *opaque, const struct http_request *req, struct http_response *resp);
+
+#endif

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Firecracker's JSON configuration, for the API socket and --config-file:
+ * the bodies of PUT /boot-source, /machine-config, /drives/{id},
+ * /network-interfaces/{id}, /logger, /metrics, /serial, PATCH /drives/{id},
+ * /network-interfaces/{id}, /machine-config, /vm, PUT /actions, and the
+ * whole-VM document of --config-file and GET /vm/config.
+ *
+ * Parsing is strict, like Firecracker's (serde with deny_unknown_fields):
+ * unknown fields, wrong JSON types, duplicate keys, missing required
+ * fields, non-integer numbers, invalid UTF-8, control characters and NULs
+ * in strings are all refused with a one-line reason. Values ember cannot
+ * honour (an SMT topology, CPU templates, huge pages, rate limits that
+ * limit, the Async io_engine, vhost-user drives, an MTU...) are refused
+ * with a reason naming the field, never silently ignored.
+ *
+ * Every function leaves *c untouched when it fails. Pure code: no I/O
+ * except the file checks named below, no VMM state.
+ */
+#ifndef EMBER_API_CONFIG_H
+#define EMBER_API_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vmm/vmm.h"
+
+struct cJSON;
+
+#define API_ID_MAX       64  /* drive_id, iface_id: [A-Za-z0-9_]{1,64} */
+#define PARTUUID_MAX     64
+#define LOG_LEVEL_MAX    8   /* "Warning" */
+#define LOG_MODULE_MAX   256
+
+/* What the API builds before InstanceStart (and GET /vm/config shows). */
+struct ember_config {
+	struct vm_config vm;     /* kernel, initrd, cmdline, mem, vCPUs, drives, NICs */
+	bool track_dirty_pages;  /* accepted, recorded; ember has no snapshots */
+	/* per drive (same index as vm.drives) */
+	char partuuid[MAX_DRIVES][PARTUUID_MAX + 1]; /* "" for none */
+	bool writeback[MAX_DRIVES];  /* cache_type "Writeback" (else "Unsafe") */
+	/* per NIC (same index as vm.nets) */
+	char iface_id[MAX_NETS][API_ID_MAX + 1];
+	struct {
+		bool set;
+		char path[PATH_MAX];      /* "" for none (standard error) */
+		char level[LOG_LEVEL_MAX]; /* canonical: Off Trace Debug Info Warning Error; "" default */
+		bool show_level, show_origin;
+		char module[LOG_MODULE_MAX];  /* source path prefix; "" for all */
+	} logger;
+	struct {
+		bool set;
+		char path[PATH_MAX];
+	} metrics;
+	struct {
+		bool set;
+		char path[PATH_MAX];      /* serial_out_path; "" for standard output */
+	} serial;
+};
+
+/* The defaults: no kernel, 1 vCPU, 128 MiB, no devices. */
+void ember_config_init(struct ember_config *c);
+
+/*
+ * Parse len bytes of JSON text (need not be NUL-terminated) into a tree
+ * the caller frees with cJSON_Delete. NULL with a one-line reason in err
+ * ("invalid UTF-8 at byte 12", "expected value at line 1 column 5"...).
+ */
+struct cJSON *config_parse_json(const char *text, size_t len, char *err, size_t errlen);
+
+/* A resource id from a URL or a body: 1 to 64 of [A-Za-z0-9_]. */
+bool config_valid_id(const char *id);
+
+/*
+ * The API bodies. Each checks j fully, then updates c. path_id is the id
+ * from the URL; the body's id must equal it. Pre-boot-only rules (state)
+ * are the caller's. File checks: PUT /boot-source opens the kernel and
+ * initrd, PUT /drives opens the backing file (read-only or read-write as
+ * asked), PUT /serial nothing (the caller opens it).
+ */
+int config_put_boot_source(struct ember_config *c, const struct cJSON *j,
+			   char *err, size_t errlen);
+/* PUT replaces (vcpu_count and mem_size_mib required); PATCH updates (at least one field). */
+int config_machine(struct ember_config *c, const struct cJSON *j, bool patch,
+		   char *err, size_t errlen);
+int config_put_drive(struct ember_config *c, const struct cJSON *j, const char *path_id,
+		     char *err, size_t errlen);
+int config_put_net(struct ember_config *c, const struct cJSON *j, const char *path_id,
+		   char *err, size_t errlen);
+int config_put_logger(struct ember_config *c, const struct cJSON *j, char *err, size_t errlen);
+int config_put_metrics(struct ember_config *c, const struct cJSON *j, char *err, size_t errlen);
+int config_put_serial(struct ember_config *c, const struct cJSON *j, char *err, size_t errlen);
+
+/*
+ * PATCH /drives/{id}: *path gets path_on_host (NULL when absent: nothing
+ * to do). The drive must exist in c. A pointer into j.
+ */
+int config_patch_drive(const struct ember_config *c, const struct cJSON *j,
+		       const char *path_id, const char **path, char *err, size_t errlen);
+/* PATCH /network-interfaces/{id}: only non-limiting rate limiters; nothing to do. */
+int config_patch_net(const struct ember_config *c, const struct cJSON *j,
+		     const char *path_id, char *err, size_t errlen);
+
+enum config_action { ACTION_INSTANCE_START, ACTION_CTRL_ALT_DEL, ACTION_FLUSH_METRICS };
+int config_parse_action(const struct cJSON *j, enum config_action *a, char *err, size_t errlen);
+/* PATCH /vm: *pause true for "Paused", false for "Resumed". */
+int config_parse_vm_state(const struct cJSON *j, bool *pause, char *err, size_t errlen);
+
+/*
+ * A whole --config-file document (Firecracker's format: boot-source,
+ * machine-config, drives, network-interfaces, logger, metrics; Firecracker's
+ * other keys only when null or empty; unknown keys refused) into c, which
+ * starts from the defaults.
+ */
+int config_parse_file(struct ember_config *c, const char *text, size_t len,
+		      char *err, size_t errlen);
+
+/* The JSON documents (malloc'd, NUL-terminated; NULL when out of memory). */
+char *config_vm_json(const struct ember_config *c);       /* GET /vm/config */
+char *config_machine_json(const struct ember_config *c);  /* GET /machine-config */
+
+/*
+ * The vm_config to boot: c->vm with a root drive that has a partuuid made
+ * "root=PARTUUID=<uuid> rw|ro" on the command line instead of
+ * "root=/dev/vda". -1 with a reason when the result does not fit.
+ */
+int config_to_vm(const struct ember_config *c, struct vm_config *out, char *err, size_t errlen);
+
+#endif

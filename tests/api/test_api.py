@@ -1,0 +1,1033 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Firecracker's API on ember, end to end: python3 tests/api/test_api.py BUILD [NAME...]
+
+Starts build/ember (EMBER=path overrides) with an API socket in a temporary
+directory for every case, talks to it with http.client over AF_UNIX (and raw
+sockets for the hostile cases) and checks statuses, bodies and
+fault_messages against Firecracker's semantics. Post-boot cases boot
+BUILD/tests/api/apiguest.elf on /dev/kvm: it keeps running (ticking on the
+serial console) until SendCtrlAltDel or its loop count ends.
+
+Prints "ok <case>" or "FAIL <case>: <why>" per case, then "N passed, N
+failed"; exits 1 if any case failed. Standard library only.
+"""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+ONLY = set(sys.argv[2:])
+EMBER = os.path.abspath(os.environ.get("EMBER", os.path.join(BUILD, "ember")))
+GUEST = os.path.abspath(os.path.join(BUILD, "tests", "api", "apiguest.elf"))
+NOT_AFTER = "The requested operation is not supported after starting the microVM."
+NOT_BEFORE = "The requested operation is not supported before starting the microVM."
+SERDE = "An error occurred when deserializing the json body of a request"
+TIMEOUT = 10          # seconds for any one socket operation or wait
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, why):
+    if not cond:
+        raise Fail(why)
+
+
+def wait_for(pred, what, timeout=TIMEOUT):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise Fail("timed out waiting for " + what)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=TIMEOUT):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = unix_connect(self.unix_path, self.timeout)
+
+
+def unix_connect(path, timeout=TIMEOUT):
+    """Connect, retrying while the listen backlog is full (EAGAIN on AF_UNIX)."""
+    end = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.01)
+
+
+class Resp:
+    def __init__(self, status, body, headers):
+        self.status = status
+        self.raw = body
+        self.headers = headers
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def fault(self):
+        return self.json.get("fault_message", "") if isinstance(self.json, dict) else ""
+
+    def __repr__(self):
+        return "%d %r" % (self.status, self.raw[:300])
+
+
+class Ember:
+    """One ember process with its API socket, stdout and stderr files."""
+
+    def __init__(self, tmp, args=(), api=True, name="ember"):
+        self.tmp = tmp
+        self.sock = os.path.join(tmp, name + ".sock")
+        self.out_path = os.path.join(tmp, name + ".out")
+        self.err_path = os.path.join(tmp, name + ".err")
+        argv = [EMBER] + (["--api-sock", self.sock] if api else []) + list(args)
+        self.out = open(self.out_path, "wb")
+        self.err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
+                                     stderr=self.err, start_new_session=True)
+        if api:
+            # The socket file appears at bind(), a moment before listen():
+            # wait until it accepts connections.
+            wait_for(lambda: self._accepts() or self.proc.poll() is not None,
+                     "the API socket")
+            check(self.proc.poll() is None, "ember exited at start: %s" % self.stderr())
+        self.conn = None
+
+    def _accepts(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def stdout(self):
+        with open(self.out_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stderr(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def request(self, method, path, body=None, raw=None, headers=None, new=False):
+        """One request on a kept-alive connection; body is JSON-encoded unless raw."""
+        if self.conn is None or new:
+            if self.conn:
+                self.conn.close()
+            self.conn = UnixHTTPConnection(self.sock)
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        hdrs = {"Accept": "application/json"}
+        if data is not None:
+            hdrs["Content-Type"] = "application/json"
+        hdrs.update(headers or {})
+        try:
+            self.conn.request(method, path, body=data, headers=hdrs)
+            r = self.conn.getresponse()
+            out = Resp(r.status, r.read().decode("utf-8", "replace"), r.getheaders())
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = None
+            raise
+        if r.will_close:
+            self.conn.close()
+            self.conn = None
+        return out
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body, **kw)
+
+    def alive(self):
+        """The process runs and answers GET / on a new connection."""
+        check(self.proc.poll() is None, "ember died (status %s): %s" %
+              (self.proc.returncode, self.stderr()[-500:]))
+        r = self.request("GET", "/", new=True)
+        check(r.status == 200 and r.json.get("app_name") == "ember", "GET / gave %r" % r)
+
+    def wait(self, timeout=TIMEOUT):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise Fail("ember still running after %ss" % timeout)
+
+    def stop(self):
+        if self.conn:
+            self.conn.close()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.out.close()
+        self.err.close()
+
+
+def expect(r, status, fault=None):
+    check(r.status == status, "want %d, got %r" % (status, r))
+    if fault is not None:
+        check(fault in r.fault, "want fault_message containing %r, got %r" % (fault, r))
+        check("\n" not in r.fault, "multi-line fault_message %r" % r.fault)
+
+
+def raw_exchange(sock_path, data, timeout=TIMEOUT, shut=False):
+    """Send raw bytes, read until the server closes or timeout; the bytes read."""
+    s = unix_connect(sock_path, timeout)
+    try:
+        if data:
+            s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        got = b""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not b:
+                break
+            got += b
+        return got
+    finally:
+        s.close()
+
+
+def statuses(raw):
+    """The status codes of the HTTP responses in raw."""
+    return [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", raw)]
+
+
+# --- shared set-ups ------------------------------------------------------------
+
+def guest_args(loops=3000000, tick=2000, extra=""):
+    return "console=ttyS0 reboot=k panic=1 loops=%d tick=%d%s" % (loops, tick, extra)
+
+
+def boot(e, loops=3000000, tick=2000, drives=(), mem=32):
+    expect(e.put("/boot-source", {"kernel_image_path": GUEST,
+                                  "boot_args": guest_args(loops, tick)}), 204)
+    expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": mem}), 204)
+    for d in drives:
+        expect(e.put("/drives/" + d["drive_id"], d), 204)
+    expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
+    wait_for(lambda: "APIGUEST start" in e.stdout(), "the guest to start")
+
+
+def disk(tmp, name, size=1 << 20):
+    p = os.path.join(tmp, name)
+    with open(p, "wb") as f:
+        f.truncate(size)
+    return p
+
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+# --- pre-boot endpoints ------------------------------------------------------------
+
+@case
+def instance_info(tmp):
+    e = Ember(tmp)
+    try:
+        r = e.get("/")
+        expect(r, 200)
+        check(r.json == {"id": "anonymous-instance", "state": "Not started",
+                         "vmm_version": r.json.get("vmm_version"), "app_name": "ember"},
+              "GET / = %r" % r.json)
+        ver = subprocess.run([EMBER, "--version"], capture_output=True, text=True).stdout
+        check(ver.strip() == "ember " + r.json["vmm_version"], "--version says %r" % ver)
+        expect(e.get("/version"), 200)
+        check(e.get("/version").json == {"firecracker_version": r.json["vmm_version"]},
+              "GET /version = %r" % e.get("/version"))
+        expect(e.request("GET", "/", raw=b"{}"), 400, "GET request cannot have a body.")
+    finally:
+        e.stop()
+    e = Ember(tmp, ["--id", "my-vm-01"], name="id")
+    try:
+        check(e.get("/").json["id"] == "my-vm-01", "--id not in GET /")
+    finally:
+        e.stop()
+
+
+@case
+def vm_config_defaults(tmp):
+    e = Ember(tmp)
+    try:
+        r = e.get("/vm/config")
+        expect(r, 200)
+        j = r.json
+        check(j["boot-source"] == {"kernel_image_path": "", "initrd_path": None,
+                                   "boot_args": None}, "boot-source %r" % j["boot-source"])
+        check(j["machine-config"] == {"vcpu_count": 1, "mem_size_mib": 128, "smt": False,
+                                      "track_dirty_pages": False, "huge_pages": "None"},
+              "machine-config %r" % j["machine-config"])
+        check(j["drives"] == [] and j["network-interfaces"] == [], "devices %r" % j)
+        for k in ("balloon", "vsock", "logger", "metrics", "mmds-config", "cpu-config", "entropy"):
+            check(k in j and j[k] is None, "%s: %r" % (k, j.get(k, "(absent)")))
+        expect(e.get("/machine-config"), 200)
+        check(e.get("/machine-config").json == j["machine-config"], "GET /machine-config")
+    finally:
+        e.stop()
+
+
+@case
+def machine_config(tmp):
+    e = Ember(tmp)
+    try:
+        expect(e.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256,
+                                         "track_dirty_pages": True}), 204)
+        mc = e.get("/machine-config").json
+        check(mc["vcpu_count"] == 2 and mc["mem_size_mib"] == 256 and mc["track_dirty_pages"],
+              "after PUT: %r" % mc)
+        expect(e.patch("/machine-config", {"vcpu_count": 4}), 204)
+        mc = e.get("/machine-config").json
+        check(mc["vcpu_count"] == 4 and mc["mem_size_mib"] == 256, "after PATCH: %r" % mc)
+        bad = [
+            ({"vcpu_count": 2}, "missing field `mem_size_mib`"),
+            ({"vcpu_count": 0, "mem_size_mib": 128}, "The number of vCPUs"),
+            ({"vcpu_count": 33, "mem_size_mib": 128}, "The number of vCPUs"),
+            ({"vcpu_count": 1, "mem_size_mib": 0}, "memory size (MiB) is either 0"),
+            ({"vcpu_count": 2, "mem_size_mib": 128, "smt": True}, "smt"),
+            ({"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "C3"}, "CPU template"),
+            ({"vcpu_count": 1, "mem_size_mib": 128, "huge_pages": "2M"}, "huge_pages"),
+            ({"vcpu_count": 1, "mem_size_mib": 128, "bogus": 1}, "unknown field `bogus`"),
+            ({"vcpu_count": "1", "mem_size_mib": 128}, "invalid type: string"),
+            ({"vcpu_count": None, "mem_size_mib": 128}, "invalid type: null"),
+        ]
+        for body, want in bad:
+            expect(e.put("/machine-config", body), 400, want)
+        expect(e.put("/machine-config", raw=b'{"vcpu_count": 1.0, "mem_size_mib": 128}'),
+               400, "floating point")
+        expect(e.patch("/machine-config", {}), 400, "Empty PATCH request.")
+        expect(e.put("/machine-config", raw=b""), 400, "Empty PUT request.")
+        expect(e.patch("/machine-config", raw=b""), 400, "Empty PATCH request.")
+        # nothing above changed the configuration
+        mc = e.get("/machine-config").json
+        check(mc["vcpu_count"] == 4 and mc["mem_size_mib"] == 256 and not mc["smt"],
+              "refusals changed the config: %r" % mc)
+    finally:
+        e.stop()
+
+
+@case
+def boot_source(tmp):
+    e = Ember(tmp)
+    try:
+        initrd = disk(tmp, "initrd", 4096)
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST, "initrd_path": initrd,
+                                      "boot_args": "console=ttyS0 quiet"}), 204)
+        bs = e.get("/vm/config").json["boot-source"]
+        check(bs == {"kernel_image_path": GUEST, "initrd_path": initrd,
+                     "boot_args": "console=ttyS0 quiet"}, "boot-source %r" % bs)
+        expect(e.put("/boot-source", {"kernel_image_path": tmp + "/missing"}), 400,
+               "The kernel file cannot be opened")
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST, "initrd_path": tmp + "/no"}),
+               400, "The initrd file cannot be opened")
+        expect(e.put("/boot-source", {"boot_args": "x"}), 400,
+               "missing field `kernel_image_path`")
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST, "boot_args": "\u00e9"}),
+               400, "printable ASCII")
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST, "kernel": 1}), 400,
+               "unknown field `kernel`")
+        expect(e.put("/boot-source", {"kernel_image_path": [GUEST]}), 400, "invalid type")
+        bs2 = e.get("/vm/config").json["boot-source"]
+        check(bs2 == bs, "refusals changed the boot source: %r" % bs2)
+    finally:
+        e.stop()
+
+
+@case
+def drives_pre_boot(tmp):
+    e = Ember(tmp)
+    try:
+        root, data = disk(tmp, "root.img"), disk(tmp, "data.img")
+        expect(e.put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": root,
+                                        "is_root_device": True, "is_read_only": False}), 204)
+        expect(e.put("/drives/data_1", {"drive_id": "data_1", "path_on_host": data,
+                                        "is_root_device": False, "is_read_only": True,
+                                        "cache_type": "Writeback", "io_engine": "Sync"}), 204)
+        ds = e.get("/vm/config").json["drives"]
+        check([d["drive_id"] for d in ds] == ["rootfs", "data_1"], "drives %r" % ds)
+        check(ds[1]["is_read_only"] and ds[1]["cache_type"] == "Writeback" and
+              ds[0]["is_root_device"] and ds[0]["path_on_host"] == root, "drives %r" % ds)
+        expect(e.put("/drives/other", {"drive_id": "other", "path_on_host": data,
+                                       "is_root_device": True}), 400,
+               "A root block device already exists!")
+        expect(e.put("/drives/x", {"drive_id": "y", "path_on_host": data,
+                                   "is_root_device": False}), 400,
+               "The id from the path does not match the id from the body!")
+        expect(e.put("/drives/a-b", {"drive_id": "a-b", "path_on_host": data,
+                                     "is_root_device": False}), 400,
+               "API Resource IDs can only contain alphanumeric characters and underscores.")
+        expect(e.put("/drives/", {"drive_id": "", "path_on_host": data,
+                                  "is_root_device": False}), 400, "The ID cannot be empty.")
+        expect(e.put("/drives/x", {"drive_id": "x", "path_on_host": tmp + "/none",
+                                   "is_root_device": False}), 400,
+               "Unable to create the virtio block device")
+        expect(e.put("/drives/x", {"drive_id": "x", "path_on_host": data,
+                                   "is_root_device": False, "io_engine": "Async"}), 400,
+               "Async")
+        expect(e.put("/drives/x", {"drive_id": "x", "path_on_host": data,
+                                   "is_root_device": False,
+                                   "rate_limiter": {"bandwidth": {"size": 1000,
+                                                                  "refill_time": 100}}}),
+               400, "rate limiting is not supported")
+        expect(e.put("/drives/x", {"drive_id": "x", "path_on_host": data}), 400,
+               "missing field `is_root_device`")
+        expect(e.put("/drives/x/y", {"drive_id": "x", "path_on_host": data,
+                                     "is_root_device": False}), 400,
+               "Invalid request method and/or path")
+        expect(e.patch("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": data}), 400,
+               NOT_BEFORE)
+        check(len(e.get("/vm/config").json["drives"]) == 2, "refusals added drives")
+    finally:
+        e.stop()
+
+
+@case
+def network_interfaces_pre_boot(tmp):
+    e = Ember(tmp)
+    try:
+        expect(e.put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0",
+                                                  "guest_mac": "06:00:AC:10:00:02"}), 204)
+        ns = e.get("/vm/config").json["network-interfaces"]
+        check(len(ns) == 1 and ns[0]["iface_id"] == "eth0" and ns[0]["host_dev_name"] == "tap0"
+              and ns[0]["guest_mac"].lower() == "06:00:ac:10:00:02", "nets %r" % ns)
+        expect(e.put("/network-interfaces/eth1", {"iface_id": "eth0", "host_dev_name": "tap1"}),
+               400, "The id from the path [eth1] does not match the id from the body [eth0]!")
+        expect(e.put("/network-interfaces/eth1", {"iface_id": "eth1", "host_dev_name": "tap1",
+                                                  "guest_mac": "zz:00:AC:10:00:02"}), 400,
+               "guest_mac")
+        expect(e.put("/network-interfaces/eth1", {"iface_id": "eth1", "host_dev_name": "tap0"}),
+               400, "already used")
+        expect(e.put("/network-interfaces/eth1", {"iface_id": "eth1"}), 400,
+               "missing field `host_dev_name`")
+        expect(e.patch("/network-interfaces/eth0", {"iface_id": "eth0"}), 400, NOT_BEFORE)
+    finally:
+        e.stop()
+
+
+@case
+def logger_and_metrics(tmp):
+    e = Ember(tmp)
+    try:
+        log = os.path.join(tmp, "fc.log")
+        metrics = os.path.join(tmp, "fc.metrics")
+        expect(e.put("/logger", {"log_path": log, "level": "Info", "show_level": True,
+                                 "show_log_origin": False}), 204)
+        e.get("/machine-config")
+        wait_for(lambda: os.path.exists(log) and "GET request on \"/machine-config\"" in
+                 open(log).read(), "the API request in the log")
+        check(":INFO]" in open(log).read(), "show_level: no level in %r" % open(log).read()[:300])
+        expect(e.put("/logger", {"level": "Loud"}), 400, "Invalid LevelFilter")
+        expect(e.put("/logger", {"log_path": tmp + "/no/such/dir/log"}), 400, "Logger error")
+        expect(e.put("/metrics", {"metrics_path": metrics}), 204)
+        wait_for(lambda: os.path.exists(metrics) and "utc_timestamp_ms" in open(metrics).read(),
+                 "a metrics line")
+        first = json.loads(open(metrics).read().splitlines()[0])
+        check("put_api_requests" in first, "metrics line %r" % first)
+        expect(e.put("/metrics", {"metrics_path": metrics}), 400, "Metrics error")
+        expect(e.put("/metrics", {}), 400, "missing field `metrics_path`")
+        expect(e.put("/actions", {"action_type": "FlushMetrics"}), 400, NOT_BEFORE)
+        cfg = e.get("/vm/config").json
+        check(cfg["logger"]["log_path"] == log and cfg["metrics"]["metrics_path"] == metrics,
+              "GET /vm/config logger/metrics %r %r" % (cfg["logger"], cfg["metrics"]))
+    finally:
+        e.stop()
+
+
+@case
+def actions_and_vm_pre_boot(tmp):
+    e = Ember(tmp)
+    try:
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 400,
+               "Missing kernel configuration")
+        expect(e.put("/actions", {"action_type": "SendCtrlAltDel"}), 400, NOT_BEFORE)
+        expect(e.put("/actions", {"action_type": "Reboot"}), 400, "unknown variant `Reboot`")
+        expect(e.put("/actions", {}), 400, "missing field `action_type`")
+        expect(e.patch("/vm", {"state": "Paused"}), 400, NOT_BEFORE)
+        expect(e.patch("/vm", {"state": "Frozen"}), 400, "unknown variant `Frozen`")
+        check(e.get("/").json["state"] == "Not started", "state changed")
+        # a kernel that is not a kernel: InstanceStart fails, the API keeps serving
+        junk = disk(tmp, "junk", 4096)
+        expect(e.put("/boot-source", {"kernel_image_path": junk}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 400, "Start microvm error")
+        e.alive()
+        check(e.get("/").json["state"] == "Not started", "state after a failed start")
+    finally:
+        e.stop()
+
+
+@case
+def unsupported_and_unknown(tmp):
+    e = Ember(tmp)
+    try:
+        for m, p, b in [("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/v"}),
+                        ("GET", "/balloon", None), ("PUT", "/mmds", {"a": 1}),
+                        ("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"}),
+                        ("PUT", "/entropy", {}), ("PUT", "/cpu-config", {})]:
+            expect(e.request(m, p, b), 400, "The requested operation is not supported")
+        for m, p, b in [("GET", "/foo", None), ("PUT", "/foo", {"a": 1}),
+                        ("GET", "/boot-source", None), ("PATCH", "/boot-source", {"a": 1}),
+                        ("PUT", "/vm", {"state": "Paused"}), ("GET", "/vm/state", None),
+                        ("PATCH", "/actions", {"action_type": "InstanceStart"})]:
+            expect(e.request(m, p, b), 400, "Invalid request method and/or path")
+        r = e.request("DELETE", "/drives/x", new=True)
+        check(400 <= r.status < 500, "DELETE gave %r" % r)
+        e.alive()
+    finally:
+        e.stop()
+
+
+BAD_BODIES = [
+    (b"{", "EOF while parsing"),
+    (b"[]", "invalid type: sequence"),
+    (b"null", "invalid type: null"),
+    (b"42", "invalid type: integer"),
+    (b"\"text\"", "invalid type: string"),
+    (b"true", "invalid type: boolean"),
+    (b"{\"vcpu_count\": 1, \"mem_size_mib\": 128}}", "trailing characters"),
+    (b"{\"vcpu_count\": 1, \"vcpu_count\": 2, \"mem_size_mib\": 128}", "duplicate field"),
+    (b"{\"vcpu_count\": 1e0, \"mem_size_mib\": 128}", "floating point"),
+    (b"{\"vcpu_count\": 01, \"mem_size_mib\": 128}", "leading zero"),
+    (b"{\"vcpu_count\": 1, \"mem_size_mib\": 1" + b"0" * 400 + b"}", "invalid value"),
+    (b"{\"vcpu_count\": -1, \"mem_size_mib\": 128}", "invalid type: integer `-1`"),
+    (b"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"x\": \"\xff\"}", "UTF-8"),
+    (b"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"x\": \"\xed\xa0\x80\"}", "UTF-8"),
+    (b"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"x\": \"a\\u0000\"}", "\\u0000"),
+    (b"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"x\": \"a\tb\"}", "control character"),
+    (b"{vcpu_count: 1}", "expected value"),
+    (b"{\"vcpu_count\": NaN, \"mem_size_mib\": 128}", "expected value"),
+    (b"[" * 20000 + b"]" * 20000, ""),
+    (b"{\"a\":" * 5000 + b"1" + b"}" * 5000, ""),
+    (b"\x00\x01\x02", ""),
+]
+
+
+@case
+def bad_json(tmp):
+    e = Ember(tmp)
+    try:
+        for body, want in BAD_BODIES:
+            r = e.put("/machine-config", raw=body, new=True)
+            check(r.status == 400 and r.fault and "\n" not in r.fault and want in r.fault,
+                  "body %r: %r (want %r)" % (body[:40], r, want))
+        e.alive()
+        check(e.get("/machine-config").json["vcpu_count"] == 1, "a bad body changed the config")
+    finally:
+        e.stop()
+
+
+@case
+def payload_limit(tmp):
+    e = Ember(tmp, ["--http-api-max-payload-size", "100"])
+    try:
+        expect(e.put("/machine-config", raw=b'{"vcpu_count": 1, "mem_size_mib": 128}'), 204)
+        body = b'{"vcpu_count": 1, "mem_size_mib": 128' + b" " * 100 + b"}"
+        expect(e.put("/machine-config", raw=body, new=True), 413, "larger than the limit")
+        e.alive()
+    finally:
+        e.stop()
+
+
+# --- post-boot: the test guest runs -------------------------------------------------
+
+@case
+def post_boot_rules(tmp):
+    e = Ember(tmp)
+    try:
+        root, other = disk(tmp, "root.img"), disk(tmp, "other.img", 2 << 20)
+        boot(e, drives=[{"drive_id": "rootfs", "path_on_host": root, "is_root_device": True,
+                         "is_read_only": False}])
+        check(e.get("/").json["state"] == "Running", "state %r" % e.get("/").json)
+        out = e.stdout()
+        check("root=/dev/vda rw" in out and "loops=3000000" in out and "virtio_mmio.device=" in out,
+              "the guest's command line: %r" % out[:400])
+        refused = [
+            ("PUT", "/boot-source", {"kernel_image_path": GUEST}),
+            ("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64}),
+            ("PATCH", "/machine-config", {"vcpu_count": 2}),
+            ("PUT", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": other,
+                                       "is_root_device": True}),
+            ("PUT", "/drives/new", {"drive_id": "new", "path_on_host": other,
+                                    "is_root_device": False}),
+            ("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0"}),
+            ("PUT", "/logger", {"level": "Debug"}),
+            ("PUT", "/metrics", {"metrics_path": tmp + "/m"}),
+            ("PUT", "/serial", {"serial_out_path": tmp + "/s"}),
+            ("PUT", "/actions", {"action_type": "InstanceStart"}),
+        ]
+        for m, p, b in refused:
+            expect(e.request(m, p, b), 400, NOT_AFTER)
+        # a malformed body is still a malformed body
+        expect(e.put("/machine-config", {"vcpu_count": 1, "bogus": 2}), 400, SERDE)
+        cfg = e.get("/vm/config").json
+        check(cfg["machine-config"]["mem_size_mib"] == 32 and len(cfg["drives"]) == 1,
+              "a refused request changed the config: %r" % cfg)
+        # PATCH /drives swaps the backing file
+        expect(e.patch("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": other}), 204)
+        check(e.get("/vm/config").json["drives"][0]["path_on_host"] == other,
+              "GET /vm/config after PATCH /drives")
+        expect(e.patch("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": tmp + "/none"}),
+               400, "Unable to patch the block device")
+        expect(e.patch("/drives/nope", {"drive_id": "nope", "path_on_host": other}), 400,
+               "no drive")
+        expect(e.patch("/drives/rootfs", {"drive_id": "x", "path_on_host": other}), 400,
+               "does not match")
+        expect(e.patch("/drives/rootfs", {"drive_id": "rootfs", "is_read_only": True}), 400,
+               "unknown field")
+        expect(e.patch("/drives/rootfs", {"drive_id": "rootfs"}), 204)
+        expect(e.patch("/network-interfaces/eth0", {"iface_id": "eth0"}), 400,
+               "no network interface")
+        expect(e.put("/actions", {"action_type": "FlushMetrics"}), 204)
+        check(e.proc.poll() is None, "ember exited")
+    finally:
+        e.stop()
+
+
+@case
+def metrics_after_boot(tmp):
+    e = Ember(tmp)
+    try:
+        metrics = os.path.join(tmp, "m.json")
+        expect(e.put("/metrics", {"metrics_path": metrics}), 204)
+        boot(e, drives=[{"drive_id": "rootfs", "path_on_host": disk(tmp, "r.img"),
+                         "is_root_device": True}])
+        expect(e.put("/actions", {"action_type": "FlushMetrics"}), 204)
+        last = json.loads(open(metrics).read().splitlines()[-1])
+        check("block_rootfs" in last, "no block_rootfs in %r" % sorted(last))
+        check(last["put_api_requests"]["actions_count"] >= 1, "actions_count %r" %
+              last["put_api_requests"])
+    finally:
+        e.stop()
+
+
+@case
+def sigterm(tmp):
+    e = Ember(tmp)
+    try:
+        boot(e)
+        e.proc.send_signal(signal.SIGTERM)
+        rc = e.wait()
+        err = e.stderr()
+        check(rc == 1 and "ember: stopped by signal 15" in err, "exit %d, %r" % (rc, err[-200:]))
+        check(not os.path.exists(e.sock), "the API socket is left behind")
+    finally:
+        e.stop()
+
+
+def out_len(e):
+    return len(e.stdout())
+
+
+@case
+def pause_resume_ctrl_alt_del(tmp):
+    e = Ember(tmp)
+    try:
+        boot(e, tick=300)
+        wait_for(lambda: "APIGUEST tick 3" in e.stdout(), "guest ticks")
+        expect(e.patch("/vm", {"state": "Paused"}), 204)
+        check(e.get("/").json["state"] == "Paused", "state %r" % e.get("/").json)
+        time.sleep(0.2)
+        n = out_len(e)
+        time.sleep(1.0)
+        check(out_len(e) == n, "the guest printed while Paused")
+        expect(e.patch("/vm", {"state": "Paused"}), 204)   # again: no change
+        expect(e.patch("/vm", {"state": "Resumed"}), 204)
+        check(e.get("/").json["state"] == "Running", "state %r" % e.get("/").json)
+        wait_for(lambda: out_len(e) > n, "the guest to tick again after Resumed")
+        expect(e.patch("/vm", {"state": "Resumed"}), 204)
+        expect(e.put("/actions", {"action_type": "SendCtrlAltDel"}), 204)
+        rc = e.wait()
+        check(rc == 0, "exit status %d after Ctrl-Alt-Del: %s" % (rc, e.stderr()[-300:]))
+        check("APIGUEST key" in e.stdout(), "the guest saw no key: %r" % e.stdout()[-200:])
+        check(not os.path.exists(e.sock), "the API socket is left behind")
+    finally:
+        e.stop()
+
+
+@case
+def serial_out_path(tmp):
+    e = Ember(tmp)
+    try:
+        serial = os.path.join(tmp, "serial.log")
+        expect(e.put("/serial", {"serial_out_path": serial}), 204)
+        expect(e.put("/serial", {"serial_out_path": 5}), 400, "invalid type")
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST,
+                                      "boot_args": guest_args(loops=2000, tick=0)}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
+        rc = e.wait(30)
+        check(rc == 0, "exit %d: %s" % (rc, e.stderr()[-300:]))
+        text = open(serial).read()
+        check("APIGUEST start" in text and "APIGUEST timeout" in text, "serial file %r" % text)
+        check("APIGUEST" not in e.stdout(), "the console still went to stdout")
+    finally:
+        e.stop()
+
+
+def config_doc(tmp, loops, extra=None):
+    doc = {
+        "boot-source": {"kernel_image_path": GUEST, "boot_args": guest_args(loops, 0),
+                        "initrd_path": None},
+        "drives": [{"drive_id": "rootfs", "path_on_host": disk(tmp, "cfg-root.img"),
+                    "is_root_device": True, "is_read_only": True, "partuuid": None,
+                    "cache_type": "Unsafe", "io_engine": "Sync", "rate_limiter": None}],
+        "machine-config": {"vcpu_count": 1, "mem_size_mib": 32, "smt": False},
+        "network-interfaces": [],
+        "balloon": None, "vsock": None, "mmds-config": None,
+    }
+    doc.update(extra or {})
+    path = os.path.join(tmp, "vm.json")
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=2)
+    return path
+
+
+@case
+def config_file_with_api(tmp):
+    path = config_doc(tmp, 3000000, {"logger": {"log_path": tmp + "/cfg.log", "level": "Debug"}})
+    e = Ember(tmp, ["--config-file", path])
+    try:
+        check(e.get("/").json["state"] == "Running", "not running: %r" % e.get("/").json)
+        cfg = e.get("/vm/config").json
+        check(cfg["drives"][0]["is_read_only"] and cfg["machine-config"]["mem_size_mib"] == 32,
+              "GET /vm/config %r" % cfg)
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST}), 400, NOT_AFTER)
+        wait_for(lambda: "root=/dev/vda ro" in e.stdout(), "the guest's command line")
+        check(os.path.exists(tmp + "/cfg.log"), "the config file's logger")
+        expect(e.put("/actions", {"action_type": "SendCtrlAltDel"}), 204)
+        check(e.wait() == 0, "exit status %s" % e.proc.returncode)
+    finally:
+        e.stop()
+
+
+@case
+def config_file_no_api(tmp):
+    path = config_doc(tmp, 3000)
+    default_sock = "/run/firecracker.socket"
+    existed = os.path.exists(default_sock)
+    p = subprocess.run([EMBER, "--no-api", "--config-file", path], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=60, cwd=tmp)
+    check(p.returncode == 0, "exit %d: %r" % (p.returncode, p.stderr[-300:]))
+    check(b"APIGUEST timeout" in p.stdout, "guest output %r" % p.stdout[-300:])
+    check(os.path.exists(default_sock) == existed, "--no-api made " + default_sock)
+    # GET /vm/config output, fed back as a config file, boots the same VM
+    # (from a long-running copy, then with the short loop count back)
+    e = Ember(tmp, ["--config-file", config_doc(tmp, 3000000)], name="again")
+    try:
+        cfg = e.get("/vm/config").json
+    finally:
+        e.stop()
+    check(cfg["boot-source"]["boot_args"] == guest_args(3000000, 0), "boot_args %r" % cfg)
+    cfg["boot-source"]["boot_args"] = guest_args(3000, 0)
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    p = subprocess.run([EMBER, "--no-api", "--config-file", path], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=60)
+    check(p.returncode == 0 and b"APIGUEST timeout" in p.stdout,
+          "GET /vm/config as --config-file: exit %d %r" % (p.returncode, p.stderr[-300:]))
+
+
+def one_line_exit2(argv, want, tmp):
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20, cwd=tmp)
+    err = p.stderr.decode("utf-8", "replace")
+    check(p.returncode == 2, "%r: exit %d, stderr %r" % (argv[1:], p.returncode, err))
+    check(err.startswith("ember: ") and err.count("\n") == 1 and err.endswith("\n"),
+          "%r: want one 'ember: ' line, got %r" % (argv[1:], err))
+    check(want in err, "%r: %r lacks %r" % (argv[1:], err, want))
+    check(p.stdout == b"", "%r: stdout %r" % (argv[1:], p.stdout))
+
+
+@case
+def flags(tmp):
+    sock = os.path.join(tmp, "f.sock")
+    bad_cfg = os.path.join(tmp, "bad.json")
+    with open(bad_cfg, "w") as f:
+        f.write('{"boot-source": {"kernel_image_path": "%s"}, "drives": [], "frobnicate": {}}'
+                % GUEST)
+    broken_cfg = os.path.join(tmp, "broken.json")
+    with open(broken_cfg, "w") as f:
+        f.write('{"boot-source": ')
+    cases = [
+        ([EMBER, "--no-api"], "--no-api needs --config-file"),
+        ([EMBER, "--kernel", GUEST, "--api-sock", sock], "cannot be combined"),
+        ([EMBER, "--mem-mib", "64", "--config-file", bad_cfg], "cannot be combined"),
+        ([EMBER, "--frobnicate"], "unknown option"),
+        ([EMBER, "--api-sock"], "needs a value"),
+        ([EMBER, "--api-sock", ""], "empty path"),
+        ([EMBER, "--id", "bad id!", "--api-sock", sock], "--id"),
+        ([EMBER, "--id", "x" * 65, "--api-sock", sock], "--id"),
+        ([EMBER, "--level", "loud", "--api-sock", sock], "--level"),
+        ([EMBER, "--seccomp-filter", "/f", "--api-sock", sock], "--seccomp-filter"),
+        ([EMBER, "--metadata", "/m", "--api-sock", sock], "MMDS"),
+        ([EMBER, "--http-api-max-payload-size", "0", "--api-sock", sock], "not a number"),
+        ([EMBER, "--http-api-max-payload-size", "999999", "--api-sock", sock], "not a number"),
+        ([EMBER, "--no-api", "--config-file", bad_cfg], "unknown field `frobnicate`"),
+        ([EMBER, "--no-api", "--config-file", broken_cfg], "EOF while parsing"),
+        ([EMBER, "--no-api", "--config-file", tmp + "/none.json"], "cannot open"),
+        ([EMBER, "--no-api", "--config-file", tmp], "not a file"),
+        ([EMBER, "--api-sock", sock, "extra"], "unexpected argument"),
+    ]
+    for argv, want in cases:
+        one_line_exit2(argv, want, tmp)
+        check(not os.path.exists(sock), "%r left a socket" % argv[1:])
+    # an existing path is refused, and left alone
+    with open(sock, "w") as f:
+        f.write("precious")
+    one_line_exit2([EMBER, "--api-sock", sock], "--api-sock", tmp)
+    check(open(sock).read() == "precious", "the existing file was touched")
+    os.unlink(sock)
+    p = subprocess.run([EMBER, "--help"], capture_output=True, text=True, timeout=10)
+    check(p.returncode == 0 and "--api-sock" in p.stdout and "--config-file" in p.stdout,
+          "--help")
+    # Firecracker's jailer passes these: accepted
+    e = Ember(tmp, ["--id", "jailed-1", "--start-time-us", "1", "--start-time-cpu-us", "1",
+                    "--parent-cpu-time-us", "5", "--no-seccomp"], name="jail")
+    try:
+        e.alive()
+    finally:
+        e.stop()
+
+
+# --- hostile clients ------------------------------------------------------------------
+
+GET = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+@case
+def hostile_headers_and_bodies(tmp):
+    e = Ember(tmp)
+    try:
+        s = e.sock
+        big_head = b"GET / HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 9000 + b"\r\n\r\n"
+        r = raw_exchange(s, big_head)
+        check(statuses(r) in ([431], []), "oversized header: %r" % r[:200])
+        many = b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(100)) + b"\r\n"
+        check(statuses(raw_exchange(s, many)) in ([431], []), "100 headers")
+        huge = (b"PUT /machine-config HTTP/1.1\r\nContent-Length: 60000\r\n\r\n" + b"{" * 60000)
+        check(statuses(raw_exchange(s, huge)) in ([413], []), "oversized body")
+        no_len = b"PUT /machine-config HTTP/1.1\r\n\r\n{\"vcpu_count\": 1, \"mem_size_mib\": 128}"
+        check(statuses(raw_exchange(s, no_len))[:1] == [411], "missing Content-Length")
+        chunked = (b"PUT /machine-config HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"5\r\n{\"a\":\r\n0\r\n\r\n")
+        check(statuses(raw_exchange(s, chunked))[:1] == [501], "chunked")
+        two_len = (b"PUT /machine-config HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n"
+                   b"\r\n{}")
+        check(statuses(raw_exchange(s, two_len))[:1] == [400], "conflicting Content-Length")
+        neg_len = b"PUT /machine-config HTTP/1.1\r\nContent-Length: -1\r\n\r\n"
+        check(statuses(raw_exchange(s, neg_len))[:1] == [400], "negative Content-Length")
+        # a lying (short) body then EOF: an error or a close, never a hang
+        short = b"PUT /machine-config HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"vcpu_count\": 1}"
+        r = raw_exchange(s, short, shut=True)
+        check(statuses(r) in ([400], []), "short body + EOF: %r" % r[:200])
+        # a too long body: the rest is read as the next request, which is garbage
+        long_ = (b"PUT /machine-config HTTP/1.1\r\nContent-Length: 10\r\n\r\n"
+                 b"{\"vcpu_count\": 1, \"mem_size_mib\": 128}")
+        r = raw_exchange(s, long_, shut=True)
+        check(statuses(r)[:1] == [400] and len(statuses(r)) <= 2, "long body: %r" % r[:300])
+        bad_utf8_path = b"GET /\xff HTTP/1.1\r\n\r\n"
+        check(statuses(raw_exchange(s, bad_utf8_path))[:1] == [400], "invalid path byte")
+        http10 = b"GET / HTTP/1.0\r\n\r\n"
+        check(statuses(raw_exchange(s, http10))[:1] in ([505], [400]), "HTTP/1.0")
+        garbage = bytes(range(256)) * 4
+        check(statuses(raw_exchange(s, garbage))[:1] in ([400], [405], []), "binary garbage")
+        e.alive()
+        check(e.get("/machine-config").json["vcpu_count"] == 1, "hostile input changed config")
+    finally:
+        e.stop()
+
+
+@case
+def slow_vanished_pipelined(tmp):
+    e = Ember(tmp)
+    try:
+        s = e.sock
+        # one byte at a time
+        c = unix_connect(s)
+        body = b"{\"vcpu_count\": 2, \"mem_size_mib\": 64}"
+        req = b"PUT /machine-config HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        for b in req:
+            c.send(bytes([b]))
+            time.sleep(0.003)
+        got = c.recv(4096)
+        check(statuses(got) == [204], "slow client: %r" % got)
+        c.close()
+        check(e.get("/machine-config").json["vcpu_count"] == 2, "slow PUT not applied")
+        # a client stalled mid-request does not hold up the others
+        stalled = unix_connect(s)
+        stalled.send(b"PUT /machine-config HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+        t0 = time.monotonic()
+        e.alive()
+        check(time.monotonic() - t0 < 2, "a stalled client delayed others")
+        # vanished clients: half requests, requests whose response nobody reads
+        for i in range(30):
+            v = unix_connect(s)
+            v.send(GET if i % 2 else GET[:10])
+            v.close()
+        for i in range(10):
+            v = unix_connect(s)
+            v.send(GET * 50)
+            v.shutdown(socket.SHUT_RDWR)
+            v.close()
+        e.alive()
+        stalled.close()
+        # pipelining: three requests in one write, three answers in order
+        pipe = (GET + b"GET /version HTTP/1.1\r\n\r\n" +
+                b"PUT /machine-config HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}" +
+                b"GET /machine-config HTTP/1.1\r\nConnection: close\r\n\r\n")
+        r = raw_exchange(s, pipe)
+        check(statuses(r) == [200, 200, 400, 200], "pipelined: %r" % statuses(r))
+        check(r.index(b"app_name") < r.index(b"firecracker_version") <
+              r.index(b"missing field") < r.index(b"\"vcpu_count\":2"), "out of order: %r" % r)
+        # keep-alive with http.client: many requests on one connection
+        conn = UnixHTTPConnection(s)
+        for i in range(20):
+            conn.request("GET", "/")
+            resp = conn.getresponse()
+            resp.read()
+            check(resp.status == 200, "keep-alive request %d: %d" % (i, resp.status))
+        conn.close()
+    finally:
+        e.stop()
+
+
+@case
+def concurrent_connections(tmp):
+    e = Ember(tmp)
+    try:
+        results = []
+        lock = threading.Lock()
+
+        def worker(i):
+            try:
+                c = UnixHTTPConnection(e.sock)
+                if i % 2:
+                    body = json.dumps({"vcpu_count": 1 + i % 4, "mem_size_mib": 128})
+                    c.request("PUT", "/machine-config", body=body)
+                else:
+                    c.request("GET", "/")
+                r = c.getresponse()
+                r.read()
+                c.close()
+                with lock:
+                    results.append(r.status)
+            except Exception as ex:  # noqa: BLE001 - reported below
+                with lock:
+                    results.append(repr(ex))
+
+        # 50 connections open at once, then all send
+        socks = []
+        for _ in range(50):
+            socks.append(unix_connect(e.sock))
+        for c in socks:
+            c.send(GET)
+        answers = [statuses(c.recv(4096)) for c in socks]
+        for c in socks:
+            c.close()
+        check(all(a == [200] for a in answers), "50 open connections: %r" % answers)
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(TIMEOUT * 2)
+        check(sorted(map(str, results)) == sorted(["200"] * 25 + ["204"] * 25),
+              "50 concurrent requests: %r" % results)
+        # more connections than the server keeps: refused ones are closed, it goes on
+        many = []
+        for _ in range(100):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(TIMEOUT)
+            try:
+                c.connect(e.sock)
+            except OSError:
+                c.close()
+                continue
+            many.append(c)
+        for c in many:
+            c.close()
+
+        def serves():
+            try:
+                return e.request("GET", "/", new=True).status == 200
+            except OSError:
+                return False
+        wait_for(serves, "the server to serve again after 100 connections")
+        e.alive()
+    finally:
+        e.stop()
+
+
+def main():
+    if not os.path.exists(EMBER):
+        print("FAIL setup: no %s (make)" % EMBER)
+        return 1
+    if not os.path.exists(GUEST):
+        print("FAIL setup: no %s (make test-api builds it)" % GUEST)
+        return 1
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("FAIL setup: /dev/kvm is not usable: the post-boot cases need it")
+        return 1
+    passed = failed = 0
+    for fn in CASES:
+        if ONLY and fn.__name__ not in ONLY:
+            continue
+        tmp = tempfile.mkdtemp(prefix="ember-api-")
+        t0 = time.monotonic()
+        try:
+            fn(tmp)
+            print("ok %s (%.1fs)" % (fn.__name__, time.monotonic() - t0))
+            passed += 1
+        except Fail as ex:
+            print("FAIL %s: %s" % (fn.__name__, str(ex).replace("\n", "|")[:1500]))
+            failed += 1
+        except Exception:  # noqa: BLE001 - a crash in a case is a failed case
+            tb = traceback.format_exc().strip().splitlines()
+            print("FAIL %s: %s" % (fn.__name__, " | ".join(tb[-3:])[:1500]))
+            failed += 1
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
