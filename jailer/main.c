@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jailer/jailer.h"
@@ -300,6 +301,14 @@ static void enter_pid_ns(void)
 	exit(wait_status(child_pid));
 }
 
+static unsigned long long now_us(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
 static void daemonize(int devnull)
 {
 	if (setsid() < 0)
@@ -311,10 +320,12 @@ static void daemonize(int devnull)
 
 int main(int argc, char **argv)
 {
-	char exec_in_jail[300];
+	/* Firecracker's jailer hands these to the VMM for its start-up metrics. */
+	unsigned long long start_us = now_us(CLOCK_MONOTONIC);
+	char exec_in_jail[300], id_arg[80], start_arg[24], cpu_arg[24], parent_arg[24];
 	char *envp[] = { NULL };
 	char **nargv;
-	int devnull = -1;
+	int devnull = -1, n = 0;
 
 	umask(022);
 	jail_parse_args(&cfg, argc, argv);
@@ -362,12 +373,25 @@ int main(int argc, char **argv)
 	if (cg.mount_fd >= 0)
 		close(cg.mount_fd);
 	snprintf(exec_in_jail, sizeof(exec_in_jail), "/%s", cfg.exec_name);
-	nargv = calloc((size_t)cfg.exec_argc + 2, sizeof(*nargv));
+	nargv = calloc((size_t)cfg.exec_argc + 10, sizeof(*nargv));
 	if (!nargv)
 		jail_die(JX_EXEC, "exec", "out of memory");
-	nargv[0] = exec_in_jail;
+	/* As Firecracker's jailer: --id, the start times, then the user's arguments. */
+	snprintf(id_arg, sizeof(id_arg), "%s", cfg.id);
+	snprintf(start_arg, sizeof(start_arg), "%llu", start_us);
+	snprintf(cpu_arg, sizeof(cpu_arg), "%llu", now_us(CLOCK_PROCESS_CPUTIME_ID));
+	snprintf(parent_arg, sizeof(parent_arg), "%llu", now_us(CLOCK_PROCESS_CPUTIME_ID));
+	nargv[n++] = exec_in_jail;
+	nargv[n++] = "--id";
+	nargv[n++] = id_arg;
+	nargv[n++] = "--start-time-us";
+	nargv[n++] = start_arg;
+	nargv[n++] = "--start-time-cpu-us";
+	nargv[n++] = cpu_arg;
+	nargv[n++] = "--parent-cpu-time-us";
+	nargv[n++] = parent_arg;
 	for (int i = 0; i < cfg.exec_argc; i++)
-		nargv[i + 1] = cfg.exec_argv[i];
+		nargv[n++] = cfg.exec_argv[i];
 	umask(077);
 	execve(exec_in_jail, nargv, envp);
 	jail_die_errno(JX_EXEC, "exec", "%s in the jail", exec_in_jail);

@@ -278,7 +278,8 @@ if [ -z "$why" ]; then
 		dev=kvm,net,urandom devnet=tun kvm_open=ok tun_open=ok urandom_open=ok \
 		passwd=ENOENT escape=ENOENT proc=ENOENT mknod=EPERM mount=EPERM chroot=EPERM \
 		setuid0=EPERM ambient_raise=EPERM unshare_user=EPERM rlimit_nofile=64,64 \
-		rlimit_fsize=4096,4096 fsize_write=EFBIG env=0 "argv=/probe|report|--fsize-test|a b|--wait"
+		rlimit_fsize=4096,4096 fsize_write=EFBIG env=0 "jailer_id=$ID" jailer_times=ok \
+		"argv=/probe|report|--fsize-test|a b|--wait"
 	grep -qx done "$T/out" || why="${why:-probe did not finish}"
 fi
 if [ -z "$why" ]; then ok "jailed-probe (cgroup: ${CG_WANT[*]})"; else bad jailed-probe "$why"; fi
