@@ -94,5 +94,11 @@ TEST_LEVELS := test-unit test-fuzz test-guests test-api test-jailer test-e2e
 test:
 	@tests/run-all.sh $(TEST_LEVELS)
 
+# Benchmarks against QEMU -M microvm: prints a Markdown table and writes
+# bench/results.md (about 6 minutes). Never part of `make test`.
+.PHONY: bench
+bench: $(BUILD)/ember guest deps-nested $(BUILD)/tests/guests/exitloop.elf
+	bench/run.sh $(BUILD)
+
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# /bench/init: the guest side of bench/run.sh's I/O figures. bench/run.sh
+# appends it and iobench (as /bench/init, /bench/iobench) to the ember guest's
+# initrd; the VMM boots that with rdinit=/bench/init and
+#   bench.mode=blk   write, read and randomly read /dev/vda (iobench)
+#   bench.mode=net   eth0 169.254.100.2/16, send bench.mib MiB over TCP to
+#                    169.254.100.1:5001 (the test host's iobench tcprecv)
+# bench.mib=N (default 256) and bench.secs=N (random reads, default 5).
+# Prints EMBER-GUEST-READY, the IOBENCH lines, BENCH-GUEST-ERROR on a
+# failure, and ends with `reboot -f` (the VMM exits).
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mode='' mib=256 secs=5
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	bench.mode=*) mode=${arg#*=} ;;
+	bench.mib=*) mib=${arg#*=} ;;
+	bench.secs=*) secs=${arg#*=} ;;
+	esac
+done
+echo "EMBER-GUEST-READY"
+err() { echo "BENCH-GUEST-ERROR $*"; }
+case "$mode" in
+blk)
+	if [ -b /dev/vda ]; then
+		/bench/iobench seqwrite /dev/vda "$mib" || err "seqwrite failed"
+		/bench/iobench seqread /dev/vda "$mib" || err "seqread failed"
+		/bench/iobench randread /dev/vda "$secs" || err "randread failed"
+	else
+		err "no /dev/vda"
+	fi
+	;;
+net)
+	if [ -e /sys/class/net/eth0 ]; then
+		ip addr add 169.254.100.2/16 dev eth0 && ip link set eth0 up &&
+			/bench/iobench tcpsend 169.254.100.1 5001 "$mib" || err "tcpsend failed"
+	else
+		err "no eth0"
+	fi
+	;;
+*) err "unknown bench.mode '$mode'" ;;
+esac
+reboot -f
+while :; do sleep 1; done
