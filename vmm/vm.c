@@ -99,8 +99,6 @@ void vm_create(struct vm *vm, int nvcpus)
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "KVM_SET_TSS_ADDR failed: %s", strerror(errno));
 	KVM_OR_DIE(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
-	KVM_OR_DIE(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
-	KVM_OR_DIE(vm->vm_fd, KVM_CREATE_PIT2, &pit);
 
 	for (int i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region mr = {
@@ -111,6 +109,12 @@ void vm_create(struct vm *vm, int nvcpus)
 		};
 		KVM_OR_DIE(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr);
 	}
+	/*
+	 * The irqchip and PIT come after the memory: registering memory in a VM
+	 * that already has them waits for KVM's SRCU grace periods (milliseconds).
+	 */
+	KVM_OR_DIE(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
+	KVM_OR_DIE(vm->vm_fd, KVM_CREATE_PIT2, &pit);
 
 	vm->cpuid = calloc(1, sizeof(*vm->cpuid) +
 			   CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
