@@ -4,23 +4,42 @@
 # tests/e2e/run.sh BUILD_DIR: end-to-end tests of ember with a real Linux
 # guest, in ONE boot of the nested test host (tests/nested/testhost.sh).
 # Inside the test host, BUILD_DIR/ember boots BUILD_DIR/guest/{vmlinux,
-# bzImage} with BUILD_DIR/guest/initrd.cpio.gz to EMBER-GUEST-READY and back
-# out (exit 0), with 1 and 2 vCPUs. Prints `ok NAME` or `FAIL NAME: why` per
-# case, timings, and last `N passed, N failed`. Exits non-zero on any failure,
-# or if the test host itself failed or timed out.
+# bzImage, initrd.cpio.gz, rootfs.ext4}:
+#   vmlinux-1vcpu ... bzImage-2vcpus: initrd, to EMBER-GUEST-READY and back
+#     out (exit 0), with 1 and 2 vCPUs;
+#   disk-write, disk-read: rootfs.ext4 (a copy in the test host's tmpfs) as
+#     the root drive, no initrd; the first boot writes a random token to
+#     /persist.txt, the second reads it back;
+#   disk-ro: a second drive given read-only: the guest sees ro=1 and the id
+#     as serial, reads the payload's random data back, cannot write;
+#   net: virtio-net on a TAP of the test host (link-local 169.254.100.0/24):
+#     the test host pings the guest, then 64 MiB go over TCP (busybox nc) in
+#     each direction, checksums compared; transfer times are printed, never
+#     asserted.
+# Prints `ok NAME` or `FAIL NAME: why` per case, timings, and last `N passed,
+# N failed`. Exits non-zero on any failure, or if the test host itself failed
+# or timed out.
 #
 # Environment: E2E_CASE_TIMEOUT (seconds per case inside the test host,
-# default 60), E2E_CASES (space-separated names, to run a subset),
-# TH_VERBOSE=1 (stream the test host's console).
+# default 60), E2E_NET_TIMEOUT (the same for the net case, default 240),
+# E2E_RETRIES (0: no second test host for the cases a failed test host left
+# without a result; default 1), E2E_CASES (space-separated names, to run a subset; disk-read brings
+# disk-write), TH_VERBOSE=1 (stream the test host's console).
 
 set -euo pipefail
+# Byte-wise text tools: a guest's console may print anything.
+export LC_ALL=C
 t_start=$(date +%s%N)
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="${1:-build}"
 case_tmo="${E2E_CASE_TIMEOUT:-60}"
-[[ "$case_tmo" =~ ^[0-9]+$ ]] && [ "$case_tmo" -gt 0 ] ||
-	{ echo "e2e: E2E_CASE_TIMEOUT must be a positive number of seconds" >&2; exit 1; }
+net_tmo="${E2E_NET_TIMEOUT:-240}"
+for v in "$case_tmo" "$net_tmo"; do
+	[[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ] ||
+		{ echo "e2e: E2E_CASE_TIMEOUT and E2E_NET_TIMEOUT must be positive numbers of seconds" >&2; exit 1; }
+done
+[[ "${E2E_RETRIES:-1}" =~ ^[0-9]+$ ]] || { echo "e2e: E2E_RETRIES must be 0 or 1" >&2; exit 1; }
 
 # shellcheck source=../nested/testhost.sh
 . "$here/../nested/testhost.sh"
@@ -29,7 +48,8 @@ ember="$build/ember"
 vmlinux="$build/guest/vmlinux"
 bzimage="$build/guest/bzImage"
 initrd="$build/guest/initrd.cpio.gz"
-for f in "$ember" "$vmlinux" "$bzimage" "$initrd"; do
+rootfs="$build/guest/rootfs.ext4"
+for f in "$ember" "$vmlinux" "$bzimage" "$initrd" "$rootfs"; do
 	[ -r "$f" ] || { echo "e2e: $f is missing (run make $build/ember guest)" >&2; exit 1; }
 done
 if command -v readelf >/dev/null &&
@@ -38,44 +58,195 @@ if command -v readelf >/dev/null &&
 	exit 1
 fi
 
-# NAME KERNEL VCPUS CMDLINE EXPECT (the EXPECT line must appear in the output)
+# Link-local addresses only (169.254.0.0/16): the TAP lives inside the test
+# host, which has no network at all.
+net_host=169.254.100.1
+net_guest=169.254.100.2
+net_mib=64
+data_kib=4096
+token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+disk_args="--kernel ./vmlinux --drive path=/tmp/root.img,root"
+
+# NAME TIMEOUT SETUP PEER EXPECT ARGS...
+#   TIMEOUT: seconds for ember inside the test host, `-` for E2E_CASE_TIMEOUT
+#   SETUP, PEER: hooks of payload.sh (FUNCTION[,ARG]...) or `-`
+#   EXPECT: a line the guest must print (`_` for spaces), or `-`; cases with
+#   more to check have a check_NAME function below.
 all_cases=(
-	"vmlinux-1vcpu vmlinux 1 ember.test=reboot -"
-	"vmlinux-2vcpus vmlinux 2 ember.test=cpus EMBER-CPUS_2"
-	"bzImage-1vcpu bzImage 1 ember.test=reboot -"
-	"bzImage-2vcpus bzImage 2 ember.test=cpus EMBER-CPUS_2"
+	"vmlinux-1vcpu - - - - --kernel ./vmlinux --initrd ./initrd.cpio.gz --vcpus 1 --cmdline ember.test=reboot"
+	"vmlinux-2vcpus - - - EMBER-CPUS_2 --kernel ./vmlinux --initrd ./initrd.cpio.gz --vcpus 2 --cmdline ember.test=cpus"
+	"bzImage-1vcpu - - - - --kernel ./bzImage --initrd ./initrd.cpio.gz --vcpus 1 --cmdline ember.test=reboot"
+	"bzImage-2vcpus - - - EMBER-CPUS_2 --kernel ./bzImage --initrd ./initrd.cpio.gz --vcpus 2 --cmdline ember.test=cpus"
+	"disk-write - disk_copy,/tmp/root.img - EMBER-WROTE_$token $disk_args --cmdline ember.test=write:$token"
+	"disk-read - - - EMBER-READ_$token $disk_args --cmdline ember.test=read"
+	"disk-ro - disk_ro_setup,/tmp/root-ro.img,/tmp/data.img,$data_kib - - --kernel ./vmlinux --drive path=/tmp/root-ro.img,root --drive path=/tmp/data.img,id=data,ro --cmdline ember.test=blkro:vdb"
+	"net $net_tmo net_setup,tap0,$net_host/24,$net_mib net_peer,$net_guest - --kernel ./vmlinux --initrd ./initrd.cpio.gz --mem-mib $((net_mib * 4 + 128)) --net tap=tap0,mac=02:00:00:00:00:01 --cmdline ember.test=net:$net_guest/24,$net_host,$net_mib"
 )
-declare -A expect=()
+# disk-read reads what disk-write wrote.
+if [ -n "${E2E_CASES:-}" ] && [[ " $E2E_CASES " == *" disk-read "* ]]; then
+	E2E_CASES="disk-write $E2E_CASES"
+fi
+declare -A expect=() tmo_of=() line_of=()
 names=()
-work="$build/nested/e2e"
-mkdir -p "$work"
-: >"$work/cases.txt"
 for c in "${all_cases[@]}"; do
-	read -r name kernel vcpus cmdline exp <<<"$c"
+	read -r name tmo setup peer exp args <<<"$c"
 	if [ -n "${E2E_CASES:-}" ] && [[ " $E2E_CASES " != *" $name "* ]]; then
 		continue
 	fi
+	[ "$tmo" != - ] || tmo=$case_tmo
 	names+=("$name")
 	expect[$name]="${exp//_/ }"
-	echo "$name $case_tmo --kernel ./$kernel --initrd ./initrd.cpio.gz --vcpus $vcpus --cmdline $cmdline" \
-		>>"$work/cases.txt"
+	tmo_of[$name]=$tmo
+	line_of[$name]="$name $tmo $setup $peer $args"
 done
 [ ${#names[@]} -gt 0 ] || { echo "e2e: E2E_CASES selects no case" >&2; exit 1; }
+work="$build/nested/e2e"
+mkdir -p "$work"
+# One run at a time per build directory: a second one would rewrite the
+# initramfs and cases files under the first (and two test hosts on two cores
+# make both slow).
+exec 9>"$work/.lock"
+if ! flock -n 9; then
+	echo "e2e: another e2e run is using $work; waiting for it (at most 20 min)" >&2
+	flock -w 1200 9 || { echo "e2e: $work is still locked after 20 min" >&2; exit 1; }
+fi
+rm -f "$work"/console*.log "$work"/console*.log.txt "$work"/cases*.txt
 
-t0=$(date +%s%N)
+# The test host's cloud kernel has the TAP driver as a module; testhost.sh
+# fetches only the KVM ones. Take tun.ko from the same kernel package, once.
+e2e_tun_ko() {
+	local dir pkg ver tmp f
+	dir="$TH_CACHE/e2e-modules/$(basename "$TH_KDIR")"
+	if [ ! -s "$dir/tun.ko" ]; then
+		read -r pkg ver <"$TH_KDIR/package" || th_die "no package name in $TH_KDIR"
+		th_log "fetching tun.ko from $pkg $ver"
+		tmp=$(mktemp -d "$TH_CACHE/.e2e-fetch.XXXXXX") || th_die "mktemp failed"
+		(cd "$tmp" && apt-get download "$pkg=$ver" >download.log 2>&1) ||
+			{ tail -n 1 "$tmp/download.log" >&2; rm -rf "$tmp"; th_die "apt-get download $pkg=$ver failed"; }
+		dpkg-deb --fsys-tarfile "$tmp"/*.deb |
+			tar -x -C "$tmp" --wildcards './lib/modules/*/kernel/drivers/net/tun.ko*' ||
+			{ rm -rf "$tmp"; th_die "$pkg has no drivers/net/tun.ko"; }
+		f=$(ls "$tmp"/lib/modules/*/kernel/drivers/net/tun.ko* | head -n 1)
+		case "$f" in
+		*.ko) cp "$f" "$tmp/tun.ko.new" ;;
+		*.ko.xz) xz -dc "$f" >"$tmp/tun.ko.new" ;;
+		*.ko.zst) zstd -qdc "$f" >"$tmp/tun.ko.new" ;;
+		*.ko.gz) gzip -dc "$f" >"$tmp/tun.ko.new" ;;
+		*) false ;;
+		esac || { rm -rf "$tmp"; th_die "cannot unpack $f"; }
+		mkdir -p "$dir" && mv -f "$tmp/tun.ko.new" "$dir/tun.ko" || th_die "cannot store $dir/tun.ko"
+		rm -rf "$tmp"
+	fi
+	echo "$dir/tun.ko"
+}
+
+# A hung test host (seen under heavy load: its console falls silent, the
+# payload's own timeouts never fire) would hold the run for all of its
+# timeout. Stop it once one step outlasts its own limit: the boot 90 s, a
+# case its timeout + 60 s (setup, peer), anything else 60 s.
+watch_testhost() {
+	local runpid=$1 log=$2 cur='' line since=$SECONDS limit=90 p pid comm ppid
+	while kill -0 "$runpid" 2>/dev/null; do
+		sleep 1
+		line=$(grep -aE '^(E2E-PAYLOAD-START|E2E-CASE|E2E-DONE|E2E-PAYLOAD-END)' "$log" 2>/dev/null |
+			tail -n 1 | tr -d '\r') || true
+		if [ "$line" != "$cur" ]; then
+			cur=$line
+			since=$SECONDS
+			case "$line" in
+			"E2E-CASE "*) limit=$((${tmo_of[${line#E2E-CASE }]:-$case_tmo} + 60)) ;;
+			*) limit=60 ;;
+			esac
+		fi
+		if [ $((SECONDS - since)) -gt "$limit" ]; then
+			watchdog="the test host made no progress for $limit s after '${cur:-its start}'"
+			# th_run's `timeout` (a child of runpid) passes the signal on to QEMU.
+			for p in /proc/[0-9]*/stat; do
+				read -r pid comm _ ppid _ <"$p" 2>/dev/null || continue
+				[ "$ppid" != "$runpid" ] || [ "$comm" != "(timeout)" ] || kill "$pid" 2>/dev/null || true
+			done
+			break
+		fi
+	done
+}
+
+# attempt N NAME...: one boot of the test host running these cases. Sets
+# a_status[N] (th_decode_status, or timeout), a_why[N] (one line when the
+# test host failed), a_log[N], a_ms[N]; log_of[NAME] for every case that
+# finished (E2E-DONE), att_of[NAME] = N.
+declare -A a_status=() a_why=() a_log=() a_ms=() log_of=() att_of=()
+attempt() {
+	local n=$1 name tmo=60 need_rootfs=0 need_tun=0 files log runpid q=0 t1 t2 crash tun
+	shift
+	local cases="$work/cases-$n.txt"
+	log="$work/console-$n.log"
+	: >"$cases"
+	for name; do
+		echo "${line_of[$name]}" >>"$cases"
+		att_of[$name]=$n
+		tmo=$((tmo + ${tmo_of[$name]} + 10)) # the test host's boot, plus every case at its limit
+		[[ "${line_of[$name]}" != *rootfs* && "${line_of[$name]}" != *" disk_"* ]] || need_rootfs=1
+		[[ "${line_of[$name]}" != *"--net "* ]] || need_tun=1
+	done
+	files=("$ember:ember" "$vmlinux:vmlinux" "$bzimage:bzImage" "$initrd:initrd.cpio.gz"
+		"$cases:cases.txt")
+	[ "$need_rootfs" = 0 ] || files+=("$rootfs:rootfs.ext4")
+	if [ "$need_tun" = 1 ]; then
+		tun=$(e2e_tun_ko) || exit 1
+		files+=("$tun:tun.ko")
+	fi
+	th_initramfs "$work/initramfs.cpio" "$here/payload.sh" "${files[@]}"
+	t1=$(date +%s%N)
+	watchdog=
+	: >"$log"
+	th_run "$work/initramfs.cpio" "$tmo" "$log" &
+	runpid=$!
+	watch_testhost "$runpid" "$log"
+	wait "$runpid" || q=$?
+	t2=$(date +%s%N)
+	a_ms[$n]=$(((t2 - t1) / 1000000))
+	a_status[$n]=$(th_decode_status "$q")
+	[ -z "$watchdog" ] || a_status[$n]=timeout
+	tr -d '\r\000' <"$log" >"$log.txt"
+	a_log[$n]="$log.txt"
+	for name; do
+		! grep -q "^E2E-DONE $name\$" "$log.txt" || log_of[$name]="$log.txt"
+	done
+	case "${a_status[$n]}" in
+	0) a_why[$n]= ;;
+	timeout) a_why[$n]=${watchdog:-"the test host timed out after $tmo s"} ;;
+	kvm-setup) a_why[$n]="the test host could not set up KVM: $(grep -m1 TESTHOST-ERROR "$log.txt" || true)" ;;
+	*) a_why[$n]=$(th_explain "${a_status[$n]}") ;;
+	esac
+	# The test host's own kernel may say why it died (oops, panic).
+	crash=$(grep -v '^E2E-' "$log.txt" | grep -m1 -E 'BUG:|Oops|general protection|Kernel panic' |
+		sed 's/^\[[ 0-9.]*\] //' || true)
+	[ -z "$crash" ] || [ -z "${a_why[$n]}" ] || a_why[$n]+=": $crash"
+}
+
 th_init "$build"
 th_prepare
-th_initramfs "$work/initramfs.cpio" "$here/payload.sh" "$ember:ember" "$vmlinux:vmlinux" \
-	"$bzimage:bzImage" "$initrd:initrd.cpio.gz" "$work/cases.txt:cases.txt"
-t1=$(date +%s%N)
-# Boot (~3 s) + every case at its limit + margin.
-host_tmo=$((60 + ${#names[@]} * (case_tmo + 10)))
-log="$work/console.log"
-q=0
-th_run "$work/initramfs.cpio" "$host_tmo" "$log" || q=$?
-t2=$(date +%s%N)
-status=$(th_decode_status "$q")
-tr -d '\r' <"$log" >"$log.txt"
+attempt 1 "${names[@]}"
+n_att=1
+# The test host under TCG sometimes dies by itself (a hang, or a kernel oops
+# in kvm_amd's VM entry/exit path). Cases it left without a result run once
+# more in a new test host, and the first failure is reported; a case that
+# finished is never run again (except disk-write, which disk-read needs).
+retries="${E2E_RETRIES:-1}"
+if [ "${a_status[1]}" != 0 ] && [ "${a_status[1]}" != kvm-setup ] && [ "$retries" -gt 0 ]; then
+	again=()
+	for name in "${names[@]}"; do
+		if [ -z "${log_of[$name]:-}" ] ||
+			{ [ "$name" = disk-write ] && [ -n "${line_of[disk-read]:-}" ] && [ -z "${log_of[disk-read]:-}" ]; }; then
+			again+=("$name")
+		fi
+	done
+	if [ ${#again[@]} -gt 0 ]; then
+		echo "e2e: the test host failed (${a_why[1]}); running ${again[*]} again in a new test host"
+		attempt 2 "${again[@]}"
+		n_att=2
+	fi
+fi
 
 # ts stamps "SECS SS.MICROS" -> milliseconds since the epoch.
 to_ms() {
@@ -84,30 +255,113 @@ to_ms() {
 	echo $((s * 1000 + 10#$f))
 }
 
+# Checks beyond EXPECT: check_NAME (with `_` for `-`) reads $text (the guest's console) and
+# $host (the payload's hook output), sets $why on failure and may add to $info.
+# field WORD TEXT: the words after the first line that starts with WORD.
+field() { sed -n "s/^$1 //p" <<<"$2" | head -n 1; }
+
+check_disk_ro() {
+	local data sum size ro serial wr after
+	data=$(field HOST-DATA "$host")
+	read -r sum size <<<"$data"
+	ro=$(field EMBER-BLK-RO "$text")
+	serial=$(field EMBER-BLK-SERIAL "$text")
+	wr=$(field EMBER-BLK-WRITE "$text")
+	after=$(field EMBER-BLK-SUM-AFTER "$text")
+	if [ -z "$sum" ]; then
+		why="the payload did not make data.img"
+	elif [ "$ro" != 1 ]; then
+		why="/sys/block/vdb/ro is '$ro', expected 1"
+	elif [ "$serial" != data ]; then
+		why="/sys/block/vdb/serial is '$serial', expected 'data'"
+	elif [ "$(field EMBER-BLK-SIZE "$text")" != "$size" ]; then
+		why="the guest sees $(field EMBER-BLK-SIZE "$text") bytes, data.img has $size"
+	elif [ "$(field EMBER-BLK-SUM "$text")" != "$sum" ]; then
+		why="the guest read md5 '$(field EMBER-BLK-SUM "$text")', data.img has $sum"
+	elif [[ -z "$wr" || "$wr" == "rc=0 "* ]]; then
+		why="writing to the read-only /dev/vdb did not fail: '$wr'"
+	elif [ "$after" != "$sum" ]; then
+		why="/dev/vdb changed after the refused write: md5 '$after', expected $sum"
+	fi
+	info="write refused: ${wr#rc=* }"
+}
+
+# rate MILLISECONDS: net_mib MiB in that time, in MiB/s.
+rate() {
+	if [[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; then
+		echo "$((net_mib * 1000 / $1)) MiB/s"
+	else
+		echo "?"
+	fi
+}
+
+check_net() {
+	local h2g ping hsum hbytes rsum rbytes tsum tbytes tms gsum gbytes
+	local want=$((net_mib * 1048576)) err
+	err=$(field HOST-ERROR "$host")
+	ping=$(field HOST-PING "$host")
+	read -r hsum hbytes <<<"$(field HOST-H2G-DATA "$host")"
+	read -r rsum rbytes <<<"$(field EMBER-NET-RX "$text")"
+	read -r tsum tbytes tms _ <<<"$(field EMBER-NET-TX "$text")"
+	read -r gsum gbytes _ <<<"$(field HOST-G2H "$host")"
+	h2g=$(field HOST-H2G "$host")
+	if [ -z "$(field EMBER-NET-UP "$text")" ]; then
+		why="the guest did not configure eth0"
+	elif [ "$ping" != 3/3 ]; then
+		why="ping: '${ping:-no reply}' replies${err:+; $err}"
+	elif [ "$hbytes" != "$want" ]; then
+		why="the payload made ${hbytes:-no} bytes to send, expected $want${err:+; $err}"
+	elif [ -z "$h2g" ] || [ "$rbytes" != "$want" ] || [ "$rsum" != "$hsum" ]; then
+		why="host->guest: the guest got ${rbytes:-no} bytes, md5 ${rsum:-?}, expected $want, $hsum${err:+; $err}"
+	elif [ "$tbytes" != "$want" ]; then
+		why="the guest made ${tbytes:-no} bytes to send, expected $want"
+		why+="$(field EMBER-NET-TX-ERROR "$text" | sed 's/^./: &/')"
+	elif [ "$gbytes" != "$want" ] || [ "$gsum" != "$tsum" ]; then
+		why="guest->host: the host got ${gbytes:-no} bytes, md5 ${gsum:-?}, expected $want, $tsum${err:+; $err}"
+	elif [ -n "$err" ]; then
+		why="$err"
+	fi
+	# Informative only: MiB/s over the sender's whole nc run.
+	local hms=${h2g#* }
+	hms=${hms%% *}
+	info="ping $(field HOST-PING-RTT "$host" | sed 's/^round-trip //'); $net_mib MiB host->guest ${hms:-?} ms"
+	info+=" ($(rate "$hms")), guest->host ${tms:-?} ms ($(rate "$tms"))"
+}
+
 passed=0
 failed=0
 for name in "${names[@]}"; do
-	out=$(sed -n "s/^E2E-OUT $name //p" "$log.txt")
-	start=$(awk -v n="$name" '$1 == "E2E-START" && $2 == n { print $3, $4; exit }' "$log.txt")
-	done_=$(grep -c "^E2E-DONE $name\$" "$log.txt" || true)
+	n=${att_of[$name]}
+	log=${log_of[$name]:-${a_log[$n]}}
+	host=$(sed -n "s/^E2E-HOST $name //p" "$log")
+	info=
+	out=$(sed -n "s/^E2E-OUT $name //p" "$log")
+	start=$(awk -v n="$name" '$1 == "E2E-START" && $2 == n { print $3, $4; exit }' "$log")
+	done_=$(grep -c "^E2E-DONE $name\$" "$log" || true)
 	# Output lines are "SECS SS.MICROS TEXT".
 	text=$(cut -d' ' -f3- <<<"$out")
-	rc=$(sed -n 's/^E2E-EXIT \([0-9]*\)$/\1/p' <<<"$text" | tail -n 1)
+	rc=$(sed -n 's/^E2E-EXIT \([0-9a-z-]*\)$/\1/p' <<<"$text" | tail -n 1)
 	ready=$(grep -m1 'EMBER-GUEST-READY' <<<"$out" | cut -d' ' -f1,2 || true)
 	last=$(grep -m1 'E2E-EXIT' <<<"$out" | cut -d' ' -f1,2 || true)
 	why=
-	if [ "$done_" = 0 ] && grep -q "^E2E-CASE $name\$" "$log.txt"; then
-		why="no result: the test host stopped during this case ($(th_explain "$status"))"
+	if [ "$done_" = 0 ] && grep -q "^E2E-CASE $name\$" "$log"; then
+		why="no result: the test host stopped during this case (${a_why[$n]})"
 	elif [ "$done_" = 0 ]; then
-		why="not run: the test host stopped before it ($(th_explain "$status"))"
+		why="not run: the test host stopped before it (${a_why[$n]})"
+	elif [ "$rc" = setup-failed ]; then
+		why="the payload's setup failed: $(tail -n 1 <<<"$host")"
 	elif [ "$rc" = 137 ]; then
-		why="ember timed out after $case_tmo s"
+		why="ember timed out after ${tmo_of[$name]} s"
 	elif [ "$rc" != 0 ]; then
 		why="ember exited with status $rc"
 	elif [ -z "$ready" ]; then
 		why="no EMBER-GUEST-READY"
-	elif [ "${expect[$name]}" != - ] && ! grep -qE -- "${expect[$name]}([^0-9]|\$)" <<<"$text"; then
-		why="no '${expect[$name]}' ($(grep -o 'EMBER-CPUS [0-9]*' <<<"$text" | head -n 1 || true))"
+	elif grep -q 'EMBER-GUEST-ERROR' <<<"$text"; then
+		why="$(grep -m1 'EMBER-GUEST-ERROR' <<<"$text")"
+	elif [ "${expect[$name]}" != - ] && ! grep -qE -- "${expect[$name]}([^0-9A-Za-z]|\$)" <<<"$text"; then
+		why="no '${expect[$name]}' ($(grep -o 'EMBER-[A-Z]* [0-9a-z]*' <<<"$text" | tail -n 1 || true))"
+	elif declare -F "check_${name//-/_}" >/dev/null; then
+		"check_${name//-/_}"
 	fi
 	timing=
 	if [ -n "$start" ]; then
@@ -117,32 +371,32 @@ for name in "${names[@]}"; do
 	fi
 	if [ -z "$why" ]; then
 		passed=$((passed + 1))
-		echo "ok $name${timing:+ ($timing)}"
+		echo "ok $name${timing:+ ($timing)}${info:+; $info}"
 	else
 		failed=$((failed + 1))
 		echo "FAIL $name: $why${timing:+ ($timing)}; last output:"
 		{ grep -v '^E2E-EXIT' <<<"$text" || true; } | tail -n 12 | sed 's/^/    | /'
+		[ -z "$host" ] || { echo "    test host side:"; tail -n 8 <<<"$host" | sed 's/^/    | /'; }
 	fi
 done
 
-ready_up=$(sed -n 's/.*TESTHOST-KVM-READY uptime=\([0-9.]*\).*/\1/p' "$log.txt" | head -n 1)
+ready_up=$(sed -n 's/.*TESTHOST-KVM-READY uptime=\([0-9.]*\).*/\1/p' "${a_log[1]}" | head -n 1)
+runs="${a_ms[1]} ms"
+[ "$n_att" = 1 ] || runs+=" + ${a_ms[2]} ms (2nd)"
 echo "e2e: test host ${TH_SMP} CPUs: kvm_amd ready at ${ready_up:-?} s uptime;" \
-	"prepare $(((t1 - t0) / 1000000)) ms, test host run $(((t2 - t1) / 1000000)) ms," \
-	"e2e total $((($(date +%s%N) - t_start) / 1000000)) ms" \
-	"(console log: $log.txt)"
+	"test host run $runs, e2e total $((($(date +%s%N) - t_start) / 1000000)) ms" \
+	"(console log: ${a_log[$n_att]}${a_log[2]:+, first: ${a_log[1]}})"
 host_ok=1
-case "$status" in
-0) ;;
-timeout)
+for n in $(seq 1 "$n_att"); do
+	[ "${a_status[$n]}" != 0 ] || continue
+	# A failed first test host is forgiven only if the second finished.
+	if [ "$n" = 1 ] && [ "$n_att" = 2 ] && [ "${a_status[2]}" = 0 ]; then
+		echo "e2e: note: the first test host failed (${a_why[1]}), its unfinished cases were run again"
+		continue
+	fi
 	host_ok=0
-	echo "e2e: FAIL the test host timed out after $host_tmo s" ;;
-kvm-setup)
-	host_ok=0
-	echo "e2e: FAIL the test host could not set up KVM: $(grep -m1 TESTHOST-ERROR "$log.txt" || true)" ;;
-*)
-	host_ok=0
-	echo "e2e: FAIL $(th_explain "$status"); its last output:"
-	tail -n 12 "$log.txt" | sed 's/^/    | /' ;;
-esac
+	echo "e2e: FAIL ${a_why[$n]}; its last output:"
+	grep -v '^E2E-' "${a_log[$n]}" | tail -n 8 | sed 's/^/    | /'
+done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$host_ok" = 1 ]
