@@ -13,6 +13,7 @@
 #define _GNU_SOURCE /* accept4 */
 #endif
 #include "server.h"
+#include "../vmm/seccomp.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -431,11 +432,20 @@ static bool stopping(struct api_server *s)
 	return st;
 }
 
+/*
+ * seccomp: the API thread's filter (vmm/seccomp.c). Weak: the unit tests
+ * link this file without vmm/seccomp.c (tests/seccomp checks that ember's
+ * API thread does get its filter).
+ */
+#pragma weak seccomp_install
+
 static void *api_thread(void *arg)
 {
 	struct api_server *s = arg;
 	struct epoll_event evs[16];
 
+	if (seccomp_install) /* seccomp: before any client byte is handled */
+		seccomp_install(SECCOMP_API, 0);
 	while (!stopping(s)) {
 		uint64_t now = now_ms(), next = 0;
 		bool more = false;

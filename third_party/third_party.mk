@@ -65,3 +65,45 @@ $(LIBCAP_LIB): $(LIBCAP_SRC)/.ember-debsrc
 	$(MAKE) -s -C $(LIBCAP_SRC)/libcap CC=$(CC) BUILD_CC=$(HOSTCC) SHARED=no \
 		PTHREADS=no USE_GPERF=no GOLANG=no COPTS="-O2 -g0" libcap.a
 	cp $(LIBCAP_SRC)/libcap/libcap.a $@
+
+# --- libseccomp (for the seccomp filters) --------------------------------------
+#   $(LIBSECCOMP_HOST_LIB)  libseccomp.a for the build host (gcc). Only the
+#                           build-time filter compiler links it (vmm/seccomp.c
+#                           built with -DEMBER_SECCOMP_GEN, tests/seccomp/
+#                           seccomp.mk): ember carries the compiled BPF, not the
+#                           library.
+#   $(LIBSECCOMP_HOST_HDR)  #include <seccomp.h> with -I$(LIBSECCOMP_HOST_INC)
+# Built from its sources without configure/libtool. Debian's patch updates
+# src/syscalls.csv, so the shipped syscalls.perf.c is stale: it is generated
+# again with gperf, as Debian's build does.
+LIBSECCOMP_VERSION  := 2.5.4-1+deb12u1
+LIBSECCOMP_SRC      := $(TP_DIR)/src/libseccomp-$(LIBSECCOMP_VERSION)
+LIBSECCOMP_HOST_LIB := $(TP_DIR)/host/lib/libseccomp.a
+LIBSECCOMP_HOST_INC := $(TP_DIR)/host/include
+LIBSECCOMP_HOST_HDR := $(LIBSECCOMP_HOST_INC)/seccomp.h
+LIBSECCOMP_CSRCS    := api system helper gen_pfc gen_bpf hash db arch arch-x86 arch-x86_64 \
+	arch-x32 arch-arm arch-aarch64 arch-mips arch-mips64 arch-mips64n32 arch-parisc \
+	arch-parisc64 arch-ppc arch-ppc64 arch-riscv64 arch-s390 arch-s390x syscalls syscalls.perf
+
+third-party: $(LIBSECCOMP_HOST_LIB) $(LIBSECCOMP_HOST_HDR)
+
+$(LIBSECCOMP_SRC)/.ember-debsrc: third_party/debsrc.sh third_party/third_party.mk | $(BUILD)/.deps-build
+	third_party/debsrc.sh libseccomp $(LIBSECCOMP_VERSION) $(LIBSECCOMP_SRC)
+	@touch $@
+
+$(LIBSECCOMP_HOST_HDR): $(LIBSECCOMP_SRC)/.ember-debsrc
+	@mkdir -p $(dir $@)
+	cp $(LIBSECCOMP_SRC)/include/seccomp.h $(LIBSECCOMP_SRC)/include/seccomp-syscalls.h $(dir $@)
+
+$(LIBSECCOMP_HOST_LIB): $(LIBSECCOMP_SRC)/.ember-debsrc
+	$(call need_pkgs,gperf)
+	@mkdir -p $(dir $@) $(TP_DIR)/host/obj/libseccomp
+	cd $(LIBSECCOMP_SRC)/src && rm -f syscalls.perf syscalls.perf.c && \
+		./arch-gperf-generate syscalls.csv syscalls.perf.template && \
+		gperf -m 100 --null-strings --pic -tCEG -T -S1 syscalls.perf > syscalls.perf.c
+	echo '#define HAVE_LINUX_SECCOMP_H 1' > $(LIBSECCOMP_SRC)/src/configure.h
+	for f in $(LIBSECCOMP_CSRCS); do \
+		$(HOSTCC) $(TP_CFLAGS) -w -I$(LIBSECCOMP_SRC)/include -I$(LIBSECCOMP_SRC)/src \
+			-c $(LIBSECCOMP_SRC)/src/$$f.c -o $(TP_DIR)/host/obj/libseccomp/$$f.o || exit 1; \
+	done
+	rm -f $@ && ar rcs $@ $(LIBSECCOMP_CSRCS:%=$(TP_DIR)/host/obj/libseccomp/%.o)

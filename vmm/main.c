@@ -7,6 +7,7 @@
 #include "ember.h"
 #include "logger.h"
 #include "metrics.h"
+#include "seccomp.h"
 #include "vmm.h"
 #include "../api-socket/api.h"
 #include "../api-socket/config.h"
@@ -85,7 +86,8 @@ static const char usage_text[] =
 "    --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
 "                     the process start times (as the jailer passes them), for\n"
 "                     the metrics\n"
-"    --no-seccomp     accepted (ember installs no seccomp filter yet)\n"
+"    --no-seccomp     no seccomp filters (by default each thread kind, VMM, API\n"
+"                     and vCPU, may only make the syscalls it needs)\n"
 "    --mmds-size-limit N\n"
 "                     accepted and unused (ember has no MMDS)\n"
 "    Refused, ember has no such feature: --seccomp-filter, --metadata,\n"
@@ -110,6 +112,8 @@ static const char usage_text[] =
 "       file, a value out of range, an API socket path in use\n"
 "    3  the guest crashed: triple fault, KVM internal error (the message names\n"
 "       the vCPU and its RIP), an unexpected exit\n"
+"    148  a thread made a syscall its seccomp filter forbids; the message names\n"
+"         the thread and the syscall number\n"
 "    Every error is one line on standard error starting with \"ember: \".\n";
 
 /* Everything the command line says. */
@@ -124,6 +128,7 @@ struct args {
 	bool show_level, show_origin;
 	const char *metrics_path;
 	bool boot_timer;
+	bool no_seccomp;
 	uint64_t max_payload;
 	bool has_start, has_start_cpu;
 	uint64_t start_us, start_cpu_us, parent_cpu_us;
@@ -212,7 +217,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ 0 },
 	};
 	static const char *const why_unsupported[][2] = {
-		{ "--seccomp-filter", "ember installs no seccomp filters yet" },
+		{ "--seccomp-filter", "ember's filters are built in (--no-seccomp disables them)" },
 		{ "--metadata", "ember has no MMDS" },
 		{ "--describe-snapshot", "ember has no snapshots" },
 		{ "--enable-pci", "ember has no PCI bus (its devices are virtio-mmio)" },
@@ -309,7 +314,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		case O_PARENT_CPU_US:
 			a->parent_cpu_us = parse_num("--parent-cpu-time-us", optarg, 0, UINT64_MAX);
 			break;
-		case O_NO_SECCOMP: break;
+		case O_NO_SECCOMP: a->no_seccomp = true; break;
 		case O_MMDS_LIMIT: parse_num("--mmds-size-limit", optarg, 0, UINT64_MAX); break;
 		case O_UNSUPPORTED_ARG:
 		case O_UNSUPPORTED_FLAG:
@@ -477,6 +482,7 @@ int main(int argc, char **argv)
 	int status;
 
 	parse_args(argc, argv, &args, &cfg);
+	seccomp_setup(!args.no_seccomp); /* seccomp: before any thread starts */
 	vmm_init(&vmm);
 	api_init(&api, &vmm, args.id, args.max_payload);
 	api.boot_timer = args.boot_timer;

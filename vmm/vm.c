@@ -4,6 +4,7 @@
 #include "layout.h"
 #include "logger.h"
 #include "metrics.h"
+#include "seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -404,6 +405,7 @@ static void *vcpu_thread(void *arg)
 	for (const int *s = (const int[]){ SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, 0 }; *s; s++)
 		sigaddset(&set, *s);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	seccomp_install(SECCOMP_VCPU, c->id); /* seccomp: before the first KVM_RUN */
 	while (!vm_stop_requested()) {
 		if (__atomic_load_n(&c->vm->pause_req, __ATOMIC_SEQ_CST)) {
 			park(c);

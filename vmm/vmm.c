@@ -5,6 +5,7 @@
 #include "legacy.h"
 #include "metrics.h"
 #include "mptable.h"
+#include "seccomp.h"
 #include "term.h"
 #include "../kernel-loader/loader.h"
 #include "../virtio/mmio.h"
@@ -283,6 +284,7 @@ unmap:
 	serial_attach_input(&v->com1, &v->loop, STDIN_FILENO);
 	vm_start_vcpus(&v->vm);
 	v->booted = true;
+	seccomp_vmm_booted(); /* seccomp: the VMM filter, once the loop serves too */
 	return 0;
 }
 
@@ -341,6 +343,7 @@ int vmm_drive_update(struct vmm *v, const char *id, const char *path, char *err,
 
 int vmm_run(struct vmm *v)
 {
+	seccomp_vmm_serving(); /* seccomp: the VMM filter, once the VM is booted too */
 	evloop_run(&v->loop);
 	if (!stop.requested)
 		vm_request_stop(EMBER_EXIT_HOST_ERROR, "stopped by signal %d", (int)stop.signo);
