@@ -13,6 +13,7 @@
 #define _GNU_SOURCE /* accept4 */
 #endif
 #include "server.h"
+#include "../vmm/logger.h"
 #include "../vmm/seccomp.h"
 
 #include <errno.h>
@@ -444,6 +445,8 @@ static void *api_thread(void *arg)
 	struct api_server *s = arg;
 	struct epoll_event evs[16];
 
+	logger_set_thread_name("ember_api");
+	pthread_setname_np(pthread_self(), "ember_api");
 	if (seccomp_install) /* seccomp: before any client byte is handled */
 		seccomp_install(SECCOMP_API, 0);
 	while (!stopping(s)) {

@@ -73,7 +73,11 @@ struct vmm {
 /* A config with the defaults. */
 void vm_config_init(struct vm_config *c);
 
-/* The event loop, the stop request and the signal handlers. Dies on failure. */
+/*
+ * The event loop, the stop request and the signal handlers, in a zeroed
+ * struct vmm (a static one: most of it is device state that stays
+ * untouched, and so not resident, until used). Dies on failure.
+ */
 void vmm_init(struct vmm *v);
 
 /*
