@@ -18,22 +18,6 @@
 /* Firecracker's prefix for every deserialization error. */
 #define SERDE "An error occurred when deserializing the json body of a request: "
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	/* one line whatever the input held */
-	for (char *p = err; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return -1;
-}
 
 void ember_config_init(struct ember_config *c)
 {
@@ -98,7 +82,7 @@ static int lex_fail(const char *text, size_t off, char *err, size_t errlen, cons
 	unsigned line, col;
 
 	position(text, off, &line, &col);
-	return fail(err, errlen, SERDE "%s at line %u column %u.", what, line, col);
+	return errorf(err, errlen, SERDE "%s at line %u column %u.", what, line, col);
 }
 
 /*
@@ -172,7 +156,7 @@ static int dup_check(const cJSON *j, char *err, size_t errlen)
 		if (cJSON_IsObject(j))
 			for (b = a->next; b; b = b->next)
 				if (!strcmp(a->string, b->string))
-					return fail(err, errlen, SERDE "duplicate field `%s`.", a->string);
+					return errorf(err, errlen, SERDE "duplicate field `%s`.", a->string);
 		if ((cJSON_IsObject(a) || cJSON_IsArray(a)) && dup_check(a, err, errlen) < 0)
 			return -1;
 	}
@@ -278,7 +262,7 @@ static int check_fields(const cJSON *j, const char *what, const struct field *f,
 
 	if (!cJSON_IsObject(j)) {
 		kind(j, k, sizeof(k));
-		return fail(err, errlen, SERDE "invalid type: %s, expected %s object.", k, what);
+		return errorf(err, errlen, SERDE "invalid type: %s, expected %s object.", k, what);
 	}
 	for (size_t i = 0; i < n; i++)
 		out[i] = NULL;
@@ -294,21 +278,21 @@ static int check_fields(const cJSON *j, const char *what, const struct field *f,
 			for (size_t x = 0; x < n && used < sizeof(list); x++)
 				used += snprintf(list + used, sizeof(list) - used, "%s`%s`",
 						 x ? ", " : "", f[x].name);
-			return fail(err, errlen, SERDE "unknown field `%.64s`, expected one of %s.",
+			return errorf(err, errlen, SERDE "unknown field `%.64s`, expected one of %s.",
 				    m->string, list);
 		}
 		if (cJSON_IsNull(m) && (f[i].flags & F_NULL))
 			continue;
 		if (!type_ok(m, f[i].type)) {
 			kind(m, k, sizeof(k));
-			return fail(err, errlen, SERDE "invalid type: %s, expected %s for `%s`.", k,
+			return errorf(err, errlen, SERDE "invalid type: %s, expected %s for `%s`.", k,
 				    type_names[f[i].type], f[i].name);
 		}
 		out[i] = m;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((f[i].flags & F_REQ) && !out[i] && !cJSON_GetObjectItemCaseSensitive(j, f[i].name))
-			return fail(err, errlen, SERDE "missing field `%s`.", f[i].name);
+			return errorf(err, errlen, SERDE "missing field `%s`.", f[i].name);
 	return 0;
 }
 
@@ -317,7 +301,7 @@ static int get_uint(const cJSON *v, const char *name, uint64_t max, uint64_t *ou
 		    char *err, size_t errlen)
 {
 	if (v->valuedouble > (double)max)
-		return fail(err, errlen, SERDE "invalid value: integer `%.0f`, expected an integer "
+		return errorf(err, errlen, SERDE "invalid value: integer `%.0f`, expected an integer "
 			    "from 0 to %llu for `%s`.", v->valuedouble, (unsigned long long)max, name);
 	*out = (uint64_t)v->valuedouble;
 	return 0;
@@ -341,11 +325,11 @@ static int get_str(const cJSON *v, const char *name, char *dst, size_t size,
 	size_t len = strlen(v->valuestring);
 
 	if (!len)
-		return fail(err, errlen, "`%s` is empty.", name);
+		return errorf(err, errlen, "`%s` is empty.", name);
 	if (has_ctl(v->valuestring))
-		return fail(err, errlen, "`%s` contains a control character.", name);
+		return errorf(err, errlen, "`%s` contains a control character.", name);
 	if (len >= size)
-		return fail(err, errlen, "`%s` is longer than %zu bytes.", name, size - 1);
+		return errorf(err, errlen, "`%s` is longer than %zu bytes.", name, size - 1);
 	memcpy(dst, v->valuestring, len + 1);
 	return 0;
 }
@@ -365,9 +349,9 @@ bool config_valid_id(const char *id)
 static int check_id(const char *id, const char *name, char *err, size_t errlen)
 {
 	if (!id[0])
-		return fail(err, errlen, "The ID cannot be empty.");
+		return errorf(err, errlen, "The ID cannot be empty.");
 	if (!config_valid_id(id))
-		return fail(err, errlen, "Invalid `%s` \"%.70s\": API resource IDs are 1 to %d "
+		return errorf(err, errlen, "Invalid `%s` \"%.70s\": API resource IDs are 1 to %d "
 			    "alphanumeric characters and underscores.", name, id, API_ID_MAX);
 	return 0;
 }
@@ -402,7 +386,7 @@ static int check_bucket(const cJSON *j, const char *name, char *err, size_t errl
 	if (check_fields(j, name, f, 3, v, err, errlen) < 0)
 		return -1;
 	if (v[0]->valuedouble != 0 && v[2]->valuedouble != 0)
-		return fail(err, errlen, "%s: rate limiting is not supported by ember (size %.0f, "
+		return errorf(err, errlen, "%s: rate limiting is not supported by ember (size %.0f, "
 			    "refill_time %.0f); give size 0 or no rate limiter.", name,
 			    v[0]->valuedouble, v[2]->valuedouble);
 	return 0;
@@ -463,18 +447,18 @@ int config_put_boot_source(struct ember_config *c, const cJSON *j, char *err, si
 	n.cmdline_replaces = v[2] != NULL;
 	if (v[2]) {
 		if (strlen(v[2]->valuestring) >= sizeof(n.cmdline))
-			return fail(err, errlen, "Boot source error: The kernel command line is "
+			return errorf(err, errlen, "Boot source error: The kernel command line is "
 				    "invalid: longer than %zu bytes.", sizeof(n.cmdline) - 1);
 		if (!printable(v[2]->valuestring))
-			return fail(err, errlen, "Boot source error: The kernel command line is "
+			return errorf(err, errlen, "Boot source error: The kernel command line is "
 				    "invalid: only printable ASCII characters are allowed.");
 		strcpy(n.cmdline, v[2]->valuestring);
 	}
 	if (can_open(n.kernel, O_RDONLY, why, sizeof(why)) < 0)
-		return fail(err, errlen, "Boot source error: The kernel file cannot be opened: %s",
+		return errorf(err, errlen, "Boot source error: The kernel file cannot be opened: %s",
 			    why);
 	if (n.initrd[0] && can_open(n.initrd, O_RDONLY, why, sizeof(why)) < 0)
-		return fail(err, errlen, "Boot source error: The initrd file cannot be opened: %s",
+		return errorf(err, errlen, "Boot source error: The initrd file cannot be opened: %s",
 			    why);
 	c->vm = n;
 	return 0;
@@ -509,37 +493,37 @@ int config_machine(struct ember_config *c, const cJSON *j, bool patch, char *err
 	for (int i = 0; i < 6; i++)
 		any |= v[i] != NULL;
 	if (patch && !any)
-		return fail(err, errlen, "Empty PATCH request.");
+		return errorf(err, errlen, "Empty PATCH request.");
 	if (v[0] && get_uint(v[0], "vcpu_count", 255, &vcpus, err, errlen) < 0)
 		return -1;
 	if (v[1] && get_uint(v[1], "mem_size_mib", UINT64_MAX >> 20, &mem, err, errlen) < 0)
 		return -1;
 	if (vcpus < 1 || vcpus > GUEST_VCPUS_MAX)
-		return fail(err, errlen, "Machine config error: The number of vCPUs must be greater "
+		return errorf(err, errlen, "Machine config error: The number of vCPUs must be greater "
 			    "than 0, less than %d and must be 1 or an even number if SMT is enabled.",
 			    GUEST_VCPUS_MAX + 1);
 	if (mem == 0)
-		return fail(err, errlen, "Machine config error: The memory size (MiB) is either 0, "
+		return errorf(err, errlen, "Machine config error: The memory size (MiB) is either 0, "
 			    "or not a multiple of the configured page size.");
 	if (mem < GUEST_MEM_MIN_MIB || mem > GUEST_MEM_MAX_MIB)
-		return fail(err, errlen, "Machine config error: ember needs a memory size from %llu "
+		return errorf(err, errlen, "Machine config error: ember needs a memory size from %llu "
 			    "to %llu MiB (got %llu).", GUEST_MEM_MIN_MIB, GUEST_MEM_MAX_MIB,
 			    (unsigned long long)mem);
 	if (v[2] && cJSON_IsTrue(v[2]))
-		return fail(err, errlen, "Machine config error: smt (simultaneous multithreading) "
+		return errorf(err, errlen, "Machine config error: smt (simultaneous multithreading) "
 			    "is not supported by ember: every vCPU is a core of its own; give "
 			    "\"smt\": false.");
 	if (v[3] && strcmp(v[3]->valuestring, "None"))
-		return fail(err, errlen, "Machine config error: CPU template \"%.32s\" is not "
+		return errorf(err, errlen, "Machine config error: CPU template \"%.32s\" is not "
 			    "supported by ember (only \"None\").", v[3]->valuestring);
 	if (v[4])
 		dirty = cJSON_IsTrue(v[4]);
 	if (v[5] && strcmp(v[5]->valuestring, "None")) {
 		if (strcmp(v[5]->valuestring, "Transparent") && strcmp(v[5]->valuestring, "2M"))
-			return fail(err, errlen, SERDE "unknown variant `%.32s`, expected one of "
+			return errorf(err, errlen, SERDE "unknown variant `%.32s`, expected one of "
 				    "`None`, `Transparent`, `2M` for `huge_pages`.",
 				    v[5]->valuestring);
-		return fail(err, errlen, "Machine config error: huge_pages \"%s\" is not supported "
+		return errorf(err, errlen, "Machine config error: huge_pages \"%s\" is not supported "
 			    "by ember (only \"None\").", v[5]->valuestring);
 	}
 	c->vm.vcpus = vcpus;
@@ -583,7 +567,7 @@ int config_put_drive(struct ember_config *c, const cJSON *j, const char *path_id
 	if (check_id(v[0]->valuestring, "drive_id", err, errlen) < 0)
 		return -1;
 	if (path_id && strcmp(path_id, v[0]->valuestring))
-		return fail(err, errlen, "The id from the path does not match the id from the body!");
+		return errorf(err, errlen, "The id from the path does not match the id from the body!");
 	strcpy(d.id, v[0]->valuestring);
 	d.root = cJSON_IsTrue(v[2]);
 	d.read_only = v[4] && cJSON_IsTrue(v[4]);
@@ -592,7 +576,7 @@ int config_put_drive(struct ember_config *c, const cJSON *j, const char *path_id
 
 		if (!*p || strlen(p) > PARTUUID_MAX ||
 		    strspn(p, "0123456789abcdefABCDEF-") != strlen(p))
-			return fail(err, errlen, "Drive config error: partuuid \"%.70s\" is not 1 to "
+			return errorf(err, errlen, "Drive config error: partuuid \"%.70s\" is not 1 to "
 				    "%d hexadecimal digits and '-'.", p, PARTUUID_MAX);
 		strcpy(partuuid, p);  /* used only for the root device, like Firecracker */
 	}
@@ -600,21 +584,21 @@ int config_put_drive(struct ember_config *c, const cJSON *j, const char *path_id
 		if (!strcmp(v[3]->valuestring, "Writeback"))
 			wb = true;
 		else if (strcmp(v[3]->valuestring, "Unsafe"))
-			return fail(err, errlen, SERDE "unknown variant `%.32s`, expected `Unsafe` or "
+			return errorf(err, errlen, SERDE "unknown variant `%.32s`, expected `Unsafe` or "
 				    "`Writeback` for `cache_type`.", v[3]->valuestring);
 	}
 	if (v[7] && strcmp(v[7]->valuestring, "Sync")) {
 		if (strcmp(v[7]->valuestring, "Async"))
-			return fail(err, errlen, SERDE "unknown variant `%.32s`, expected `Sync` or "
+			return errorf(err, errlen, SERDE "unknown variant `%.32s`, expected `Sync` or "
 				    "`Async` for `io_engine`.", v[7]->valuestring);
-		return fail(err, errlen, "Drive config error: io_engine \"Async\" is not supported "
+		return errorf(err, errlen, "Drive config error: io_engine \"Async\" is not supported "
 			    "by ember (only \"Sync\").");
 	}
 	if (v[8])
-		return fail(err, errlen, "Drive config error: vhost-user block devices (`socket`) "
+		return errorf(err, errlen, "Drive config error: vhost-user block devices (`socket`) "
 			    "are not supported by ember; give path_on_host.");
 	if (!v[5])
-		return fail(err, errlen, "Drive config error: path_on_host is required.");
+		return errorf(err, errlen, "Drive config error: path_on_host is required.");
 	if (get_str(v[5], "path_on_host", d.path, sizeof(d.path), err, errlen) < 0)
 		return -1;
 	if (check_limiter(v[6], "rate_limiter", err, errlen) < 0)
@@ -622,13 +606,13 @@ int config_put_drive(struct ember_config *c, const cJSON *j, const char *path_id
 	at = find_drive(c, d.id);
 	for (int i = 0; i < c->vm.ndrives; i++)
 		if (d.root && c->vm.drives[i].root && i != at)
-			return fail(err, errlen, "Drive config error: A root block device already "
+			return errorf(err, errlen, "Drive config error: A root block device already "
 				    "exists!");
 	if (at < 0 && c->vm.ndrives == MAX_DRIVES)
-		return fail(err, errlen, "Drive config error: ember supports at most %d drives.",
+		return errorf(err, errlen, "Drive config error: ember supports at most %d drives.",
 			    MAX_DRIVES);
 	if (can_open(d.path, d.read_only ? O_RDONLY : O_RDWR, why, sizeof(why)) < 0)
-		return fail(err, errlen, "Drive config error: Unable to create the virtio block "
+		return errorf(err, errlen, "Drive config error: Unable to create the virtio block "
 			    "device: %s", why);
 	if (at < 0)
 		at = c->vm.ndrives++;
@@ -653,9 +637,9 @@ int config_patch_drive(const struct ember_config *c, const cJSON *j, const char 
 	if (check_id(v[0]->valuestring, "drive_id", err, errlen) < 0)
 		return -1;
 	if (path_id && strcmp(path_id, v[0]->valuestring))
-		return fail(err, errlen, "The id from the path does not match the id from the body!");
+		return errorf(err, errlen, "The id from the path does not match the id from the body!");
 	if (find_drive(c, v[0]->valuestring) < 0)
-		return fail(err, errlen, "Drive config error: Unable to patch the block device: "
+		return errorf(err, errlen, "Drive config error: Unable to patch the block device: "
 			    "no drive with drive_id \"%s\". Please verify the request arguments.",
 			    v[0]->valuestring);
 	if (check_limiter(v[2], "rate_limiter", err, errlen) < 0)
@@ -663,11 +647,11 @@ int config_patch_drive(const struct ember_config *c, const cJSON *j, const char 
 	*path = NULL;
 	if (v[1]) {
 		if (!v[1]->valuestring[0])
-			return fail(err, errlen, "`path_on_host` is empty.");
+			return errorf(err, errlen, "`path_on_host` is empty.");
 		if (has_ctl(v[1]->valuestring))
-			return fail(err, errlen, "`path_on_host` contains a control character.");
+			return errorf(err, errlen, "`path_on_host` contains a control character.");
 		if (strlen(v[1]->valuestring) >= sizeof(c->vm.drives[0].path))
-			return fail(err, errlen, "`path_on_host` is longer than %zu bytes.",
+			return errorf(err, errlen, "`path_on_host` is longer than %zu bytes.",
 				    sizeof(c->vm.drives[0].path) - 1);
 		*path = v[1]->valuestring;
 	}
@@ -726,22 +710,22 @@ int config_put_net(struct ember_config *c, const cJSON *j, const char *path_id,
 	if (check_id(id, "iface_id", err, errlen) < 0)
 		return -1;
 	if (path_id && strcmp(path_id, id))
-		return fail(err, errlen, "The id from the path [%s] does not match the id from the "
+		return errorf(err, errlen, "The id from the path [%s] does not match the id from the "
 			    "body [%s]!", path_id, id);
 	if (!tap[0] || strlen(tap) >= sizeof(n.tap) || !strcmp(tap, ".") || !strcmp(tap, "..") ||
 	    strpbrk(tap, "/:,= ") || has_ctl(tap))
-		return fail(err, errlen, "Network config error: Cannot open/create the tap device: "
+		return errorf(err, errlen, "Network config error: Cannot open/create the tap device: "
 			    "invalid host_dev_name \"%.40s\" (1 to %zu characters, no '/', ':', ',', "
 			    "'=' or spaces).", tap, sizeof(n.tap) - 1);
 	strcpy(n.tap, tap);
 	if (v[2]) {
 		if (parse_mac(v[2]->valuestring, n.mac) < 0)
-			return fail(err, errlen, SERDE "invalid guest_mac \"%.40s\": expected "
+			return errorf(err, errlen, SERDE "invalid guest_mac \"%.40s\": expected "
 				    "XX:XX:XX:XX:XX:XX in hexadecimal.", v[2]->valuestring);
 		n.has_mac = true;
 	}
 	if (v[3])
-		return fail(err, errlen, "Network config error: mtu is not supported by ember.");
+		return errorf(err, errlen, "Network config error: mtu is not supported by ember.");
 	if (check_limiter(v[4], "rx_rate_limiter", err, errlen) < 0 ||
 	    check_limiter(v[5], "tx_rate_limiter", err, errlen) < 0)
 		return -1;
@@ -750,16 +734,16 @@ int config_put_net(struct ember_config *c, const cJSON *j, const char *path_id,
 		if (i == at)
 			continue;
 		if (!strcmp(c->vm.nets[i].tap, n.tap))
-			return fail(err, errlen, "Network config error: The host device %s is already "
+			return errorf(err, errlen, "Network config error: The host device %s is already "
 				    "used by interface %s.", n.tap, c->iface_id[i]);
 		if (n.has_mac && c->vm.nets[i].has_mac && !memcmp(c->vm.nets[i].mac, n.mac, 6)) {
 			mac_str(n.mac, m);
-			return fail(err, errlen, "Network config error: The MAC address is already "
+			return errorf(err, errlen, "Network config error: The MAC address is already "
 				    "in use: %s", m);
 		}
 	}
 	if (at < 0 && c->vm.nnets == MAX_NETS)
-		return fail(err, errlen, "Network config error: ember supports at most %d network "
+		return errorf(err, errlen, "Network config error: ember supports at most %d network "
 			    "interfaces.", MAX_NETS);
 	if (at < 0)
 		at = c->vm.nnets++;
@@ -783,10 +767,10 @@ int config_patch_net(const struct ember_config *c, const cJSON *j, const char *p
 	if (check_id(v[0]->valuestring, "iface_id", err, errlen) < 0)
 		return -1;
 	if (path_id && strcmp(path_id, v[0]->valuestring))
-		return fail(err, errlen, "The id from the path [%s] does not match the id from the "
+		return errorf(err, errlen, "The id from the path [%s] does not match the id from the "
 			    "body [%s]!", path_id, v[0]->valuestring);
 	if (find_net(c, v[0]->valuestring) < 0)
-		return fail(err, errlen, "Network config error: Unable to update the net device: "
+		return errorf(err, errlen, "Network config error: Unable to update the net device: "
 			    "no network interface with iface_id \"%s\".", v[0]->valuestring);
 	if (check_limiter(v[1], "rx_rate_limiter", err, errlen) < 0 ||
 	    check_limiter(v[2], "tx_rate_limiter", err, errlen) < 0)
@@ -825,7 +809,7 @@ int config_put_logger(struct ember_config *c, const cJSON *j, char *err, size_t 
 		     i++)
 			;
 		if (i == ARRAY_SIZE(levels))
-			return fail(err, errlen, SERDE "Invalid LevelFilter \"%.32s\" for `level` "
+			return errorf(err, errlen, SERDE "Invalid LevelFilter \"%.32s\" for `level` "
 				    "(Off, Trace, Debug, Info, Warning, Error).", v[1]->valuestring);
 		strcpy(l.level, levels[i][1]);
 	}
@@ -857,7 +841,7 @@ int config_put_metrics(struct ember_config *c, const cJSON *j, char *err, size_t
 	if (get_str(v[0], "metrics_path", m.path, sizeof(m.path), err, errlen) < 0)
 		return -1;
 	if ((v[1] && cJSON_IsTrue(v[1])) || (v[2] && v[2]->child))
-		return fail(err, errlen, "Metrics error: emit_id and properties are not supported "
+		return errorf(err, errlen, "Metrics error: emit_id and properties are not supported "
 			    "by ember.");
 	c->metrics = m;
 	return 0;
@@ -901,7 +885,7 @@ int config_parse_action(const cJSON *j, enum config_action *a, char *err, size_t
 			*a = i;
 			return 0;
 		}
-	return fail(err, errlen, SERDE "unknown variant `%.32s`, expected one of `FlushMetrics`, "
+	return errorf(err, errlen, SERDE "unknown variant `%.32s`, expected one of `FlushMetrics`, "
 		    "`InstanceStart`, `SendCtrlAltDel`.", v[0]->valuestring);
 }
 
@@ -917,7 +901,7 @@ int config_parse_vm_state(const cJSON *j, bool *pause, char *err, size_t errlen)
 	else if (!strcmp(v[0]->valuestring, "Resumed"))
 		*pause = false;
 	else
-		return fail(err, errlen, SERDE "unknown variant `%.32s`, expected `Paused` or "
+		return errorf(err, errlen, SERDE "unknown variant `%.32s`, expected `Paused` or "
 			    "`Resumed`.", v[0]->valuestring);
 	return 0;
 }
@@ -954,7 +938,7 @@ static int parse_doc(struct ember_config *c, const cJSON *j, char *err, size_t e
 				continue;
 			if (!cJSON_IsNull(item) && !((cJSON_IsArray(item) || cJSON_IsObject(item)) &&
 						     !item->child))
-				return fail(err, errlen, "\"%s\" is not supported by ember (only "
+				return errorf(err, errlen, "\"%s\" is not supported by ember (only "
 					    "null).", absent_keys[i]);
 			all[ARRAY_SIZE(f) + i].type = cJSON_IsArray(item) ? F_ARR : F_OBJ;
 		}
@@ -969,7 +953,7 @@ static int parse_doc(struct ember_config *c, const cJSON *j, char *err, size_t e
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "drive_id");
 
 		if (cJSON_IsString(id) && find_drive(c, id->valuestring) >= 0)
-			return fail(err, errlen, "drives: drive_id \"%s\" appears twice.",
+			return errorf(err, errlen, "drives: drive_id \"%s\" appears twice.",
 				    id->valuestring);
 		if (config_put_drive(c, item, NULL, err, errlen) < 0)
 			return -1;
@@ -979,7 +963,7 @@ static int parse_doc(struct ember_config *c, const cJSON *j, char *err, size_t e
 			const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "iface_id");
 
 			if (cJSON_IsString(id) && find_net(c, id->valuestring) >= 0)
-				return fail(err, errlen, "network-interfaces: iface_id \"%s\" appears "
+				return errorf(err, errlen, "network-interfaces: iface_id \"%s\" appears "
 					    "twice.", id->valuestring);
 			if (config_put_net(c, item, NULL, err, errlen) < 0)
 				return -1;
@@ -1153,7 +1137,7 @@ int config_to_vm(const struct ember_config *c, struct vm_config *out, char *err,
 		n = snprintf(out->cmdline + used, sizeof(out->cmdline) - used, "%sroot=PARTUUID=%s %s",
 			     used ? " " : "", c->partuuid[i], d->read_only ? "ro" : "rw");
 		if (n < 0 || (size_t)n >= sizeof(out->cmdline) - used)
-			return fail(err, errlen, "Start microvm error: the kernel command line is too "
+			return errorf(err, errlen, "Start microvm error: the kernel command line is too "
 				    "long for root=PARTUUID=%s.", c->partuuid[i]);
 	}
 	return 0;

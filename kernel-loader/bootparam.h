@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "loader.h"
+#include "../vmm/ember.h" /* errorf */
 
 #define ZERO_PAGE_SIZE        0x1000
 
@@ -86,9 +87,6 @@ static inline void put_le32(uint8_t *p, uint32_t v)
 	put_le16(p + 2, (uint16_t)(v >> 16));
 }
 
-/* Format a one-line reason into err (if any room) and return -1. */
-int loader_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	     struct kernel_info *ki, char *err, size_t errlen);

@@ -52,21 +52,21 @@ int write_boot_params(const struct guest_mem *gm, const struct kernel_info *ki,
 		cmdline = "";
 	clen = strnlen(cmdline, (size_t)ki->cmdline_max + 1);
 	if (clen > ki->cmdline_max || clen >= CMDLINE_MAX_SIZE)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "kernel command line too long (%zu bytes, this kernel accepts at most %u)",
 				   strlen(cmdline), ki->cmdline_max);
 	if (ki->hdr_len > sizeof(ki->hdr))
-		return loader_fail(err, errlen, "invalid setup header length %zu", ki->hdr_len);
+		return errorf(err, errlen, "invalid setup header length %zu", ki->hdr_len);
 	if (!gm_ptr(gm, ZERO_PAGE_START, ZERO_PAGE_SIZE) ||
 	    !gm_ptr(gm, CMDLINE_START, CMDLINE_MAX_SIZE))
-		return loader_fail(err, errlen, "guest memory too small for the boot parameters");
+		return errorf(err, errlen, "guest memory too small for the boot parameters");
 	if (initrd_size && !gm_ptr(gm, initrd_addr, initrd_size))
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "initrd (0x%" PRIx64 " bytes at 0x%" PRIx64 ") is outside guest RAM",
 				   initrd_size, initrd_addr);
 	ne = e820_build(gm, e820, BP_E820_MAX);
 	if (ne < 0)
-		return loader_fail(err, errlen, "e820 map has more than %d entries", BP_E820_MAX);
+		return errorf(err, errlen, "e820 map has more than %d entries", BP_E820_MAX);
 
 	memset(zp, 0, sizeof(zp));
 	if (ki->format == KERNEL_BZIMAGE) {
@@ -94,6 +94,6 @@ int write_boot_params(const struct guest_mem *gm, const struct kernel_info *ki,
 	if (gm_write(gm, CMDLINE_START, cmdline, clen) ||
 	    gm_write(gm, CMDLINE_START + clen, "", 1) ||
 	    gm_write(gm, ZERO_PAGE_START, zp, sizeof(zp)))
-		return loader_fail(err, errlen, "guest memory too small for the boot parameters");
+		return errorf(err, errlen, "guest memory too small for the boot parameters");
 	return 0;
 }

@@ -26,7 +26,7 @@ static int runtime_start(const uint8_t *img, uint64_t low_end, uint64_t *start,
 
 	if (img[BP_RELOCATABLE_KERNEL]) {
 		if (align == 0 || (align & (align - 1)))
-			return loader_fail(err, errlen,
+			return errorf(err, errlen,
 					   "bzImage has an invalid kernel_alignment 0x%" PRIx64, align);
 		if (pref > s)
 			s = pref;
@@ -41,7 +41,7 @@ static int runtime_start(const uint8_t *img, uint64_t low_end, uint64_t *start,
 	*start = s;
 	return 0;
 nofit:
-	return loader_fail(err, errlen,
+	return errorf(err, errlen,
 			   "bzImage runs at 0x%" PRIx64 " (pref_address), outside guest RAM below 0x%" PRIx64,
 			   pref, low_end);
 }
@@ -56,45 +56,45 @@ int load_bzimage(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	unsigned int sects;
 
 	if (len < BP_HDR_MIN_END)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "bzImage truncated: %zu bytes, the setup header ends at 0x%x",
 				   len, BP_HDR_MIN_END);
 	if (get_le16(img + BP_BOOT_FLAG) != BOOT_FLAG_MAGIC)
-		return loader_fail(err, errlen, "bzImage has a bad boot flag 0x%04x (expected 0x%04x)",
+		return errorf(err, errlen, "bzImage has a bad boot flag 0x%04x (expected 0x%04x)",
 				   get_le16(img + BP_BOOT_FLAG), BOOT_FLAG_MAGIC);
 	version = get_le16(img + BP_VERSION);
 	if (version < BOOT_PROTO_MIN)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "bzImage boot protocol %u.%02u is too old (need 2.12 or later)",
 				   version >> 8, version & 0xff);
 	xlf = get_le16(img + BP_XLOADFLAGS);
 	if (!(xlf & XLF_KERNEL_64))
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "bzImage has no 64-bit entry point (XLF_KERNEL_64 not set in xloadflags 0x%04x)",
 				   xlf);
 	hdr_end = BP_HEADER + (size_t)img[BP_JUMP + 1];
 	if (hdr_end < BP_HDR_MIN_END)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "bzImage setup header ends at 0x%zx, too short for protocol 2.12",
 				   hdr_end);
 
 	sects = img[BP_SETUP_SECTS] ? img[BP_SETUP_SECTS] : 4;
 	setup_size = ((uint64_t)sects + 1) * 512;
 	if (setup_size >= len || hdr_end > len)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "bzImage truncated: %zu bytes, no kernel after %u setup sectors",
 				   len, sects);
 	pm_size = len - setup_size;
 
 	if (low_end <= HIMEM_START || pm_size > low_end - HIMEM_START)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "bzImage kernel (%" PRIu64 " bytes at 0x%llx) does not fit in guest RAM below 0x%" PRIx64,
 				   pm_size, HIMEM_START, low_end);
 	if (runtime_start(img, low_end, &start, err, errlen))
 		return -1;
 	init_size = get_le32(img + BP_INIT_SIZE);
 	if (init_size > low_end - start)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "bzImage needs 0x%" PRIx64 " bytes (init_size) at 0x%" PRIx64
 				   ", beyond guest RAM ending at 0x%" PRIx64,
 				   init_size, start, low_end);
@@ -103,7 +103,7 @@ int load_bzimage(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		end = HIMEM_START + pm_size;
 
 	if (gm_write(gm, HIMEM_START, img + setup_size, pm_size))
-		return loader_fail(err, errlen, "bzImage kernel outside guest memory");
+		return errorf(err, errlen, "bzImage kernel outside guest memory");
 
 	ki->format = KERNEL_BZIMAGE;
 	ki->entry = HIMEM_START + BZIMAGE_ENTRY_64_OFF;

@@ -33,26 +33,26 @@ static int check_ehdr(const Elf64_Ehdr *eh, uint64_t len, char *err, size_t errl
 	uint64_t tbl;
 
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return loader_fail(err, errlen, "ELF kernel is not 64-bit (EI_CLASS %u)",
+		return errorf(err, errlen, "ELF kernel is not 64-bit (EI_CLASS %u)",
 				   eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return loader_fail(err, errlen, "ELF kernel is not little-endian (EI_DATA %u)",
+		return errorf(err, errlen, "ELF kernel is not little-endian (EI_DATA %u)",
 				   eh->e_ident[EI_DATA]);
 	if (eh->e_machine != EM_X86_64)
-		return loader_fail(err, errlen, "ELF kernel is not x86-64 (e_machine %u)",
+		return errorf(err, errlen, "ELF kernel is not x86-64 (e_machine %u)",
 				   eh->e_machine);
 	if (eh->e_type != ET_EXEC)
-		return loader_fail(err, errlen, "ELF kernel is not an executable (e_type %u)",
+		return errorf(err, errlen, "ELF kernel is not an executable (e_type %u)",
 				   eh->e_type);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr))
-		return loader_fail(err, errlen, "ELF program header size is %u, expected %zu",
+		return errorf(err, errlen, "ELF program header size is %u, expected %zu",
 				   eh->e_phentsize, sizeof(Elf64_Phdr));
 	if (eh->e_phnum == 0 || eh->e_phnum == PN_XNUM)
-		return loader_fail(err, errlen, "ELF kernel has no program headers (e_phnum %u)",
+		return errorf(err, errlen, "ELF kernel has no program headers (e_phnum %u)",
 				   eh->e_phnum);
 	tbl = (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr); /* < 2^22 */
 	if (eh->e_phoff > len || tbl > len - eh->e_phoff)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "ELF program header table (%u entries at offset 0x%" PRIx64
 				   ") is outside the %" PRIu64 "-byte file",
 				   eh->e_phnum, (uint64_t)eh->e_phoff, len);
@@ -64,21 +64,21 @@ static int check_seg(const struct seg *s, uint64_t len, uint64_t low_end,
 		     char *err, size_t errlen)
 {
 	if (s->filesz > s->memsz)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "ELF segment %u: p_filesz 0x%" PRIx64 " > p_memsz 0x%" PRIx64,
 				   s->index, s->filesz, s->memsz);
 	if (s->offset > len || s->filesz > len - s->offset)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "ELF segment %u: file range (0x%" PRIx64 " bytes at offset 0x%" PRIx64
 				   ") is outside the %" PRIu64 "-byte file",
 				   s->index, s->filesz, s->offset, len);
 	if (s->memsz == 0)
 		return 0;
 	if (s->paddr < HIMEM_START)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "ELF segment %u at 0x%" PRIx64 " is below 1 MiB", s->index, s->paddr);
 	if (s->paddr > low_end || s->memsz > low_end - s->paddr)
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "ELF segment %u (0x%" PRIx64 " bytes at 0x%" PRIx64
 				   ") does not fit in guest RAM below 0x%" PRIx64,
 				   s->index, s->memsz, s->paddr, low_end);
@@ -96,7 +96,7 @@ int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	int entry_ok = 0, ret = -1;
 
 	if (len < sizeof(eh))
-		return loader_fail(err, errlen,
+		return errorf(err, errlen,
 				   "ELF kernel truncated: %zu bytes, the ELF header alone is %zu",
 				   len, sizeof(eh));
 	memcpy(&eh, img, sizeof(eh));
@@ -105,7 +105,7 @@ int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 
 	segs = calloc(eh.e_phnum, sizeof(*segs));
 	if (!segs)
-		return loader_fail(err, errlen, "out of memory reading ELF program headers");
+		return errorf(err, errlen, "out of memory reading ELF program headers");
 
 	for (unsigned int i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
@@ -122,7 +122,7 @@ int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 			segs[n++] = s;
 	}
 	if (n == 0) {
-		loader_fail(err, errlen, "ELF kernel has no non-empty PT_LOAD segment");
+		errorf(err, errlen, "ELF kernel has no non-empty PT_LOAD segment");
 		goto out;
 	}
 
@@ -133,7 +133,7 @@ int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		/* sorted by address: overlap iff it starts before the highest
 		 * end seen so far (hi, reached by segment hi_index) */
 		if (i > 0 && segs[i].paddr < hi) {
-			loader_fail(err, errlen,
+			errorf(err, errlen,
 				    "ELF segments %u and %u overlap in guest memory (at 0x%" PRIx64 ")",
 				    hi_index, segs[i].index, segs[i].paddr);
 			goto out;
@@ -148,7 +148,7 @@ int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		}
 	}
 	if (!entry_ok) {
-		loader_fail(err, errlen,
+		errorf(err, errlen,
 			    "ELF entry point 0x%" PRIx64 " is not inside a loaded segment",
 			    (uint64_t)eh.e_entry);
 		goto out;
@@ -158,7 +158,7 @@ int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		uint8_t *dst = gm_ptr(gm, segs[i].paddr, segs[i].memsz);
 
 		if (!dst) { /* cannot happen after check_seg() */
-			loader_fail(err, errlen, "ELF segment %u outside guest memory",
+			errorf(err, errlen, "ELF segment %u outside guest memory",
 				    segs[i].index);
 			goto out;
 		}

@@ -17,7 +17,7 @@ int load_initrd(const struct guest_mem *gm, const struct kernel_info *ki,
 	uint64_t a;
 
 	if (!data || len == 0)
-		return loader_fail(err, errlen, "initrd is empty");
+		return errorf(err, errlen, "initrd is empty");
 	/* the initrd's last byte must be <= initrd_addr_max */
 	if (top > 0 && ki->initrd_addr_max < top - 1)
 		top = ki->initrd_addr_max + 1;
@@ -31,7 +31,7 @@ int load_initrd(const struct guest_mem *gm, const struct kernel_info *ki,
 	*addr = a;
 	return 0;
 nofit:
-	return loader_fail(err, errlen,
+	return errorf(err, errlen,
 			   "initrd (%zu bytes) does not fit in guest memory below 0x%" PRIx64
 			   " (kernel ends at 0x%" PRIx64 ")",
 			   len, top, floor);

@@ -7,18 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int loader_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 int load_kernel(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		struct kernel_info *ki, char *err, size_t errlen)
 {
@@ -26,11 +14,11 @@ int load_kernel(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	if (err && errlen)
 		err[0] = '\0';
 	if (!img || len == 0)
-		return loader_fail(err, errlen, "kernel image is empty");
+		return errorf(err, errlen, "kernel image is empty");
 	if (len >= 4 && memcmp(img, "\177ELF", 4) == 0)
 		return load_elf(gm, img, len, ki, err, errlen);
 	if (len >= BP_HEADER + 4 && get_le32(img + BP_HEADER) == HDRS_MAGIC)
 		return load_bzimage(gm, img, len, ki, err, errlen);
-	return loader_fail(err, errlen,
+	return errorf(err, errlen,
 			   "unrecognised kernel image (neither an ELF vmlinux nor a bzImage with a \"HdrS\" header)");
 }

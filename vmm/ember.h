@@ -15,6 +15,13 @@ enum ember_status {
 	EMBER_EXIT_GUEST_CRASH = 3, /* triple fault, KVM internal error, ... */
 };
 
+/*
+ * Format a one-line reason into err (control characters become '?', so
+ * whatever the input held it stays one line) and return -1.
+ */
+int errorf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Print "ember: <msg>" on stderr and exit(status). Thread-safe. */
 void die(int status, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));

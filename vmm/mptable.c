@@ -6,6 +6,7 @@
  * Built in a local buffer, checksummed, then copied with gm_write().
  */
 #include "mptable.h"
+#include "ember.h"
 #include "layout.h"
 
 #include <stdarg.h>
@@ -38,21 +39,6 @@ enum { MP_INT = 0, MP_NMI = 1, MP_SMI = 2, MP_EXTINT = 3 };
 _Static_assert(MPTABLE_START % 16 == 0, "MP floating pointer must be 16-byte aligned");
 _Static_assert(MPTABLE_START + MPF_SIZE + MPC_MAX_SIZE <= HIMEM_START,
 	       "MP table must fit below 1 MiB");
-
-static int mp_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int mp_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -102,7 +88,7 @@ int mptable_write(const struct guest_mem *gm, int ncpus, char *err, size_t errle
 	size_t mpc_len;
 
 	if (ncpus < 1 || ncpus > GUEST_VCPUS_MAX)
-		return mp_fail(err, errlen, "MP table: %d vCPUs, must be 1..%d",
+		return errorf(err, errlen, "MP table: %d vCPUs, must be 1..%d",
 			       ncpus, GUEST_VCPUS_MAX);
 	memset(buf, 0, sizeof(buf));
 
@@ -149,7 +135,7 @@ int mptable_write(const struct guest_mem *gm, int ncpus, char *err, size_t errle
 	mpf[10] = mp_checksum(mpf, MPF_SIZE);
 
 	if (gm_write(gm, MPTABLE_START, buf, MPF_SIZE + mpc_len))
-		return mp_fail(err, errlen,
+		return errorf(err, errlen,
 			       "MP table (%zu bytes at 0x%llx) is outside guest memory",
 			       MPF_SIZE + mpc_len, MPTABLE_START);
 	return 0;
