@@ -2,10 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # End-to-end payload: runs inside the nested test host (busybox sh), in
 # /payload, next to ember, the guest files (vmlinux, bzImage, initrd.cpio.gz,
-# rootfs.ext4), tun.ko and cases.txt. For every case it runs an optional
-# setup hook, then ember under a timeout (stdin from /dev/null) with an
-# optional peer hook running beside it, and prints on the console, for
-# tests/e2e/run.sh to parse:
+# rootfs.ext4), cases.txt and, for the API cases, api-getting-started.sh and
+# curl/ (curl, its libraries and their loader). For every case it runs an
+# optional setup hook, then ember under a timeout with an optional peer hook
+# running beside it. ember's standard input is /dev/null, or, when it serves
+# the API (--api-sock), the FIFO /tmp/console.in held open (as a terminal
+# would be; hooks may type on it); its output also goes, unbuffered, to
+# /tmp/console.raw for the hooks to watch. The payload prints on the
+# console, for tests/e2e/run.sh to parse:
 #   E2E-CASE NAME
 #   E2E-START NAME SECS SECS_IN_MINUTE.MICROS     (ts '%s %.S')
 #   E2E-OUT NAME SECS SECS_IN_MINUTE.MICROS TEXT  (every output line of ember)
@@ -67,15 +71,19 @@ disk_ro_setup() {
 	disk_copy "$1" && data_image "$2" "$3"
 }
 
-# net_setup,TAP,ADDR/PREFIX,MIB: the TAP device (tun.ko loaded if needed) and
-# the MIB MiB of random data to send to the guest, in /tmp/h2g.
+# net_setup,TAP,ADDR/PREFIX,MIB: the TAP device (the test host's /init
+# loads tun.ko) and the MIB MiB of random data to send to the guest, in
+# /tmp/h2g. Neighbours are forgotten: a guest of an earlier case may have
+# had the same address and another MAC.
 net_setup() {
 	if [ ! -c /dev/net/tun ]; then
-		insmod ./tun.ko || { echo "HOST-ERROR insmod tun.ko failed"; return 1; }
+		echo "HOST-ERROR no /dev/net/tun (the test host did not load tun.ko)"
+		return 1
 	fi
 	if [ ! -e "/sys/class/net/$1" ]; then
 		tunctl -t "$1" >/dev/null || { echo "HOST-ERROR tunctl -t $1 failed"; return 1; }
 	fi
+	ip neigh flush dev "$1" >/dev/null 2>&1
 	if ! ip addr flush dev "$1" || ! ip addr add "$2" dev "$1" || ! ip link set "$1" up; then
 		echo "HOST-ERROR cannot configure $1"
 		return 1
@@ -129,18 +137,110 @@ net_peer() {
 	rm -f /tmp/g2h
 }
 
+# The VM of the API and config-file cases, as Firecracker's getting-started
+# guide builds it: the root file system read-write (a copy), a NIC on a TAP
+# with the guide's MAC, 2 vCPUs, 256 MiB; boot_args replace ember's whole
+# command line (ember adds root= and the virtio_mmio.device= entries).
+VM_ROOT=/tmp/root-api.img
+VM_MAC=06:00:AC:10:00:02
+VM_ARGS="console=ttyS0 reboot=k panic=1"
+
+# vm_setup,TAP,HOST_ADDR/PREFIX,MIB: the root drive copy and net_setup.
+vm_setup() {
+	disk_copy "$VM_ROOT" && net_setup "$1" "$2" "$3"
+}
+
+# config_setup,TAP,HOST_ADDR,GUEST_ADDR,MIB: vm_setup, and /tmp/vm.json,
+# Firecracker's configuration file for that VM running ember.test=net.
+config_setup() {
+	vm_setup "$1" "$2/24" "$4" || return 1
+	cat >/tmp/vm.json <<EOF
+{
+  "boot-source": {
+    "kernel_image_path": "/payload/vmlinux",
+    "boot_args": "$VM_ARGS ember.test=net:$3/24,$2,$4"
+  },
+  "drives": [
+    {
+      "drive_id": "rootfs",
+      "path_on_host": "$VM_ROOT",
+      "is_root_device": true,
+      "is_read_only": false
+    }
+  ],
+  "network-interfaces": [
+    {
+      "iface_id": "eth0",
+      "guest_mac": "$VM_MAC",
+      "host_dev_name": "$1"
+    }
+  ],
+  "machine-config": {
+    "vcpu_count": 2,
+    "mem_size_mib": 256
+  }
+}
+EOF
+	echo "HOST-CONFIG /tmp/vm.json $(wc -c </tmp/vm.json)"
+}
+
+# api_net,TAP,GUEST,HOST,MIB: beside `ember --api-sock /tmp/ember.sock`: the
+# getting-started requests (api-getting-started.sh --attach) for a guest
+# running ember.test=net, then net_peer.
+api_net() {
+	BOOT_ARGS="$VM_ARGS ember.test=net:$2/24,$3,$4" VCPUS=2 MEM_MIB=256 \
+		IFACE_ID=eth0 GUEST_MAC=$VM_MAC END=guest STOP_FILE=/tmp/ember.done \
+		sh ./api-getting-started.sh --attach /tmp/ember.sock /tmp/console.raw \
+		/tmp/console.in /payload/vmlinux "$VM_ROOT" "$1" || return 1
+	net_peer "$2"
+}
+
+# api_pause: beside `ember --api-sock /tmp/ember.sock`: the same requests
+# without a NIC, for the guest's shell; pause/resume against a loop typed
+# on the console, then SendCtrlAltDel.
+api_pause() {
+	BOOT_ARGS="$VM_ARGS" VCPUS=2 MEM_MIB=256 END=ctrl-alt-del TICKS=1 \
+		STOP_FILE=/tmp/ember.done \
+		sh ./api-getting-started.sh --attach /tmp/ember.sock /tmp/console.raw \
+		/tmp/console.in /payload/vmlinux "$VM_ROOT"
+}
+
 # FUNCTION[,ARG]...
 run_hook() {
 	# shellcheck disable=SC2086
 	(IFS=,; set -- $1; "$@") </dev/null 2>&1
 }
 
+# curl for the API hooks: the binary and its libraries are in curl/, with
+# their loader (the test host has no /lib64).
+if [ -x curl/curl ]; then
+	mkdir -p /tmp/bin
+	cat >/tmp/bin/curl <<'EOF'
+#!/bin/sh
+exec /payload/curl/ld-linux-x86-64.so.2 --library-path /payload/curl /payload/curl/curl "$@"
+EOF
+	chmod 755 /tmp/bin/curl
+	PATH=/tmp/bin:$PATH
+fi
+
+# api_sock ARGS...: the path after --api-sock, if any.
+api_sock() {
+	while [ $# -gt 1 ]; do
+		[ "$1" != --api-sock ] || { echo "$2"; return; }
+		shift
+	done
+}
+
 echo "E2E-PAYLOAD-START $(cut -d' ' -f1 /proc/uptime)"
 while read -r name tmo setup peer args; do
 	case "$name" in "" | "#"*) continue ;; esac
 	echo "E2E-CASE $name"
-	rm -f /tmp/out /tmp/host.out /tmp/ember.done
+	rm -f /tmp/out /tmp/host.out /tmp/ember.done /tmp/console.raw /tmp/console.in
 	: >/tmp/host.out
+	: >/tmp/console.raw
+	# shellcheck disable=SC2086
+	sock=$(api_sock $args)
+	[ -z "$sock" ] || { rm -f "$sock"; mkfifo /tmp/console.in; }
 	if [ "$setup" = - ] || run_hook "$setup" >>/tmp/host.out; then
 		start=$(stamp)
 		ppid=
@@ -150,12 +250,20 @@ while read -r name tmo setup peer args; do
 		fi
 		# shellcheck disable=SC2086
 		{
-			timeout -s KILL "$tmo" ./ember $args </dev/null 2>&1
+			if [ -n "$sock" ]; then
+				timeout -s KILL "$tmo" ./ember $args <>/tmp/console.in 2>&1
+			else
+				timeout -s KILL "$tmo" ./ember $args </dev/null 2>&1
+			fi
 			echo "E2E-EXIT $?"
-		} | ts '%s %.S' >/tmp/out
+		} | tee /tmp/console.raw | ts '%s %.S' >/tmp/out
 		touch /tmp/ember.done
 		# The peer's every step stops within 2 s once ember.done exists.
 		[ -z "$ppid" ] || wait "$ppid"
+		if [ -n "$sock" ] && [ -e "$sock" ]; then
+			echo "HOST-API-SOCKET-LEFT $sock is left behind after ember's exit" >>/tmp/host.out
+			rm -f "$sock"
+		fi
 	else
 		start=$(stamp)
 		echo "E2E-EXIT setup-failed" | ts '%s %.S' >/tmp/out

@@ -16,6 +16,20 @@
 #     the test host pings the guest, then 64 MiB go over TCP (busybox nc) in
 #     each direction, checksums compared; transfer times are printed, never
 #     asserted.
+#   api-getting-started: Firecracker's getting-started sequence with curl
+#     --unix-socket (tests/e2e/api-getting-started.sh --attach): PUT /logger,
+#     /boot-source (boot_args replace the command line), /drives/rootfs,
+#     /network-interfaces/eth0 (the TAP), /machine-config (2 vCPUs, 256 MiB),
+#     /actions InstanceStart, each 204; GET / Running; the guest (root on
+#     the ext4 copy) shows the command line, CPUs, memory and MAC asked for;
+#     the test host pings it, 1 MiB goes each way; the guest reboots, ember
+#     exits 0 and removes its socket;
+#   config-file: the same VM from Firecracker's JSON with --no-api
+#     --config-file;
+#   pause-resume: the same requests (no NIC) for the guest's shell, which
+#     gets a loop printing a line every 150 ms typed on ember's console
+#     input; PATCH /vm Paused: no line for 2 s; Resumed: lines again; then
+#     SendCtrlAltDel: the guest restarts, ember exits 0.
 # Prints `ok NAME` or `FAIL NAME: why` per case, timings, and last `N passed,
 # N failed`. Exits non-zero on any failure, or if the test host itself failed
 # or timed out.
@@ -63,6 +77,8 @@ fi
 net_host=169.254.100.1
 net_guest=169.254.100.2
 net_mib=64
+# The API and config-file cases' guests: a ping and 1 MiB each way.
+api_mib=1
 data_kib=4096
 token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 disk_args="--kernel ./vmlinux --drive path=/tmp/root.img,root"
@@ -81,6 +97,9 @@ all_cases=(
 	"disk-read - - - EMBER-READ_$token $disk_args --cmdline ember.test=read"
 	"disk-ro - disk_ro_setup,/tmp/root-ro.img,/tmp/data.img,$data_kib - - --kernel ./vmlinux --drive path=/tmp/root-ro.img,root --drive path=/tmp/data.img,id=data,ro --cmdline ember.test=blkro:vdb"
 	"net $net_tmo net_setup,tap0,$net_host/24,$net_mib net_peer,$net_guest - --kernel ./vmlinux --initrd ./initrd.cpio.gz --mem-mib $((net_mib * 4 + 128)) --net tap=tap0,mac=02:00:00:00:00:01 --cmdline ember.test=net:$net_guest/24,$net_host,$net_mib"
+	"api-getting-started - vm_setup,tap0,$net_host/24,$api_mib api_net,tap0,$net_guest,$net_host,$api_mib - --api-sock /tmp/ember.sock"
+	"config-file - config_setup,tap0,$net_host,$net_guest,$api_mib net_peer,$net_guest - --no-api --config-file /tmp/vm.json"
+	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
 )
 # disk-read reads what disk-write wrote.
 if [ -n "${E2E_CASES:-}" ] && [[ " $E2E_CASES " == *" disk-read "* ]]; then
@@ -112,32 +131,27 @@ if ! flock -n 9; then
 fi
 rm -f "$work"/console*.log "$work"/console*.log.txt "$work"/cases*.txt
 
-# The test host's cloud kernel has the TAP driver as a module; testhost.sh
-# fetches only the KVM ones. Take tun.ko from the same kernel package, once.
-e2e_tun_ko() {
-	local dir pkg ver tmp f
-	dir="$TH_CACHE/e2e-modules/$(basename "$TH_KDIR")"
-	if [ ! -s "$dir/tun.ko" ]; then
-		read -r pkg ver <"$TH_KDIR/package" || th_die "no package name in $TH_KDIR"
-		th_log "fetching tun.ko from $pkg $ver"
-		tmp=$(mktemp -d "$TH_CACHE/.e2e-fetch.XXXXXX") || th_die "mktemp failed"
-		(cd "$tmp" && apt-get download "$pkg=$ver" >download.log 2>&1) ||
-			{ tail -n 1 "$tmp/download.log" >&2; rm -rf "$tmp"; th_die "apt-get download $pkg=$ver failed"; }
-		dpkg-deb --fsys-tarfile "$tmp"/*.deb |
-			tar -x -C "$tmp" --wildcards './lib/modules/*/kernel/drivers/net/tun.ko*' ||
-			{ rm -rf "$tmp"; th_die "$pkg has no drivers/net/tun.ko"; }
-		f=$(ls "$tmp"/lib/modules/*/kernel/drivers/net/tun.ko* | head -n 1)
-		case "$f" in
-		*.ko) cp "$f" "$tmp/tun.ko.new" ;;
-		*.ko.xz) xz -dc "$f" >"$tmp/tun.ko.new" ;;
-		*.ko.zst) zstd -qdc "$f" >"$tmp/tun.ko.new" ;;
-		*.ko.gz) gzip -dc "$f" >"$tmp/tun.ko.new" ;;
-		*) false ;;
-		esac || { rm -rf "$tmp"; th_die "cannot unpack $f"; }
-		mkdir -p "$dir" && mv -f "$tmp/tun.ko.new" "$dir/tun.ko" || th_die "cannot store $dir/tun.ko"
-		rm -rf "$tmp"
-	fi
-	echo "$dir/tun.ko"
+# curl for the API cases, in the test host's payload: the binary, every
+# library ldd lists for it (by the name the loader looks for) and the
+# loader, all in /payload/curl/ (payload.sh runs it through the loader).
+# Prints FILE:curl/NAME specs for th_initramfs.
+e2e_curl_files() {
+	local bin line name path
+	command -v curl >/dev/null || th_need_pkgs curl
+	bin=$(command -v curl) || th_die "no curl after installing it"
+	echo "$bin:curl/curl"
+	ldd "$bin" >"$work/curl.ldd" 2>&1 || th_die "ldd $bin failed: $(head -n 1 "$work/curl.ldd")"
+	while read -r line; do
+		case "$line" in
+		*"not found"*) th_die "ldd $bin: $line" ;;
+		linux-vdso* | "") continue ;;
+		*" => "*) name=${line%% =>*}; path=${line#*=> }; path=${path%% (*} ;;
+		/*) path=${line%% (*}; name=${path##*/} ;;
+		*) th_die "ldd $bin: unexpected line: $line" ;;
+		esac
+		[ -r "$path" ] || th_die "ldd $bin: $path not readable"
+		echo "$path:curl/$name"
+	done <"$work/curl.ldd"
 }
 
 # A hung test host (seen under heavy load: its console falls silent, the
@@ -176,7 +190,7 @@ watch_testhost() {
 # finished (E2E-DONE), att_of[NAME] = N.
 declare -A a_status=() a_why=() a_log=() a_ms=() log_of=() att_of=()
 attempt() {
-	local n=$1 name tmo=60 need_rootfs=0 need_tun=0 files log runpid q=0 t1 t2 crash tun
+	local n=$1 name tmo=60 need_rootfs=0 need_curl=0 files log runpid q=0 t1 t2 crash
 	shift
 	local cases="$work/cases-$n.txt"
 	log="$work/console-$n.log"
@@ -185,15 +199,16 @@ attempt() {
 		echo "${line_of[$name]}" >>"$cases"
 		att_of[$name]=$n
 		tmo=$((tmo + ${tmo_of[$name]} + 10)) # the test host's boot, plus every case at its limit
-		[[ "${line_of[$name]}" != *rootfs* && "${line_of[$name]}" != *" disk_"* ]] || need_rootfs=1
-		[[ "${line_of[$name]}" != *"--net "* ]] || need_tun=1
+		[[ ! "${line_of[$name]}" =~ rootfs|\ (disk_|vm_setup|config_setup) ]] || need_rootfs=1
+		[[ "${line_of[$name]}" != *" api_"* ]] || need_curl=1
 	done
 	files=("$ember:ember" "$vmlinux:vmlinux" "$bzimage:bzImage" "$initrd:initrd.cpio.gz"
 		"$cases:cases.txt")
 	[ "$need_rootfs" = 0 ] || files+=("$rootfs:rootfs.ext4")
-	if [ "$need_tun" = 1 ]; then
-		tun=$(e2e_tun_ko) || exit 1
-		files+=("$tun:tun.ko")
+	if [ "$need_curl" = 1 ]; then
+		mapfile -t curl_files < <(e2e_curl_files)
+		[ ${#curl_files[@]} -gt 2 ] || exit 1
+		files+=("$here/api-getting-started.sh:api-getting-started.sh" "${curl_files[@]}")
 	fi
 	th_initramfs "$work/initramfs.cpio" "$here/payload.sh" "${files[@]}"
 	t1=$(date +%s%N)
@@ -286,18 +301,19 @@ check_disk_ro() {
 	info="write refused: ${wr#rc=* }"
 }
 
-# rate MILLISECONDS: net_mib MiB in that time, in MiB/s.
+# rate MIB MILLISECONDS: MIB MiB in that time, in MiB/s.
 rate() {
-	if [[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; then
-		echo "$((net_mib * 1000 / $1)) MiB/s"
+	if [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ]; then
+		echo "$(($1 * 1000 / $2)) MiB/s"
 	else
 		echo "?"
 	fi
 }
 
-check_net() {
-	local h2g ping hsum hbytes rsum rbytes tsum tbytes tms gsum gbytes
-	local want=$((net_mib * 1048576)) err
+# net_checks MIB: the guest of ember.test=net:...,MIB and net_peer.
+net_checks() {
+	local mib=$1 h2g ping hsum hbytes rsum rbytes tsum tbytes tms gsum gbytes
+	local want=$((mib * 1048576)) err
 	err=$(field HOST-ERROR "$host")
 	ping=$(field HOST-PING "$host")
 	read -r hsum hbytes <<<"$(field HOST-H2G-DATA "$host")"
@@ -324,8 +340,75 @@ check_net() {
 	# Informative only: MiB/s over the sender's whole nc run.
 	local hms=${h2g#* }
 	hms=${hms%% *}
-	info="ping $(field HOST-PING-RTT "$host" | sed 's/^round-trip //'); $net_mib MiB host->guest ${hms:-?} ms"
-	info+=" ($(rate "$hms")), guest->host ${tms:-?} ms ($(rate "$tms"))"
+	info="ping $(field HOST-PING-RTT "$host" | sed 's/^round-trip //'); $mib MiB host->guest ${hms:-?} ms"
+	info+=" ($(rate "$mib" "$hms")), guest->host ${tms:-?} ms ($(rate "$mib" "$tms"))"
+}
+
+check_net() { net_checks "$net_mib"; }
+
+# api_checks: the output of api-getting-started.sh --attach (ok/FAIL lines
+# and its summary) and the API socket's removal.
+api_checks() {
+	local f sum left
+	f=$(grep -m1 '^FAIL ' <<<"$host" || true)
+	sum=$(grep -m1 -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$host" || true)
+	left=$(field HOST-API-SOCKET-LEFT "$host")
+	if [ -n "$f" ]; then
+		why="API client: ${f#FAIL }"
+	elif [ -z "$sum" ]; then
+		why="the API client did not finish: $(tail -n 1 <<<"$host")"
+	elif [ -n "$left" ]; then
+		why="$left"
+	fi
+	info="API: ${sum%%,*} steps"
+}
+
+# vm_checks: the VM of the API and config-file cases (payload.sh's VM_*):
+# the guide's boot_args with ember's root= and virtio_mmio.device= entries
+# after them, 2 vCPUs, 256 MiB, the root drive, the guide's MAC.
+vm_checks() {
+	local cmd mem mac
+	cmd=$(grep -m1 'Kernel command line: ' <<<"$text" | sed 's/.*Kernel command line: //')
+	mem=$(grep -m1 -o 'Memory: [0-9]*K/[0-9]*K available' <<<"$text" | sed 's/.*K\/\([0-9]*\)K.*/\1/')
+	mac=$(field EMBER-NET-UP "$text" | cut -d' ' -f1)
+	if [[ "$cmd" != "console=ttyS0 reboot=k panic=1 ember.test=net:"* ]]; then
+		why="the guest's command line does not start with boot_args: '$cmd'"
+	elif [[ "$cmd" != *"root=/dev/vda rw"* ]] || [[ "$cmd" != *"virtio_mmio.device="*"virtio_mmio.device="* ]]; then
+		why="ember did not add root=/dev/vda rw and two virtio_mmio.device= entries: '$cmd'"
+	elif ! grep -q 'smp: Brought up 1 node, 2 CPUs' <<<"$text"; then
+		why="the guest did not bring up 2 CPUs ($(grep -m1 -o 'smp: Brought up.*' <<<"$text" || echo 'no smp line'))"
+	elif ! [[ "$mem" =~ ^[0-9]+$ ]] || [ "$mem" -gt 262144 ] || [ "$mem" -lt 250000 ]; then
+		why="the guest's memory is '${mem:-?}K', expected 256 MiB"
+	elif [ "$mac" != 06:00:ac:10:00:02 ]; then
+		why="eth0's MAC is '${mac:-?}', expected guest_mac 06:00:AC:10:00:02"
+	elif ! grep -q 'EXT4-fs (vda): mounted' <<<"$text"; then
+		why="no 'EXT4-fs (vda): mounted' on the console"
+	fi
+}
+
+check_api_getting_started() {
+	local ainfo
+	api_checks
+	[ -z "$why" ] || return 0
+	ainfo="$info, $(sed -n 's/^ok guest-ready (\(.*\))$/ready \1/p' <<<"$host")"
+	vm_checks
+	[ -z "$why" ] || return 0
+	net_checks "$api_mib"
+	info="$ainfo; $info"
+}
+
+check_config_file() {
+	vm_checks
+	[ -z "$why" ] || return 0
+	net_checks "$api_mib"
+}
+
+check_pause_resume() {
+	local s
+	api_checks
+	for s in no-output-while-paused output-after-resume ember-ended; do
+		info+=", $s: $(sed -n "s/^ok $s (\(.*\))\$/\1/p" <<<"$host")"
+	done
 }
 
 passed=0

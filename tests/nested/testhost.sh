@@ -9,7 +9,8 @@
 # As a command:
 #   tests/nested/testhost.sh [options] PAYLOAD.sh [FILE[:NAME]]...
 #       Boots the test host with PAYLOAD.sh and the FILEs copied into
-#       /payload/ (as NAME, default the file's base name), runs
+#       /payload/ (as NAME, default the file's base name; NAME may have
+#       directories: lib/libfoo.so), runs
 #       `sh /payload/run.sh` (PAYLOAD.sh) in /payload, then powers off.
 #       Exits with the payload's exit status (0..125), 124 if the test host
 #       timed out, 126 if the test host could not set up KVM, 1 on other
@@ -31,7 +32,9 @@
 
 TH_SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TH_PKG_META=linux-image-cloud-amd64
-TH_MODULES="virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd"
+# The KVM modules (loaded in this order; the test host fails without them)
+# and the TAP driver (loaded too; tests with a TAP need it).
+TH_MODULES="virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd drivers/net/tun"
 # Two emulated CPUs: QEMU runs them on two host threads (MTTCG), and a guest
 # with 2 vCPUs inside needs them. Measured: see tests/nested/README.md.
 TH_SMP="${TH_SMP:-2}"
@@ -88,6 +91,14 @@ th_resolve_kernel_pkg() {
 	[ -z "$ver" ] || echo "$pkg $ver"
 }
 
+# th_have_modules DIR: every module of TH_MODULES is in DIR.
+th_have_modules() {
+	local m
+	for m in $TH_MODULES; do
+		[ -s "$1/${m##*/}.ko" ] || return 1
+	done
+}
+
 # th_kernel: make sure the test-host kernel and its KVM modules are in the
 # cache; sets TH_KDIR (vmlinuz + *.ko), TH_VMLINUZ.
 th_kernel() {
@@ -102,15 +113,15 @@ th_kernel() {
 	if [ -z "$r" ]; then
 		# Offline: fall back to the newest kernel already in the cache.
 		dir=$(ls -d "$TH_CACHE"/linux-image-*/ 2>/dev/null | sort -V | tail -n 1) || true
-		[ -n "$dir" ] && [ -e "$dir/.complete" ] ||
-			th_die "cannot resolve $TH_PKG_META (apt-cache depends) and no kernel in $TH_CACHE"
+		[ -n "$dir" ] && [ -e "$dir/.complete" ] && th_have_modules "$dir" ||
+			th_die "cannot resolve $TH_PKG_META (apt-cache depends) and no kernel with all modules ($TH_MODULES) in $TH_CACHE"
 		TH_KDIR="${dir%/}"
 		TH_VMLINUZ="$TH_KDIR/vmlinuz"
 		return 0
 	fi
 	read -r pkg ver <<<"$r"
 	dir="$TH_CACHE/${pkg}_${ver}"
-	if [ ! -e "$dir/.complete" ]; then
+	if [ ! -e "$dir/.complete" ] || ! th_have_modules "$dir"; then
 		th_log "fetching the test-host kernel $pkg $ver"
 		command -v dpkg-deb >/dev/null || th_die "dpkg-deb is missing"
 		tmp=$(mktemp -d "$TH_CACHE/.fetch.XXXXXX") || th_die "mktemp failed in $TH_CACHE"
@@ -141,8 +152,17 @@ th_kernel() {
 			done
 			echo "$pkg $ver" >"$tmp/out/package"
 			touch "$tmp/out/.complete"
-			mv -T "$tmp/out" "$dir" 2>/dev/null || [ -e "$dir/.complete" ] ||
-				th_die "cannot store the kernel in $dir"
+			if [ -e "$dir/.complete" ]; then
+				# A cache from before a module was added to TH_MODULES:
+				# add the missing ones, file by file.
+				for f in "$tmp"/out/*.ko; do
+					[ -e "$dir/${f##*/}" ] || mv -f "$f" "$dir/" ||
+						th_die "cannot store ${f##*/} in $dir"
+				done
+			else
+				mv -T "$tmp/out" "$dir" 2>/dev/null || [ -e "$dir/.complete" ] ||
+					th_die "cannot store the kernel in $dir"
+			fi
 		) || exit 1
 	fi
 	TH_KDIR="$dir"
@@ -187,6 +207,8 @@ fail() {
 for m in irqbypass kvm kvm-amd; do
 	insmod /lib/modules/$m.ko || fail "insmod $m.ko failed"
 done
+# The TAP driver (/dev/net/tun, made by devtmpfs), for tests with a network.
+insmod /lib/modules/tun.ko || echo "TESTHOST-WARNING insmod tun.ko failed"
 if [ ! -c /dev/kvm ]; then
 	[ -r /sys/class/misc/kvm/dev ] || fail "kvm_amd loaded but no /sys/class/misc/kvm (no SVM?)"
 	IFS=: read -r major minor </sys/class/misc/kvm/dev
@@ -229,7 +251,8 @@ th_prepare() {
 	rm -rf "$stage"
 	mkdir -p "$stage"/{bin,sbin,lib/modules,proc,sys,dev,tmp,payload}
 	th_write_init "$stage/init"
-	key=$( (cat "$TH_KDIR/package" "$stage/init"; sha256sum /bin/busybox "$TH_OUT/debugexit") |
+	key=$( (cat "$TH_KDIR/package" "$stage/init"; echo "$TH_MODULES"
+		sha256sum /bin/busybox "$TH_OUT/debugexit") |
 		sha256sum | cut -c1-16)
 	TH_BASE="$TH_OUT/base-$key.cpio"
 	if [ -s "$TH_BASE" ]; then
@@ -242,8 +265,8 @@ th_prepare() {
 		[ "$a" = busybox ] || ln -s busybox "$stage/bin/$a"
 	done
 	cp "$TH_OUT/debugexit" "$stage/bin/debugexit"
-	for m in irqbypass kvm kvm-amd; do
-		cp "$TH_KDIR/$m.ko" "$stage/lib/modules/" || th_die "missing $m.ko in $TH_KDIR"
+	for m in $TH_MODULES; do
+		cp "$TH_KDIR/${m##*/}.ko" "$stage/lib/modules/" || th_die "missing ${m##*/}.ko in $TH_KDIR"
 	done
 	# Uncompressed: under TCG, unpacking gzip costs more than copying.
 	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
@@ -273,6 +296,8 @@ th_initramfs() {
 		name="${spec#*:}"
 		[ "$name" = "$spec" ] && name="$(basename "$src")"
 		[ -r "$src" ] || th_die "payload file $src not readable"
+		# NAME may be in a subdirectory of /payload (lib/libfoo.so).
+		case "$name" in */*) mkdir -p "$stage/payload/${name%/*}" ;; esac
 		# Symlinks, dereferenced by cpio -L: no copy of large kernels.
 		ln -sfn "$(realpath "$src")" "$stage/payload/$name"
 	done

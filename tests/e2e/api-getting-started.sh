@@ -1,0 +1,307 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Firecracker's getting-started sequence (docs/getting-started.md), run
+# against ember with `curl --unix-socket`, on a host whose KVM boots Linux
+# (on the development machines: inside the nested test host, where
+# tests/e2e/payload.sh runs it; see tests/e2e/run.sh).
+#
+#   tests/e2e/api-getting-started.sh EMBER KERNEL ROOTFS [TAP]
+#       Starts EMBER --api-sock (its console input a FIFO that stays open,
+#       like a terminal; its output in a temporary file), drives it, and
+#       waits for its exit (status 0 expected).
+#   tests/e2e/api-getting-started.sh --attach SOCKET CONSOLE_OUT CONSOLE_IN KERNEL ROOTFS [TAP]
+#       Drives an ember started by the caller with --api-sock SOCKET, whose
+#       console output goes to the file CONSOLE_OUT and whose console input
+#       is the FIFO CONSOLE_IN; its exit status is the caller's to check.
+#
+# The requests: PUT /logger (Debug, show_level, show_log_origin), PUT
+# /boot-source (KERNEL, BOOT_ARGS: they replace the whole command line, as
+# in Firecracker), PUT /drives/rootfs (ROOTFS, root, read-write), PUT
+# /network-interfaces/IFACE_ID (TAP, GUEST_MAC; only with TAP), PUT
+# /machine-config (VCPUS, MEM_MIB), GET / (Not started), PUT /actions
+# InstanceStart; every PUT must answer 204. Then READY on the console, GET /
+# (Running), GET /vm/config, a pre-boot resource refused after the start
+# (400), and by END:
+#   ctrl-alt-del (default): PATCH /vm Paused, GET / (Paused), PATCH /vm
+#     Resumed, GET / (Running); with TICKS=1 the guest's shell (BOOT_ARGS
+#     without an ember.test action) is first given a loop printing
+#     "EMBER-TICK N" every 150 ms: no line may appear while paused, lines
+#     must come again after the resume. Then PUT /actions SendCtrlAltDel:
+#     the guest restarts and ember ends (the socket is removed).
+#   guest: nothing more; the guest ends by itself (e.g. ember.test=net;
+#     it must stay up for the checks after READY, a second or so).
+#
+# Environment: BOOT_ARGS (default Firecracker's "console=ttyS0 reboot=k
+# panic=1"), READY (default EMBER-GUEST-READY), TIMEOUT (seconds for each
+# wait, default 60), VCPUS (2), MEM_MIB (1024), IFACE_ID (net1), GUEST_MAC
+# (06:00:AC:10:00:02), END, TICKS, STOP_FILE (with --attach: a file whose
+# existence means ember has ended; every wait stops then). Needs curl and a POSIX sh (busybox is
+# enough). Prints "ok STEP [(detail)]" / "FAIL STEP: why", then "N passed, N
+# failed"; exits 1 on any failure. Every wait is bounded.
+set -u
+
+usage="usage: api-getting-started.sh EMBER KERNEL ROOTFS [TAP]
+       api-getting-started.sh --attach SOCKET CONSOLE_OUT CONSOLE_IN KERNEL ROOTFS [TAP]"
+T=$(mktemp -d /tmp/ember-gs.XXXXXX) || exit 1
+if [ "${1:-}" = --attach ]; then
+	[ $# -ge 6 ] && [ $# -le 7 ] || { echo "$usage" >&2; rm -rf "$T"; exit 2; }
+	ATTACH=1
+	EMBER=
+	API_SOCKET=$2 CONSOLE_OUT=$3 CONSOLE_IN=$4 KERNEL=$5 ROOTFS=$6 TAP_DEV=${7:-}
+else
+	[ $# -ge 3 ] && [ $# -le 4 ] || { echo "$usage" >&2; rm -rf "$T"; exit 2; }
+	ATTACH=0
+	EMBER=$1 KERNEL=$2 ROOTFS=$3 TAP_DEV=${4:-}
+	API_SOCKET=$T/firecracker.socket CONSOLE_OUT=$T/console.out CONSOLE_IN=$T/console.in
+fi
+BOOT_ARGS=${BOOT_ARGS:-console=ttyS0 reboot=k panic=1}
+READY=${READY:-EMBER-GUEST-READY}
+TIMEOUT=${TIMEOUT:-60}
+VCPUS=${VCPUS:-2}
+MEM_MIB=${MEM_MIB:-1024}
+IFACE_ID=${IFACE_ID:-net1}
+GUEST_MAC=${GUEST_MAC:-06:00:AC:10:00:02}
+END=${END:-ctrl-alt-del}
+TICKS=${TICKS:-0}
+STOP_FILE=${STOP_FILE:-}
+case "$END" in ctrl-alt-del | guest) ;; *) echo "END must be ctrl-alt-del or guest" >&2; exit 2 ;; esac
+
+LOGFILE=$T/firecracker.log
+passed=0
+failed=0
+pid=
+holder=
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	[ -n "$holder" ] && kill "$holder" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+ok() { echo "ok $1${2:+ ($2)}"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit $?
+}
+uptime_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
+# api METHOD PATH [DATA]: the request as the guide writes it; sets code, body.
+api() {
+	if [ $# -ge 3 ]; then
+		curl -sS -m 10 -X "$1" --unix-socket "$API_SOCKET" --data "$3" \
+			-o "$T/body" -w '%{http_code}' "http://localhost$2" >"$T/code" 2>"$T/curl.err"
+	else
+		curl -sS -m 10 -X "$1" --unix-socket "$API_SOCKET" \
+			-o "$T/body" -w '%{http_code}' "http://localhost$2" >"$T/code" 2>"$T/curl.err"
+	fi
+	code=$(cat "$T/code")
+	body=$(cat "$T/body" 2>/dev/null)
+}
+
+# step NAME WANT_CODE METHOD PATH [DATA]
+step() {
+	name=$1 want=$2
+	shift 2
+	api "$@"
+	if [ "$code" = "$want" ]; then
+		ok "$name"
+	else
+		bad "$name" "$1 $2: HTTP $code (want $want) $body $(head -c 200 "$T/curl.err")"
+	fi
+}
+
+# state NAME WANT: GET / shows "state":"WANT".
+state() {
+	api GET /
+	case "$body" in
+	*"\"state\":\"$2\""*) ok "$1" ;;
+	*) bad "$1" "GET / = HTTP $code $body $(head -c 200 "$T/curl.err")" ;;
+	esac
+}
+
+# wait_until SECS CMD...: until CMD succeeds; 1 on timeout (or at once
+# when STOP_FILE exists).
+wait_until() {
+	n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		[ -z "$STOP_FILE" ] || [ ! -e "$STOP_FILE" ] || return 1
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+ember_gone() {
+	if [ "$ATTACH" = 1 ]; then
+		[ ! -e "$API_SOCKET" ]
+	else
+		! kill -0 "$pid" 2>/dev/null
+	fi
+}
+
+ticks() { grep -c 'EMBER-TICK [0-9]' "$CONSOLE_OUT"; }
+ticks_over() { [ "$(ticks)" -gt "$1" ]; }
+
+# type_line TEXT: TEXT and a newline on the guest's console input (a FIFO
+# whose reader is ember; bounded, in case ember has gone).
+type_line() {
+	timeout 5 sh -c 'printf "%s\n" "$1" >"$2"' sh "$1" "$CONSOLE_IN"
+}
+
+command -v curl >/dev/null || { bad setup "no curl"; finish; }
+
+if [ "$ATTACH" = 0 ]; then
+	# The console's input stays open (a FIFO held by a sleeper), like a terminal.
+	mkfifo "$CONSOLE_IN" || { bad setup "mkfifo failed"; finish; }
+	sleep 100000 >"$CONSOLE_IN" &
+	holder=$!
+	"$EMBER" --api-sock "$API_SOCKET" <"$CONSOLE_IN" >"$CONSOLE_OUT" 2>"$T/ember.err" &
+	pid=$!
+fi
+if wait_until 10 test -S "$API_SOCKET"; then
+	ok api-socket
+else
+	bad api-socket "no socket $API_SOCKET after 10 s: $(cat "$T/ember.err" 2>/dev/null)"
+	finish
+fi
+
+step logger 204 PUT /logger "{
+        \"log_path\": \"${LOGFILE}\",
+        \"level\": \"Debug\",
+        \"show_level\": true,
+        \"show_log_origin\": true
+    }"
+step boot-source 204 PUT /boot-source "{
+        \"kernel_image_path\": \"${KERNEL}\",
+        \"boot_args\": \"${BOOT_ARGS}\"
+    }"
+step drives-rootfs 204 PUT /drives/rootfs "{
+        \"drive_id\": \"rootfs\",
+        \"path_on_host\": \"${ROOTFS}\",
+        \"is_root_device\": true,
+        \"is_read_only\": false
+    }"
+if [ -n "$TAP_DEV" ]; then
+	step "network-interfaces-$IFACE_ID" 204 PUT "/network-interfaces/$IFACE_ID" "{
+        \"iface_id\": \"$IFACE_ID\",
+        \"guest_mac\": \"$GUEST_MAC\",
+        \"host_dev_name\": \"$TAP_DEV\"
+    }"
+fi
+step machine-config 204 PUT /machine-config "{
+        \"vcpu_count\": $VCPUS,
+        \"mem_size_mib\": $MEM_MIB
+    }"
+state state-not-started "Not started"
+t0=$(uptime_ms)
+step instance-start 204 PUT /actions '{
+        "action_type": "InstanceStart"
+    }'
+[ "$code" = 204 ] || finish
+
+if wait_until "$TIMEOUT" grep -q "$READY" "$CONSOLE_OUT"; then
+	ok guest-ready "$(($(uptime_ms) - t0)) ms after InstanceStart"
+else
+	bad guest-ready "no $READY in ${TIMEOUT}s: $(tail -c 300 "$CONSOLE_OUT" | tr '\n' '|')"
+	finish
+fi
+state state-running Running
+api GET /vm/config
+case "$body" in
+*'"drive_id":"rootfs"'*'"is_root_device":true'*"\"vcpu_count\":$VCPUS"*) ok vm-config ;;
+*"\"vcpu_count\":$VCPUS"*'"drive_id":"rootfs"'*'"is_root_device":true'*) ok vm-config ;;
+*) bad vm-config "GET /vm/config = HTTP $code $body" ;;
+esac
+step boot-source-after-start 400 PUT /boot-source "{\"kernel_image_path\": \"${KERNEL}\"}"
+case "$body" in
+*"not supported after starting the microVM"*) ok fault-after-start ;;
+*) bad fault-after-start "$body" ;;
+esac
+if grep -q "The API server received a PUT request" "$LOGFILE" 2>/dev/null; then
+	ok log-file
+else
+	bad log-file "no API requests in $LOGFILE"
+fi
+
+if [ "$END" = ctrl-alt-del ]; then
+	if [ "$TICKS" = 1 ]; then
+		# The guest's shell (no ember.test action): its banner, then a
+		# bounded loop typed on the console ("TI''CK": the echo of the
+		# typed line is no tick).
+		if wait_until "$TIMEOUT" grep -q "type 'exit'" "$CONSOLE_OUT"; then
+			sleep 0.5
+			type_line "i=0;while [ \$i -lt 600 ];do i=\$((i+1));echo EMBER-TI''CK \$i;sleep .15;done"
+			t1=$(uptime_ms)
+			if wait_until 20 ticks_over 3; then
+				ok ticks "4 lines $(($(uptime_ms) - t1)) ms after typing the loop"
+			else
+				bad ticks "no EMBER-TICK lines 20 s after typing the loop: $(tail -c 300 "$CONSOLE_OUT" | tr '\n' '|')"
+			fi
+		else
+			bad ticks "no shell banner on the console in ${TIMEOUT}s"
+		fi
+	fi
+	step pause 204 PATCH /vm '{"state": "Paused"}'
+	state state-paused Paused
+	if [ "$TICKS" = 1 ]; then
+		# Lines already on their way may still land; then none for 2 s.
+		sleep 0.5
+		n1=$(ticks)
+		sleep 2
+		n2=$(ticks)
+		if [ "$n2" = "$n1" ]; then
+			ok no-output-while-paused "$n1 lines before, none in 2 s"
+		else
+			bad no-output-while-paused "$((n2 - n1)) EMBER-TICK lines in 2 s while paused"
+		fi
+	fi
+	step resume 204 PATCH /vm '{"state": "Resumed"}'
+	t1=$(uptime_ms)
+	if [ "$TICKS" = 1 ]; then
+		if wait_until 10 ticks_over "$n2"; then
+			ok output-after-resume "first line $(($(uptime_ms) - t1)) ms after the resume"
+		else
+			bad output-after-resume "no EMBER-TICK line in 10 s after the resume"
+		fi
+	fi
+	state state-resumed Running
+	t1=$(uptime_ms)
+	step ctrl-alt-del 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
+	if wait_until "$TIMEOUT" ember_gone; then
+		ok ember-ended "$(($(uptime_ms) - t1)) ms after SendCtrlAltDel"
+	else
+		bad ember-ended "ember still running ${TIMEOUT}s after SendCtrlAltDel: $(tail -c 300 "$CONSOLE_OUT" | tr '\n' '|')"
+		finish
+	fi
+elif [ "$ATTACH" = 0 ]; then
+	if wait_until "$TIMEOUT" ember_gone; then
+		ok ember-ended
+	else
+		bad ember-ended "ember still running ${TIMEOUT}s after the guest's start"
+		finish
+	fi
+fi
+
+if [ "$ATTACH" = 0 ] && ember_gone; then
+	wait "$pid"
+	rc=$?
+	pid=
+	if [ "$rc" = 0 ]; then
+		ok exit-status-0
+	else
+		bad exit-status-0 "status $rc: $(tail -n 2 "$T/ember.err" | tr '\n' '|')"
+	fi
+	if [ -e "$API_SOCKET" ]; then
+		bad socket-removed "$API_SOCKET is left behind"
+	else
+		ok socket-removed
+	fi
+fi
+finish
