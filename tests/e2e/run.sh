@@ -248,7 +248,22 @@ n_att=1
 # more in a new test host, and the first failure is reported; a case that
 # finished is never run again (except disk-write, which disk-read needs).
 retries="${E2E_RETRIES:-1}"
-if [ "${a_status[1]}" != 0 ] && [ "${a_status[1]}" != kvm-setup ] && [ "$retries" -gt 0 ]; then
+# A guest that triple-faults with the vCPU back at the reset vector is the
+# other known failure of QEMU-TCG's nested SVM (traced: the test host's own
+# RIP and page tables inside the guest's vCPU; tests/nested/README.md). Such
+# a case is also run once more, and said so; twice is a failure.
+tf_cases=()
+for name in "${names[@]}"; do
+	if [ -n "${log_of[$name]:-}" ] && grep -qE "^E2E-OUT $name .*guest triple fault \(KVM_EXIT_SHUTDOWN\) on vcpu [0-9]+ at rip 0xfff0" "${log_of[$name]}"; then
+		unset "log_of[$name]"
+		tf_cases+=("$name")
+	fi
+done
+if [ ${#tf_cases[@]} -gt 0 ] && [ "$retries" -gt 0 ]; then
+	echo "e2e: note: ${tf_cases[*]} ended in a guest triple fault at the reset vector (the nested SVM emulation); running again"
+fi
+if { { [ "${a_status[1]}" != 0 ] && [ "${a_status[1]}" != kvm-setup ]; } || [ ${#tf_cases[@]} -gt 0 ]; } &&
+	[ "$retries" -gt 0 ]; then
 	again=()
 	for name in "${names[@]}"; do
 		if [ -z "${log_of[$name]:-}" ] ||
@@ -257,7 +272,8 @@ if [ "${a_status[1]}" != 0 ] && [ "${a_status[1]}" != kvm-setup ] && [ "$retries
 		fi
 	done
 	if [ ${#again[@]} -gt 0 ]; then
-		echo "e2e: the test host failed (${a_why[1]}); running ${again[*]} again in a new test host"
+		[ "${a_status[1]}" = 0 ] ||
+			echo "e2e: the test host failed (${a_why[1]}); running ${again[*]} again in a new test host"
 		attempt 2 "${again[@]}"
 		n_att=2
 	fi
