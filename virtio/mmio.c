@@ -168,6 +168,21 @@ static void mmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 	struct virtio_dev *d = m->dev;
 	uint32_t v = 0;
 
+	/*
+	 * The interrupt status and its acknowledgement are atomics: no lock,
+	 * so that the driver's interrupt handler never waits for a device
+	 * busy with its backend (a TAP write, a disk read) under the lock.
+	 */
+	if (off == REG_INT_STATUS && len == 4 && !is_write) {
+		v = __atomic_load_n(&m->int_status, __ATOMIC_SEQ_CST);
+		memcpy(data, &v, 4);
+		return;
+	}
+	if (off == REG_INT_ACK && len == 4 && is_write) {
+		memcpy(&v, data, 4);
+		__atomic_and_fetch(&m->int_status, ~v, __ATOMIC_SEQ_CST);
+		return;
+	}
 	pthread_mutex_lock(&d->lock);
 	if (off >= REG_CONFIG) {
 		uint64_t coff = off - REG_CONFIG;

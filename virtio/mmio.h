@@ -23,7 +23,7 @@ struct virtio_mmio {
 	uint64_t base;
 	int gsi;
 	uint32_t dev_features_sel, drv_features_sel, queue_sel;
-	uint32_t int_status;
+	uint32_t int_status;         /* atomics only: read and acked without dev->lock */
 	uint32_t config_generation;
 	int irqfd;
 	int notify_fd[VIRTIO_MAX_QUEUES];

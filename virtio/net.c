@@ -4,10 +4,13 @@
  *
  * TX (queue 1, on the driver's kick): each chain is [virtio_net_hdr_v1 |
  * frame] in device-readable buffers and goes to the TAP with one writev()
- * straight from guest memory. A frame the TAP does not take is dropped and
- * counted, never retried: a TAP write does not block for lack of room (the
- * host side queues or drops on its own), so EAGAIN only comes from memory
- * pressure, where retrying would spin; the guest's protocols retransmit.
+ * straight from guest memory, and is completed (and signalled, if the
+ * driver wants it) right after its write, before the next one. A frame the
+ * TAP does not take is dropped and counted, never retried: a TAP write does
+ * not block for lack of room (a TAP's send buffer is unlimited unless
+ * TUNSETSNDBUF says otherwise, and the host side queues or drops on its
+ * own), so EAGAIN only comes from memory pressure, where retrying would
+ * spin; the guest's protocols retransmit.
  *
  * RX (queue 0): the TAP fd is watched on the VMM event loop. A readable TAP
  * gives one frame (header + up to MAX_FRAME bytes) into a host buffer,
@@ -413,7 +416,6 @@ static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
 static void tx_run(struct virtio_net *n)
 {
 	struct virtq *q = &n->dev.vq[TX_QUEUE];
-	bool pushed = false;
 	int done = 0;
 
 	if (!n->active)
@@ -430,7 +432,14 @@ static void tx_run(struct virtio_net *n)
 		}
 		tx_one(n, n->tx_chain);
 		virtq_push(q, n->tx_chain->head, 0);
-		pushed = true;
+		/*
+		 * Each completion at once, not at the end of the round (the
+		 * driver still decides, EVENT_IDX): a TCP sender keeps only a
+		 * few frames queued (TCP small queues) and queues the next ones
+		 * as these complete, while we write the rest. Those need no
+		 * kick: notifications stay off until the ring is empty.
+		 */
+		virtio_dev_used(&n->dev, TX_QUEUE);
 		if (++done == TX_BUDGET) {
 			uint64_t one = 1;
 
@@ -440,8 +449,6 @@ static void tx_run(struct virtio_net *n)
 			break;
 		}
 	}
-	if (pushed)
-		virtio_dev_used(&n->dev, TX_QUEUE);
 }
 
 /* --- event-loop callbacks (without dev->lock) ---------------------------- */
