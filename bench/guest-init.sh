@@ -7,8 +7,9 @@
 #   bench.mode=net   eth0 169.254.100.2/16, send bench.mib MiB over TCP to
 #                    169.254.100.1:5001 (the test host's iobench tcprecv)
 # bench.mib=N (default 256) and bench.secs=N (random reads, default 5).
-# Prints EMBER-GUEST-READY, the IOBENCH lines, BENCH-GUEST-ERROR on a
-# failure, and ends with `reboot -f` (the VMM exits).
+# Prints EMBER-GUEST-READY, the IOBENCH lines, BENCH-GUEST-STAT lines (net:
+# the guest's counters before and after), BENCH-GUEST-ERROR on a failure,
+# and ends with `reboot -f` (the VMM exits).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -23,6 +24,17 @@ for arg in $(cat /proc/cmdline); do
 done
 echo "EMBER-GUEST-READY"
 err() { echo "BENCH-GUEST-ERROR $*"; }
+# net_stats WHEN: the guest's counters around the TCP send, as
+# "BENCH-GUEST-STAT WHEN KEY VALUE": interrupts of the virtio devices (all
+# lines of /proc/interrupts naming virtio), TCP segments sent and retransmitted.
+net_stats() {
+	awk -v w="$1" '/virtio/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; n += s }
+		END { print "BENCH-GUEST-STAT " w " irqs " n + 0 }' /proc/interrupts
+	awk -v w="$1" '$1 == "Tcp:" && !h { for (i = 2; i <= NF; i++) k[i] = $i; h = 1; next }
+		$1 == "Tcp:" && h { for (i = 2; i <= NF; i++)
+			if (k[i] == "OutSegs" || k[i] == "RetransSegs") print "BENCH-GUEST-STAT " w " " k[i] " " $i }' \
+		/proc/net/snmp
+}
 case "$mode" in
 blk)
 	if [ -b /dev/vda ]; then
@@ -35,8 +47,12 @@ blk)
 	;;
 net)
 	if [ -e /sys/class/net/eth0 ]; then
-		ip addr add 169.254.100.2/16 dev eth0 && ip link set eth0 up &&
-			/bench/iobench tcpsend 169.254.100.1 5001 "$mib" || err "tcpsend failed"
+		if ! ip addr add 169.254.100.2/16 dev eth0 || ! ip link set eth0 up; then
+			err "cannot configure eth0"
+		fi
+		net_stats before
+		/bench/iobench tcpsend 169.254.100.1 5001 "$mib" || err "tcpsend failed"
+		net_stats after
 	else
 		err "no eth0"
 	fi

@@ -8,16 +8,36 @@
 # and params.sh. ember and QEMU runs alternate. Console lines for bench/run.sh:
 #   BENCH LABEL RUN READY_US EOF_US EXIT_US USER_US SYS_US STATUS   (vmmtime)
 #   BENCH-IO LABEL RUN KIND COUNT US       (an IOBENCH line of that run)
+#   BENCH-STAT LABEL RUN WHEN KEY VALUE    (a guest counter, before/after)
 #   BENCH-OUT LABEL TEXT                   (the tail of a failed run's output)
 #   BENCH-INFO TEXT, BENCH-ERROR TEXT
 # Every VMM run is bounded by vmmtime -t; the payload always exits 0 once it
 # has started, so that every figure it got is reported.
+# params.sh: the sizes, PARTS (which of boot, blk, net run) and QEMU_RUNS
+# (0: ember only). When ./ember-b is there, its blk and net runs join the
+# rounds as blk-emberb and net-emberb (an A/B comparison of two ember builds
+# in the same boot). I/O rounds run the VMMs in turn, in the reverse order
+# every other round.
 
-RUNS=8 IO_ROUNDS=4 BLK_MIB=256 RAND_SECS=5 NET_MIB=128 TMO=90 DO_IO=1
+RUNS=8 IO_ROUNDS=4 BLK_MIB=256 RAND_SECS=5 NET_MIB=128 TMO=90 DO_IO=1 PARTS="boot blk net"
 # shellcheck disable=SC1091
 . ./params.sh
 
 info() { echo "BENCH-INFO $*"; }
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+emberb=0
+[ -x ./ember-b ] && emberb=1
+# order: the VMMs of I/O round $i (ember, ember-b if any, QEMU if it runs),
+# reversed in odd rounds.
+order() {
+	o="ember"
+	[ "$emberb" = 1 ] && o="$o emberb"
+	[ "$qemu_ok" = 1 ] && o="$o qemu"
+	[ $((i % 2)) = 0 ] && { echo "$o"; return; }
+	r=
+	for x in $o; do r="$x $r"; done
+	echo "$r"
+}
 error() { echo "BENCH-ERROR $*"; }
 
 # QEMU is dynamically linked: its loader where PT_INTERP says, libraries here.
@@ -30,6 +50,7 @@ case "$v" in
 QEMU*) info "qemu: $v" ;;
 *) qemu_ok=0; error "qemu does not run: $v" ;;
 esac
+[ "${QEMU_RUNS:-1}" = 1 ] || qemu_ok=0
 info "test host: $(grep -c ^processor /proc/cpuinfo) CPUs, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 # run LABEL RUN MARKER VMM-ARGS...: one timed run; its output in /tmp/LABEL.out.
@@ -46,10 +67,13 @@ run() {
 	echo "BENCH $1 $i $3 $4 $5 $6 $7 $8"
 	st=${line##* }
 	if [ "$st" != 0 ] || ! grep -q "$marker" "/tmp/$label.out"; then
-		tail -n 8 "/tmp/$label.out" | tr -d '\r' | sed "s/^/BENCH-OUT $label /"
+		grep -v '^BENCH-GUEST-STAT ' "/tmp/$label.out" | tail -n 12 | tr -d '\r' |
+			sed "s/^/BENCH-OUT $label /"
 	fi
 	grep '^IOBENCH ' "/tmp/$label.out" | tr -d '\r' | sed "s/^IOBENCH /BENCH-IO $label $i /"
 	grep 'BENCH-GUEST-ERROR' "/tmp/$label.out" | tr -d '\r' | sed "s/^/BENCH-OUT $label /"
+	grep '^BENCH-GUEST-STAT ' "/tmp/$label.out" | tr -d '\r' |
+		sed "s/^BENCH-GUEST-STAT /BENCH-STAT $label $i /"
 	return 0
 }
 
@@ -61,7 +85,7 @@ QEMU="./qemu-system-x86_64 -L /payload -M $QEMU_M -accel kvm -cpu host -m 128 -s
 QCMD="console=ttyS0 reboot=t panic=-1"
 
 # --- boot to the readiness marker and to the VMM's exit ------------------
-for variant in quiet console; do
+part boot && for variant in quiet console; do
 	extra=
 	[ "$variant" = quiet ] && extra=" quiet"
 	i=0
@@ -78,16 +102,35 @@ info "boot runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 # --- virtio-blk: a raw file in the test host's tmpfs ----------------------
 disk=/tmp/bench-disk.img
-if truncate -s "${BLK_MIB}M" "$disk" 2>/dev/null || dd if=/dev/zero of="$disk" bs=1M count=0 seek="$BLK_MIB" 2>/dev/null; then
+if ! part blk; then
+	:
+elif truncate -s "${BLK_MIB}M" "$disk" 2>/dev/null || dd if=/dev/zero of="$disk" bs=1M count=0 seek="$BLK_MIB" 2>/dev/null; then
 	icmd="rdinit=/bench/init bench.mode=blk bench.mib=$BLK_MIB bench.secs=$RAND_SECS quiet"
+	blk_one() {
+		case $1 in
+		ember | emberb)
+			[ "$1" = ember ] || [ "$emberb" = 1 ] || return 0
+			run "blk-$1" "$i" EMBER-GUEST-READY "./$2" --kernel ./vmlinux \
+				--initrd ./bench-initrd.cpio.gz --mem-mib 128 --vcpus 1 \
+				--drive "path=$disk" --cmdline "$icmd" ;;
+		qemu)
+			[ "$qemu_ok" = 1 ] || return 0
+			run blk-qemu "$i" EMBER-GUEST-READY $QEMU \
+				-kernel ./vmlinux -initrd ./bench-initrd.cpio.gz -append "$QCMD $icmd" \
+				-drive "file=$disk,format=raw,if=none,id=d0" -device virtio-blk-device,drive=d0 ;;
+		esac
+	}
 	i=0
 	while [ "$i" -lt "$IO_ROUNDS" ]; do
-		run blk-ember "$i" EMBER-GUEST-READY ./ember --kernel ./vmlinux \
-			--initrd ./bench-initrd.cpio.gz --mem-mib 128 --vcpus 1 \
-			--drive "path=$disk" --cmdline "$icmd"
-		[ "$qemu_ok" = 1 ] && run blk-qemu "$i" EMBER-GUEST-READY $QEMU \
-			-kernel ./vmlinux -initrd ./bench-initrd.cpio.gz -append "$QCMD $icmd" \
-			-drive "file=$disk,format=raw,if=none,id=d0" -device virtio-blk-device,drive=d0
+		# Odd rounds in the reverse order: a drift in the machine's load
+		# then weighs on every VMM alike.
+		for v in $(order); do
+			case $v in
+			ember) blk_one ember ember ;;
+			emberb) blk_one emberb ember-b ;;
+			qemu) blk_one qemu ;;
+			esac
+		done
 		i=$((i + 1))
 	done
 	rm -f "$disk"
@@ -97,7 +140,9 @@ fi
 info "blk runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 # --- virtio-net: TCP guest -> test host over a TAP (link-local only) -------
-if [ -c /dev/net/tun ] || insmod ./tun.ko; then
+if ! part net; then
+	:
+elif [ -c /dev/net/tun ] || insmod ./tun.ko; then
 	[ -c /dev/net/tun ] || { mkdir -p /dev/net; mknod /dev/net/tun c 10 200; }
 	ip link set lo up
 	# net_run LABEL RUN VMM-ARGS...: the VMM makes tap0; give it its address.
@@ -129,12 +174,21 @@ if [ -c /dev/net/tun ] || insmod ./tun.ko; then
 	ncmd="rdinit=/bench/init bench.mode=net bench.mib=$NET_MIB quiet"
 	i=0
 	while [ "$i" -lt "$IO_ROUNDS" ]; do
-		net_run net-ember "$i" ./ember --kernel ./vmlinux --initrd ./bench-initrd.cpio.gz \
-			--mem-mib 128 --vcpus 1 --net tap=tap0,mac=52:54:00:12:34:56 --cmdline "$ncmd"
-		[ "$qemu_ok" = 1 ] && net_run net-qemu "$i" $QEMU \
-			-kernel ./vmlinux -initrd ./bench-initrd.cpio.gz -append "$QCMD $ncmd" \
-			-netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
-			-device virtio-net-device,netdev=n0,mac=52:54:00:12:34:56
+		for v in $(order); do
+			case $v in
+			ember | emberb)
+				b=ember
+				[ "$v" = ember ] || b=ember-b
+				net_run "net-$v" "$i" "./$b" --kernel ./vmlinux \
+					--initrd ./bench-initrd.cpio.gz --mem-mib 128 --vcpus 1 \
+					--net tap=tap0,mac=52:54:00:12:34:56 --cmdline "$ncmd" ;;
+			qemu)
+				net_run net-qemu "$i" $QEMU \
+					-kernel ./vmlinux -initrd ./bench-initrd.cpio.gz -append "$QCMD $ncmd" \
+					-netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+					-device virtio-net-device,netdev=n0,mac=52:54:00:12:34:56 ;;
+			esac
+		done
 		i=$((i + 1))
 	done
 else

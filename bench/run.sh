@@ -23,7 +23,11 @@
 # (nested boots per VMM and variant, 8), BENCH_IO_ROUNDS (4), BENCH_BLK_MIB
 # (256), BENCH_NET_MIB (128), BENCH_RAND_SECS (5), BENCH_IO=0 (no I/O
 # figures), BENCH_HOST_TIMEOUT (test host limit, 600 s), BENCH_RESULTS
-# (bench/results.md).
+# (bench/results.md), BENCH_ONLY (the parts to run, among "host boot blk
+# net"; default all: e.g. BENCH_ONLY=net for the TCP figures alone, ~1-2 min
+# with BENCH_IO_ROUNDS=4), BENCH_EMBER_B (a second ember binary whose blk
+# and net runs alternate with the others in the same test host boot, as
+# "ember-b": an A/B comparison of two builds), BENCH_QEMU=0 (no QEMU runs).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,6 +47,9 @@ rand_secs=${BENCH_RAND_SECS:-5}
 do_io=${BENCH_IO:-1}
 host_tmo=${BENCH_HOST_TIMEOUT:-600}
 results=${BENCH_RESULTS:-$here/results.md}
+only=" ${BENCH_ONLY:-host boot blk net} "
+ember_b=${BENCH_EMBER_B:-}
+qemu_runs=${BENCH_QEMU:-1}
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
@@ -55,10 +62,27 @@ for v in reset_runs:RESET_RUNS exit_runs:EXIT_RUNS n1:EXIT_N1 n2:EXIT_N2 runs:RU
 	fi
 done
 [[ "$do_io" =~ ^[01]$ ]] || die "BENCH_IO must be 0 or 1 (got '$do_io')"
+[[ "$qemu_runs" =~ ^[01]$ ]] || die "BENCH_QEMU must be 0 or 1 (got '$qemu_runs')"
 for p in $phases; do
 	[[ "$p" =~ ^(host|nested)$ ]] || die "BENCH_PHASES: unknown phase '$p' (host, nested)"
 done
 [ -n "${phases// /}" ] || die "BENCH_PHASES names no phase (host, nested)"
+only=${only//,/ }
+parts=""
+for p in $only; do
+	[[ "$p" =~ ^(host|boot|blk|net)$ ]] || die "BENCH_ONLY: unknown part '$p' (host, boot, blk, net)"
+	[[ "$p" == host ]] || parts="$parts $p"
+done
+[ -n "${only// /}" ] || die "BENCH_ONLY names no part (host, boot, blk, net)"
+# BENCH_ONLY narrows the phases: host only if named, nested only for its parts.
+[[ "$only" == *" host "* ]] || phases=${phases/ host / }
+[ -n "$parts" ] || phases=${phases/ nested / }
+[ -n "${phases// /}" ] || die "BENCH_PHASES and BENCH_ONLY leave nothing to run"
+parts=${parts# }
+has_part() { [[ " $parts " == *" $1 "* ]]; }
+if [ -n "$ember_b" ]; then
+	[ -x "$ember_b" ] || die "BENCH_EMBER_B: $ember_b is not an executable file"
+fi
 [ "$n2" -gt "$n1" ] || die "BENCH_EXIT_N2 must be larger than BENCH_EXIT_N1"
 
 # shellcheck source=../tests/nested/testhost.sh
@@ -262,6 +286,7 @@ if [[ "$phases" == *" nested "* ]]; then
 			"$build/guest/initrd.cpio.gz:initrd.cpio.gz" "$nd/bench-initrd.cpio.gz:bench-initrd.cpio.gz"
 			"$out/vmmtime:vmmtime" "$out/iobench:iobench" "$tun:tun.ko"
 			"$qbin:qemu-system-x86_64")
+		[ -z "$ember_b" ] || files+=("$ember_b:ember-b")
 		while read -r lib; do
 			files+=("$lib:$(basename "$lib")")
 		done < <(ldd "$qbin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
@@ -270,7 +295,7 @@ if [[ "$phases" == *" nested "* ]]; then
 		done
 		cat >"$nd/params.sh" <<-EOF
 			RUNS=$runs IO_ROUNDS=$io_rounds BLK_MIB=$blk_mib RAND_SECS=$rand_secs NET_MIB=$net_mib
-			TMO=90 DO_IO=$do_io
+			TMO=90 DO_IO=$do_io PARTS="$parts" QEMU_RUNS=$qemu_runs
 		EOF
 		files+=("$nd/params.sh:params.sh")
 		th_initramfs "$nd/initramfs.cpio" "$here/payload.sh" "${files[@]}"
@@ -292,7 +317,7 @@ if [[ "$phases" == *" nested "* ]]; then
 	# fields: $4 READY_US, $5 EOF_US, $6 EXIT_US, $7 USER_US, $8 SYS_US.
 	nval() { awk -v l="$1" '$1 == "BENCH" && $2 == l && $9 == 0 && $4 >= 0 { print '"$2"' }' "$nd/console.txt"; }
 	section "Nested test host (QEMU TCG + kvm_amd), 1 vCPU, 128 MiB; ${qv:-QEMU ?} -M microvm" "QEMU" "QEMU"
-	for variant in quiet console; do
+	has_part boot && for variant in quiet console; do
 		case $variant in
 		quiet) what="kernel \`quiet\`" ;;
 		console) what="full kernel log on the serial console" ;;
@@ -310,25 +335,43 @@ if [[ "$phases" == *" nested "* ]]; then
 				"$(ratio "$(med "$e")" "$(med "$q_")")" "$(cnt "$e") / $(cnt "$q_")"
 		done
 	done
-	for l in boot-quiet-ember boot-quiet-qemu boot-console-ember boot-console-qemu; do
+	has_part boot && for l in boot-quiet-ember boot-quiet-qemu boot-console-ember boot-console-qemu; do
 		b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && ($9 != 0 || $4 < 0)' "$nd/console.txt" | wc -l)
 		[ "$b" = 0 ] || notes+=("$l: $b runs failed (no marker or a non-zero exit) and are left out")
 	done
 	if [ "$do_io" = 1 ]; then
+		for l in blk-ember blk-emberb blk-qemu net-ember net-emberb net-qemu; do
+			b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && $9 != 0' "$nd/console.txt" | wc -l)
+			[ "$b" = 0 ] || notes+=("$l: $b of $(awk -v l="$l" '$1 == "BENCH" && $2 == l' "$nd/console.txt" | wc -l) runs ended with a non-zero status (the test host lines above say how)")
+		done
 		# io LABEL KIND SCALE: per-run figures (count/us*SCALE) of one kind.
 		io() { awk -v l="$1" -v k="$2" -v s="$3" '$1 == "BENCH-IO" && $2 == l && $4 == k && $6 > 0 { printf("%.3f\n", $5 / $6 * s) }' "$nd/console.txt" | stats; }
-		for spec in "seqwrite|virtio-blk sequential 1 MiB O_DIRECT writes + fdatasync, $blk_mib MiB (MB/s)|1|1" \
-			"seqread|virtio-blk sequential 1 MiB O_DIRECT reads, $blk_mib MiB (MB/s)|1|1" \
-			"randread|virtio-blk random 4 KiB O_DIRECT reads, queue depth 1, ${rand_secs} s (IOPS)|1000000|0" \
-			"tcprecv|TCP guest → test host over TAP + virtio-net, $net_mib MiB, received (MB/s)|1|1"; do
-			IFS='|' read -r kind name scale d <<<"$spec"
-			if [ "$kind" = tcprecv ]; then
-				e=$(io net-ember-recv "$kind" "$scale"); q_=$(io net-qemu-recv "$kind" "$scale")
-			else
-				e=$(io blk-ember "$kind" "$scale"); q_=$(io blk-qemu "$kind" "$scale")
-			fi
-			row "$name" "$(fmt "$e" 1 "$d" m)" "$(fmt "$q_" 1 "$d" m)" \
-				"$(ratio "$(med "$e")" "$(med "$q_")")" "$(cnt "$e") / $(cnt "$q_")"
+		# gstat LABEL KEY SCALE: per-run guest counter deltas (after - before) / SCALE.
+		gstat() { awk -v l="$1" -v k="$2" -v s="$3" '$1 == "BENCH-STAT" && $2 == l && $5 == k {
+				if ($4 == "before") b[$3] = $6; else if ($4 == "after") a[$3] = $6 }
+			END { for (r in a) if (r in b) printf("%.3f\n", (a[r] - b[r]) / s) }' "$nd/console.txt" | stats; }
+		bv=("ember")
+		[ -z "$ember_b" ] || bv+=("emberb")
+		for spec in "blk|seqwrite|virtio-blk sequential 1 MiB O_DIRECT writes + fdatasync, $blk_mib MiB (MB/s)|1|1" \
+			"blk|seqread|virtio-blk sequential 1 MiB O_DIRECT reads, $blk_mib MiB (MB/s)|1|1" \
+			"blk|randread|virtio-blk random 4 KiB O_DIRECT reads, queue depth 1, ${rand_secs} s (IOPS)|1000000|0" \
+			"net|tcprecv|TCP guest → test host over TAP + virtio-net, $net_mib MiB, received (MB/s)|1|1" \
+			"net|irqs|virtio-net: guest interrupts per MiB sent (/proc/interrupts)|$net_mib|1" \
+			"net|RetransSegs|TCP segments the guest retransmitted, per run|1|0" \
+			"net|OutSegs|TCP segments the guest sent, per MiB (TSO: up to 64 KiB each)|$net_mib|1"; do
+			IFS='|' read -r pt kind name scale d <<<"$spec"
+			has_part "$pt" || continue
+			for v in "${bv[@]}"; do
+				case $kind in
+				tcprecv) e=$(io "net-$v-recv" "$kind" "$scale"); q_=$(io net-qemu-recv "$kind" "$scale") ;;
+				irqs|RetransSegs|OutSegs) e=$(gstat "net-$v" "$kind" "$scale"); q_=$(gstat net-qemu "$kind" "$scale") ;;
+				*) e=$(io "blk-$v" "$kind" "$scale"); q_=$(io blk-qemu "$kind" "$scale") ;;
+				esac
+				n=$name
+				[ "$v" = ember ] || n="$name — **ember-b** ($(basename "$ember_b"))"
+				row "$n" "$(fmt "$e" 1 "$d" m)" "$(fmt "$q_" 1 "$d" m)" \
+					"$(ratio "$(med "$e")" "$(med "$q_")")" "$(cnt "$e") / $(cnt "$q_")"
+			done
 		done
 	fi
 	notes+=("QEMU ran as \`qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off -accel kvm -cpu host -m 128 -smp 1 -nographic -no-reboot -nodefaults -serial stdio\` (acpi=off: the guest kernel has no ACPI, and only then does QEMU add virtio_mmio.device= to the command line), with \`console=ttyS0 reboot=t panic=-1\` before the test arguments; ember with its default command line (\`console=ttyS0 reboot=k panic=1\`) and the same test arguments")
