@@ -48,30 +48,6 @@ static void teardown(void)
 	rmdir(dir);
 }
 
-/* The whole file at path into text; its length. */
-static size_t slurp(const char *p)
-{
-	FILE *f = fopen(p, "r");
-	size_t n = 0;
-
-	text[0] = '\0';
-	if (!f)
-		return 0;
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
-	return n;
-}
-
-static int count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -133,7 +109,7 @@ static void test_format(void)
 	logger_set_instance_id("vm-1");
 	logger_set_thread_name("fc_vcpu 0");
 	LOG_INFO("hello %d %s", 42, "world");
-	CHECK_EQ(slurp(path) > STAMP_LEN, 1);
+	CHECK_EQ(unit_slurp(path, text, sizeof(text)) > STAMP_LEN, 1);
 	CHECK(is_timestamp(text));
 	CHECK_STREQ(text + STAMP_LEN, "[vm-1:fc_vcpu 0] hello 42 world\n");
 
@@ -144,8 +120,8 @@ static void test_format(void)
 	LOG_WARN("careful");
 	LOG_DEBUG("details");
 	LOG_ERROR("bad");
-	slurp(path);
-	CHECK_EQ(count_lines(text), 3);
+	unit_slurp(path, text, sizeof(text));
+	CHECK_EQ(unit_count_lines(text), 3);
 	snprintf(want, sizeof(want), "[vm-1:fc_vcpu 0:WARN:%s:%d] careful\n", __FILE__, line);
 	CHECK(is_timestamp(text));
 	CHECK(!strncmp(text + STAMP_LEN, want, strlen(want)));
@@ -160,7 +136,7 @@ static void test_format(void)
 	logger_set_instance_id(NULL);
 	truncate(path, 0);
 	LOG_INFO("x");
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	CHECK_STREQ(text + STAMP_LEN, "[anonymous-instance:fc_vcpu 0:INFO] x\n");
 	teardown();
 }
@@ -182,10 +158,10 @@ static void test_filtering(void)
 		LOG_DEBUG("d");
 		LOG_TRACE("t");
 		logger_log(LOG_LEVEL_OFF, __FILE__, __LINE__, "never");
-		slurp(path);
-		unit_check(count_lines(text) == cases[i].lines, __FILE__, __LINE__,
+		unit_slurp(path, text, sizeof(text));
+		unit_check(unit_count_lines(text) == cases[i].lines, __FILE__, __LINE__,
 			   "lines at a level", "level %s: %d lines, want %d",
-			   log_level_name(cases[i].l), count_lines(text), cases[i].lines);
+			   log_level_name(cases[i].l), unit_count_lines(text), cases[i].lines);
 		CHECK(!strstr(text, "never"));
 	}
 	CHECK_FAIL(logger_configure(path, LOG_LEVEL_TRACE + 1, false, false, err, sizeof(err)),
@@ -200,11 +176,11 @@ static void test_filtering(void)
 	LOG_ERROR("kept");
 	logger_set_module(NULL);
 	LOG_ERROR("all again");
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	CHECK(!strstr(text, "filtered out"));
 	CHECK(strstr(text, "] kept\n") != NULL);
 	CHECK(strstr(text, "] all again\n") != NULL);
-	CHECK_EQ(count_lines(text), 2);
+	CHECK_EQ(unit_count_lines(text), 2);
 	teardown();
 }
 
@@ -218,16 +194,16 @@ static void test_message_shape(void)
 	logger_set_instance_id("id\nx");
 	logger_set_thread_name("t\x1b[31m");
 	LOG_INFO("one\ntwo\r\x7f\tend");
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	CHECK_STREQ(text + STAMP_LEN, "[id?x:t?[31m] one?two??\tend\n");
 
 	/* a long message is cut: one line of LOG_LINE_MAX bytes */
 	truncate(path, 0);
 	memset(big, 'a', sizeof(big) - 1);
 	LOG_INFO("%s", big);
-	n = slurp(path);
+	n = unit_slurp(path, text, sizeof(text));
 	CHECK_EQ(n, LOG_LINE_MAX);
-	CHECK_EQ(count_lines(text), 1);
+	CHECK_EQ(unit_count_lines(text), 1);
 	CHECK_EQ(text[n - 1], '\n');
 	CHECK_EQ(logger_lost_lines(), 0);
 	teardown();
@@ -249,14 +225,14 @@ static void test_bad_destinations(void)
 		   "empty");
 	/* nothing changed: still Info, still the first file */
 	LOG_INFO("still here");
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	CHECK(strstr(text, "] still here\n") != NULL);
 
 	/* a missing file is created, an existing one appended to */
 	CHECK(access(path, F_OK) == 0);
 	CHECK_OK(logger_configure(path, LOG_LEVEL_INFO, false, false, err, sizeof(err)), err);
 	LOG_INFO("appended");
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	CHECK(strstr(text, "] still here\n") != NULL);
 	CHECK(strstr(text, "] appended\n") != NULL);
 	teardown();
@@ -325,7 +301,7 @@ static void test_full_fifo(void)
 	}
 	drained[got] = '\0';
 	CHECK(got > 0 && drained[got - 1] == '\n');
-	lines = count_lines(drained);
+	lines = unit_count_lines(drained);
 	CHECK_EQ(lines + lost, 4000);
 	for (char *s = drained, *e; *s; s = e + 1) {
 		char zeros[256];
@@ -414,7 +390,7 @@ static void test_sink_partial(void)
 	signal(SIGXFSZ, SIG_DFL);
 	CHECK_EQ(log_sink_write(&s, "next\n", 5), 0);
 	CHECK(!s.broken);
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	CHECK_STREQ(text, "0123456789\nnext\n");
 	log_sink_close(&s);
 	teardown();
@@ -446,8 +422,8 @@ static void test_threads(void)
 		CHECK(pthread_create(&th[t], NULL, writer, (void *)(intptr_t)t) == 0);
 	for (int t = 0; t < THREADS; t++)
 		pthread_join(th[t], NULL);
-	slurp(path);
-	CHECK_EQ(count_lines(text), THREADS * PER_THREAD);
+	unit_slurp(path, text, sizeof(text));
+	CHECK_EQ(unit_count_lines(text), THREADS * PER_THREAD);
 	for (char *s = text; *s; s = strchr(s, '\n') + 1) {
 		int t, i, tt;
 		char z[128];
@@ -475,7 +451,7 @@ static void test_thread_name_default(void)
 	CHECK_OK(logger_configure(path, LOG_LEVEL_INFO, false, false, err, sizeof(err)), err);
 	logger_set_thread_name("");
 	LOG_INFO("x");
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	CHECK_STREQ(text + STAMP_LEN, "[anonymous-instance:unit_test_log] x\n");
 	teardown();
 }

@@ -285,29 +285,6 @@ static void teardown(void)
 	rmdir(dir);
 }
 
-static size_t slurp(const char *p)
-{
-	FILE *f = fopen(p, "r");
-	size_t n = 0;
-
-	text[0] = '\0';
-	if (!f)
-		return 0;
-	n = fread(text, 1, sizeof(text) - 1, f);
-	text[n] = '\0';
-	fclose(f);
-	return n;
-}
-
-static int count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
 /* Parse line number i (from 0) of text; 0, or -1 (a failed check). */
 static int parse_line(int i)
 {
@@ -439,8 +416,8 @@ static void test_lines_and_deltas(void)
 	t0 = real_ms();
 	CHECK_EQ(metrics_flush(), 0);
 	t1 = real_ms();
-	slurp(path);
-	CHECK_EQ(count_lines(text), 1);
+	unit_slurp(path, text, sizeof(text));
+	CHECK_EQ(unit_count_lines(text), 1);
 	if (parse_line(0) == 0) {
 		for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
 			unit_check(jhas(groups[i]), __FILE__, __LINE__, "key", "%s", groups[i]);
@@ -484,8 +461,8 @@ static void test_lines_and_deltas(void)
 	net0.rx_frames = 11;
 	net1.rx_frames = 5;
 	CHECK_EQ(metrics_flush(), 0);
-	slurp(path);
-	CHECK_EQ(count_lines(text), 2);
+	unit_slurp(path, text, sizeof(text));
+	CHECK_EQ(unit_count_lines(text), 2);
 	if (parse_line(1) == 0) {
 		CHECK_KEY("api_server.process_startup_time_us", 1234);
 		CHECK_KEY("vcpu.exit_io_in", 3);
@@ -512,7 +489,7 @@ static void test_lines_and_deltas(void)
 				     3000000ULL);
 	}
 	CHECK_EQ(metrics_flush(), 0);
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	if (parse_line(2) == 0) {
 		CHECK_KEY("vcpu.exit_io_in", 0);
 		CHECK_KEY("block.read_count", 0);
@@ -553,7 +530,7 @@ static void test_devices_refused(void)
 	CHECK_OK(metrics_configure(path, err, sizeof(err)), err);
 	s[5].reads = 9;
 	CHECK_EQ(metrics_flush(), 0);
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	if (parse_line(0) == 0) {
 		CHECK_KEY("block_d5.read_count", 9);
 		CHECK_KEY("block.read_count", 9);
@@ -598,7 +575,7 @@ static void test_full_fifo(void)
 	n = read(keep, text, sizeof(text) - 1);
 	CHECK(n > 0);
 	text[n > 0 ? n : 0] = '\0';
-	CHECK_EQ(count_lines(text), 1);
+	CHECK_EQ(unit_count_lines(text), 1);
 	if (parse_line(0) == 0) {
 		CHECK_KEY("vcpu.exit_io_out", 8);
 		CHECK_KEY("logger.missed_metrics_count", 2);
@@ -637,7 +614,7 @@ static void test_logger_lost_lines(void)
 	CHECK_EQ(metrics_flush(), 0);
 	LOG_WARN("lost too");
 	CHECK_EQ(metrics_flush(), 0);
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	if (parse_line(0) == 0)
 		CHECK_KEY("logger.missed_log_count", 5);
 	if (parse_line(1) == 0)
@@ -669,16 +646,16 @@ static void test_periodic(void)
 	CHECK_EQ(evloop_add(&loop, dl, EPOLLIN, on_deadline, &loop), 0);
 	CHECK_EQ(metrics_start_periodic_ms(&loop, 0), -1);
 	CHECK_EQ(metrics_start_periodic_ms(&loop, 50), 0);
-	slurp(path);
-	CHECK_EQ(count_lines(text), 1);    /* one line at once, as Firecracker */
+	unit_slurp(path, text, sizeof(text));
+	CHECK_EQ(unit_count_lines(text), 1);    /* one line at once, as Firecracker */
 	errno = 0;
 	CHECK_EQ(metrics_start_periodic_ms(&loop, 50), -1);
 	CHECK_EQ(errno, EBUSY);
 	METRIC_ADD(ember_metrics.vcpu.exit_mmio_read, 2);
 	evloop_run(&loop);                 /* 330 ms: 6 more lines (fewer when busy) */
 	metrics_stop_periodic(&loop);
-	slurp(path);
-	lines = count_lines(text);
+	unit_slurp(path, text, sizeof(text));
+	lines = unit_count_lines(text);
 	unit_check(lines >= 3 && lines <= 8, __FILE__, __LINE__, "periodic lines",
 		   "%d lines in 330 ms at 50 ms", lines);
 	for (int i = 0; i < lines; i++)
@@ -726,15 +703,15 @@ static void test_boot_timer(void)
 	CHECK(bus_access(&vm.mmio, BOOT_TIMER_ADDR, b, 4, false));
 	CHECK_EQ(b[0] | b[1] | b[2] | b[3], 0);
 	CHECK(!boot_timer_result(&us, &cpu));
-	slurp(log);
-	CHECK_EQ(count_lines(text), 0);
+	unit_slurp(log, text, sizeof(text));
+	CHECK_EQ(unit_count_lines(text), 0);
 
 	b[0] = BOOT_TIMER_MAGIC;
 	CHECK(bus_access(&vm.mmio, BOOT_TIMER_ADDR, b, 1, true));
 	CHECK(boot_timer_result(&us, &cpu));
 	CHECK(us >= 25000 && us < 25000 + 5 * 1000000);
-	slurp(log);
-	CHECK_EQ(count_lines(text), 1);
+	unit_slurp(log, text, sizeof(text));
+	CHECK_EQ(unit_count_lines(text), 1);
 	p = strstr(text, ":INFO] Guest-boot-time = ");
 	CHECK(p != NULL);
 	if (p) {
@@ -746,7 +723,7 @@ static void test_boot_timer(void)
 		CHECK_EQ(lcms, cpu / 1000);
 	}
 	CHECK_EQ(metrics_flush(), 0);
-	slurp(path);
+	unit_slurp(path, text, sizeof(text));
 	if (parse_line(0) == 0) {
 		CHECK_KEY("vmm.guest_boot_time_us", us);
 		CHECK_KEY("vmm.guest_boot_time_cpu_us", cpu);

@@ -84,4 +84,9 @@ struct tmem {
 int tmem_init(struct tmem *t, uint64_t size);
 void tmem_free(struct tmem *t);
 
+/* The whole file at path into buf (NUL-terminated); its length, 0 if unreadable. */
+size_t unit_slurp(const char *path, char *buf, size_t size);
+/* The number of '\n' in s. */
+int unit_count_lines(const char *s);
+
 #endif
