@@ -112,6 +112,7 @@ SCC=(musl-gcc -static -O2 -Wall -Wextra -Werror -s)
 "${SCC[@]}" -o "$out/vmmtime" "$here/vmmtime.c" || die "cannot build vmmtime"
 "${SCC[@]}" -o "$out/iobench" "$here/iobench.c" || die "cannot build iobench"
 gcc -O2 -Wall -Wextra -Werror -o "$out/kvmloop" "$here/kvmloop.c" || die "cannot build kvmloop"
+gcc -O2 -Wall -Wextra -Werror -o "$out/apibench" "$here/apibench.c" || die "cannot build apibench"
 as --64 -o "$out/reset.o" "$here/reset.S" &&
 	ld -m elf_x86_64 -static -nostdlib -n --build-id=none -Ttext=0x100000 -e _start \
 		-o "$out/reset.elf" "$out/reset.o" || die "cannot build reset.elf"
@@ -220,6 +221,20 @@ if [[ "$phases" == *" host "* ]]; then
 	row "PIO exit round trip, CPU user+sys (ns/exit)" \
 		"$(fmt "$e_cpu" 1 0 p)" "$(fmt "$r_cpu" 1 0 p)" \
 		"$(ratio "$(med "$e_cpu")" "$(med "$r_cpu")")" "$(cnt "$e_cpu") pairs"
+	# The API (bench/apibench.c): process start to the socket accepting, and
+	# round trips on one keep-alive connection. Medians [p10–p90], p99.
+	if "$out/apibench" 100 2000 "$build/ember" >"$out/api.txt" 2>&1; then
+		api() { awk -v k="$1" -v s="$2" '$1 == k { printf("%.*f [%.*f–%.*f], p99 %.*f", s, $3, s, $5, s, $7, s, $9) }' "$out/api.txt"; }
+		api_med() { awk -v k="$1" '$1 == k { print $3 }' "$out/api.txt"; }
+		row "process start → API socket accepting, wall (µs)" "$(api startup-wall-us 0)" "—" "—" "100"
+		row "process start → API socket accepting, CPU of all threads (µs)" \
+			"$(api startup-cpu-us 0)" "8000 (Firecracker's published figure)" \
+			"$(ratio "$(api_med startup-cpu-us)" 8000)" "100"
+		row "GET / round trip on a keep-alive connection (µs)" "$(api get-root-us 1)" "—" "—" "2000"
+		row "PUT /drives/rootfs round trip (µs)" "$(api put-drive-us 1)" "—" "—" "2000"
+	else
+		notes+=("bench/apibench failed: $(tail -n 1 "$out/api.txt")")
+	fi
 fi
 
 # --- 2 and 3. the nested test host ----------------------------------------------
