@@ -6,7 +6,14 @@
 #   bench.mode=blk   write, read and randomly read /dev/vda (iobench)
 #   bench.mode=net   eth0 169.254.100.2/16, send bench.mib MiB over TCP to
 #                    169.254.100.1:5001 (the test host's iobench tcprecv)
-# bench.mib=N (default 256) and bench.secs=N (random reads, default 5).
+#   bench.mode=mem   stay idle bench.secs seconds after "BENCH-MEM-IDLE",
+#                    write and read back bench.mib MiB of /dev/vda, stay
+#                    idle again after "BENCH-MEM-IO" (the test host reads the
+#                    VMM's memory, threads and fds meanwhile); each pause
+#                    ends with "BENCH-MEM-WAKE N" (a reading after it was
+#                    late: the guest was no longer idle)
+# bench.mib=N (default 256) and bench.secs=N (random reads or mem pauses,
+# default 5).
 # Prints EMBER-GUEST-READY, the IOBENCH lines, BENCH-GUEST-STAT lines (net:
 # the guest's counters before and after), BENCH-GUEST-ERROR on a failure,
 # and ends with `reboot -f` (the VMM exits).
@@ -55,6 +62,22 @@ net)
 		net_stats after
 	else
 		err "no eth0"
+	fi
+	;;
+mem)
+	# mem_pause N MARKER: say MARKER, stay idle, say the pause is over.
+	mem_pause() {
+		echo "$2"
+		sleep "$secs"
+		echo "BENCH-MEM-WAKE $1"
+	}
+	mem_pause 1 BENCH-MEM-IDLE
+	if [ -b /dev/vda ]; then
+		/bench/iobench seqwrite /dev/vda "$mib" >/dev/null || err "seqwrite failed"
+		/bench/iobench seqread /dev/vda "$mib" >/dev/null || err "seqread failed"
+		mem_pause 2 BENCH-MEM-IO
+	else
+		err "no /dev/vda"
 	fi
 	;;
 *) err "unknown bench.mode '$mode'" ;;

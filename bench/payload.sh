@@ -9,17 +9,19 @@
 #   BENCH LABEL RUN READY_US EOF_US EXIT_US USER_US SYS_US STATUS   (vmmtime)
 #   BENCH-IO LABEL RUN KIND COUNT US       (an IOBENCH line of that run)
 #   BENCH-STAT LABEL RUN WHEN KEY VALUE    (a guest counter, before/after)
+#   BENCH-MEM LABEL RUN WHEN RSS_KB GUEST_RSS_KB GUEST_SIZE_KB THREADS FDS
 #   BENCH-OUT LABEL TEXT                   (the tail of a failed run's output)
 #   BENCH-INFO TEXT, BENCH-ERROR TEXT
 # Every VMM run is bounded by vmmtime -t; the payload always exits 0 once it
 # has started, so that every figure it got is reported.
-# params.sh: the sizes, PARTS (which of boot, blk, net run) and QEMU_RUNS
+# params.sh: the sizes, PARTS (which of boot, mem, blk, net run) and QEMU_RUNS
 # (0: ember only). When ./ember-b is there, its blk and net runs join the
-# rounds as blk-emberb and net-emberb (an A/B comparison of two ember builds
+# rounds as mem-emberb, blk-emberb and net-emberb (an A/B comparison of two ember builds
 # in the same boot). I/O rounds run the VMMs in turn, in the reverse order
 # every other round.
 
-RUNS=8 IO_ROUNDS=4 BLK_MIB=256 RAND_SECS=5 NET_MIB=128 TMO=90 DO_IO=1 PARTS="boot blk net"
+RUNS=8 IO_ROUNDS=4 BLK_MIB=256 RAND_SECS=5 NET_MIB=128 TMO=90 DO_IO=1 PARTS="boot mem blk net"
+MEM_RUNS=3 MEM_MIB=64 MEM_SECS=3
 # shellcheck disable=SC1091
 . ./params.sh
 
@@ -98,6 +100,116 @@ part boot && for variant in quiet console; do
 	done
 done
 info "boot runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
+
+# --- memory overhead, threads and open fds of the VMM, guest idle ---------
+# The guest (bench.mode=mem) says BENCH-MEM-IDLE after boot and BENCH-MEM-IO
+# after MEM_MIB MiB of disk writes and reads, each time staying idle MEM_SECS
+# seconds; meanwhile one line per reading:
+#   BENCH-MEM LABEL RUN WHEN RSS_KB GUEST_RSS_KB GUEST_SIZE_KB THREADS FDS
+# RSS_KB: the VMM's Rss (smaps_rollup); GUEST_*: the Rss and size of its
+# guest RAM mapping (smaps): for ember the anonymous 2 MiB-aligned mapping of
+# exactly the guest's size, for QEMU its largest anonymous mapping.
+GUEST_KB=$((128 * 1024))
+# mem_pid COMM: the pid of the running process named COMM (one VMM at a time).
+mem_pid() {
+	for d in /proc/[0-9]*; do
+		[ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] && { echo "${d#/proc/}"; return 0; }
+	done
+	return 1
+}
+# mem_read LABEL RUN WHEN PID KIND(ember|qemu): one BENCH-MEM line.
+mem_read() {
+	rss=$(awk '$1 == "Rss:" { print $2; exit }' "/proc/$4/smaps_rollup" 2>/dev/null)
+	# shellcheck disable=SC2016 # awk text
+	g=$(awk -v kind="$5" -v want="$GUEST_KB" '
+		function end_map() {
+			if (!anon) return
+			if (kind == "ember") {
+				if (size == want && aligned) { n++; gs = size; gr = rss }
+			} else if (size > gs) { n = 1; gs = size; gr = rss }
+		}
+		$1 ~ /^[0-9a-f]+-[0-9a-f]+$/ {
+			end_map()
+			anon = ($5 == "0" && (NF == 5 || $6 ~ /^\[anon/))
+			split($1, a, "-")
+			aligned = (a[1] ~ /[02468ace]00000$/)
+			size = 0; rss = 0
+			next
+		}
+		$1 == "Size:" { size = $2 }
+		$1 == "Rss:" { rss = $2 }
+		END { end_map(); if (n == 1) print gr, gs; else print "none", n + 0 }' "/proc/$4/smaps" 2>/dev/null)
+	thr=$(ls "/proc/$4/task" 2>/dev/null | wc -l)
+	fds=$(ls "/proc/$4/fd" 2>/dev/null | wc -l)
+	case "$rss $g" in
+	*none* | " "* | *" ")
+		error "$1: run $2 $3: no single guest RAM mapping in /proc/$4/smaps (rss '$rss', found '$g')"
+		return 0 ;;
+	esac
+	echo "BENCH-MEM $1 $2 $3 $rss $g $thr $fds"
+}
+# mem_one VMM RUN: one run of VMM (ember, emberb, qemu), read at both pauses.
+mem_one() {
+	ml="mem-$1"
+	rm -f "/tmp/$ml.out"
+	mcmd="rdinit=/bench/init bench.mode=mem bench.mib=$MEM_MIB bench.secs=$MEM_SECS quiet"
+	case $1 in
+	ember | emberb)
+		mb=ember
+		[ "$1" = ember ] || mb=ember-b
+		mcomm=$mb
+		run "$ml" "$2" EMBER-GUEST-READY "./$mb" --kernel ./vmlinux \
+			--initrd ./bench-initrd.cpio.gz --mem-mib 128 --vcpus 1 \
+			--drive "path=$mdisk" --cmdline "$mcmd" &
+		mkind=ember ;;
+	qemu)
+		mcomm=qemu-system-x86 # comm: the first 15 characters
+		run "$ml" "$2" EMBER-GUEST-READY $QEMU \
+			-kernel ./vmlinux -initrd ./bench-initrd.cpio.gz -append "$QCMD $mcmd" \
+			-drive "file=$mdisk,format=raw,if=none,id=d0" -device virtio-blk-device,drive=d0 &
+		mkind=qemu ;;
+	esac
+	vpid=$!
+	for step in 1:BENCH-MEM-IDLE:boot 2:BENCH-MEM-IO:io; do
+		sn=${step%%:*} sm=${step#*:}
+		sw=${sm#*:} sm=${sm%:*}
+		n=0
+		while ! grep -q "^$sm" "/tmp/$ml.out" 2>/dev/null && kill -0 "$vpid" 2>/dev/null &&
+			[ "$n" -lt $((TMO * 10)) ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		grep -q "^$sm" "/tmp/$ml.out" 2>/dev/null || { error "$ml: run $2: no $sm"; break; }
+		if ! p=$(mem_pid "$mcomm"); then
+			error "$ml: run $2: no process named $mcomm"
+			break
+		fi
+		line=$(mem_read "$ml" "$2" "$sw" "$p" "$mkind")
+		# A reading that ended after the pause did is not of an idle guest.
+		if grep -q "^BENCH-MEM-WAKE $sn" "/tmp/$ml.out"; then
+			error "$ml: run $2: $sw reading too late (the guest's pause was over)"
+		else
+			echo "$line"
+		fi
+	done
+	wait "$vpid"
+}
+mdisk=/tmp/bench-mem.img
+if ! part mem; then
+	:
+elif truncate -s "${MEM_MIB}M" "$mdisk" 2>/dev/null || dd if=/dev/zero of="$mdisk" bs=1M count=0 seek="$MEM_MIB" 2>/dev/null; then
+	i=0
+	while [ "$i" -lt "$MEM_RUNS" ]; do
+		for v in $(order); do
+			mem_one "$v" "$i"
+		done
+		i=$((i + 1))
+	done
+	rm -f "$mdisk"
+else
+	error "cannot create $mdisk"
+fi
+info "mem runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 [ "$DO_IO" = 1 ] || exit 0
 
 # --- virtio-blk: a raw file in the test host's tmpfs ----------------------

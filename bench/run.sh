@@ -14,19 +14,23 @@
 #     BUILD/guest/vmlinux + initrd.cpio.gz to EMBER-GUEST-READY and to the
 #     VMM's exit; virtio-blk sequential 1 MiB and random 4 KiB O_DIRECT
 #     reads/writes on a raw file in the test host's tmpfs; TCP guest -> test
-#     host over a TAP (bench/iobench.c, bench/guest-init.sh).
+#     host over a TAP (bench/iobench.c, bench/guest-init.sh); the VMM's memory
+#     overhead (Rss minus the Rss of its guest RAM), threads and open fds with
+#     the guest idle after boot and after 64 MiB of disk I/O.
 #
 # Needs BUILD/ember, BUILD/tests/guests/exitloop.elf and BUILD/guest/
 # (built with make when missing) and installs the Debian packages it uses.
 # Environment (defaults): BENCH_PHASES ("host nested"), BENCH_RESET_RUNS
 # (100), BENCH_EXIT_RUNS (20), BENCH_EXIT_N1/N2 (5000/50000), BENCH_RUNS
-# (nested boots per VMM and variant, 8), BENCH_IO_ROUNDS (4), BENCH_BLK_MIB
+# (nested boots per VMM and variant, 8), BENCH_MEM_RUNS (memory readings per
+# VMM, 3), BENCH_IO_ROUNDS (4), BENCH_BLK_MIB
 # (256), BENCH_NET_MIB (128), BENCH_RAND_SECS (5), BENCH_IO=0 (no I/O
 # figures), BENCH_HOST_TIMEOUT (test host limit, 600 s), BENCH_RESULTS
-# (bench/results.md), BENCH_ONLY (the parts to run, among "host boot blk
-# net"; default all: e.g. BENCH_ONLY=net for the TCP figures alone, ~1-2 min
+# (bench/results.md), BENCH_ONLY (the parts to run, among "host boot mem blk
+# net"; default all: e.g. BENCH_ONLY=mem for the memory, thread and fd
+# figures alone, ~1-2 min: e.g. BENCH_ONLY=net for the TCP figures alone, ~1-2 min
 # with BENCH_IO_ROUNDS=4), BENCH_EMBER_B (a second ember binary whose blk
-# and net runs alternate with the others in the same test host boot, as
+# mem, blk and net runs alternate with the others in the same test host boot, as
 # "ember-b": an A/B comparison of two builds), BENCH_QEMU=0 (no QEMU runs).
 set -euo pipefail
 
@@ -40,6 +44,7 @@ exit_runs=${BENCH_EXIT_RUNS:-20}
 n1=${BENCH_EXIT_N1:-5000}
 n2=${BENCH_EXIT_N2:-50000}
 runs=${BENCH_RUNS:-8}
+mem_runs=${BENCH_MEM_RUNS:-3}
 io_rounds=${BENCH_IO_ROUNDS:-4}
 blk_mib=${BENCH_BLK_MIB:-256}
 net_mib=${BENCH_NET_MIB:-128}
@@ -47,14 +52,14 @@ rand_secs=${BENCH_RAND_SECS:-5}
 do_io=${BENCH_IO:-1}
 host_tmo=${BENCH_HOST_TIMEOUT:-600}
 results=${BENCH_RESULTS:-$here/results.md}
-only=" ${BENCH_ONLY:-host boot blk net} "
+only=" ${BENCH_ONLY:-host boot mem blk net} "
 ember_b=${BENCH_EMBER_B:-}
 qemu_runs=${BENCH_QEMU:-1}
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
-for v in reset_runs:RESET_RUNS exit_runs:EXIT_RUNS n1:EXIT_N1 n2:EXIT_N2 runs:RUNS \
+for v in reset_runs:RESET_RUNS exit_runs:EXIT_RUNS n1:EXIT_N1 n2:EXIT_N2 runs:RUNS mem_runs:MEM_RUNS \
 	io_rounds:IO_ROUNDS blk_mib:BLK_MIB net_mib:NET_MIB rand_secs:RAND_SECS host_tmo:HOST_TIMEOUT; do
 	x=${v%%:*}
 	if ! [[ "${!x}" =~ ^[0-9]{1,9}$ ]] || [ "${!x}" -eq 0 ]; then
@@ -70,10 +75,10 @@ done
 only=${only//,/ }
 parts=""
 for p in $only; do
-	[[ "$p" =~ ^(host|boot|blk|net)$ ]] || die "BENCH_ONLY: unknown part '$p' (host, boot, blk, net)"
+	[[ "$p" =~ ^(host|boot|mem|blk|net)$ ]] || die "BENCH_ONLY: unknown part '$p' (host, boot, mem, blk, net)"
 	[[ "$p" == host ]] || parts="$parts $p"
 done
-[ -n "${only// /}" ] || die "BENCH_ONLY names no part (host, boot, blk, net)"
+[ -n "${only// /}" ] || die "BENCH_ONLY names no part (host, boot, mem, blk, net)"
 # BENCH_ONLY narrows the phases: host only if named, nested only for its parts.
 [[ "$only" == *" host "* ]] || phases=${phases/ host / }
 [ -n "$parts" ] || phases=${phases/ nested / }
@@ -310,7 +315,7 @@ if [[ "$phases" == *" nested "* ]]; then
 		done
 		cat >"$nd/params.sh" <<-EOF
 			RUNS=$runs IO_ROUNDS=$io_rounds BLK_MIB=$blk_mib RAND_SECS=$rand_secs NET_MIB=$net_mib
-			TMO=90 DO_IO=$do_io PARTS="$parts" QEMU_RUNS=$qemu_runs
+			TMO=90 DO_IO=$do_io PARTS="$parts" QEMU_RUNS=$qemu_runs MEM_RUNS=$mem_runs
 		EOF
 		files+=("$nd/params.sh:params.sh")
 		th_initramfs "$nd/initramfs.cpio" "$here/payload.sh" "${files[@]}"
@@ -354,6 +359,37 @@ if [[ "$phases" == *" nested "* ]]; then
 		b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && ($9 != 0 || $4 < 0)' "$nd/console.txt" | wc -l)
 		[ "$b" = 0 ] || notes+=("$l: $b runs failed (no marker or a non-zero exit) and are left out")
 	done
+	if has_part mem; then
+		# mem LABEL WHEN EXPR: per-reading values of EXPR over the BENCH-MEM
+		# fields $5 RSS_KB, $6 GUEST_RSS_KB, $7 GUEST_SIZE_KB, $8 THREADS, $9 FDS.
+		mem() { awk -v l="$1" -v w="$2" '$1 == "BENCH-MEM" && $2 == l && $4 == w { print '"$3"' }' "$nd/console.txt" | stats; }
+		mv=("ember")
+		[ -z "$ember_b" ] || mv+=("emberb")
+		for spec in "boot|\$5 - \$6|1024|1|VMM memory overhead: Rss − the guest RAM's Rss, guest idle after boot (MiB)" \
+			"io|\$5 - \$6|1024|1|VMM memory overhead: Rss − the guest RAM's Rss, guest idle after 64 MiB of O_DIRECT disk writes + 64 MiB of reads (MiB)" \
+			"boot|\$5|1024|1|VMM Rss in all (guest RAM included), guest idle after boot (MiB)" \
+			"boot|\$6|1024|1|guest RAM touched: Rss of the guest RAM mapping, guest idle after boot (MiB)" \
+			"boot|\$8|1|0|VMM threads, guest idle after boot (/proc/PID/task)" \
+			"io|\$8|1|0|VMM threads, guest idle after the disk I/O" \
+			"boot|\$9|1|0|VMM open fds, guest idle after boot (/proc/PID/fd)" \
+			"io|\$9|1|0|VMM open fds, guest idle after the disk I/O"; do
+			IFS='|' read -r when x scale d name <<<"$spec"
+			for v in "${mv[@]}"; do
+				e=$(mem "mem-$v" "$when" "$x")
+				q_=$(mem mem-qemu "$when" "$x")
+				n=$name
+				[ "$v" = ember ] || n="$name — **ember-b** ($(basename "$ember_b"))"
+				row "$n" "$(fmt "$e" "$scale" "$d" m)" "$(fmt "$q_" "$scale" "$d" m)" \
+					"$(ratio "$(med "$e")" "$(med "$q_")")" "$(cnt "$e") / $(cnt "$q_")"
+			done
+		done
+		for l in mem-ember mem-emberb mem-qemu; do
+			b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && $9 != 0' "$nd/console.txt" | wc -l)
+			[ "$b" = 0 ] || notes+=("$l: $b runs ended with a non-zero status")
+		done
+		gs=$(awk '$1 == "BENCH-MEM" { print $2 "=" $7 }' "$nd/console.txt" | sort -u | tr '\n' ' ')
+		notes+=("memory: Rss from /proc/PID/smaps_rollup, the guest RAM's Rss from /proc/PID/smaps (ember: the anonymous 2 MiB-aligned mapping of the guest's size; QEMU: its largest anonymous mapping; sizes in KiB: ${gs:-none}), read while the guest sleeps 3 s after boot and after the disk I/O (a 64 MiB raw file in the test host's tmpfs, \`iobench seqwrite\` + \`seqread\`); readings that ended after the guest's pause are left out")
+	fi
 	if [ "$do_io" = 1 ]; then
 		for l in blk-ember blk-emberb blk-qemu net-ember net-emberb net-qemu; do
 			b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && $9 != 0' "$nd/console.txt" | wc -l)
