@@ -36,8 +36,8 @@
 #
 # Environment: E2E_CASE_TIMEOUT (seconds per case inside the test host,
 # default 60), E2E_NET_TIMEOUT (the same for the net case, default 240),
-# E2E_RETRIES (0: no second test host for the cases a failed test host left
-# without a result; default 1), E2E_CASES (space-separated names, to run a subset; disk-read brings
+# E2E_RETRIES (how many more test hosts may run the cases a failed test host
+# left without a result, 0 to 3; default 2), E2E_CASES (space-separated names, to run a subset; disk-read brings
 # disk-write), TH_VERBOSE=1 (stream the test host's console).
 
 set -euo pipefail
@@ -53,7 +53,7 @@ for v in "$case_tmo" "$net_tmo"; do
 	[[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ] ||
 		{ echo "e2e: E2E_CASE_TIMEOUT and E2E_NET_TIMEOUT must be positive numbers of seconds" >&2; exit 1; }
 done
-[[ "${E2E_RETRIES:-1}" =~ ^[0-9]+$ ]] || { echo "e2e: E2E_RETRIES must be 0 or 1" >&2; exit 1; }
+[[ "${E2E_RETRIES:-2}" =~ ^[0-3]$ ]] || { echo "e2e: E2E_RETRIES must be 0 to 3" >&2; exit 1; }
 
 # shellcheck source=../nested/testhost.sh
 . "$here/../nested/testhost.sh"
@@ -244,26 +244,30 @@ th_prepare
 attempt 1 "${names[@]}"
 n_att=1
 # The test host under TCG sometimes dies by itself (a hang, or a kernel oops
-# in kvm_amd's VM entry/exit path). Cases it left without a result run once
-# more in a new test host, and the first failure is reported; a case that
-# finished is never run again (except disk-write, which disk-read needs).
-retries="${E2E_RETRIES:-1}"
+# in kvm_amd's VM entry/exit path). Cases it left without a result run again
+# in a new test host (up to E2E_RETRIES more test hosts), and each failure is
+# reported; a case that finished is never run again (except disk-write, which
+# disk-read needs).
 # A guest that triple-faults with the vCPU back at the reset vector is the
 # other known failure of QEMU-TCG's nested SVM (traced: the test host's own
 # RIP and page tables inside the guest's vCPU; tests/nested/README.md). Such
-# a case is also run once more, and said so; twice is a failure.
-tf_cases=()
-for name in "${names[@]}"; do
-	if [ -n "${log_of[$name]:-}" ] && grep -qE "^E2E-OUT $name .*guest triple fault \(KVM_EXIT_SHUTDOWN\) on vcpu [0-9]+ at rip 0xfff0" "${log_of[$name]}"; then
-		unset "log_of[$name]"
-		tf_cases+=("$name")
+# a case is also run again, and said so.
+retries="${E2E_RETRIES:-2}"
+while [ "$n_att" -le "$retries" ]; do
+	last=$n_att
+	tf_cases=()
+	for name in "${names[@]}"; do
+		if [ "${att_of[$name]:-}" = "$last" ] && [ -n "${log_of[$name]:-}" ] &&
+			grep -qE "^E2E-OUT $name .*guest triple fault \(KVM_EXIT_SHUTDOWN\) on vcpu [0-9]+ at rip 0xfff0" "${log_of[$name]}"; then
+			unset "log_of[$name]"
+			tf_cases+=("$name")
+		fi
+	done
+	[ ${#tf_cases[@]} = 0 ] ||
+		echo "e2e: note: ${tf_cases[*]} ended in a guest triple fault at the reset vector (the nested SVM emulation); running again"
+	if { [ "${a_status[$last]}" = 0 ] || [ "${a_status[$last]}" = kvm-setup ]; } && [ ${#tf_cases[@]} = 0 ]; then
+		break
 	fi
-done
-if [ ${#tf_cases[@]} -gt 0 ] && [ "$retries" -gt 0 ]; then
-	echo "e2e: note: ${tf_cases[*]} ended in a guest triple fault at the reset vector (the nested SVM emulation); running again"
-fi
-if { { [ "${a_status[1]}" != 0 ] && [ "${a_status[1]}" != kvm-setup ]; } || [ ${#tf_cases[@]} -gt 0 ]; } &&
-	[ "$retries" -gt 0 ]; then
 	again=()
 	for name in "${names[@]}"; do
 		if [ -z "${log_of[$name]:-}" ] ||
@@ -271,13 +275,12 @@ if { { [ "${a_status[1]}" != 0 ] && [ "${a_status[1]}" != kvm-setup ]; } || [ ${
 			again+=("$name")
 		fi
 	done
-	if [ ${#again[@]} -gt 0 ]; then
-		[ "${a_status[1]}" = 0 ] ||
-			echo "e2e: the test host failed (${a_why[1]}); running ${again[*]} again in a new test host"
-		attempt 2 "${again[@]}"
-		n_att=2
-	fi
-fi
+	[ ${#again[@]} -gt 0 ] || break
+	[ "${a_status[$last]}" = 0 ] ||
+		echo "e2e: the test host failed (${a_why[$last]}); running ${again[*]} again in a new test host"
+	n_att=$((n_att + 1))
+	attempt "$n_att" "${again[@]}"
+done
 
 # ts stamps "SECS SS.MICROS" -> milliseconds since the epoch.
 to_ms() {
@@ -481,16 +484,16 @@ done
 
 ready_up=$(sed -n 's/.*TESTHOST-KVM-READY uptime=\([0-9.]*\).*/\1/p' "${a_log[1]}" | head -n 1)
 runs="${a_ms[1]} ms"
-[ "$n_att" = 1 ] || runs+=" + ${a_ms[2]} ms (2nd)"
+for ((n = 2; n <= n_att; n++)); do runs+=" + ${a_ms[$n]} ms (#$n)"; done
 echo "e2e: test host ${TH_SMP} CPUs: kvm_amd ready at ${ready_up:-?} s uptime;" \
 	"test host run $runs, e2e total $((($(date +%s%N) - t_start) / 1000000)) ms" \
 	"(console log: ${a_log[$n_att]}${a_log[2]:+, first: ${a_log[1]}})"
 host_ok=1
 for n in $(seq 1 "$n_att"); do
 	[ "${a_status[$n]}" != 0 ] || continue
-	# A failed first test host is forgiven only if the second finished.
-	if [ "$n" = 1 ] && [ "$n_att" = 2 ] && [ "${a_status[2]}" = 0 ]; then
-		echo "e2e: note: the first test host failed (${a_why[1]}), its unfinished cases were run again"
+	# A failed test host is forgiven only if the last one finished.
+	if [ "$n" -lt "$n_att" ] && [ "${a_status[$n_att]}" = 0 ]; then
+		echo "e2e: note: test host #$n failed (${a_why[$n]}), its unfinished cases were run again"
 		continue
 	fi
 	host_ok=0
