@@ -44,8 +44,6 @@ int gm_alloc(struct guest_mem *gm, uint64_t size)
 		munmap(raw, p - raw);
 	if (p + size < raw + size + huge)
 		munmap(p + size, raw + size + huge - (p + size));
-	/* Where THP is "madvise" only; a refusal just means 4 KiB pages. */
-	madvise(p, size, MADV_HUGEPAGE);
 	gm_layout(gm, p, size);
 	return 0;
 }
