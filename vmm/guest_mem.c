@@ -26,24 +26,11 @@ void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size)
 
 int gm_alloc(struct guest_mem *gm, uint64_t size)
 {
-	/*
-	 * 2 MiB-aligned, so that transparent huge pages can back the guest
-	 * (and KVM map it with 2 MiB pages): over-map, then trim both ends.
-	 */
-	const uint64_t huge = 2ULL << 20;
-	uint8_t *raw, *p;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-	if (size > UINT64_MAX - huge)
+	if (p == MAP_FAILED)
 		return -1;
-	raw = mmap(NULL, size + huge, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (raw == MAP_FAILED)
-		return -1;
-	p = (uint8_t *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
-	if (p > raw)
-		munmap(raw, p - raw);
-	if (p + size < raw + size + huge)
-		munmap(p + size, raw + size + huge - (p + size));
 	gm_layout(gm, p, size);
 	return 0;
 }
