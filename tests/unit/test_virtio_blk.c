@@ -72,36 +72,6 @@ static void on_signal(struct virtio_dev *d, uint32_t why)
 
 /* ---- stderr capture ---- */
 
-static int saved_stderr = -1;
-static FILE *cap;
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	cap = tmpfile();
-	if (!cap)
-		return;
-	saved_stderr = dup(2);
-	dup2(fileno(cap), 2);
-}
-
-static void capture_end(char *out, size_t outlen)
-{
-	size_t n;
-
-	out[0] = '\0';
-	if (!cap)
-		return;
-	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	rewind(cap);
-	n = fread(out, 1, outlen - 1, cap);
-	out[n] = '\0';
-	fclose(cap);
-	cap = NULL;
-}
-
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -894,10 +864,10 @@ static void test_hostile_chain(void)
 	wr16(AVAIL_GPA + 2, aidx);
 	nsignals = 0;
 	memcpy(snap, T.buf, MEM);
-	capture_begin();
+	unit_capture_begin();
 	kick();
 	kick();
-	capture_end(w, sizeof(w));
+	unit_capture_end(w, sizeof(w));
 	CHECK(B.dev.vq[0].broken);
 	CHECK(strstr(w, "virtio-blk evil queue 0: ") != NULL);
 	CHECK(strchr(w, '\n') && !strchr(w, '\n')[1]);   /* one warning, one line */
@@ -1094,9 +1064,9 @@ static void test_create_errors(void)
 		strcpy(s.path, p);
 		strcpy(s.id, "odd");
 		if (tmem_init(&t, 4096) == 0) {
-			capture_begin();
+			unit_capture_begin();
 			CHECK_OK(virtio_blk_create(&b, &s, &t.gm, NULL, err, sizeof(err)), err);
-			capture_end(w, sizeof(w));
+			unit_capture_end(w, sizeof(w));
 			CHECK_EQ(b.capacity, 1);
 			CHECK(strstr(w, "not a whole number of sectors") && strstr(w, "488 bytes"));
 			close(b.fd);

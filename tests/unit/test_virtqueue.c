@@ -139,38 +139,6 @@ static void teardown(struct drv *d)
 
 /* ---- stderr capture: the warning a broken queue must print ---- */
 
-static int saved_stderr = -1;
-static FILE *cap;
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	cap = tmpfile();
-	if (!cap)
-		return;
-	saved_stderr = dup(2);
-	dup2(fileno(cap), 2);
-}
-
-/* Stop capturing; the captured text (NUL-terminated) in out. */
-static void capture_end(char *out, size_t outlen)
-{
-	size_t n = 0;
-
-	out[0] = '\0';
-	if (!cap)
-		return;
-	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	saved_stderr = -1;
-	rewind(cap);
-	n = fread(out, 1, outlen - 1, cap);
-	out[n] = '\0';
-	fclose(cap);
-	cap = NULL;
-}
-
 #define CHECKL(c) unit_check(!!(c), __FILE__, line, #c, NULL)
 
 /* One warning line naming the queue and saying it stopped. */
@@ -195,23 +163,23 @@ static void hostile(struct drv *d, const char *why, int line)
 	int r;
 
 	memcpy(snap, d->t.buf, MEM);
-	capture_begin();
+	unit_capture_begin();
 	r = virtq_pop(&d->q, &d->t.gm, &chain);
-	capture_end(w, sizeof(w));
+	unit_capture_end(w, sizeof(w));
 	unit_check(r == -1, __FILE__, line, "virtq_pop() == -1", "returned %d", r);
 	CHECKL(d->q.broken);
 	check_warning(w, why, line);
 	CHECKL(memcmp(snap, d->t.buf, MEM) == 0);
 	CHECKL(d->q.last_avail == last);
 	/* dead until reset */
-	capture_begin();
+	unit_capture_begin();
 	r = virtq_pop(&d->q, &d->t.gm, &chain);
 	virtq_push(&d->q, 0, 1);
 	virtq_push(&d->q, 1, 100);
 	CHECKL(!virtq_needs_interrupt(&d->q));
 	CHECKL(!virtq_enable_notify(&d->q));
 	CHECKL(!virtq_has_avail(&d->q));
-	capture_end(w, sizeof(w));
+	unit_capture_end(w, sizeof(w));
 	CHECKL(r == -1);
 	CHECKL(w[0] == '\0');   /* one warning per break, not per call */
 	CHECKL(memcmp(snap, d->t.buf, MEM) == 0);
@@ -237,21 +205,21 @@ static void bad_activate(uint16_t n, uint64_t desc_gpa, uint64_t avail_gpa,
 	d.q = (struct virtq){ .name = "test queue", .size = n, .desc_gpa = desc_gpa,
 			      .avail_gpa = avail_gpa, .used_gpa = used_gpa };
 	memcpy(snap, d.t.buf, MEM);
-	capture_begin();
+	unit_capture_begin();
 	r = virtq_activate(&d.q, &d.t.gm);
-	capture_end(w, sizeof(w));
+	unit_capture_end(w, sizeof(w));
 	unit_check(r == -1, __FILE__, line, "virtq_activate() == -1", "returned %d", r);
 	CHECKL(d.q.broken);
 	check_warning(w, why, line);
 	/* even if a transport set it ready anyway, nothing is touched */
 	d.q.ready = true;
-	capture_begin();
+	unit_capture_begin();
 	r = virtq_pop(&d.q, &d.t.gm, &chain);
 	virtq_push(&d.q, 0, 1);
 	CHECKL(!virtq_needs_interrupt(&d.q));
 	CHECKL(!virtq_enable_notify(&d.q));
 	CHECKL(!virtq_has_avail(&d.q));
-	capture_end(w, sizeof(w));
+	unit_capture_end(w, sizeof(w));
 	CHECKL(r == -1);
 	CHECKL(memcmp(snap, d.t.buf, MEM) == 0);
 	tmem_free(&d.t);
@@ -930,12 +898,12 @@ static void test_reset_revives(void)
 	HOSTILE(&d, "loops");
 	/* fixing the ring is not enough: the driver must reset */
 	desc(&d, 0, DATA_GPA, 16, 0, 0);
-	capture_begin();
+	unit_capture_begin();
 	CHECK_EQ(virtq_pop(&d.q, &d.t.gm, &chain), -1);
 	{
 		char w[256];
 
-		capture_end(w, sizeof(w));
+		unit_capture_end(w, sizeof(w));
 	}
 	virtq_reset(&d.q);
 	CHECK(!d.q.ready && !d.q.broken && d.q.size == 0);

@@ -109,3 +109,34 @@ int unit_count_lines(const char *s)
 		n += *s == '\n';
 	return n;
 }
+
+static int saved_stderr = -1;
+static FILE *cap;
+
+void unit_capture_begin(void)
+{
+	fflush(stderr);
+	cap = tmpfile();
+	if (!cap)
+		return;
+	saved_stderr = dup(2);
+	dup2(fileno(cap), 2);
+}
+
+void unit_capture_end(char *out, size_t outlen)
+{
+	size_t n;
+
+	out[0] = '\0';
+	if (!cap)
+		return;
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	saved_stderr = -1;
+	rewind(cap);
+	n = fread(out, 1, outlen - 1, cap);
+	out[n] = '\0';
+	fclose(cap);
+	cap = NULL;
+}

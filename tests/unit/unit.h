@@ -89,4 +89,8 @@ size_t unit_slurp(const char *path, char *buf, size_t size);
 /* The number of '\n' in s. */
 int unit_count_lines(const char *s);
 
+/* Capture what the code under test writes to stderr (warnings), then stop and get it. */
+void unit_capture_begin(void);
+void unit_capture_end(char *out, size_t outlen);
+
 #endif
