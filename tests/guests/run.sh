@@ -416,6 +416,14 @@ bad_input bad-initrd-too-big --kernel "$G/boot.elf" --mem-mib 16 --initrd "$T/bi
 bad_input bad-cmdline-3000 --kernel "$G/boot.elf" --cmdline "$long3000"
 bad_input bad-cmdline-2048 --kernel "$G/boot.elf" --cmdline "$long2017"
 bad_input bad-unknown-flag --kernel "$G/boot.elf" --frobnicate
+truncate -s 1M "$T/disk.img"
+bad_input bad-drive-missing-file --kernel "$G/boot.elf" --drive "path=$T/no-such-disk"
+bad_input bad-drive-unknown-item --kernel "$G/boot.elf" --drive "path=$T/disk.img,bogus=1"
+bad_input bad-drive-two-roots --kernel "$G/boot.elf" --drive "path=$T/disk.img,root" \
+	--drive "path=$T/disk.img,id=b,root"
+bad_input bad-net-bad-mac --kernel "$G/boot.elf" --net "tap=embbad0,mac=zz"
+bad_input bad-net-no-tap --kernel "$G/boot.elf" --net "mac=02:00:00:00:00:01"
+bad_input bad-net-not-a-tap --kernel "$G/boot.elf" --net "tap=lo"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
