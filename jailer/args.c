@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "jailer/jailer.h"
+#include "vmm/cglimit.h"
 
 void jail_usage(FILE *f);
 void jail_version(void);
@@ -165,58 +166,6 @@ static void check_parent_cgroup(const char *p)
 	}
 }
 
-/* Unescapes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape_mountinfo(char *s)
-{
-	char *d = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 4;
-		} else {
-			*d++ = *s++;
-		}
-	}
-	*d = 0;
-}
-
-/* The first cgroup2 mount in /proc/self/mountinfo: 0, or -1 if none. */
-int jail_find_cgroup2(char *mnt, size_t mnt_len, char *root, size_t root_len)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[8192];
-	int ret = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		/* id parent maj:min root mountpoint opts [optional...] - fstype src sopts */
-		char *fields[6], *sep, *save = NULL, *tok;
-		int n = 0;
-
-		sep = strstr(line, " - ");
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		*sep = 0;
-		for (tok = strtok_r(line, " ", &save); tok && n < 6; tok = strtok_r(NULL, " ", &save))
-			fields[n++] = tok;
-		if (n < 5)
-			continue;
-		unescape_mountinfo(fields[3]);
-		unescape_mountinfo(fields[4]);
-		if (strlen(fields[4]) >= mnt_len || strlen(fields[3]) >= root_len)
-			continue;
-		strcpy(mnt, fields[4]);
-		strcpy(root, fields[3]);
-		ret = 0;
-		break;
-	}
-	fclose(f);
-	return ret;
-}
-
 /* Whether CONTROLLER is listed in the cgroup2 root's cgroup.controllers. */
 static bool controller_available(const char *mnt, const char *controller, char *avail,
 				 size_t avail_len)
@@ -243,30 +192,67 @@ static bool controller_available(const char *mnt, const char *controller, char *
 	return found;
 }
 
+/* v1: the hierarchy of KV's controller, added to cfg->cg_hier if new. */
+static void find_v1_hierarchy(struct jail_cfg *cfg, struct jail_cgroup_kv *kv)
+{
+	struct jail_cg_hier *h = &cfg->cg_hier[cfg->n_cg_hier];
+
+	if (cfg->n_cg_hier == JAIL_MAX_HIER)
+		jail_die(JX_CGROUP_ARG, "--cgroup", "keys of more than %d hierarchies", JAIL_MAX_HIER);
+	if (cg_find_mount(kv->controller, h->mount, sizeof(h->mount), h->root,
+			  sizeof(h->root)) < 0)
+		jail_die(JX_CGROUP_ARG, "--cgroup",
+			 "%s: controller '%s' has no cgroup v1 hierarchy mounted here (see "
+			 "/proc/self/mountinfo)", kv->key, kv->controller);
+	/* Co-mounted controllers (e.g. cpu,cpuacct) share one. */
+	for (kv->hier = 0; kv->hier < cfg->n_cg_hier; kv->hier++)
+		if (!strcmp(cfg->cg_hier[kv->hier].mount, h->mount))
+			return;
+	snprintf(h->controller, sizeof(h->controller), "%s", kv->controller);
+	cfg->n_cg_hier++;
+}
+
 static void check_cgroups(struct jail_cfg *cfg)
 {
-	char avail[1024];
+	struct jail_cg_hier *h = &cfg->cg_hier[0];
+	char avail[1024], v1mnt[4096], v1root[4096];
+	const char *why;
 
-	if (cfg->cgroup_version != 2)
-		jail_die(JX_CGROUP_ARG, "--cgroup-version",
-			 "%d is not supported: only cgroup v2 (--cgroup-version 2)",
+	if (cfg->cgroup_version != 1 && cfg->cgroup_version != 2)
+		jail_die(JX_CGROUP_ARG, "--cgroup-version", "%d is not 1 or 2",
 			 cfg->cgroup_version);
-	if (cfg->n_cgroups == 0)
-		return;
-	if (jail_find_cgroup2(cfg->cg_mount, sizeof(cfg->cg_mount), cfg->cg_mount_root,
-			      sizeof(cfg->cg_mount_root)) < 0)
-		jail_die(JX_CGROUP_ARG, "--cgroup",
-			 "no cgroup2 hierarchy is mounted (see /proc/self/mountinfo)");
 	for (int i = 0; i < cfg->n_cgroups; i++) {
 		struct jail_cgroup_kv *kv = &cfg->cgroups[i];
 
-		if (!strcmp(kv->controller, "cgroup"))
+		if (jail_cgroup_key_check(kv->key, cfg->cgroup_version, kv->controller,
+					  sizeof(kv->controller), &why) < 0)
+			jail_die(JX_CGROUP_ARG, "--cgroup", "%s: %s", kv->key, why);
+	}
+	if (cfg->n_cgroups == 0)
+		return;
+	if (cfg->cgroup_version == 1) {
+		for (int i = 0; i < cfg->n_cgroups; i++)
+			find_v1_hierarchy(cfg, &cfg->cgroups[i]);
+		return;
+	}
+	if (cg_find_mount(NULL, h->mount, sizeof(h->mount), h->root, sizeof(h->root)) < 0)
+		jail_die(JX_CGROUP_ARG, "--cgroup",
+			 "no cgroup2 hierarchy is mounted (see /proc/self/mountinfo)");
+	cfg->n_cg_hier = 1;
+	for (int i = 0; i < cfg->n_cgroups; i++) {
+		struct jail_cgroup_kv *kv = &cfg->cgroups[i];
+		bool v1;
+
+		if (!strcmp(kv->controller, "cgroup") ||
+		    controller_available(h->mount, kv->controller, avail, sizeof(avail)))
 			continue;
-		if (!controller_available(cfg->cg_mount, kv->controller, avail, sizeof(avail)))
-			jail_die(JX_CGROUP_ARG, "--cgroup",
-				 "%s: controller '%s' is not available in the cgroup v2 hierarchy at %s "
-				 "(its cgroup.controllers: %s)",
-				 kv->key, kv->controller, cfg->cg_mount, avail[0] ? avail : "unreadable");
+		v1 = cg_find_mount(kv->controller, v1mnt, sizeof(v1mnt), v1root,
+				   sizeof(v1root)) == 0;
+		jail_die(JX_CGROUP_ARG, "--cgroup",
+			 "%s: controller '%s' is not available in the cgroup v2 hierarchy at %s "
+			 "(its cgroup.controllers: %s)%s", kv->key, kv->controller, h->mount,
+			 avail[0] ? avail : "unreadable",
+			 v1 ? "; it is cgroup v1's here (--cgroup-version 1)" : "");
 	}
 }
 
@@ -274,7 +260,6 @@ static void add_cgroup(struct jail_cfg *cfg, char *arg)
 {
 	struct jail_cgroup_kv *kv;
 	char *eq = strchr(arg, '=');
-	const char *why = NULL;
 
 	if (cfg->n_cgroups == JAIL_MAX_CGROUPS)
 		jail_die(JX_CGROUP_ARG, "--cgroup", "at most %d --cgroup options", JAIL_MAX_CGROUPS);
@@ -285,8 +270,6 @@ static void add_cgroup(struct jail_cfg *cfg, char *arg)
 	kv = &cfg->cgroups[cfg->n_cgroups];
 	kv->key = arg;
 	kv->value = eq + 1;
-	if (jail_cgroup_key_check(arg, kv->controller, sizeof(kv->controller), &why) < 0)
-		jail_die(JX_CGROUP_ARG, "--cgroup", "%s: %s", arg, why);
 	if (strlen(kv->value) > 256)
 		jail_die(JX_CGROUP_ARG, "--cgroup", "%s: value longer than 256 bytes", arg);
 	for (const char *v = kv->value; *v; v++)

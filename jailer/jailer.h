@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ember-jailer: starts ember (or any static binary) in a chroot-like jail
- * (pivot_root), inside a cgroup v2, network/mount/pid namespaces, with
+ * (pivot_root), inside cgroups (v2 or v1), network/mount/pid namespaces, with
  * resource limits, without capabilities and as an unprivileged uid/gid.
  * Flags follow Firecracker's jailer where they overlap.
  */
@@ -15,6 +15,7 @@
 #define JAILER_NAME		"ember-jailer"
 #define JAIL_ID_MAX		64
 #define JAIL_MAX_CGROUPS	32
+#define JAIL_MAX_HIER		8	/* cgroup hierarchies: 1 for v2, one per v1 mount */
 #define JAIL_DEFAULT_BASE	"/srv/jailer"
 #define JAIL_DEFAULT_NOFILE	2048
 
@@ -53,6 +54,14 @@ struct jail_cgroup_kv {
 	const char *key;	/* e.g. "memory.max" */
 	const char *value;
 	char controller[32];	/* "memory"; "cgroup" for core files */
+	int hier;		/* its hierarchy: index in jail_cfg.cg_hier */
+};
+
+/* A cgroup hierarchy the jail joins (when a --cgroup names it). */
+struct jail_cg_hier {
+	char mount[4096];	/* its mount point */
+	char root[4096];	/* the mount's root within the hierarchy */
+	char controller[32];	/* v1: a controller it has, to find our cgroup; v2: "" */
 };
 
 struct jail_cfg {
@@ -73,13 +82,12 @@ struct jail_cfg {
 	uint64_t fsize, nofile;
 	char **exec_argv;	/* arguments after "--" */
 	int exec_argc;
-	char cg_mount[4096];	/* cgroup2 mount point (when --cgroup given) */
-	char cg_mount_root[4096];	/* its root within the hierarchy */
+	struct jail_cg_hier cg_hier[JAIL_MAX_HIER];	/* found when --cgroup given */
+	int n_cg_hier;
 };
 
 /* args.c: parse and validate everything; touches nothing. */
 void jail_parse_args(struct jail_cfg *cfg, int argc, char **argv);
-int jail_find_cgroup2(char *mnt, size_t mnt_len, char *root, size_t root_len);
 
 /* main.c: print "ember-jailer: STEP: MSG" and exit with CODE, after cleanup. */
 __attribute__((noreturn, format(printf, 3, 4)))
@@ -105,19 +113,28 @@ void jail_pivot(const struct jail_cfg *cfg, struct jail_fs *fs);
 void jail_fs_cleanup(const struct jail_cfg *cfg, struct jail_fs *fs);
 int jail_rm_tree_at(int dirfd, const char *name);
 
-/* cgroup.c: cgroup v2. */
-struct jail_cgroup {
-	int mount_fd;		/* the cgroup2 mount, O_PATH */
+/* cgroup.c: cgroup v2, or v1 (one cgroup per hierarchy a key names). */
+struct jail_cg_dir {
+	int mount_fd;		/* the hierarchy's mount, O_PATH */
 	char rel[8192];		/* <parent>/<id>, relative to the mount */
 	char orig_rel[4096];	/* our cgroup before joining, relative */
 	bool created;		/* this run made the <id> cgroup */
 	bool joined;
 };
-int jail_cgroup_key_check(const char *key, char *controller, size_t len,
+struct jail_cgroup {
+	struct jail_cg_dir dirs[JAIL_MAX_HIER];	/* as jail_cfg.cg_hier */
+	int n;			/* how many have an open mount_fd */
+};
+int jail_cgroup_key_check(const char *key, int version, char *controller, size_t len,
 			  const char **why);
 void jail_cgroup_check_busy(const struct jail_cfg *cfg);
 void jail_cgroup_setup(const struct jail_cfg *cfg, struct jail_cgroup *cg);
 void jail_cgroup_cleanup(struct jail_cgroup *cg);
+/*
+ * The cgroups are the jailed process's now: close the fds, first leaving
+ * them (without removing them) when leave is true (the pid ns parent).
+ */
+void jail_cgroup_release(struct jail_cgroup *cg, bool leave);
 
 /* privs.c: rlimits, capabilities, ids, no_new_privs, exec. */
 void jail_set_rlimits(const struct jail_cfg *cfg);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "jailer/jailer.h"
+#include "vmm/cglimit.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "unknown"
@@ -25,7 +26,7 @@
 
 static struct jail_cfg cfg;
 static struct jail_fs fs = { .exec_dir_fd = -1, .id_fd = -1, .root_fd = -1, .host_mnt_ns_fd = -1 };
-static struct jail_cgroup cg = { .mount_fd = -1 };
+static struct jail_cgroup cg;
 static int status_fd = -1;	/* pid-ns child: reports its failed step to the parent */
 static bool dropped;		/* no longer root: cleanup is the parent's (or nobody's) */
 
@@ -36,29 +37,37 @@ void jail_usage(FILE *f)
 {
 	fputs(
 "NAME\n"
-"    ember-jailer - start ember in a jail: chroot (pivot_root), cgroup v2,\n"
-"    namespaces, resource limits, no capabilities, an unprivileged uid/gid\n"
+"    ember-jailer - start ember in a jail: chroot (pivot_root), cgroups (v2\n"
+"    or v1), namespaces, resource limits, no capabilities, an unprivileged\n"
+"    uid/gid\n"
 "\n"
 "SYNOPSIS\n"
 "    ember-jailer --id ID --exec-file PATH --uid UID --gid GID\n"
 "                 [--chroot-base-dir DIR] [--netns PATH] [--daemonize]\n"
-"                 [--new-pid-ns] [--cgroup-version 2] [--cgroup FILE=VALUE]...\n"
+"                 [--new-pid-ns] [--cgroup-version 1|2] [--cgroup FILE=VALUE]...\n"
 "                 [--parent-cgroup PATH] [--resource-limit RES=VALUE]...\n"
 "                 [-- ARGS...]\n"
 "\n"
 "DESCRIPTION\n"
 "    Run as root. Builds DIR/<exec-name>/ID/root holding a copy of the exec\n"
 "    file (a static ELF) and dev/kvm, dev/net/tun, dev/urandom (owned by\n"
-"    UID:GID), puts itself in the cgroup <cgroup2 mount>/PATH/ID, joins the\n"
+"    UID:GID), puts itself in the cgroup <cgroup2 mount>/PATH/ID (v1: in\n"
+"    <mount>/PATH/ID of each hierarchy a --cgroup FILE names), joins the\n"
 "    network namespace, makes DIR/<exec-name>/ID the root of a new mount\n"
 "    namespace (pivot_root; the host's root is detached) and chroots into\n"
 "    its root/ (which also denies it new user namespaces), sets the limits,\n"
 "    drops every capability (bounding and ambient sets too) and becomes\n"
 "    UID:GID with no supplementary groups and no_new_privs, then execs\n"
 "    /<exec-name> ARGS with an empty environment and only fds 0, 1, 2.\n"
-"    A failed start removes ID/ and the ID cgroup if it made them; an\n"
-"    existing ID/ (e.g. with a kernel image put in root/ beforehand) and\n"
-"    an existing, empty ID cgroup are reused, so a retry works.\n"
+"    As Firecracker's jailer, it puts --id ID --start-time-us N\n"
+"    --start-time-cpu-us N --parent-cpu-time-us N before ARGS, then\n"
+"    --cgroup-memory-limit BYTES when its cgroups (the jail's, or any it is\n"
+"    in, and their ancestors) limit memory: the smallest memory.max (v2) or\n"
+"    memory.limit_in_bytes (v1), which ember checks the guest against.\n"
+"    A failed start removes ID/ and the ID cgroups if it made them; an\n"
+"    existing ID/ (e.g. with a kernel image put in root/ beforehand) is\n"
+"    reused and existing ID cgroups without processes are made afresh, so\n"
+"    a retry works.\n"
 "\n"
 "OPTIONS\n"
 "    --id ID                letters, digits and '-', 1 to 64 characters\n"
@@ -77,21 +86,29 @@ void jail_usage(FILE *f)
 "                           jailed process's status (128+N if killed by signal\n"
 "                           N), which then may overlap the codes below; with\n"
 "                           --daemonize it exits 0 once the exec succeeded\n"
-"    --cgroup-version 2     only cgroup v2 is supported (the default)\n"
-"    --cgroup FILE=VALUE    write VALUE to the jail cgroup's FILE (repeatable):\n"
-"                           memory.max, memory.high, cpu.max, cpu.weight,\n"
+"    --cgroup-version 1|2   cgroup v2 (the default) or v1 (each controller in\n"
+"                           its own hierarchy, as on hybrid hosts)\n"
+"    --cgroup FILE=VALUE    write VALUE to the jail cgroup's FILE (repeatable).\n"
+"                           v2: memory.max, memory.high, cpu.max, cpu.weight,\n"
 "                           cpuset.cpus, cpuset.mems, pids.max, io.max,\n"
 "                           hugetlb.<size>.max, cgroup.max.descendants, ...\n"
 "                           The controller must be listed in the cgroup2\n"
 "                           root's cgroup.controllers; it is enabled in\n"
-"                           cgroup.subtree_control down to the parent\n"
+"                           cgroup.subtree_control down to the parent.\n"
+"                           v1: memory.limit_in_bytes,\n"
+"                           memory.memsw.limit_in_bytes, cpu.cfs_quota_us,\n"
+"                           cpu.cfs_period_us, cpu.shares, cpuset.cpus,\n"
+"                           cpuset.mems, pids.max, blkio.weight,\n"
+"                           blkio.throttle.read_bps_device, ...,\n"
+"                           hugetlb.<size>.limit_in_bytes, ...\n"
+"                           The controller's hierarchy must be mounted;\n"
+"                           a new cpuset cgroup gets its parent's cpus and mems\n"
 "    --parent-cgroup PATH   relative path of the jail cgroup's parent\n"
 "                           (default: <exec-name>)\n"
 "    --resource-limit RES=VALUE\n"
 "                           setrlimit, soft and hard (repeatable): fsize\n"
 "                           (bytes), no-file (default 2048)\n"
-"    --                     the rest are the jailed binary's arguments (unlike\n"
-"                           Firecracker's jailer, no --id is added to them)\n"
+"    --                     the rest are the jailed binary's arguments (ARGS)\n"
 "    -h, --help, -V, --version\n"
 "\n"
 "EXIT STATUS (each failed step prints one line: ember-jailer: STEP: WHY)\n"
@@ -99,12 +116,13 @@ void jail_usage(FILE *f)
 "     1  arguments: unknown option, missing or repeated value\n"
 "     2  --id          3  --exec-file   4  --chroot-base-dir\n"
 "     5  --uid/--gid   6  --cgroup, --cgroup-version, --parent-cgroup\n"
-"                      (syntax, unknown file, controller not available)\n"
+"                      (syntax, unknown file, controller not available or\n"
+"                      not mounted)\n"
 "     7  --resource-limit              8  --netns (no such file)\n"
 "    A step of the start failed:\n"
 "    10  closing inherited fds, clearing the environment\n"
 "    11  jail directory    12  copy exec file    13  device nodes\n"
-"    14  cgroup, or a jail with this ID is running (checked up front)\n"
+"    14  cgroups, or a jail with this ID is running (checked up front)\n"
 "    15  network namespace (setns)\n"
 "    16  mount namespace   17  pivot_root        18  pid namespace\n"
 "    19  resource limits   20  capabilities      21  no_new_privs\n"
@@ -286,9 +304,7 @@ static void enter_pid_ns(void)
 	}
 
 	/* The exec succeeded: leave the jail cgroup to the jailed process alone. */
-	cg.created = false;
-	jail_cgroup_cleanup(&cg);
-	close(cg.mount_fd);
+	jail_cgroup_release(&cg, true);
 	close(fs.exec_dir_fd);
 	close(fs.id_fd);
 	close(fs.host_mnt_ns_fd);
@@ -323,6 +339,9 @@ int main(int argc, char **argv)
 	/* Firecracker's jailer hands these to the VMM for its start-up metrics. */
 	unsigned long long start_us = now_us(CLOCK_MONOTONIC);
 	char exec_in_jail[300], id_arg[80], start_arg[24], cpu_arg[24], parent_arg[24];
+	char mem_arg[24];
+	const char *mem_file;
+	uint64_t mem_limit;
 	char *envp[] = { NULL };
 	char **nargv;
 	int devnull = -1, n = 0;
@@ -342,6 +361,8 @@ int main(int argc, char **argv)
 	jail_copy_exec(&cfg, &fs);
 	jail_make_devices(&cfg, &fs);
 	jail_cgroup_setup(&cfg, &cg);
+	/* The jail has no /proc or /sys: ember learns its memory limit from us. */
+	mem_limit = cg_memory_limit(&mem_file);
 	if (cfg.netns)
 		join_netns(cfg.netns);
 	if (cfg.daemonize) {
@@ -370,13 +391,15 @@ int main(int argc, char **argv)
 	close(fs.exec_dir_fd);
 	close(fs.id_fd);
 	close(fs.host_mnt_ns_fd);
-	if (cg.mount_fd >= 0)
-		close(cg.mount_fd);
+	jail_cgroup_release(&cg, false);
 	snprintf(exec_in_jail, sizeof(exec_in_jail), "/%s", cfg.exec_name);
-	nargv = calloc((size_t)cfg.exec_argc + 10, sizeof(*nargv));
+	nargv = calloc((size_t)cfg.exec_argc + 12, sizeof(*nargv));
 	if (!nargv)
 		jail_die(JX_EXEC, "exec", "out of memory");
-	/* As Firecracker's jailer: --id, the start times, then the user's arguments. */
+	/*
+	 * As Firecracker's jailer: --id, the start times, then ours: the memory
+	 * limit in force (if any), then the user's arguments.
+	 */
 	snprintf(id_arg, sizeof(id_arg), "%s", cfg.id);
 	snprintf(start_arg, sizeof(start_arg), "%llu", start_us);
 	snprintf(cpu_arg, sizeof(cpu_arg), "%llu", now_us(CLOCK_PROCESS_CPUTIME_ID));
@@ -390,6 +413,11 @@ int main(int argc, char **argv)
 	nargv[n++] = cpu_arg;
 	nargv[n++] = "--parent-cpu-time-us";
 	nargv[n++] = parent_arg;
+	if (mem_limit != CG_NO_LIMIT) {
+		snprintf(mem_arg, sizeof(mem_arg), "%llu", (unsigned long long)mem_limit);
+		nargv[n++] = "--cgroup-memory-limit";
+		nargv[n++] = mem_arg;
+	}
 	for (int i = 0; i < cfg.exec_argc; i++)
 		nargv[n++] = cfg.exec_argv[i];
 	umask(077);

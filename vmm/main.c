@@ -86,6 +86,12 @@ static const char usage_text[] =
 "    --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
 "                     the process start times (as the jailer passes them), for\n"
 "                     the metrics\n"
+"    --cgroup-memory-limit BYTES\n"
+"                     the memory limit of ember's cgroup (ember-jailer passes it:\n"
+"                     the jail has no /proc or /sys). Without it ember reads its\n"
+"                     cgroup's memory.max (v2) or memory.limit_in_bytes (v1) and\n"
+"                     its ancestors' if it can. A guest larger than the limit is\n"
+"                     refused at boot; less than 16 MiB left over is a warning\n"
 "    --no-seccomp     no seccomp filters (by default each thread kind, VMM, API\n"
 "                     and vCPU, may only make the syscalls it needs)\n"
 "    --mmds-size-limit N\n"
@@ -109,7 +115,8 @@ static const char usage_text[] =
 "    0  the guest reset or shut down\n"
 "    1  a host failure (KVM unavailable or an ioctl failed), or a signal\n"
 "    2  bad input: usage, an unreadable or malformed kernel, initrd or config\n"
-"       file, a value out of range, an API socket path in use\n"
+"       file, a value out of range, an API socket path in use, a guest larger\n"
+"       than the cgroup's memory limit\n"
 "    3  the guest crashed: triple fault, KVM internal error (the message names\n"
 "       the vCPU and its RIP), an unexpected exit\n"
 "    148  a thread made a syscall its seccomp filter forbids; the message names\n"
@@ -132,6 +139,8 @@ struct args {
 	uint64_t max_payload;
 	bool has_start, has_start_cpu;
 	uint64_t start_us, start_cpu_us, parent_cpu_us;
+	bool has_mem_limit;
+	uint64_t mem_limit;
 };
 
 /* Copy a path or command line argument, refusing what does not fit. */
@@ -177,6 +186,7 @@ enum {
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
 	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
+	O_MEM_LIMIT,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
 };
 
@@ -206,6 +216,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "start-time-cpu-us", required_argument, NULL, O_START_CPU_US },
 		{ "parent-cpu-time-us", required_argument, NULL, O_PARENT_CPU_US },
 		{ "no-seccomp", no_argument, NULL, O_NO_SECCOMP },
+		{ "cgroup-memory-limit", required_argument, NULL, O_MEM_LIMIT },
 		{ "mmds-size-limit", required_argument, NULL, O_MMDS_LIMIT },
 		{ "seccomp-filter", required_argument, NULL, O_UNSUPPORTED_ARG },
 		{ "metadata", required_argument, NULL, O_UNSUPPORTED_ARG },
@@ -315,6 +326,10 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			a->parent_cpu_us = parse_num("--parent-cpu-time-us", optarg, 0, UINT64_MAX);
 			break;
 		case O_NO_SECCOMP: a->no_seccomp = true; break;
+		case O_MEM_LIMIT:
+			a->mem_limit = parse_num("--cgroup-memory-limit", optarg, 0, UINT64_MAX - 1);
+			a->has_mem_limit = true;
+			break;
 		case O_MMDS_LIMIT: parse_num("--mmds-size-limit", optarg, 0, UINT64_MAX); break;
 		case O_UNSUPPORTED_ARG:
 		case O_UNSUPPORTED_FLAG:
@@ -484,6 +499,8 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &args, &cfg);
 	seccomp_setup(!args.no_seccomp); /* seccomp: before any thread starts */
 	vmm_init(&vmm);
+	vmm.has_mem_limit = args.has_mem_limit;
+	vmm.mem_limit = args.mem_limit;
 	api_init(&api, &vmm, args.id, args.max_payload);
 	api.boot_timer = args.boot_timer;
 	apply_log_flags(&api, &args);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "vmm.h"
 #include "boot_timer.h"
+#include "cglimit.h"
 #include "ember.h"
 #include "legacy.h"
+#include "logger.h"
 #include "metrics.h"
 #include "mptable.h"
 #include "seccomp.h"
@@ -178,6 +180,47 @@ static void close_devices(struct vmm *v)
 	v->nnets = 0;
 }
 
+/* What ember needs beside guest memory, about: below it, a warning. */
+#define MEM_LIMIT_HEADROOM (16ULL << 20)
+
+/* "64 MiB", or "67108865 bytes" when not a whole number of MiB. */
+static const char *mem_size(uint64_t bytes, char *buf, size_t len)
+{
+	if (bytes & ((1ULL << 20) - 1))
+		snprintf(buf, len, "%llu bytes", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%llu MiB", (unsigned long long)(bytes >> 20));
+	return buf;
+}
+
+/*
+ * A guest larger than the cgroup's memory limit would get ember OOM-killed
+ * (SIGKILL, not a word) once it has touched enough of its memory, or later:
+ * refused here instead.
+ */
+static int check_mem_limit(struct vmm *v, const struct vm_config *c, int *status, char *err,
+			   size_t errlen)
+{
+	const char *file = "given by --cgroup-memory-limit";
+	uint64_t limit = v->has_mem_limit ? v->mem_limit : cg_memory_limit(&file);
+	uint64_t guest = c->mem_mib << 20;
+	char buf[32];
+
+	if (limit == CG_NO_LIMIT)
+		return 0;
+	if (guest > limit)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
+			    "the guest's %llu MiB of memory do not fit the cgroup memory limit of "
+			    "%s (%s)", (unsigned long long)c->mem_mib,
+			    mem_size(limit, buf, sizeof(buf)), file);
+	if (limit - guest < MEM_LIMIT_HEADROOM)
+		LOG_WARN("the cgroup memory limit of %s (%s) leaves ember %llu KiB beside the "
+			 "guest's %llu MiB of memory: it may be OOM-killed",
+			 mem_size(limit, buf, sizeof(buf)), file,
+			 (unsigned long long)((limit - guest) >> 10), (unsigned long long)c->mem_mib);
+	return 0;
+}
+
 static void net_stats(void *n, struct virtio_net_stats *st)
 {
 	virtio_net_get_stats(n, st);
@@ -206,6 +249,8 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 			    "vCPU count %d is not from 1 to %d", c->vcpus, GUEST_VCPUS_MAX);
 	if (!c->kernel[0])
 		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "no kernel given");
+	if (check_mem_limit(v, c, status, err, errlen) < 0)
+		return -1;
 	kernel = map_file(c->kernel, &kernel_len, why, sizeof(why));
 	if (!kernel)
 		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "kernel: %s", why);

@@ -68,6 +68,8 @@ struct vmm {
 	int nnets;
 	bool booted;
 	bool paused;
+	bool has_mem_limit;       /* --cgroup-memory-limit given: mem_limit, else */
+	uint64_t mem_limit;       /* the cgroup's is read at boot (vmm/cglimit.h) */
 };
 
 /* A config with the defaults. */

@@ -766,6 +766,36 @@ def config_file_no_api(tmp):
           "GET /vm/config as --config-file: exit %d %r" % (p.returncode, p.stderr[-300:]))
 
 
+@case
+def memory_limit(tmp):
+    # --cgroup-memory-limit (as ember-jailer passes it): a guest larger than
+    # the limit is refused at InstanceStart with a 400 and ember stays up;
+    # one that fits with less than 16 MiB to spare boots, with a warning.
+    e = Ember(tmp, ["--cgroup-memory-limit", str(40 << 20)])
+    try:
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST,
+                                      "boot_args": guest_args()}), 204)
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 64}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 400,
+               "the guest's 64 MiB of memory do not fit the cgroup memory limit of 40 MiB")
+        e.alive()
+        check(e.get("/").json["state"] == "Not started", "state after the refused start")
+        check("leaves ember" not in e.stderr(), "a warning for a refused guest")
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 32}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
+        wait_for(lambda: "APIGUEST start" in e.stdout(), "the guest to start")
+        check("limit of 40 MiB (given by --cgroup-memory-limit) leaves ember 8192 KiB" in
+              e.stderr(), "no warning about the 8 MiB left: %r" % e.stderr()[-300:])
+        expect(e.put("/actions", {"action_type": "SendCtrlAltDel"}), 204)
+        check(e.wait() == 0, "exit status %s" % e.proc.returncode)
+    finally:
+        e.stop()
+    # the config-file boot: exit status 2, one line
+    one_line_exit2([EMBER, "--no-api", "--cgroup-memory-limit", str(16 << 20), "--config-file",
+                    config_doc(tmp, 3000)],
+                   "the guest's 32 MiB of memory do not fit the cgroup memory limit of 16 MiB", tmp)
+
+
 def one_line_exit2(argv, want, tmp):
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20, cwd=tmp)
     err = p.stderr.decode("utf-8", "replace")

@@ -9,6 +9,9 @@
  *   probe mark                             writes /ran: "pid=P sid=S"
  *   probe exit N                           exits with status N
  *   probe touch MIB                        allocates and touches MIB MiB
+ * The jailer's own arguments before these (--id ... --parent-cpu-time-us N
+ * [--cgroup-memory-limit BYTES]) are taken off first and reported by
+ * "report" (jailer_id=, jailer_times=, cgroup_memory_limit=).
  * There is no /proc in the jail: everything comes from system calls.
  */
 #include <dirent.h>
@@ -204,6 +207,7 @@ static void fds(void)
 /* What the jailer put before the user's arguments, as Firecracker's does. */
 static const char *jailer_id = "none";
 static const char *jailer_times = "none";
+static const char *cgroup_memory_limit = "none";
 
 static void report(int argc, char **argv)
 {
@@ -232,6 +236,7 @@ static void report(int argc, char **argv)
 		n++;
 	printf("env=%d\n", n);
 	printf("jailer_id=%s\njailer_times=%s\n", jailer_id, jailer_times);
+	printf("cgroup_memory_limit=%s\n", cgroup_memory_limit);
 	printf("argv=");
 	for (int i = 0; i < argc; i++)
 		printf("%s%s", i ? "|" : "", argv[i]);
@@ -261,6 +266,12 @@ int main(int argc, char **argv)
 		argv[8] = argv[0];
 		argv += 8;
 		argc -= 8;
+		if (argc >= 3 && !strcmp(argv[1], "--cgroup-memory-limit")) {
+			cgroup_memory_limit = digits(argv[2]) ? argv[2] : "bad";
+			argv[2] = argv[0];
+			argv += 2;
+			argc -= 2;
+		}
 	}
 
 	if (argc >= 2 && !strcmp(argv[1], "now")) {

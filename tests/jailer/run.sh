@@ -4,9 +4,11 @@
 # Needs root, $BUILD/ember-jailer, $BUILD/ember, $BUILD/tests/jailer/{probe,
 # startbench} and $BUILD/tests/guests/badport.elf (`make test-jailer`);
 # JAILER=, EMBER= override the binaries. Uses a temporary chroot base dir,
-# cgroups under <cgroup2 mount>/ember-jailer-test-<pid>, a network namespace
-# ejt<pid> (iproute2), and removes them on exit. Enabling a controller for
-# the test cgroups (cgroup.subtree_control of the cgroup2 root) is undone.
+# cgroups under <cgroup2 mount>/ember-jailer-test-<pid> and, where cgroup v1
+# hierarchies are mounted (memory, cpu, cpuset, pids), under <their mount>/
+# ember-jailer-test-<pid>, a network namespace ejt<pid> (iproute2), and
+# removes them on exit. Enabling a controller for the test cgroups
+# (cgroup.subtree_control of the cgroup2 root) is undone.
 # Prints "ok <case>", "skip <case>: <why>" or "FAIL <case>: <why>" per case,
 # the jailer's start-to-exec time, then "N passed, N failed, N skipped";
 # exits 1 if any case failed.
@@ -65,15 +67,27 @@ if [ -n "$CGMNT" ]; then
 	CTRLS=$(cat "$CGMNT/cgroup.controllers")
 	SUBTREE_BEFORE=$(cat "$CGMNT/cgroup.subtree_control")
 fi
+# v1mnt CTRL: the mount point of cgroup v1's CTRL hierarchy, if mounted.
+v1mnt() {
+	awk -v c="$1" '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup") {
+		n = split($(i + 3), o, ","); for (j = 1; j <= n; j++) if (o[j] == c) { print $5; exit } }
+		break } }' /proc/self/mountinfo
+}
+V1MEM=$(v1mnt memory)
+V1MNTS=""
+for c in memory cpu cpuset pids; do
+	m=$(v1mnt "$c")
+	[ -n "$m" ] && V1MNTS="$V1MNTS $m"
+done
 NETNS=ejt$$
 BG_PIDS=""
 
 cleanup() {
 	local p c
 	for p in $BG_PIDS; do kill -9 "$p" 2>/dev/null; done
-	if [ -n "$CGMNT" ] && [ -d "$CGMNT/$CGP" ]; then
-		find "$CGMNT/$CGP" -depth -type d -exec rmdir {} \; 2>/dev/null
-	fi
+	for c in $CGMNT $V1MNTS; do
+		[ -d "$c/$CGP" ] && find "$c/$CGP" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
 	if [ -n "$CGMNT" ]; then
 		for c in $(cat "$CGMNT/cgroup.subtree_control"); do
 			case " $SUBTREE_BEFORE " in *" $c "*) ;; *) echo "-$c" >"$CGMNT/cgroup.subtree_control" 2>/dev/null ;; esac
@@ -107,7 +121,9 @@ one_error_line() {
 }
 
 nothing_created() {
-	[ -z "$(ls -A "$BASE")" ] && { [ -z "$CGMNT" ] || [ ! -e "$CGMNT/$CGP" ]; }
+	local m
+	[ -z "$(ls -A "$BASE")" ] || return 1
+	for m in $CGMNT $V1MNTS; do [ ! -e "$m/$CGP" ] || return 1; done
 }
 
 # refused NAME WANT_RC ARGS...: bad input, refused before anything exists.
@@ -120,7 +136,7 @@ refused() {
 	elif ! one_error_line; then
 		bad "$name" "want one 'ember-jailer: ...' line on stderr"
 	elif ! nothing_created; then
-		bad "$name" "something was created: $(ls -A "$BASE") $(ls -d "$CGMNT/$CGP" 2>/dev/null)"
+		bad "$name" "something was created: $(ls -A "$BASE") $(for m in $CGMNT $V1MNTS; do ls -d "$m/$CGP"; done 2>/dev/null)"
 	else
 		ok "$name"
 	fi
@@ -156,7 +172,20 @@ refused cgroup-unknown-file 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup memory.bo
 refused cgroup-no-value 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup pids.max=
 refused cgroup-no-equals 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup pids.max
 refused cgroup-hugetlb-size 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup hugetlb.3GB.max=0
-refused cgroup-version-1 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup-version 1
+refused cgroup-version-3 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup-version 3
+refused cgroup-version-word 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup-version v1
+refused cgroup-v2-key-in-v1 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup-version 1 \
+	--cgroup memory.max=64M
+refused cgroup-v1-key-in-v2 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup memory.limit_in_bytes=64M
+refused cgroup-v1-core-file 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup-version 1 \
+	--cgroup cgroup.max.depth=0
+refused cgroup-v1-unknown-controller 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup-version 1 \
+	--cgroup io.max=1
+refused cgroup-v1-hugetlb-v2-name 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup-version 1 \
+	--cgroup hugetlb.2MB.max=0
+# A good key before a bad one: still nothing made in any hierarchy.
+refused cgroup-v1-good-then-bad 6 --id x "${P[@]}" "${COMMON[@]}" --cgroup-version 1 \
+	--cgroup pids.max=10 --cgroup memory.limit_in_bytes=16M --cgroup cpu.bogus=1
 refused parent-cgroup-dotdot 6 --id x "${P[@]}" --uid 1 --gid 1 --chroot-base-dir "$BASE" \
 	--parent-cgroup ../x --cgroup cgroup.max.depth=1
 for c in memory:memory.max=64M cpu:cpu.max=50000 pids:pids.max=10; do
@@ -176,7 +205,8 @@ refused missing-uid 1 --id x "${P[@]}" --gid 1 --chroot-base-dir "$BASE"
 refused repeated-id 1 --id x --id y "${P[@]}" "${COMMON[@]}"
 
 run_j --help
-if [ "$rc" = 0 ] && grep -q '24  exec' "$T/out" && grep -q -- '--resource-limit' "$T/out"; then
+if [ "$rc" = 0 ] && grep -q '24  exec' "$T/out" && grep -q -- '--resource-limit' "$T/out" &&
+	grep -q -- '--cgroup-version 1|2' "$T/out"; then
 	ok help
 else
 	bad help "--help: want exit 0 and the exit codes"
@@ -280,6 +310,7 @@ if [ -z "$why" ]; then
 		setuid0=EPERM ambient_raise=EPERM unshare_user=EPERM rlimit_nofile=64,64 \
 		rlimit_fsize=4096,4096 fsize_write=EFBIG env=0 "jailer_id=$ID" jailer_times=ok \
 		"argv=/probe|report|--fsize-test|a b|--wait"
+	has_ctrl memory && want cgroup_memory_limit 268435456
 	grep -qx done "$T/out" || why="${why:-probe did not finish}"
 fi
 if [ -z "$why" ]; then ok "jailed-probe (cgroup: ${CG_WANT[*]})"; else bad jailed-probe "$why"; fi
@@ -376,20 +407,148 @@ for mode in plain new-pid-ns; do
 	fi
 done
 
-# --- memory.max --------------------------------------------------------------
+# --- memory limits: in force, and a guest that does not fit is refused --------
+# ember_mem NAME WANT LIMIT_FILE ARGS...: the jailed ember boots the test guest
+# with 128 MiB under the jailer ARGS; WANT is "boots" (PASS badport), or
+# "refused" (exit 2 and exactly one line saying that the guest does not fit
+# a limit of LIMIT_FILE... e.g. "64 MiB (given by --cgroup-memory-limit)").
+MEM_MSG="ember: the guest's 128 MiB of memory do not fit the cgroup memory limit of"
+ember_mem() {
+	local name=$1 want=$2 limit=$3 id=$1-$$
+	shift 3
+	mkdir -p "$BASE/ember/$id/root"
+	cp "$GUEST" "$BASE/ember/$id/root/badport.elf"
+	run_j --id "$id" --exec-file "$EMBER" "${COMMON[@]}" "$@" \
+		-- --kernel /badport.elf --mem-mib 128
+	check_ember_mem "$name" "$want" "$limit"
+}
+check_ember_mem() {
+	if [ "$2" = boots ]; then
+		if [ "$rc" = 0 ] && grep -q "PASS badport" "$T/out"; then ok "$1"
+		else bad "$1" "want exit 0 and PASS badport"; fi
+	elif [ "$rc" != 2 ]; then
+		bad "$1" "exit status $rc, want 2"
+	elif [ "$(wc -l <"$T/err")" != 1 ] || ! grep -qxF "$MEM_MSG $3" "$T/err"; then
+		bad "$1" "want exactly the line '$MEM_MSG $3' on stderr"
+	elif grep -q "PASS badport" "$T/out"; then
+		bad "$1" "the guest ran"
+	else
+		ok "$1"
+	fi
+}
+
 if has_ctrl memory; then
 	run_j --id mem-$$ "${P[@]}" "${COMMON[@]}" --cgroup memory.max=16777216 \
 		--cgroup memory.swap.max=0 -- touch 64
 	if [ "$rc" = 137 ]; then ok memory-max-kills; else bad memory-max-kills "want 137 (OOM kill)"; fi
 	run_j --id mem-$$ "${P[@]}" "${COMMON[@]}" --cgroup memory.max=134217728 -- touch 16
 	if [ "$rc" = 0 ]; then ok memory-max-allows; else bad memory-max-allows "want 0"; fi
+	ember_mem ember-v2-memory-max-too-small refused "64 MiB (given by --cgroup-memory-limit)" \
+		--cgroup memory.max=64M
+	ember_mem ember-v2-memory-max-fits boots "" --cgroup memory.max=256M
 else
 	skip memory-max "no memory controller in cgroup v2 here ($CGMNT/cgroup.controllers: ${CTRLS:-none}); memory.max is refused with exit 6 (case cgroup-unavailable-memory)"
 fi
 
+# cgroup v1 (hybrid hosts such as this project's build machine).
+if [ -n "$V1MEM" ]; then
+	MEMSW=()
+	[ -e "$V1MEM/memory.memsw.limit_in_bytes" ] && MEMSW=(--cgroup memory.memsw.limit_in_bytes=16M)
+	# memsw first: it cannot go below the memory limit until that is lowered.
+	run_j --id v1mem-$$ "${P[@]}" "${COMMON[@]}" --cgroup-version 1 "${MEMSW[@]}" \
+		--cgroup memory.limit_in_bytes=16M -- touch 64
+	if [ "$rc" != 137 ]; then bad v1-memory-limit-kills "want 137 (OOM kill)"
+	elif [ "$(cat "$V1MEM/$CGP/v1mem-$$/memory.limit_in_bytes")" != 16777216 ]; then
+		bad v1-memory-limit-kills "memory.limit_in_bytes is $(cat "$V1MEM/$CGP/v1mem-$$/memory.limit_in_bytes")"
+	elif [ ${#MEMSW[@]} != 0 ] && [ "$(cat "$V1MEM/$CGP/v1mem-$$/memory.memsw.limit_in_bytes")" != 16777216 ]; then
+		bad v1-memory-limit-kills "memory.memsw.limit_in_bytes is $(cat "$V1MEM/$CGP/v1mem-$$/memory.memsw.limit_in_bytes")"
+	else
+		ok "v1-memory-limit-kills${MEMSW:+ (with memsw)}"
+	fi
+	# The same id again: its cgroup is made afresh (v1 would refuse a memory
+	# limit above the old memsw limit of 16M).
+	run_j --id v1mem-$$ "${P[@]}" "${COMMON[@]}" --cgroup-version 1 \
+		--cgroup memory.limit_in_bytes=128M -- touch 16
+	if [ "$rc" != 0 ] || ! grep -qx "touched 16 MiB" "$T/out"; then
+		bad v1-memory-limit-allows "want 0"
+	elif [ ${#MEMSW[@]} != 0 ] && [ "$(cat "$V1MEM/$CGP/v1mem-$$/memory.memsw.limit_in_bytes")" = 16777216 ]; then
+		bad v1-memory-limit-allows "the old memsw limit stayed"
+	else
+		ok v1-memory-limit-allows
+	fi
+
+	# The probe in v1 cgroups of several hierarchies, while it runs.
+	V1_ARGS=(--cgroup memory.limit_in_bytes=268435456)
+	V1_WANT=(memory:memory.limit_in_bytes=268435456)
+	for kv in pids:pids.max=32 cpu:cpu.shares=512 cpuset:cpuset.cpus=0; do
+		if [ -n "$(v1mnt "${kv%%:*}")" ]; then
+			V1_ARGS+=(--cgroup "${kv#*:}")
+			V1_WANT+=("$kv")
+		fi
+	done
+	ID=v1probe-$$
+	rm -f "$T/ctl"
+	mkfifo "$T/ctl"
+	"$JAILER" --id "$ID" "${P[@]}" "${COMMON[@]}" --cgroup-version 1 "${V1_ARGS[@]}" \
+		-- report --wait <"$T/ctl" >"$T/out" 2>"$T/err" &
+	pid=$!
+	BG_PIDS="$BG_PIDS $pid"
+	exec 8>"$T/ctl"
+	why=""
+	if ! wait_ready "$pid"; then
+		why="the probe did not report ready"
+	else
+		for kv in "${V1_WANT[@]}"; do
+			c=${kv%%:*}
+			f=${kv#*:}
+			d=$(v1mnt "$c")/$CGP/$ID
+			[ "$(cat "$d/${f%%=*}")" = "${f#*=}" ] || why="$why $d/${f%%=*} is $(cat "$d/${f%%=*}");"
+			[ "$(cat "$d/cgroup.procs")" = "$pid" ] || why="$why $d/cgroup.procs: $(cat "$d/cgroup.procs" | tr '\n' ' ');"
+			grep -qE "^[0-9]+:([a-z_,]*,)?$c(,[a-z_,]*)?:/$CGP/$ID\$" "/proc/$pid/cgroup" ||
+				why="$why /proc/$pid/cgroup has no $c line for /$CGP/$ID;"
+		done
+		d=$(v1mnt cpuset)
+		if [ -n "$d" ] && [ -z "$(tr -d '\n' <"$d/$CGP/$ID/cpuset.mems")" ]; then
+			why="$why cpuset.mems not inherited;"
+		fi
+		want cgroup_memory_limit 268435456
+	fi
+	exec 8>&-
+	wait_exit "$pid"
+	[ -z "$why" ] && [ "$rc" != 0 ] && why="exit status $rc, want 0"
+	if [ -z "$why" ]; then ok "v1-jailed-probe (${V1_WANT[*]})"; else bad v1-jailed-probe "$why"; fi
+
+	# The jailed ember: refused with one line, or boots.
+	ember_mem ember-v1-limit-too-small refused "64 MiB (given by --cgroup-memory-limit)" \
+		--cgroup-version 1 --cgroup memory.limit_in_bytes=64M
+	ember_mem ember-v1-limit-fits boots "" --cgroup-version 1 --cgroup memory.limit_in_bytes=256M
+
+	# ember not jailed, in a v1 memory cgroup made by hand: it reads the
+	# limit itself, here its parent cgroup's (the smallest of them counts).
+	D=$V1MEM/$CGP/direct
+	if ! mkdir -p "$D/inner" || ! echo 64M >"$D/memory.limit_in_bytes"; then
+		bad ember-v1-direct "cannot make $D/inner"
+	else
+		for want in refused boots; do
+			[ "$want" = boots ] && echo 256M >"$D/memory.limit_in_bytes"
+			timeout "$TIMEOUT" bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" --kernel "$3" --mem-mib 128' \
+				- "$D/inner" "$EMBER" "$GUEST" >"$T/out" 2>"$T/err" </dev/null
+			rc=$?
+			check_ember_mem "ember-v1-direct-$want" "$want" "64 MiB (memory.limit_in_bytes)"
+		done
+		rmdir "$D/inner" "$D" || bad ember-v1-direct "cannot remove $D"
+	fi
+else
+	skip v1-memory "no cgroup v1 memory hierarchy mounted here"
+fi
+
 # --- a failed start leaves nothing; a retry with the same id works -----------
-# gone ID: neither the jail directory nor the cgroup of ID is left.
-gone() { [ ! -e "$BASE/probe/$1" ] && [ ! -e "$CGMNT/$CGP/$1" ]; }
+# gone ID: neither the jail directory nor a cgroup of ID (v2 or v1) is left.
+gone() {
+	local m
+	[ ! -e "$BASE/probe/$1" ] || return 1
+	for m in $CGMNT $V1MNTS; do [ ! -e "$m/$CGP/$1" ] || return 1; done
+}
 retry_ok() { # NAME ID: a good start with ID now works
 	run_j --id "$2" "${P[@]}" "${COMMON[@]}" --cgroup cgroup.max.depth=0 -- report
 	if [ "$rc" = 0 ] && grep -qx root=dev,probe "$T/out"; then ok "$1-retry"; else bad "$1-retry" "retry failed"; fi
@@ -402,6 +561,21 @@ elif ! one_error_line; then bad fail-at-netns "want one error line"
 elif ! gone "$ID"; then bad fail-at-netns "left $(ls "$BASE/probe/$ID" "$CGMNT/$CGP/$ID" 2>&1 | head -3 | tr '\n' ' ')"
 else ok fail-at-netns; fi
 retry_ok fail-at-netns "$ID"
+
+if [ -n "$V1MEM" ]; then
+	ID=fail-v1-$$
+	V1_FAIL=(--cgroup-version 1 --cgroup memory.limit_in_bytes=64M)
+	[ -n "$(v1mnt pids)" ] && V1_FAIL+=(--cgroup pids.max=16)
+	[ -n "$(v1mnt cpuset)" ] && V1_FAIL+=(--cgroup cpuset.cpus=0)
+	run_j --id "$ID" "${P[@]}" "${COMMON[@]}" "${V1_FAIL[@]}" --netns "$T/plainfile"
+	if [ "$rc" != 15 ]; then bad fail-v1-at-netns "exit status $rc, want 15"
+	elif ! one_error_line; then bad fail-v1-at-netns "want one error line"
+	elif ! gone "$ID"; then bad fail-v1-at-netns "left $(for m in $BASE/probe $V1MNTS; do ls -d "$m/$CGP/$ID" "$m/$ID"; done 2>/dev/null | tr '\n' ' ')"
+	else ok fail-v1-at-netns; fi
+	run_j --id "$ID" "${P[@]}" "${COMMON[@]}" "${V1_FAIL[@]}" -- report
+	if [ "$rc" = 0 ] && grep -qx cgroup_memory_limit=67108864 "$T/out"; then ok fail-v1-at-netns-retry
+	else bad fail-v1-at-netns-retry "retry failed"; fi
+fi
 
 ID=fail-rlimit-$$
 run_j --id "$ID" "${P[@]}" "${COMMON[@]}" --cgroup cgroup.max.depth=0 --resource-limit no-file=2000000000
