@@ -34,7 +34,8 @@
 # Environment: BOOT_ARGS (default Firecracker's "console=ttyS0 reboot=k
 # panic=1"), READY (default EMBER-GUEST-READY), TIMEOUT (seconds for each
 # wait, default 60), VCPUS (2), MEM_MIB (1024), IFACE_ID (net1), GUEST_MAC
-# (06:00:AC:10:00:02), END, TICKS, STOP_FILE (with --attach: a file whose
+# (06:00:AC:10:00:02), END, TICKS, LOG_PATH and LOG_FILE (the log file as
+# ember and as this script see it; default a temporary file), STOP_FILE (with --attach: a file whose
 # existence means ember has ended; every wait stops then). Needs curl and a POSIX sh (busybox is
 # enough). Prints "ok STEP [(detail)]" / "FAIL STEP: why", then "N passed, N
 # failed"; exits 1 on any failure. Every wait is bounded.
@@ -66,7 +67,10 @@ TICKS=${TICKS:-0}
 STOP_FILE=${STOP_FILE:-}
 case "$END" in ctrl-alt-del | guest) ;; *) echo "END must be ctrl-alt-del or guest" >&2; exit 2 ;; esac
 
-LOGFILE=$T/firecracker.log
+# The log file as this script sees it, and as ember is told (they differ
+# for a jailed ember: LOG_FILE is under the jail's root, LOG_PATH inside it).
+LOGFILE=${LOG_FILE:-$T/firecracker.log}
+LOGPATH=${LOG_PATH:-$LOGFILE}
 passed=0
 failed=0
 pid=
@@ -173,7 +177,7 @@ else
 fi
 
 step logger 204 PUT /logger "{
-        \"log_path\": \"${LOGFILE}\",
+        \"log_path\": \"${LOGPATH}\",
         \"level\": \"Debug\",
         \"show_level\": true,
         \"show_log_origin\": true

@@ -223,12 +223,120 @@ EOF
 	PATH=/tmp/bin:$PATH
 fi
 
-# api_sock ARGS...: the path after --api-sock, if any.
+# api_sock ARGS...: the path after --api-sock, if any. For a jailed ember
+# (ARGS start with `jailer`): the socket as the test host sees it, the
+# default /run/firecracker.socket inside the jail unless --no-api.
 api_sock() {
+	if [ "$1" = jailer ]; then
+		s=/run/firecracker.socket
+		while [ $# -gt 0 ]; do
+			case "$1" in
+			--api-sock) s=$2 ;;
+			--no-api) s= ;;
+			esac
+			shift
+		done
+		[ -z "$s" ] || echo "$JAIL_ROOT$s"
+		return
+	fi
 	while [ $# -gt 1 ]; do
 		[ "$1" != --api-sock ] || { echo "$2"; return; }
 		shift
 	done
+}
+
+# jail_root ARGS...: <chroot-base-dir>/ember/<id>/root of a jailed case.
+jail_root() {
+	b=/srv/jailer i=
+	while [ $# -gt 1 ]; do
+		case "$1" in
+		--chroot-base-dir) b=$2 ;;
+		--id) i=$2 ;;
+		--) break ;;
+		esac
+		shift
+	done
+	echo "$b/ember/$i/root"
+}
+
+# --- jailed cases: ember-jailer, cgroup v2 in the test host -----------------
+JAIL_UID=1000
+JAIL_CHROOT=/mnt/hostroot
+
+# jail_setup: cgroup2 on /sys/fs/cgroup (the test host's /init mounts none),
+# the jail's root with run/ and the guest's files in it, owned by JAIL_UID as
+# the jailed ember runs: vmlinux, a copy of rootfs.ext4, and vm.json
+# (Firecracker's config file: 1 vCPU, 128 MiB, paths inside the jail).
+jail_setup() {
+	if ! grep -q '^[^ ]* /sys/fs/cgroup cgroup2 ' /proc/mounts; then
+		mount -t cgroup2 none /sys/fs/cgroup || { echo "HOST-ERROR cannot mount cgroup2"; return 1; }
+	fi
+	echo "HOST-CGROUP-CONTROLLERS $(cat /sys/fs/cgroup/cgroup.controllers)"
+	# The test host runs from its initramfs, the root of the mount tree,
+	# which pivot_root(2) refuses to move (EINVAL) for any jailer. The jailer
+	# runs chrooted into a bind mount of it (JAIL_CHROOT) instead: the same
+	# files and mounts, as on a host booted from a disk.
+	if ! grep -q " $JAIL_CHROOT " /proc/mounts; then
+		mkdir -p "$JAIL_CHROOT" && mount --rbind / "$JAIL_CHROOT" ||
+			{ echo "HOST-ERROR cannot bind / on $JAIL_CHROOT"; return 1; }
+	fi
+	mkdir -p "$JAIL_ROOT/run" || return 1
+	cp vmlinux "$JAIL_ROOT/vmlinux" && cp rootfs.ext4 "$JAIL_ROOT/rootfs.ext4" || return 1
+	cat >"$JAIL_ROOT/vm.json" <<EOF
+{
+  "boot-source": { "kernel_image_path": "/vmlinux", "boot_args": "$VM_ARGS ember.test=reboot" },
+  "drives": [ { "drive_id": "rootfs", "path_on_host": "/rootfs.ext4",
+                "is_root_device": true, "is_read_only": false } ],
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 128 }
+}
+EOF
+	chown -R "$JAIL_UID:$JAIL_UID" "$JAIL_ROOT" || return 1
+	echo "HOST-JAIL $JAIL_ROOT: $(ls "$JAIL_ROOT" | tr '\n' ' ')"
+}
+
+# jail_inspect: what the test host sees of the jailed ember while it runs:
+# its uid and gid, capability sets, no_new_privs, root (the jail), cgroup
+# and that cgroup's memory.max and pids.max.
+jail_inspect() {
+	pid=
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = ember ] || continue
+		pid=${p#/proc/}
+	done
+	[ -n "$pid" ] || { echo "HOST-ERROR no ember process"; return 1; }
+	st=/proc/$pid/status
+	echo "HOST-JAILED-IDS $(awk '$1 == "Uid:" { u = $2 } $1 == "Gid:" { g = $2 } END { print u, g }' "$st")"
+	echo "HOST-JAILED-CAPS $(awk '/^Cap(Inh|Prm|Eff|Bnd|Amb):/ { printf "%s%s ", $1, $2 }' "$st")"
+	echo "HOST-JAILED-NNP $(awk '$1 == "NoNewPrivs:" { print $2 }' "$st")"
+	# Its / is the jail's root (same device and inode), holding only what
+	# the jail has.
+	if [ "$(stat -L -c %d:%i "/proc/$pid/root/")" = "$(stat -c %d:%i "$JAIL_ROOT/")" ]; then
+		echo "HOST-JAILED-ROOT jail: $(ls "/proc/$pid/root/" | tr '\n' ' ')"
+	else
+		echo "HOST-JAILED-ROOT not the jail: $(readlink "/proc/$pid/root")"
+	fi
+	cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+	echo "HOST-JAILED-CGROUP $cg $(cat "/sys/fs/cgroup$cg/memory.max" 2>/dev/null) $(cat "/sys/fs/cgroup$cg/pids.max" 2>/dev/null)"
+}
+
+# api_jail: beside a jailed ember serving /run/firecracker.socket in its
+# jail: the getting-started requests with the jail's paths for the guest's
+# shell, jail_inspect once the guest is ready, then SendCtrlAltDel ends it.
+api_jail() {
+	BOOT_ARGS="$VM_ARGS" VCPUS=1 MEM_MIB=128 END=ctrl-alt-del STOP_FILE=/tmp/ember.done \
+		LOG_PATH=/firecracker.log LOG_FILE="$JAIL_ROOT/firecracker.log" \
+		sh ./api-getting-started.sh --attach "$JAIL_ROOT/run/firecracker.socket" /tmp/console.raw \
+		/tmp/console.in /vmlinux /rootfs.ext4 &
+	gs=$!
+	end=$(($(uptime_ms) + 90000))
+	until grep -q EMBER-GUEST-READY /tmp/console.raw; do
+		if [ -e /tmp/ember.done ] || [ "$(uptime_ms)" -ge "$end" ]; then
+			break
+		fi
+		sleep 0.1
+	done
+	jail_inspect
+	wait "$gs"
 }
 
 echo "E2E-PAYLOAD-START $(cut -d' ' -f1 /proc/uptime)"
@@ -238,8 +346,18 @@ while read -r name tmo setup peer args; do
 	rm -f /tmp/out /tmp/host.out /tmp/ember.done /tmp/console.raw /tmp/console.in
 	: >/tmp/host.out
 	: >/tmp/console.raw
+	# A jailed case: ARGS are `jailer`, the jailer's flags, `--`, ember's.
+	exe=./ember JAIL_ROOT=
+	case "$args" in
+	"jailer "*)
+		exe="chroot $JAIL_CHROOT /payload/ember-jailer"
+		# shellcheck disable=SC2086
+		JAIL_ROOT=$(jail_root $args)
+		;;
+	esac
 	# shellcheck disable=SC2086
 	sock=$(api_sock $args)
+	args=${args#jailer }
 	[ -z "$sock" ] || { rm -f "$sock"; mkfifo /tmp/console.in; }
 	if [ "$setup" = - ] || run_hook "$setup" >>/tmp/host.out; then
 		start=$(stamp)
@@ -251,9 +369,9 @@ while read -r name tmo setup peer args; do
 		# shellcheck disable=SC2086
 		{
 			if [ -n "$sock" ]; then
-				timeout -s KILL "$tmo" ./ember $args <>/tmp/console.in 2>&1
+				timeout -s KILL "$tmo" $exe $args <>/tmp/console.in 2>&1
 			else
-				timeout -s KILL "$tmo" ./ember $args </dev/null 2>&1
+				timeout -s KILL "$tmo" $exe $args </dev/null 2>&1
 			fi
 			echo "E2E-EXIT $?"
 		} | tee /tmp/console.raw | ts '%s %.S' >/tmp/out

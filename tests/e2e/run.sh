@@ -30,6 +30,16 @@
 #     gets a loop printing a line every 150 ms typed on ember's console
 #     input; PATCH /vm Paused: no line for 2 s; Resumed: lines again; then
 #     SendCtrlAltDel: the guest restarts, ember exits 0.
+#   jailed-api: ember-jailer (cgroup v2, mounted by the payload) runs ember
+#     as uid/gid 1000 in /srv/jailer/ember/e2e-jailed/root, with memory.max
+#     256 MiB and pids.max 64; the getting-started requests go to the
+#     default /run/firecracker.socket inside the jail and name the kernel
+#     and the rootfs copy placed there; the guest's shell comes up; the test
+#     host checks the running ember's ids, capability sets (all 0),
+#     no_new_privs, root and cgroup; SendCtrlAltDel ends it (exit 0).
+#   jailed-memory-limit: the same jail with memory.max 64 MiB and a config
+#     file asking for 128 MiB: ember refuses to boot with one line naming
+#     both, exit status 2.
 # Prints `ok NAME` or `FAIL NAME: why` per case, timings, and last `N passed,
 # N failed`. Exits non-zero on any failure, or if the test host itself failed
 # or timed out.
@@ -59,18 +69,21 @@ done
 . "$here/../nested/testhost.sh"
 
 ember="$build/ember"
+jailer="$build/ember-jailer"
 vmlinux="$build/guest/vmlinux"
 bzimage="$build/guest/bzImage"
 initrd="$build/guest/initrd.cpio.gz"
 rootfs="$build/guest/rootfs.ext4"
-for f in "$ember" "$vmlinux" "$bzimage" "$initrd" "$rootfs"; do
-	[ -r "$f" ] || { echo "e2e: $f is missing (run make $build/ember guest)" >&2; exit 1; }
+for f in "$ember" "$jailer" "$vmlinux" "$bzimage" "$initrd" "$rootfs"; do
+	[ -r "$f" ] || { echo "e2e: $f is missing (run make $build/ember $build/ember-jailer guest)" >&2; exit 1; }
 done
-if command -v readelf >/dev/null &&
-	readelf -l "$ember" 2>/dev/null | grep -q 'program interpreter'; then
-	echo "e2e: $ember is dynamically linked; the test host needs a static binary" >&2
-	exit 1
-fi
+for f in "$ember" "$jailer"; do
+	if command -v readelf >/dev/null &&
+		readelf -l "$f" 2>/dev/null | grep -q 'program interpreter'; then
+		echo "e2e: $f is dynamically linked; the test host needs a static binary" >&2
+		exit 1
+	fi
+done
 
 # Link-local addresses only (169.254.0.0/16): the TAP lives inside the test
 # host, which has no network at all.
@@ -82,6 +95,10 @@ api_mib=1
 data_kib=4096
 token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 disk_args="--kernel ./vmlinux --drive path=/tmp/root.img,root"
+# The jailed cases: ember-jailer in the test host (cgroup v2, where the
+# memory controller is), ember as uid/gid 1000 in /srv/jailer/ember/ID/root
+# with the guest's files (payload.sh's jail_setup).
+jail_args="--exec-file /payload/ember --uid 1000 --gid 1000 --cgroup-version 2"
 
 # NAME TIMEOUT SETUP PEER EXPECT ARGS...
 #   TIMEOUT: seconds for ember inside the test host, `-` for E2E_CASE_TIMEOUT
@@ -100,7 +117,12 @@ all_cases=(
 	"api-getting-started - vm_setup,tap0,$net_host/24,$api_mib api_net,tap0,$net_guest,$net_host,$api_mib - --api-sock /tmp/ember.sock"
 	"config-file - config_setup,tap0,$net_host,$net_guest,$api_mib net_peer,$net_guest - --no-api --config-file /tmp/vm.json"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
+	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
+	"jailed-memory-limit - jail_setup - - jailer $jail_args --id e2e-jailed-mem --cgroup memory.max=$((64 << 20)) -- --no-api --config-file /vm.json"
 )
+# Cases that must end with another exit status than 0 (and need no
+# EMBER-GUEST-READY).
+declare -A want_rc=([jailed-memory-limit]=2)
 # disk-read reads what disk-write wrote.
 if [ -n "${E2E_CASES:-}" ] && [[ " $E2E_CASES " == *" disk-read "* ]]; then
 	E2E_CASES="disk-write $E2E_CASES"
@@ -199,11 +221,11 @@ attempt() {
 		echo "${line_of[$name]}" >>"$cases"
 		att_of[$name]=$n
 		tmo=$((tmo + ${tmo_of[$name]} + 10)) # the test host's boot, plus every case at its limit
-		[[ ! "${line_of[$name]}" =~ rootfs|\ (disk_|vm_setup|config_setup) ]] || need_rootfs=1
+		[[ ! "${line_of[$name]}" =~ rootfs|\ (disk_|vm_setup|config_setup|jail_setup) ]] || need_rootfs=1
 		[[ "${line_of[$name]}" != *" api_"* ]] || need_curl=1
 	done
-	files=("$ember:ember" "$vmlinux:vmlinux" "$bzimage:bzImage" "$initrd:initrd.cpio.gz"
-		"$cases:cases.txt")
+	files=("$ember:ember" "$jailer:ember-jailer" "$vmlinux:vmlinux" "$bzimage:bzImage"
+		"$initrd:initrd.cpio.gz" "$cases:cases.txt")
 	[ "$need_rootfs" = 0 ] || files+=("$rootfs:rootfs.ext4")
 	if [ "$need_curl" = 1 ]; then
 		mapfile -t curl_files < <(e2e_curl_files)
@@ -436,6 +458,44 @@ check_pause_resume() {
 	done
 }
 
+# The jailed ember, seen from the test host while its guest ran: uid/gid
+# 1000, no capability in any set, no_new_privs, its root the jail, in the
+# cgroup /ember/ID with the limits asked for; the guest booted from the
+# rootfs inside the jail.
+check_jailed_api() {
+	local caps
+	api_checks
+	[ -z "$why" ] || return 0
+	caps=$(field HOST-JAILED-CAPS "$host")
+	if [ "$(field HOST-JAILED-IDS "$host")" != "1000 1000" ]; then
+		why="the jailed ember's uid/gid are '$(field HOST-JAILED-IDS "$host")', expected 1000 1000$(field HOST-ERROR "$host" | sed 's/^./; &/')"
+	elif [ "$caps" != "CapInh:0000000000000000 CapPrm:0000000000000000 CapEff:0000000000000000 CapBnd:0000000000000000 CapAmb:0000000000000000 " ]; then
+		why="the jailed ember's capabilities: $caps"
+	elif [ "$(field HOST-JAILED-NNP "$host")" != 1 ]; then
+		why="the jailed ember's NoNewPrivs is '$(field HOST-JAILED-NNP "$host")'"
+	elif [ "$(field HOST-JAILED-ROOT "$host")" != "jail: dev ember firecracker.log rootfs.ext4 run vm.json vmlinux " ]; then
+		why="the jailed ember's root is '$(field HOST-JAILED-ROOT "$host")'"
+	elif [ "$(field HOST-JAILED-CGROUP "$host")" != "/ember/e2e-jailed $((256 << 20)) 64" ]; then
+		why="the jailed ember's cgroup, memory.max, pids.max: '$(field HOST-JAILED-CGROUP "$host")'"
+	elif ! grep -q 'EXT4-fs (vda): mounted' <<<"$text"; then
+		why="no 'EXT4-fs (vda): mounted' on the console"
+	fi
+	info="uid/gid 1000, caps 0, no_new_privs, root and cgroup as asked"
+}
+
+# A memory.max below the guest's memory: one line from ember, exit status 2,
+# the guest never started.
+check_jailed_memory_limit() {
+	local err
+	err=$(grep -v '^E2E-EXIT' <<<"$text" || true)
+	if [ "$(wc -l <<<"$err")" != 1 ] || [[ "$err" != "ember: "* ]]; then
+		why="expected one 'ember: ' line, got: $(tr '\n' '|' <<<"$err")"
+	elif [[ "$err" != *"128 MiB"* ]] || [[ "$err" != *"64 MiB"* ]] || [[ "$err" != *memory* ]]; then
+		why="the error does not name the guest's 128 MiB and the 64 MiB memory limit: $err"
+	fi
+	info="$err"
+}
+
 passed=0
 failed=0
 for name in "${names[@]}"; do
@@ -460,9 +520,9 @@ for name in "${names[@]}"; do
 		why="the payload's setup failed: $(tail -n 1 <<<"$host")"
 	elif [ "$rc" = 137 ]; then
 		why="ember timed out after ${tmo_of[$name]} s"
-	elif [ "$rc" != 0 ]; then
-		why="ember exited with status $rc"
-	elif [ -z "$ready" ]; then
+	elif [ "$rc" != "${want_rc[$name]:-0}" ]; then
+		why="ember exited with status $rc${want_rc[$name]:+, expected ${want_rc[$name]}}"
+	elif [ -z "${want_rc[$name]:-}" ] && [ -z "$ready" ]; then
 		why="no EMBER-GUEST-READY"
 	elif grep -q 'EMBER-GUEST-ERROR' <<<"$text"; then
 		why="$(grep -m1 'EMBER-GUEST-ERROR' <<<"$text")"
