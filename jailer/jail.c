@@ -204,8 +204,14 @@ void jail_pivot(const struct jail_cfg *cfg, struct jail_fs *fs)
 		jail_die(JX_PIVOT, "pivot_root", "%s changed while the jail was being built",
 			 fs->id_path);
 	/* Old root stacked on the new one, then detached: nothing of it stays. */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
+	if (syscall(SYS_pivot_root, ".", ".") < 0) {
+		/* The kernel's own rootfs (an initramfs never switched from) cannot move. */
+		if (errno == EINVAL)
+			jail_die(JX_PIVOT, "pivot_root", "pivot_root(%s): %s (is / the initramfs? run "
+				 "from a real root file system, or chroot into a bind mount of /)",
+				 fs->id_path, strerror(EINVAL));
 		jail_die_errno(JX_PIVOT, "pivot_root", "pivot_root(%s)", fs->id_path);
+	}
 	if (umount2(".", MNT_DETACH) < 0)
 		jail_die_errno(JX_PIVOT, "pivot_root", "detaching the old root");
 	if (chroot("/root") < 0 || chdir("/") < 0)
