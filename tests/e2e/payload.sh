@@ -390,5 +390,12 @@ while read -r name tmo setup peer args; do
 	sed "s/^/E2E-OUT $name /" /tmp/out
 	sed "s/^/E2E-HOST $name /" /tmp/host.out
 	echo "E2E-DONE $name"
+	# A guest triple fault at the reset vector is the nested SVM emulation's
+	# known failure (tests/nested/README.md); a test host that had one tends
+	# to have more, and hangs. The cases left run in a new test host.
+	if grep -q 'guest triple fault (KVM_EXIT_SHUTDOWN) on vcpu [0-9]* at rip 0xfff0' /tmp/out; then
+		echo "E2E-PAYLOAD-ABORT $name"
+		break
+	fi
 done <cases.txt
 echo "E2E-PAYLOAD-END $(cut -d' ' -f1 /proc/uptime)"

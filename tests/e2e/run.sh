@@ -281,7 +281,7 @@ while [ "$n_att" -le "$retries" ]; do
 	tf_cases=()
 	for name in "${names[@]}"; do
 		if [ "${att_of[$name]:-}" = "$last" ] && [ -n "${log_of[$name]:-}" ] &&
-			grep -qE "^E2E-OUT $name (.*guest triple fault \(KVM_EXIT_SHUTDOWN\) on vcpu [0-9]+ at rip 0xfff0|[0-9]+ [0-9.]+ E2E-EXIT 137\$)" "${log_of[$name]}"; then
+			grep -qE "^E2E-OUT $name (.*guest triple fault \(KVM_EXIT_SHUTDOWN\) on vcpu [0-9]+ at rip 0xfff0|[0-9]+ [0-9.]+ .*E2E-EXIT 137\$)" "${log_of[$name]}"; then
 			unset "log_of[$name]"
 			tf_cases+=("$name")
 		fi
@@ -304,8 +304,11 @@ while [ "$n_att" -le "$retries" ]; do
 		fi
 	done
 	[ ${#again[@]} -gt 0 ] || break
-	[ "${a_status[$last]}" = 0 ] ||
+	if [ "${a_status[$last]}" != 0 ]; then
 		echo "e2e: the test host failed (${a_why[$last]}); running ${again[*]} again in a new test host"
+	elif grep -q '^E2E-PAYLOAD-ABORT ' "${a_log[$last]}"; then
+		echo "e2e: note: test host #$last stopped after that failure; running ${again[*]} in a new test host"
+	fi
 	n_att=$((n_att + 1))
 	attempt "$n_att" "${again[@]}"
 done
@@ -508,7 +511,8 @@ for name in "${names[@]}"; do
 	done_=$(grep -c "^E2E-DONE $name\$" "$log" || true)
 	# Output lines are "SECS SS.MICROS TEXT".
 	text=$(cut -d' ' -f3- <<<"$out")
-	rc=$(sed -n 's/^E2E-EXIT \([0-9a-z-]*\)$/\1/p' <<<"$text" | tail -n 1)
+	# (A guest's last line may lack its newline: E2E-EXIT then ends it.)
+	rc=$(sed -n 's/.*E2E-EXIT \([0-9a-z-]*\)$/\1/p' <<<"$text" | tail -n 1)
 	ready=$(grep -m1 'EMBER-GUEST-READY' <<<"$out" | cut -d' ' -f1,2 || true)
 	last=$(grep -m1 'E2E-EXIT' <<<"$out" | cut -d' ' -f1,2 || true)
 	why=
