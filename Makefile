@@ -95,10 +95,14 @@ TEST_LEVELS := test-unit test-fuzz test-guests test-api test-seccomp test-jailer
 test:
 	@tests/run-all.sh $(TEST_LEVELS)
 
-# Benchmarks against QEMU -M microvm: prints a Markdown table and writes
-# bench/results.md (about 6 minutes). Never part of `make test`.
-.PHONY: bench
-bench: $(BUILD)/ember guest deps-nested $(BUILD)/tests/guests/exitloop.elf
+# Benchmarks against QEMU -M microvm: prints a Markdown table, writes
+# bench/results.md and the plot bench/results.png (about 10 minutes). Never
+# part of `make test`.
+PKGS_BENCH := gnuplot-nox fonts-dejavu-core
+.PHONY: bench deps-bench
+deps-bench:
+	$(call need_pkgs,$(PKGS_BENCH))
+bench: $(BUILD)/ember guest deps-nested deps-bench $(BUILD)/tests/guests/exitloop.elf
 	bench/run.sh $(BUILD)
 
 clean:

@@ -1,8 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# /bench/init: the guest side of bench/run.sh's I/O figures. bench/run.sh
-# appends it and iobench (as /bench/init, /bench/iobench) to the ember guest's
-# initrd; the VMM boots that with rdinit=/bench/init and
+# /bench/init: the guest side of bench/run.sh. bench/run.sh appends it,
+# iobench and ready (as /bench/init, /bench/iobench, /bench/ready) to the
+# ember guest's initrd; the VMM boots that with rdinit=/bench/init and
+#   bench.ready=mmio|port
+#                    first signal readiness with /bench/ready (mmio: ember's
+#                    boot-timer page; port: QEMU's isa-debugcon on 0x402),
+#                    right before EMBER-GUEST-READY on the console
+#   bench.mode=boot  then `reboot -f` at once (the boot figures)
+#   bench.mode=idle  then stay idle until the VMM is killed (density)
 #   bench.mode=blk   write, read and randomly read /dev/vda (iobench)
 #   bench.mode=net   eth0 169.254.100.2/16, send bench.mib MiB over TCP to
 #                    169.254.100.1:5001 (the test host's iobench tcprecv)
@@ -14,23 +20,26 @@
 #                    late: the guest was no longer idle)
 # bench.mib=N (default 256) and bench.secs=N (random reads or mem pauses,
 # default 5).
-# Prints EMBER-GUEST-READY, the IOBENCH lines, BENCH-GUEST-STAT lines (net:
-# the guest's counters before and after), BENCH-GUEST-ERROR on a failure,
-# and ends with `reboot -f` (the VMM exits).
+# Prints EMBER-GUEST-READY (after the readiness marker, if any), the IOBENCH
+# lines, BENCH-GUEST-STAT lines (net: the guest's counters before and after),
+# BENCH-GUEST-ERROR on a failure, and ends with `reboot -f` (the VMM exits),
+# except in the idle mode.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mode='' mib=256 secs=5
+mode='' mib=256 secs=5 ready=''
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
+	bench.ready=*) ready=${arg#*=} ;;
 	bench.mode=*) mode=${arg#*=} ;;
 	bench.mib=*) mib=${arg#*=} ;;
 	bench.secs=*) secs=${arg#*=} ;;
 	esac
 done
-echo "EMBER-GUEST-READY"
 err() { echo "BENCH-GUEST-ERROR $*"; }
+[ -z "$ready" ] || /bench/ready "$ready" || err "/bench/ready $ready failed"
+echo "EMBER-GUEST-READY"
 # net_stats WHEN: the guest's counters around the TCP send, as
 # "BENCH-GUEST-STAT WHEN KEY VALUE": interrupts of the virtio devices (all
 # lines of /proc/interrupts naming virtio), TCP segments sent and retransmitted.
@@ -43,6 +52,11 @@ net_stats() {
 		/proc/net/snmp
 }
 case "$mode" in
+boot) ;;
+idle)
+	# Idle until the VMM is killed; never reboot (density).
+	while :; do sleep 3600; done
+	;;
 blk)
 	if [ -b /dev/vda ]; then
 		/bench/iobench seqwrite /dev/vda "$mib" || err "seqwrite failed"

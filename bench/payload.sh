@@ -4,9 +4,17 @@
 # bench/run.sh's payload: runs inside ONE boot of the nested test host
 # (busybox sh), in /payload, next to ember, qemu-system-x86_64 and its
 # libraries and firmware, vmlinux, initrd.cpio.gz, bench-initrd.cpio.gz (the
-# same initrd plus /bench/init and /bench/iobench), vmmtime, iobench, tun.ko
-# and params.sh. ember and QEMU runs alternate. Console lines for bench/run.sh:
+# same initrd plus /bench/init, /bench/iobench and /bench/ready), vmmtime,
+# density, iobench, tun.ko and params.sh. ember and QEMU runs alternate.
+# Readiness (boot and density): the guest's /bench/ready writes one byte to
+# ember's boot-timer page (ember --boot-timer logs "Guest-boot-time" to its
+# --log-path, /proc/self/fd/3) or to QEMU's isa-debugcon port 0x402 (a
+# chardev file on /proc/self/fd/3); vmmtime -M and density time the marker
+# on that pipe. EMBER-GUEST-READY on the console is checked after the run.
+# Console lines for bench/run.sh:
 #   BENCH LABEL RUN READY_US EOF_US EXIT_US USER_US SYS_US STATUS   (vmmtime)
+#   BENCH-DENS LABEL ROUND vm N START_US READY_US STATE        (density)
+#   BENCH-DENS LABEL ROUND sum READY STARTED FAILED NOCON STOP MINAVAIL_MIB
 #   BENCH-IO LABEL RUN KIND COUNT US       (an IOBENCH line of that run)
 #   BENCH-STAT LABEL RUN WHEN KEY VALUE    (a guest counter, before/after)
 #   BENCH-MEM LABEL RUN WHEN RSS_KB GUEST_RSS_KB GUEST_SIZE_KB THREADS FDS
@@ -14,14 +22,16 @@
 #   BENCH-INFO TEXT, BENCH-ERROR TEXT
 # Every VMM run is bounded by vmmtime -t; the payload always exits 0 once it
 # has started, so that every figure it got is reported.
-# params.sh: the sizes, PARTS (which of boot, mem, blk, net run) and QEMU_RUNS
+# params.sh: the sizes, PARTS (which of boot, density, mem, blk, net run) and QEMU_RUNS
 # (0: ember only). When ./ember-b is there, its blk and net runs join the
 # rounds as mem-emberb, blk-emberb and net-emberb (an A/B comparison of two ember builds
 # in the same boot). I/O rounds run the VMMs in turn, in the reverse order
 # every other round.
 
-RUNS=8 IO_ROUNDS=4 BLK_MIB=256 RAND_SECS=5 NET_MIB=128 TMO=90 DO_IO=1 PARTS="boot mem blk net"
+RUNS=8 IO_ROUNDS=4 BLK_MIB=256 RAND_SECS=5 NET_MIB=128 TMO=90 DO_IO=1
+PARTS="boot density mem blk net"
 MEM_RUNS=3 MEM_MIB=64 MEM_SECS=3
+DENS_ROUNDS=2 DENS_SECS=10 DENS_PAR=4 DENS_CAP=64 DENS_MIN_MIB=256
 # shellcheck disable=SC1091
 . ./params.sh
 
@@ -56,19 +66,32 @@ esac
 info "test host: $(grep -c ^processor /proc/cpuinfo) CPUs, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 # run LABEL RUN MARKER VMM-ARGS...: one timed run; its output in /tmp/LABEL.out.
+# MARKER is looked for on the console; with MARKER_FD=STRING set, READY is
+# STRING on the VMM's fd 3 (vmmtime -M) and MARKER on the console is checked
+# after the run (a run without it counts as failed: READY_US -1).
 run() {
 	label=$1 i=$2 marker=$3
 	shift 3
-	line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -m "$marker" -o "/tmp/$label.out" -- "$@")
+	if [ -n "${MARKER_FD:-}" ]; then
+		line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -M "$MARKER_FD" -o "/tmp/$label.out" -- "$@")
+	else
+		line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -m "$marker" -o "/tmp/$label.out" -- "$@")
+	fi
 	# shellcheck disable=SC2086
 	set -- $line
 	if [ $# -ne 8 ]; then
 		error "$label: vmmtime failed: $line"
 		return 0
 	fi
-	echo "BENCH $1 $i $3 $4 $5 $6 $7 $8"
+	rdy=$3
+	if [ -n "${MARKER_FD:-}" ] && [ "$rdy" -ge 0 ] && ! grep -q "$marker" "/tmp/$label.out"; then
+		error "$label: run $i: the marker on fd 3 but no $marker on the console"
+		rdy=-1
+	fi
+	[ -n "${MARKER_FD:-}" ] && [ "$3" -lt 0 ] && error "$label: run $i: no '$MARKER_FD' on fd 3"
+	echo "BENCH $1 $i $rdy $4 $5 $6 $7 $8"
 	st=${line##* }
-	if [ "$st" != 0 ] || ! grep -q "$marker" "/tmp/$label.out"; then
+	if [ "$st" != 0 ] || [ "$rdy" -lt 0 ] || ! grep -q "$marker" "/tmp/$label.out"; then
 		grep -v '^BENCH-GUEST-STAT ' "/tmp/$label.out" | tail -n 12 | tr -d '\r' |
 			sed "s/^/BENCH-OUT $label /"
 	fi
@@ -82,24 +105,86 @@ run() {
 QEMU_M=microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off
 # -nodefaults drops the default serial that -nographic would put on stdio.
 # (No spaces inside: used unquoted, as separate words.)
-QEMU="./qemu-system-x86_64 -L /payload -M $QEMU_M -accel kvm -cpu host -m 128 -smp 1
+QEMU_BASE="./qemu-system-x86_64 -L /payload -M $QEMU_M -accel kvm -cpu host
 	-nographic -no-reboot -nodefaults -serial stdio"
+QEMU="$QEMU_BASE -m 128 -smp 1"
 QCMD="console=ttyS0 reboot=t panic=-1"
+# The readiness marker: what each VMM writes to fd 3 when the guest's
+# /bench/ready has written its byte (123, "{").
+EMARK="Guest-boot-time"
+ERDY="--boot-timer --log-path /proc/self/fd/3"
+QMARK="{"
+QRDY="-chardev file,id=rdy,path=/proc/self/fd/3 -device isa-debugcon,iobase=0x402,chardev=rdy"
 
 # --- boot to the readiness marker and to the VMM's exit ------------------
-part boot && for variant in quiet console; do
-	extra=
-	[ "$variant" = quiet ] && extra=" quiet"
+# Variants: NAME:VCPUS:MIB:KERNEL-ARGS (quiet: the kernel log off the console).
+part boot && for spec in quiet-1-128:1:128:quiet quiet-2-512:2:512:quiet console-1-128:1:128:; do
+	variant=${spec%%:*} rest=${spec#*:}
+	vcpus=${rest%%:*} rest=${rest#*:}
+	mib=${rest%%:*} extra=${rest#*:}
+	bcmd="rdinit=/bench/init bench.mode=boot${extra:+ $extra}"
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
-		run "boot-$variant-ember" "$i" EMBER-GUEST-READY ./ember --kernel ./vmlinux \
-			--initrd ./initrd.cpio.gz --mem-mib 128 --vcpus 1 --cmdline "ember.test=reboot$extra"
-		[ "$qemu_ok" = 1 ] && run "boot-$variant-qemu" "$i" EMBER-GUEST-READY $QEMU \
-			-kernel ./vmlinux -initrd ./initrd.cpio.gz -append "$QCMD ember.test=reboot$extra"
+		MARKER_FD=$EMARK run "boot-$variant-ember" "$i" EMBER-GUEST-READY ./ember \
+			--kernel ./vmlinux --initrd ./bench-initrd.cpio.gz --mem-mib "$mib" \
+			--vcpus "$vcpus" $ERDY --cmdline "$bcmd bench.ready=mmio"
+		[ "$qemu_ok" = 1 ] && MARKER_FD=$QMARK run "boot-$variant-qemu" "$i" EMBER-GUEST-READY \
+			$QEMU_BASE -m "$mib" -smp "$vcpus" $QRDY -kernel ./vmlinux \
+			-initrd ./bench-initrd.cpio.gz -append "$QCMD $bcmd bench.ready=port"
 		i=$((i + 1))
 	done
 done
-info "boot runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
+part boot && info "boot runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
+
+# --- density: 128 MiB microVMs ready within DENS_SECS ----------------------
+# One after another (-p 1) and DENS_PAR booting at once; every VM stays
+# alive, idle (bench.mode=idle), until density kills them all after the
+# window. Rounds alternate the VMMs, in the reverse order every other round.
+# dens_one VMM PAR ROUND
+dens_one() {
+	dl="dens-$1-p$2"
+	rm -rf /tmp/dens
+	mkdir -p /tmp/dens
+	dcmd="rdinit=/bench/init bench.mode=idle quiet"
+	case $1 in
+	ember)
+		./density -w "$DENS_SECS" -p "$2" -c "$DENS_CAP" -a "$DENS_MIN_MIB" -M "$EMARK" \
+			-m EMBER-GUEST-READY -l "$dl" -d /tmp/dens -- ./ember --kernel ./vmlinux \
+			--initrd ./bench-initrd.cpio.gz --mem-mib 128 --vcpus 1 $ERDY \
+			--cmdline "$dcmd bench.ready=mmio" >/tmp/dens.txt 2>&1 ;;
+	qemu)
+		./density -w "$DENS_SECS" -p "$2" -c "$DENS_CAP" -a "$DENS_MIN_MIB" -M "$QMARK" \
+			-m EMBER-GUEST-READY -l "$dl" -d /tmp/dens -- $QEMU $QRDY -kernel ./vmlinux \
+			-initrd ./bench-initrd.cpio.gz -append "$QCMD $dcmd bench.ready=port" \
+			>/tmp/dens.txt 2>&1 ;;
+	esac
+	rc=$?
+	[ "$rc" = 0 ] || error "$dl: round $3: density exited $rc: $(grep -v " vm \| sum " /tmp/dens.txt | head -n 3)"
+	sed -n "s/^$dl \(vm\|sum\) /BENCH-DENS $dl $3 \1 /p" /tmp/dens.txt
+	# The console of each VM that failed or lacks the console marker.
+	awk -v l="$dl" '$1 == l && $2 == "vm" && ($6 == "failed" || $6 ~ /nocon/) { print $3 }' /tmp/dens.txt |
+		head -n 3 | while read -r n; do
+			tail -n 6 "/tmp/dens/$dl-$n.out" | tr -d '\r' | sed "s/^/BENCH-OUT $dl-$n /"
+		done
+	rm -rf /tmp/dens
+	# Let the test host reclaim the memory before the next window.
+	sleep 1
+}
+if part density; then
+	info "density: MemAvailable $(awk '$1 == "MemAvailable:" { print int($2 / 1024) }' /proc/meminfo) MiB before"
+	i=0
+	while [ "$i" -lt "$DENS_ROUNDS" ]; do
+		for par in 1 "$DENS_PAR"; do
+			for v in $(order); do
+				case $v in
+				ember | qemu) dens_one "$v" "$par" "$i" ;;
+				esac
+			done
+		done
+		i=$((i + 1))
+	done
+	info "density runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
+fi
 
 # --- memory overhead, threads and open fds of the VMM, guest idle ---------
 # The guest (bench.mode=mem) says BENCH-MEM-IDLE after boot and BENCH-MEM-IO
@@ -107,8 +192,9 @@ info "boot runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 # seconds; meanwhile one line per reading:
 #   BENCH-MEM LABEL RUN WHEN RSS_KB GUEST_RSS_KB GUEST_SIZE_KB THREADS FDS
 # RSS_KB: the VMM's Rss (smaps_rollup); GUEST_*: the Rss and size of its
-# guest RAM mapping (smaps): for ember the anonymous 2 MiB-aligned mapping of
-# exactly the guest's size, for QEMU its largest anonymous mapping.
+# guest RAM mapping (smaps): the anonymous mapping of exactly the guest's
+# size if there is one only (ember), else the largest anonymous mapping if it
+# is at least that large (QEMU).
 GUEST_KB=$((128 * 1024))
 # mem_pid COMM: the pid of the running process named COMM (one VMM at a time).
 mem_pid() {
@@ -117,28 +203,30 @@ mem_pid() {
 	done
 	return 1
 }
-# mem_read LABEL RUN WHEN PID KIND(ember|qemu): one BENCH-MEM line.
+# mem_read LABEL RUN WHEN PID: one BENCH-MEM line.
 mem_read() {
 	rss=$(awk '$1 == "Rss:" { print $2; exit }' "/proc/$4/smaps_rollup" 2>/dev/null)
 	# shellcheck disable=SC2016 # awk text
-	g=$(awk -v kind="$5" -v want="$GUEST_KB" '
+	g=$(awk -v want="$GUEST_KB" '
 		function end_map() {
 			if (!anon) return
-			if (kind == "ember") {
-				if (size == want && aligned) { n++; gs = size; gr = rss }
-			} else if (size > gs) { n = 1; gs = size; gr = rss }
+			if (size == want) { n++; er = rss }
+			if (size > ls) { ls = size; lr = rss }
 		}
 		$1 ~ /^[0-9a-f]+-[0-9a-f]+$/ {
 			end_map()
 			anon = ($5 == "0" && (NF == 5 || $6 ~ /^\[anon/))
-			split($1, a, "-")
-			aligned = (a[1] ~ /[02468ace]00000$/)
 			size = 0; rss = 0
 			next
 		}
 		$1 == "Size:" { size = $2 }
 		$1 == "Rss:" { rss = $2 }
-		END { end_map(); if (n == 1) print gr, gs; else print "none", n + 0 }' "/proc/$4/smaps" 2>/dev/null)
+		END {
+			end_map()
+			if (n == 1) print er, want
+			else if (ls >= want) print lr, ls
+			else print "none", n + 0
+		}' "/proc/$4/smaps" 2>/dev/null)
 	thr=$(ls "/proc/$4/task" 2>/dev/null | wc -l)
 	fds=$(ls "/proc/$4/fd" 2>/dev/null | wc -l)
 	case "$rss $g" in
@@ -161,13 +249,13 @@ mem_one() {
 		run "$ml" "$2" EMBER-GUEST-READY "./$mb" --kernel ./vmlinux \
 			--initrd ./bench-initrd.cpio.gz --mem-mib 128 --vcpus 1 \
 			--drive "path=$mdisk" --cmdline "$mcmd" &
-		mkind=ember ;;
+		;;
 	qemu)
 		mcomm=qemu-system-x86 # comm: the first 15 characters
 		run "$ml" "$2" EMBER-GUEST-READY $QEMU \
 			-kernel ./vmlinux -initrd ./bench-initrd.cpio.gz -append "$QCMD $mcmd" \
 			-drive "file=$mdisk,format=raw,if=none,id=d0" -device virtio-blk-device,drive=d0 &
-		mkind=qemu ;;
+		;;
 	esac
 	vpid=$!
 	for step in 1:BENCH-MEM-IDLE:boot 2:BENCH-MEM-IO:io; do
@@ -184,7 +272,7 @@ mem_one() {
 			error "$ml: run $2: no process named $mcomm"
 			break
 		fi
-		line=$(mem_read "$ml" "$2" "$sw" "$p" "$mkind")
+		line=$(mem_read "$ml" "$2" "$sw" "$p")
 		# A reading that ended after the pause did is not of an idle guest.
 		if grep -q "^BENCH-MEM-WAKE $sn" "/tmp/$ml.out"; then
 			error "$ml: run $2: $sw reading too late (the guest's pause was over)"

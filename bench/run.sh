@@ -1,37 +1,48 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# bench/run.sh [BUILD]: ember's benchmarks. Prints a Markdown report on stdout
-# and writes it to bench/results.md. Figures are printed, never asserted.
+# bench/run.sh [BUILD]: ember's benchmarks. Prints a Markdown report on stdout,
+# writes it to bench/results.md and plots its ratios to bench/results.png
+# (gnuplot). Figures are printed, never asserted.
 #
-#  1. On this machine's /dev/kvm: the size of BUILD/ember; ember's start to
-#     the first guest instruction (bench/reset.S: a guest that writes "RST" and
-#     resets at once; wall and CPU, timed by bench/vmmtime.c); the cost of one PIO exit
+#  1. On this machine's /dev/kvm: the size of BUILD/ember (and of QEMU's
+#     binary); ember's start to the first guest instruction (bench/reset.S: a
+#     guest that writes "RST" and resets at once; wall and CPU, timed by
+#     bench/vmmtime.c); process start to the API socket accepting
+#     (bench/apibench.c); the cost of one PIO exit
 #     (tests/guests/exitloop.elf, loops=N1 and N2) against a VMM that does
 #     nothing but KVM_RUN (bench/kvmloop.c).
 #  2. In ONE boot of the nested test host (tests/nested/testhost.sh; payload
-#     bench/payload.sh), ember and QEMU microvm alternately: boot of
-#     BUILD/guest/vmlinux + initrd.cpio.gz to EMBER-GUEST-READY and to the
-#     VMM's exit; virtio-blk sequential 1 MiB and random 4 KiB O_DIRECT
-#     reads/writes on a raw file in the test host's tmpfs; TCP guest -> test
-#     host over a TAP (bench/iobench.c, bench/guest-init.sh); the VMM's memory
-#     overhead (Rss minus the Rss of its guest RAM), threads and open fds with
-#     the guest idle after boot and after 64 MiB of disk I/O.
+#     bench/payload.sh), ember and QEMU microvm alternately, the same
+#     BUILD/guest/vmlinux and initrd (plus bench/guest-init.sh, bench/ready.c
+#     and bench/iobench.c): boot to the guest's readiness marker (a byte
+#     written to ember's boot-timer page or QEMU's isa-debugcon port, which
+#     the VMM turns into a line on a pipe: no console parsing on the clock)
+#     and to the VMM's exit, 1 vCPU / 128 MiB and 2 vCPUs / 512 MiB;
+#     density (bench/density.c: 128 MiB VMs ready within 10 s, one after
+#     another and 4 booting at once); the VMM's memory overhead (Rss minus the
+#     Rss of its guest RAM), threads and open fds with the guest idle after
+#     boot and after 64 MiB of disk I/O; virtio-blk sequential 1 MiB and
+#     random 4 KiB O_DIRECT reads/writes on a raw file in the test host's
+#     tmpfs; TCP guest -> test host over a TAP.
 #
 # Needs BUILD/ember, BUILD/tests/guests/exitloop.elf and BUILD/guest/
 # (built with make when missing) and installs the Debian packages it uses.
 # Environment (defaults): BENCH_PHASES ("host nested"), BENCH_RESET_RUNS
 # (100), BENCH_EXIT_RUNS (20), BENCH_EXIT_N1/N2 (5000/50000), BENCH_RUNS
-# (nested boots per VMM and variant, 8), BENCH_MEM_RUNS (memory readings per
-# VMM, 3), BENCH_IO_ROUNDS (4), BENCH_BLK_MIB
-# (256), BENCH_NET_MIB (128), BENCH_RAND_SECS (5), BENCH_IO=0 (no I/O
-# figures), BENCH_HOST_TIMEOUT (test host limit, 600 s), BENCH_RESULTS
-# (bench/results.md), BENCH_ONLY (the parts to run, among "host boot mem blk
-# net"; default all: e.g. BENCH_ONLY=mem for the memory, thread and fd
-# figures alone, ~1-2 min: e.g. BENCH_ONLY=net for the TCP figures alone, ~1-2 min
-# with BENCH_IO_ROUNDS=4), BENCH_EMBER_B (a second ember binary whose blk
-# mem, blk and net runs alternate with the others in the same test host boot, as
-# "ember-b": an A/B comparison of two builds), BENCH_QEMU=0 (no QEMU runs).
+# (nested boots per VMM and variant, 8), BENCH_DENS_ROUNDS (density rounds,
+# 2), BENCH_DENS_SECS (the density window, 10), BENCH_DENS_PAR (VMs booting
+# at once in the parallel density figure, 4), BENCH_DENS_CAP (most VMs in one
+# window, 64), BENCH_MEM_RUNS (memory readings per VMM, 3), BENCH_IO_ROUNDS
+# (4), BENCH_BLK_MIB (256), BENCH_NET_MIB (128), BENCH_RAND_SECS (5),
+# BENCH_IO=0 (no I/O figures), BENCH_HOST_TIMEOUT (test host limit, 1200 s),
+# BENCH_RESULTS (bench/results.md), BENCH_PLOT (bench/results.png),
+# BENCH_ONLY (the parts to run, among "host boot density mem blk net";
+# default all: e.g. BENCH_ONLY=density for the density figures alone),
+# BENCH_EMBER_B (a second ember binary whose mem, blk and net runs alternate
+# with the others in the same test host boot, as "ember-b": an A/B
+# comparison of two builds), BENCH_QEMU=0 (no QEMU runs), BENCH_NESTED_LOG
+# (report on an earlier run's console.log instead of booting the test host).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,28 +55,38 @@ exit_runs=${BENCH_EXIT_RUNS:-20}
 n1=${BENCH_EXIT_N1:-5000}
 n2=${BENCH_EXIT_N2:-50000}
 runs=${BENCH_RUNS:-8}
+dens_rounds=${BENCH_DENS_ROUNDS:-2}
+dens_secs=${BENCH_DENS_SECS:-10}
+dens_par=${BENCH_DENS_PAR:-4}
+dens_cap=${BENCH_DENS_CAP:-64}
 mem_runs=${BENCH_MEM_RUNS:-3}
 io_rounds=${BENCH_IO_ROUNDS:-4}
 blk_mib=${BENCH_BLK_MIB:-256}
 net_mib=${BENCH_NET_MIB:-128}
 rand_secs=${BENCH_RAND_SECS:-5}
 do_io=${BENCH_IO:-1}
-host_tmo=${BENCH_HOST_TIMEOUT:-600}
+host_tmo=${BENCH_HOST_TIMEOUT:-1200}
 results=${BENCH_RESULTS:-$here/results.md}
-only=" ${BENCH_ONLY:-host boot mem blk net} "
+plot=${BENCH_PLOT:-$here/results.png}
+only=" ${BENCH_ONLY:-host boot density mem blk net} "
 ember_b=${BENCH_EMBER_B:-}
 qemu_runs=${BENCH_QEMU:-1}
+all_parts="host boot density mem blk net"
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
-for v in reset_runs:RESET_RUNS exit_runs:EXIT_RUNS n1:EXIT_N1 n2:EXIT_N2 runs:RUNS mem_runs:MEM_RUNS \
+for v in reset_runs:RESET_RUNS exit_runs:EXIT_RUNS n1:EXIT_N1 n2:EXIT_N2 runs:RUNS \
+	dens_rounds:DENS_ROUNDS dens_secs:DENS_SECS dens_par:DENS_PAR dens_cap:DENS_CAP mem_runs:MEM_RUNS \
 	io_rounds:IO_ROUNDS blk_mib:BLK_MIB net_mib:NET_MIB rand_secs:RAND_SECS host_tmo:HOST_TIMEOUT; do
 	x=${v%%:*}
 	if ! [[ "${!x}" =~ ^[0-9]{1,9}$ ]] || [ "${!x}" -eq 0 ]; then
 		die "BENCH_${v#*:} must be a positive number (got '${!x}')"
 	fi
 done
+[ "$dens_cap" -le 256 ] || die "BENCH_DENS_CAP must be at most 256 (got '$dens_cap')"
+[ "$dens_par" -le "$dens_cap" ] || die "BENCH_DENS_PAR must be at most BENCH_DENS_CAP"
+[ "$dens_secs" -le 600 ] || die "BENCH_DENS_SECS must be at most 600 (got '$dens_secs')"
 [[ "$do_io" =~ ^[01]$ ]] || die "BENCH_IO must be 0 or 1 (got '$do_io')"
 [[ "$qemu_runs" =~ ^[01]$ ]] || die "BENCH_QEMU must be 0 or 1 (got '$qemu_runs')"
 for p in $phases; do
@@ -75,10 +96,10 @@ done
 only=${only//,/ }
 parts=""
 for p in $only; do
-	[[ "$p" =~ ^(host|boot|mem|blk|net)$ ]] || die "BENCH_ONLY: unknown part '$p' (host, boot, mem, blk, net)"
+	[[ " $all_parts " == *" $p "* ]] || die "BENCH_ONLY: unknown part '$p' (${all_parts// /, })"
 	[[ "$p" == host ]] || parts="$parts $p"
 done
-[ -n "${only// /}" ] || die "BENCH_ONLY names no part (host, boot, mem, blk, net)"
+[ -n "${only// /}" ] || die "BENCH_ONLY names no part (${all_parts// /, })"
 # BENCH_ONLY narrows the phases: host only if named, nested only for its parts.
 [[ "$only" == *" host "* ]] || phases=${phases/ host / }
 [ -n "$parts" ] || phases=${phases/ nested / }
@@ -95,7 +116,7 @@ fi
 cd "$root"
 
 # --- prerequisites -----------------------------------------------------------
-th_need_pkgs musl-tools binutils gcc make
+th_need_pkgs musl-tools binutils gcc make gnuplot-nox fonts-dejavu-core
 need=()
 boot_nested=0
 [[ "$phases" == *" nested "* ]] && [ -z "${BENCH_NESTED_LOG:-}" ] && boot_nested=1
@@ -115,7 +136,9 @@ mkdir -p "$out"
 # Tools: the static ones also run inside the test host and the guest.
 SCC=(musl-gcc -static -O2 -Wall -Wextra -Werror -s)
 "${SCC[@]}" -o "$out/vmmtime" "$here/vmmtime.c" || die "cannot build vmmtime"
+"${SCC[@]}" -o "$out/density" "$here/density.c" || die "cannot build density"
 "${SCC[@]}" -o "$out/iobench" "$here/iobench.c" || die "cannot build iobench"
+"${SCC[@]}" -o "$out/ready" "$here/ready.c" || die "cannot build ready"
 gcc -O2 -Wall -Wextra -Werror -o "$out/kvmloop" "$here/kvmloop.c" || die "cannot build kvmloop"
 gcc -O2 -Wall -Wextra -Werror -o "$out/apibench" "$here/apibench.c" || die "cannot build apibench"
 as --64 -o "$out/reset.o" "$here/reset.S" &&
@@ -134,6 +157,8 @@ stats() {
 		print med, rank(0.1), rank(0.9), a[1], a[NR], NR
 	}'
 }
+# kstats: "KEY VALUE" lines on stdin (KEY: the run or round) -> stats of the VALUEs.
+kstats() { awk 'NF == 2 { print $2 }' | stats; }
 # fmt "MED P10 P90 MIN MAX N" SCALE DIGITS SPREAD(p|m): "med [p10-p90]" or
 # "med [min-max]", each value divided by SCALE.
 fmt() {
@@ -155,14 +180,59 @@ ratio() {
 		else printf("%.2f\n", a / b)
 	}'
 }
+# pairs KV_A KV_B: the ratios A/B of the values with the same KEY (the same
+# run or round: the VMMs alternate, so each pair shared the machine's load).
+pairs() {
+	awk 'NR == FNR { if (NF == 2) a[$1] = $2; next }
+		NF == 2 && ($1 in a) && $2 + 0 != 0 { printf("%.6g\n", a[$1] / $2) }' \
+		<(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
 
-rows=()   # Markdown table rows, per section
+# The report: one table. Rows are kept per group (the issue's order) and
+# printed group by group; the ratios also go to the plot.
+declare -A rows=()
 notes=()
-row() { rows+=("| $1 | $2 | $3 | $4 | $5 |"); }
-section() { rows+=("" "### $1" "" "| figure | ember | $2 | ember/$3 | N |" "|---|---|---|---|---|"); }
+plotdat="$out/plot.dat"
+: >"$plotdat"
+# row GROUP FIGURE EMBER OTHER RATIO N
+row() { rows[$1]+="| $2 | $3 | $4 | $5 | $6 |"$'\n'; }
+# plot_add GROUP LABEL RATIO LO HI KIND: one point of the plot; KIND says
+# which way is better for ember: lower, higher, or ref (against a limit).
+plot_add() {
+	local l=$2
+	[ "$3" != n/a ] || return 0
+	[ "$6" != higher ] || l="$l ▲"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$l" "$3" "${4:-$3}" "${5:-$3}" "$6" "$1" >>"$plotdat"
+}
+# cmp GROUP FIGURE KV_EMBER KV_OTHER SCALE DIGITS SPREAD PLOT-LABEL KIND: a
+# row comparing two sets of "KEY VALUE" lines; the ratio of the medians, with
+# the min-max of the per-run ratios (pairs) in brackets. No PLOT-LABEL: not
+# plotted.
+cmp() {
+	local g=$1 name=$2 kv_e=$3 kv_o=$4 scale=$5 d=$6 sp=$7 label=$8 kind=$9
+	local e o r p lo=- hi=- cell
+	e=$(kstats <<<"$kv_e")
+	o=$(kstats <<<"$kv_o")
+	r=$(ratio "$(med "$e")" "$(med "$o")")
+	p=$(pairs "$kv_e" "$kv_o" | stats)
+	cell=$r
+	if [ "$r" != n/a ] && [ "$(cnt "$p")" -gt 1 ]; then
+		read -r _ _ _ lo hi _ <<<"$p"
+		cell=$(awk -v r="$r" -v lo="$lo" -v hi="$hi" 'BEGIN { printf("%s [%.2f–%.2f]", r, lo, hi) }')
+	fi
+	row "$g" "$name" "$(fmt "$e" "$scale" "$d" "$sp")" "$(fmt "$o" "$scale" "$d" "$sp")" \
+		"$cell" "$(cnt "$e") / $(cnt "$o")"
+	if [ -n "$label" ] && [ "$lo" = - ]; then
+		plot_add "$g" "$label" "$r" "" "" "$kind"
+	elif [ -n "$label" ]; then
+		plot_add "$g" "$label" "$r" "$lo" "$hi" "$kind"
+	fi
+	return 0
+}
 
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+t_start=$(date +%s)
 
 # --- 1. this machine -------------------------------------------------------------
 if [[ "$phases" == *" host "* ]]; then
@@ -172,10 +242,19 @@ if [[ "$phases" == *" host "* ]]; then
 	: >"$hl"
 	bytes=$(stat -c %s "$build/ember")
 	read -r text data bss _ < <(size "$build/ember" | awk 'NR == 2')
-	section "This machine's /dev/kvm (no nesting; guest kernel mode is instruction-emulated here)" \
-		"reference" "ref"
-	row "static binary size (bytes; \`size\`: text/data/bss)" \
-		"$bytes ($text / $data / $bss)" "—" "—" "1"
+	qsize="—" qr="—"
+	if qbin=$(command -v qemu-system-x86_64); then
+		qbin=$(realpath "$qbin")
+		qbytes=$(stat -c %s "$qbin")
+		read -r nlib libbytes < <(ldd "$qbin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' |
+			xargs -r stat -L -c %s | awk '{ s += $1; n++ } END { print n + 0, s + 0 }')
+		qsize="$qbytes (dynamic; + $nlib libraries, $libbytes bytes)"
+		qr=$(ratio "$bytes" "$qbytes")
+		plot_add 4 "static binary size (vs QEMU's binary alone)" "$qr" "" "" lower
+		qr="$qr (vs the binary alone)"
+	fi
+	row 4 "binary size (bytes; ember static: \`size\` text/data/bss)" \
+		"$bytes ($text / $data / $bss)" "$qsize" "$qr" "1"
 
 	"$out/vmmtime" -n "$reset_runs" -t 30 -l reset -m RST -- \
 		"$build/ember" --kernel "$out/reset.elf" >>"$hl"
@@ -191,58 +270,47 @@ if [[ "$phases" == *" host "* ]]; then
 	done
 	bad=$(awk '$8 != 0' "$hl" | wc -l)
 	[ "$bad" = 0 ] || notes+=("$bad host runs exited non-zero and are left out: $(awk '$8 != 0 { print $1 "=" $8 }' "$hl" | sort | uniq -c | tr '\n' ' ')")
-	col() { awk -v l="$1" -v c="$2" '$1 == l && $8 == 0 { print $c }' "$hl"; }
-	cpu() { awk -v l="$1" '$1 == l && $8 == 0 { print $6 + $7 }' "$hl"; }
-	s_first=$(col reset 3 | stats)
-	s_exit=$(col reset 5 | stats)
-	s_cpu=$(cpu reset | stats)
-	k_exit=$(col kvm-min 5 | stats)
-	k_first=$(col kvm-min 3 | stats)
-	i_exit=$(col kvm-irq 5 | stats)
-	i_first=$(col kvm-irq 3 | stats)
-	row "start → first guest instruction: fork → the guest's first COM1 bytes on stdout (ms, median [p10–p90])" \
-		"$(fmt "$s_first" 1000 2 p)" \
-		"$(fmt "$k_first" 1000 2 p) bare VM (kvmloop); $(fmt "$i_first" 1000 2 p) with in-kernel irqchip + PIT" \
-		"$(ratio "$(med "$s_first")" "$(med "$i_first")") (vs irqchip + PIT)" "$(cnt "$s_first")"
-	row "start → process exit, incl. KVM teardown (ms, wall)" "$(fmt "$s_exit" 1000 2 p)" \
-		"$(fmt "$k_exit" 1000 2 p) bare VM; $(fmt "$i_exit" 1000 2 p) with in-kernel irqchip + PIT" \
-		"$(ratio "$(med "$s_exit")" "$(med "$i_exit")") (vs irqchip + PIT)" "$(cnt "$s_exit")"
-	row "start → exit, CPU user+sys (ms)" "$(fmt "$s_cpu" 1000 2 p)" "—" "—" "$(cnt "$s_cpu")"
+	# hkv LABEL EXPR: "KEY VALUE" of the good runs of LABEL; KEY names the
+	# label too: these runs are not interleaved, so they make no pairs.
+	# shellcheck disable=SC2016 # the awk expressions are passed as text
+	hkv() { awk -v l="$1" '$1 == l && $8 == 0 { print l "-" $2, '"$2"' }' "$hl"; }
+	# shellcheck disable=SC2016 # the awk expressions are passed as text
+	cmp 1 "start → first guest instruction, this machine's /dev/kvm: fork → the guest's first COM1 bytes on stdout (ms, median [p10–p90]; reference: a bare \`KVM_RUN\` VMM with in-kernel irqchip + PIT, kvmloop)" \
+		"$(hkv reset '$3')" "$(hkv kvm-irq '$3')" 1000 2 p "" ""
+	# shellcheck disable=SC2016
+	cmp 1 "start → process exit incl. KVM teardown, /dev/kvm (ms; reference as above)" \
+		"$(hkv reset '$5')" "$(hkv kvm-irq '$5')" 1000 2 p "" ""
 	# Per exit: paired runs, (t(N2) - t(N1)) / (N2 - N1), one figure per round.
 	# shellcheck disable=SC2016 # the awk expressions are passed as text
-	per_exit() { # LABEL-PREFIX COLUMN-EXPR
+	per_exit() { # LABEL-PREFIX COLUMN-EXPR -> "ROUND NS"
 		paste <(awk -v l="$1-$n1" '$1 == l { print ($8 == 0 ? '"$2"' : "x") }' "$hl") \
 			<(awk -v l="$1-$n2" '$1 == l { print ($8 == 0 ? '"$2"' : "x") }' "$hl") |
-			awk -v d=$((n2 - n1)) '$1 != "x" && $2 != "x" { printf("%.1f\n", ($2 - $1) * 1000 / d) }' |
-			stats
+			awk -v d=$((n2 - n1)) '$1 != "x" && $2 != "x" { printf("%d %.1f\n", NR, ($2 - $1) * 1000 / d) }'
 	}
-	e_wall=$(per_exit ember '$5')
-	r_wall=$(per_exit raw '$5')
-	e_cpu=$(per_exit ember '$6 + $7')
-	r_cpu=$(per_exit raw '$6 + $7')
-	row "PIO exit round trip, wall (ns/exit, loops=$n1 vs $n2, median [p10–p90])" \
-		"$(fmt "$e_wall" 1 0 p)" "$(fmt "$r_wall" 1 0 p) (kvmloop: KVM_RUN only)" \
-		"$(ratio "$(med "$e_wall")" "$(med "$r_wall")")" "$(cnt "$e_wall") pairs"
-	row "PIO exit round trip, CPU user+sys (ns/exit)" \
-		"$(fmt "$e_cpu" 1 0 p)" "$(fmt "$r_cpu" 1 0 p)" \
-		"$(ratio "$(med "$e_cpu")" "$(med "$r_cpu")")" "$(cnt "$e_cpu") pairs"
+	# shellcheck disable=SC2016
+	cmp 7 "PIO exit round trip on /dev/kvm, wall (ns/exit, loops=$n1 vs $n2, median [p10–p90]; the limit: kvmloop, \`KVM_RUN\` only) — ember/limit" \
+		"$(per_exit ember '$5')" "$(per_exit raw '$5')" 1 0 p "PIO exit cost (ember/limit: raw KVM_RUN loop)" ref
+	# shellcheck disable=SC2016
+	cmp 7 "PIO exit round trip, CPU user+sys (ns/exit) — ember/limit" \
+		"$(per_exit ember '$6 + $7')" "$(per_exit raw '$6 + $7')" 1 0 p "" ""
 	# The API (bench/apibench.c): process start to the socket accepting, and
 	# round trips on one keep-alive connection. Medians [p10–p90], p99.
 	if "$out/apibench" 100 2000 "$build/ember" >"$out/api.txt" 2>&1; then
 		api() { awk -v k="$1" -v s="$2" '$1 == k { printf("%.*f [%.*f–%.*f], p99 %.*f", s, $3, s, $5, s, $7, s, $9) }' "$out/api.txt"; }
 		api_med() { awk -v k="$1" '$1 == k { print $3 }' "$out/api.txt"; }
-		row "process start → API socket accepting, wall (µs)" "$(api startup-wall-us 0)" "—" "—" "100"
-		row "process start → API socket accepting, CPU of all threads (µs)" \
-			"$(api startup-cpu-us 0)" "8000 (Firecracker's published figure)" \
+		row 1 "process start → API socket accepting, wall (µs)" "$(api startup-wall-us 0)" "—" "—" "100"
+		row 1 "process start → API socket accepting, CPU of all threads (µs)" \
+			"$(api startup-cpu-us 0)" "8000 (Firecracker's published figure, not measured here)" \
 			"$(ratio "$(api_med startup-cpu-us)" 8000)" "100"
-		row "GET / round trip on a keep-alive connection (µs)" "$(api get-root-us 1)" "—" "—" "2000"
-		row "PUT /drives/rootfs round trip (µs)" "$(api put-drive-us 1)" "—" "—" "2000"
+		row 1 "GET / round trip on a keep-alive connection (µs)" "$(api get-root-us 1)" "—" "—" "2000"
+		row 1 "PUT /drives/rootfs round trip (µs)" "$(api put-drive-us 1)" "—" "—" "2000"
 	else
 		notes+=("bench/apibench failed: $(tail -n 1 "$out/api.txt")")
 	fi
 fi
 
-# --- 2 and 3. the nested test host ----------------------------------------------
+# --- 2. the nested test host ------------------------------------------------------
+host_secs=
 if [[ "$phases" == *" nested "* ]]; then
 	nd="$out/nested"
 	if [ -n "${BENCH_NESTED_LOG:-}" ]; then
@@ -259,14 +327,16 @@ if [[ "$phases" == *" nested "* ]]; then
 		th_prepare
 		mkdir -p "$nd"
 
-		# The guest initrd plus /bench/init and /bench/iobench (a second gzip
-		# member: the kernel unpacks concatenated archives in order).
+		# The guest initrd plus /bench/init, /bench/iobench and /bench/ready
+		# (a second gzip member: the kernel unpacks concatenated archives in
+		# order).
 		stage="$nd/initrd-stage"
 		rm -rf "$stage"
 		mkdir -p "$stage/bench"
 		cp "$here/guest-init.sh" "$stage/bench/init"
 		cp "$out/iobench" "$stage/bench/iobench"
-		chmod 755 "$stage/bench/init" "$stage/bench/iobench"
+		cp "$out/ready" "$stage/bench/ready"
+		chmod 755 "$stage/bench/init" "$stage/bench/iobench" "$stage/bench/ready"
 		(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9n) \
 			>"$nd/bench-add.cpio.gz" || die "cannot pack the bench initrd"
 		cat "$build/guest/initrd.cpio.gz" "$nd/bench-add.cpio.gz" >"$nd/bench-initrd.cpio.gz"
@@ -304,7 +374,7 @@ if [[ "$phases" == *" nested "* ]]; then
 		qbin=$(realpath "$(command -v qemu-system-x86_64)")
 		files=("$build/ember:ember" "$build/guest/vmlinux:vmlinux"
 			"$build/guest/initrd.cpio.gz:initrd.cpio.gz" "$nd/bench-initrd.cpio.gz:bench-initrd.cpio.gz"
-			"$out/vmmtime:vmmtime" "$out/iobench:iobench" "$tun:tun.ko"
+			"$out/vmmtime:vmmtime" "$out/density:density" "$out/iobench:iobench" "$tun:tun.ko"
 			"$qbin:qemu-system-x86_64")
 		[ -z "$ember_b" ] || files+=("$ember_b:ember-b")
 		while read -r lib; do
@@ -316,6 +386,7 @@ if [[ "$phases" == *" nested "* ]]; then
 		cat >"$nd/params.sh" <<-EOF
 			RUNS=$runs IO_ROUNDS=$io_rounds BLK_MIB=$blk_mib RAND_SECS=$rand_secs NET_MIB=$net_mib
 			TMO=90 DO_IO=$do_io PARTS="$parts" QEMU_RUNS=$qemu_runs MEM_RUNS=$mem_runs
+			DENS_ROUNDS=$dens_rounds DENS_SECS=$dens_secs DENS_PAR=$dens_par DENS_CAP=$dens_cap
 		EOF
 		files+=("$nd/params.sh:params.sh")
 		th_initramfs "$nd/initramfs.cpio" "$here/payload.sh" "${files[@]}"
@@ -325,133 +396,205 @@ if [[ "$phases" == *" nested "* ]]; then
 		t0=$(date +%s)
 		th_run "$nd/initramfs.cpio" "$host_tmo" "$nd/console.log" || q=$?
 		t1=$(date +%s)
+		host_secs=$((t1 - t0))
 	fi
 	tr -d '\r' <"$nd/console.log" >"$nd/console.txt"
+	ct="$nd/console.txt"
 	status=$(th_decode_status "$q")
 	[ -n "${BENCH_NESTED_LOG:-}" ] || [ "$status" = 0 ] || notes+=("the test host ended badly: $(th_explain "$status"); the figures below are what it printed before")
-	[ -n "${BENCH_NESTED_LOG:-}" ] || log "nested: test host ran $((t1 - t0)) s ($(th_explain "$status"))"
-	while read -r l; do notes+=("test host: $l"); done < <(sed -n 's/^BENCH-\(ERROR\|OUT\) //p' "$nd/console.txt" | head -n 30)
-	qv=$(sed -n 's/^BENCH-INFO qemu: //p' "$nd/console.txt" | head -n 1)
+	[ -n "${BENCH_NESTED_LOG:-}" ] || log "nested: test host ran $host_secs s ($(th_explain "$status"))"
+	while read -r l; do notes+=("test host: $l"); done < <(sed -n 's/^BENCH-\(ERROR\|OUT\) //p' "$ct" | head -n 30)
+	qv=$(sed -n 's/^BENCH-INFO qemu: //p' "$ct" | head -n 1)
+	tcpus=$(sed -n 's/^BENCH-INFO test host: \([0-9]*\) CPUs.*/\1/p' "$ct" | head -n 1)
 
-	# nval LABEL AWK-EXPR: one value per good run (exit status 0, marker seen);
-	# fields: $4 READY_US, $5 EOF_US, $6 EXIT_US, $7 USER_US, $8 SYS_US.
-	nval() { awk -v l="$1" '$1 == "BENCH" && $2 == l && $9 == 0 && $4 >= 0 { print '"$2"' }' "$nd/console.txt"; }
-	section "Nested test host (QEMU TCG + kvm_amd), 1 vCPU, 128 MiB; ${qv:-QEMU ?} -M microvm" "QEMU" "QEMU"
-	has_part boot && for variant in quiet console; do
-		case $variant in
-		quiet) what="kernel \`quiet\`" ;;
-		console) what="full kernel log on the serial console" ;;
-		esac
-		for fig in ready exit tail cpu; do
-			case $fig in
-			ready) x='$4'; name="start → EMBER-GUEST-READY on stdout, $what (ms, median [min–max])" ;;
-			exit) x='$6'; name="start → VMM exit after \`reboot -f\`, $what (ms)" ;;
-			tail) x='$6 - $4'; name="EMBER-GUEST-READY → VMM exit (guest reboot + VMM teardown), $what (ms)" ;;
-			cpu) x='$7 + $8'; name="VMM CPU user+sys (guest time included) for the whole run, $what (ms)" ;;
-			esac
-			e=$(nval "boot-$variant-ember" "$x" | stats)
-			q_=$(nval "boot-$variant-qemu" "$x" | stats)
-			row "$name" "$(fmt "$e" 1000 0 m)" "$(fmt "$q_" 1000 0 m)" \
-				"$(ratio "$(med "$e")" "$(med "$q_")")" "$(cnt "$e") / $(cnt "$q_")"
+	# nkv LABEL AWK-EXPR: "RUN VALUE" per good run (exit status 0, marker
+	# seen); fields: $3 RUN, $4 READY_US, $5 EOF_US, $6 EXIT_US, $7 USER_US, $8 SYS_US.
+	nkv() { awk -v l="$1" '$1 == "BENCH" && $2 == l && $9 == 0 && $4 >= 0 { print $3, '"$2"' }' "$ct"; }
+	if has_part boot; then
+		for spec in "quiet-1-128|1 vCPU, 128 MiB, kernel \`quiet\`|1 vCPU, 128 MiB" \
+			"quiet-2-512|2 vCPUs, 512 MiB, kernel \`quiet\`|2 vCPUs, 512 MiB" \
+			"console-1-128|1 vCPU, 128 MiB, full kernel log on the serial console|1 vCPU, 128 MiB, console log"; do
+			IFS='|' read -r v what short <<<"$spec"
+			# shellcheck disable=SC2016 # the awk expressions are passed as text
+			cmp 2 "start → guest readiness marker, $what (ms, median [min–max])" \
+				"$(nkv "boot-$v-ember" '$4')" "$(nkv "boot-$v-qemu" '$4')" 1000 0 m \
+				"boot to readiness, $short" lower
+			# shellcheck disable=SC2016
+			cmp 2 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
+				"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-qemu" '$6')" 1000 0 m "" ""
+			# shellcheck disable=SC2016
+			cmp 2 "VMM CPU user+sys for the whole run (guest time included), $what (ms)" \
+				"$(nkv "boot-$v-ember" '$7 + $8')" "$(nkv "boot-$v-qemu" '$7 + $8')" 1000 0 m "" ""
+			for l in "boot-$v-ember" "boot-$v-qemu"; do
+				b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && ($9 != 0 || $4 < 0)' "$ct" | wc -l)
+				[ "$b" = 0 ] || notes+=("$l: $b runs failed (no marker, or a non-zero exit) and are left out")
+			done
 		done
-	done
-	has_part boot && for l in boot-quiet-ember boot-quiet-qemu boot-console-ember boot-console-qemu; do
-		b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && ($9 != 0 || $4 < 0)' "$nd/console.txt" | wc -l)
-		[ "$b" = 0 ] || notes+=("$l: $b runs failed (no marker or a non-zero exit) and are left out")
-	done
+	fi
+	if has_part density; then
+		# dkv LABEL: "ROUND READY" of the density windows of LABEL.
+		dkv() { awk -v l="$1" '$1 == "BENCH-DENS" && $2 == l && $4 == "sum" { print $3, $5 }' "$ct"; }
+		cmp 5 "density: 128 MiB microVMs ready within $dens_secs s, started one after another, all kept alive (count, median [min–max])" \
+			"$(dkv dens-ember-p1)" "$(dkv dens-qemu-p1)" 1 0 m "density, one after another (count)" higher
+		cmp 5 "density: 128 MiB microVMs ready within $dens_secs s, $dens_par booting at once, all kept alive (count)" \
+			"$(dkv "dens-ember-p$dens_par")" "$(dkv "dens-qemu-p$dens_par")" 1 0 m \
+			"density, $dens_par booting at once (count)" higher
+		# Per label: windows, VMs started, failed, ready but silent on the
+		# console, what stopped the starts, lowest MemAvailable.
+		ds=$(awk '$1 == "BENCH-DENS" && $4 == "sum" {
+				k = $2; w[k]++; st[k] += $6; f[k] += $7; nc[k] += $8
+				if (index("," stop[k] ",", "," $9 ",") == 0) stop[k] = stop[k] (stop[k] == "" ? "" : ",") $9
+				if (!(k in ma) || ($10 >= 0 && $10 < ma[k])) ma[k] = $10 }
+			END { for (k in w) printf("%s: %d windows, %d VMs started, %d failed before their marker, %d ready without EMBER-GUEST-READY on the console, starts stopped by %s, lowest MemAvailable %d MiB; ",
+				k, w[k], st[k], f[k], nc[k], stop[k], ma[k]) }' "$ct")
+		[ -z "$ds" ] || notes+=("density details — ${ds%; }")
+	fi
 	if has_part mem; then
-		# mem LABEL WHEN EXPR: per-reading values of EXPR over the BENCH-MEM
+		# mkv LABEL WHEN EXPR: "RUN VALUE" per reading, over the BENCH-MEM
 		# fields $5 RSS_KB, $6 GUEST_RSS_KB, $7 GUEST_SIZE_KB, $8 THREADS, $9 FDS.
-		mem() { awk -v l="$1" -v w="$2" '$1 == "BENCH-MEM" && $2 == l && $4 == w { print '"$3"' }' "$nd/console.txt" | stats; }
+		mkv() { awk -v l="$1" -v w="$2" '$1 == "BENCH-MEM" && $2 == l && $4 == w { print $3, '"$3"' }' "$ct"; }
 		mv=("ember")
 		[ -z "$ember_b" ] || mv+=("emberb")
-		for spec in "boot|\$5 - \$6|1024|1|VMM memory overhead: Rss − the guest RAM's Rss, guest idle after boot (MiB)" \
-			"io|\$5 - \$6|1024|1|VMM memory overhead: Rss − the guest RAM's Rss, guest idle after 64 MiB of O_DIRECT disk writes + 64 MiB of reads (MiB)" \
-			"boot|\$5|1024|1|VMM Rss in all (guest RAM included), guest idle after boot (MiB)" \
-			"boot|\$6|1024|1|guest RAM touched: Rss of the guest RAM mapping, guest idle after boot (MiB)" \
-			"boot|\$8|1|0|VMM threads, guest idle after boot (/proc/PID/task)" \
-			"io|\$8|1|0|VMM threads, guest idle after the disk I/O" \
-			"boot|\$9|1|0|VMM open fds, guest idle after boot (/proc/PID/fd)" \
-			"io|\$9|1|0|VMM open fds, guest idle after the disk I/O"; do
-			IFS='|' read -r when x scale d name <<<"$spec"
+		for spec in "3|boot|\$5 - \$6|1024|1|VMM memory overhead: Rss − the guest RAM's Rss, guest idle after boot (MiB)|memory overhead, idle after boot" \
+			"3|io|\$5 - \$6|1024|1|VMM memory overhead: Rss − the guest RAM's Rss, guest idle after 64 MiB of O_DIRECT disk writes + 64 MiB of reads (MiB)|memory overhead, after 64 MiB disk I/O" \
+			"3|boot|\$5|1024|1|VMM Rss in all (guest RAM included), guest idle after boot (MiB)|" \
+			"3|boot|\$6|1024|1|guest RAM touched: Rss of the guest RAM mapping, guest idle after boot (MiB)|" \
+			"4|boot|\$8|1|0|VMM threads, guest idle after boot (/proc/PID/task)|threads" \
+			"4|io|\$8|1|0|VMM threads, guest idle after the disk I/O|" \
+			"4|boot|\$9|1|0|VMM open fds, guest idle after boot (/proc/PID/fd)|open fds" \
+			"4|io|\$9|1|0|VMM open fds, guest idle after the disk I/O|"; do
+			IFS='|' read -r g when x scale d name short <<<"$spec"
 			for v in "${mv[@]}"; do
-				e=$(mem "mem-$v" "$when" "$x")
-				q_=$(mem mem-qemu "$when" "$x")
-				n=$name
-				[ "$v" = ember ] || n="$name — **ember-b** ($(basename "$ember_b"))"
-				row "$n" "$(fmt "$e" "$scale" "$d" m)" "$(fmt "$q_" "$scale" "$d" m)" \
-					"$(ratio "$(med "$e")" "$(med "$q_")")" "$(cnt "$e") / $(cnt "$q_")"
+				n=$name s=$short
+				[ "$v" = ember ] || { n="$name — **ember-b** ($(basename "$ember_b"))"; s=; }
+				cmp "$g" "$n" "$(mkv "mem-$v" "$when" "$x")" "$(mkv mem-qemu "$when" "$x")" \
+					"$scale" "$d" m "$s" lower
 			done
 		done
 		for l in mem-ember mem-emberb mem-qemu; do
-			b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && $9 != 0' "$nd/console.txt" | wc -l)
+			b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && $9 != 0' "$ct" | wc -l)
 			[ "$b" = 0 ] || notes+=("$l: $b runs ended with a non-zero status")
 		done
-		gs=$(awk '$1 == "BENCH-MEM" { print $2 "=" $7 }' "$nd/console.txt" | sort -u | tr '\n' ' ')
-		notes+=("memory: Rss from /proc/PID/smaps_rollup, the guest RAM's Rss from /proc/PID/smaps (ember: the anonymous 2 MiB-aligned mapping of the guest's size; QEMU: its largest anonymous mapping; sizes in KiB: ${gs:-none}), read while the guest sleeps 3 s after boot and after the disk I/O (a 64 MiB raw file in the test host's tmpfs, \`iobench seqwrite\` + \`seqread\`); readings that ended after the guest's pause are left out")
+		gs=$(awk '$1 == "BENCH-MEM" { print $2 "=" $7 }' "$ct" | sort -u | tr '\n' ' ')
+		notes+=("memory: Rss from /proc/PID/smaps_rollup, the guest RAM's Rss from /proc/PID/smaps (the anonymous mapping of exactly the guest's size when there is one only, as for ember, else the largest anonymous mapping, as for QEMU; sizes in KiB: ${gs:-none}), read while the guest sleeps 3 s after boot and after the disk I/O (a 64 MiB raw file in the test host's tmpfs, \`iobench seqwrite\` + \`seqread\`); readings that ended after the guest's pause are left out")
 	fi
-	if [ "$do_io" = 1 ]; then
+	if [ "$do_io" = 1 ] && { has_part blk || has_part net; }; then
 		for l in blk-ember blk-emberb blk-qemu net-ember net-emberb net-qemu; do
-			b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && $9 != 0' "$nd/console.txt" | wc -l)
-			[ "$b" = 0 ] || notes+=("$l: $b of $(awk -v l="$l" '$1 == "BENCH" && $2 == l' "$nd/console.txt" | wc -l) runs ended with a non-zero status (the test host lines above say how)")
+			b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && $9 != 0' "$ct" | wc -l)
+			[ "$b" = 0 ] || notes+=("$l: $b of $(awk -v l="$l" '$1 == "BENCH" && $2 == l' "$ct" | wc -l) runs ended with a non-zero status (the test host lines above say how)")
 		done
-		# io LABEL KIND SCALE: per-run figures (count/us*SCALE) of one kind.
-		io() { awk -v l="$1" -v k="$2" -v s="$3" '$1 == "BENCH-IO" && $2 == l && $4 == k && $6 > 0 { printf("%.3f\n", $5 / $6 * s) }' "$nd/console.txt" | stats; }
-		# gstat LABEL KEY SCALE: per-run guest counter deltas (after - before) / SCALE.
+		# io LABEL KIND SCALE: "RUN FIGURE" (count/us*SCALE) of one kind.
+		io() { awk -v l="$1" -v k="$2" -v s="$3" '$1 == "BENCH-IO" && $2 == l && $4 == k && $6 > 0 { printf("%s %.3f\n", $3, $5 / $6 * s) }' "$ct"; }
+		# gstat LABEL KEY SCALE: "RUN DELTA" of a guest counter (after - before) / SCALE.
 		gstat() { awk -v l="$1" -v k="$2" -v s="$3" '$1 == "BENCH-STAT" && $2 == l && $5 == k {
 				if ($4 == "before") b[$3] = $6; else if ($4 == "after") a[$3] = $6 }
-			END { for (r in a) if (r in b) printf("%.3f\n", (a[r] - b[r]) / s) }' "$nd/console.txt" | stats; }
+			END { for (r in a) if (r in b) printf("%s %.3f\n", r, (a[r] - b[r]) / s) }' "$ct"; }
 		bv=("ember")
 		[ -z "$ember_b" ] || bv+=("emberb")
-		for spec in "blk|seqwrite|virtio-blk sequential 1 MiB O_DIRECT writes + fdatasync, $blk_mib MiB (MB/s)|1|1" \
-			"blk|seqread|virtio-blk sequential 1 MiB O_DIRECT reads, $blk_mib MiB (MB/s)|1|1" \
-			"blk|randread|virtio-blk random 4 KiB O_DIRECT reads, queue depth 1, ${rand_secs} s (IOPS)|1000000|0" \
-			"net|tcprecv|TCP guest → test host over TAP + virtio-net, $net_mib MiB, received (MB/s)|1|1" \
-			"net|irqs|virtio-net: guest interrupts per MiB sent (/proc/interrupts)|$net_mib|1" \
-			"net|RetransSegs|TCP segments the guest retransmitted, per run|1|0" \
-			"net|OutSegs|TCP segments the guest sent, per MiB (TSO: up to 64 KiB each)|$net_mib|1"; do
-			IFS='|' read -r pt kind name scale d <<<"$spec"
+		for spec in "blk|seqwrite|virtio-blk sequential 1 MiB O_DIRECT writes + fdatasync, $blk_mib MiB (MB/s)|1|1|virtio-blk sequential writes (MB/s)" \
+			"blk|seqread|virtio-blk sequential 1 MiB O_DIRECT reads, $blk_mib MiB (MB/s)|1|1|virtio-blk sequential reads (MB/s)" \
+			"blk|randread|virtio-blk random 4 KiB O_DIRECT reads, queue depth 1, ${rand_secs} s (IOPS)|1000000|0|virtio-blk random 4 KiB reads (IOPS)" \
+			"net|tcprecv|TCP guest → test host over TAP + virtio-net, $net_mib MiB, received (MB/s)|1|1|TCP guest → host (MB/s)" \
+			"net|irqs|virtio-net: guest interrupts per MiB sent (/proc/interrupts)|$net_mib|1|" \
+			"net|RetransSegs|TCP segments the guest retransmitted, per run|1|0|" \
+			"net|OutSegs|TCP segments the guest sent, per MiB (TSO: up to 64 KiB each)|$net_mib|1|"; do
+			IFS='|' read -r pt kind name scale d short <<<"$spec"
 			has_part "$pt" || continue
 			for v in "${bv[@]}"; do
 				case $kind in
-				tcprecv) e=$(io "net-$v-recv" "$kind" "$scale"); q_=$(io net-qemu-recv "$kind" "$scale") ;;
-				irqs|RetransSegs|OutSegs) e=$(gstat "net-$v" "$kind" "$scale"); q_=$(gstat net-qemu "$kind" "$scale") ;;
-				*) e=$(io "blk-$v" "$kind" "$scale"); q_=$(io blk-qemu "$kind" "$scale") ;;
+				tcprecv) e=$(io "net-$v-recv" "$kind" "$scale"); o=$(io net-qemu-recv "$kind" "$scale") ;;
+				irqs|RetransSegs|OutSegs) e=$(gstat "net-$v" "$kind" "$scale"); o=$(gstat net-qemu "$kind" "$scale") ;;
+				*) e=$(io "blk-$v" "$kind" "$scale"); o=$(io blk-qemu "$kind" "$scale") ;;
 				esac
-				n=$name
-				[ "$v" = ember ] || n="$name — **ember-b** ($(basename "$ember_b"))"
-				row "$n" "$(fmt "$e" 1 "$d" m)" "$(fmt "$q_" 1 "$d" m)" \
-					"$(ratio "$(med "$e")" "$(med "$q_")")" "$(cnt "$e") / $(cnt "$q_")"
+				n=$name s=$short
+				[ "$v" = ember ] || { n="$name — **ember-b** ($(basename "$ember_b"))"; s=; }
+				cmp 6 "$n" "$e" "$o" 1 "$d" m "$s" higher
 			done
 		done
 	fi
-	notes+=("QEMU ran as \`qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off -accel kvm -cpu host -m 128 -smp 1 -nographic -no-reboot -nodefaults -serial stdio\` (acpi=off: the guest kernel has no ACPI, and only then does QEMU add virtio_mmio.device= to the command line), with \`console=ttyS0 reboot=t panic=-1\` before the test arguments; ember with its default command line (\`console=ttyS0 reboot=k panic=1\`) and the same test arguments")
+	notes+=("readiness marker (boot and density rows): the guest's /bench/init runs \`/bench/ready\` right after mounting /proc, /sys and /dev; for ember it writes the byte 123 to guest-physical 0xd1000000 through /dev/mem (ember's boot-timer page; \`ember --boot-timer --log-path /proc/self/fd/3\` logs a \"Guest-boot-time\" line), for QEMU it writes the byte 123 to port 0x402 (\`-chardev file,id=rdy,path=/proc/self/fd/3 -device isa-debugcon,iobase=0x402,chardev=rdy\`). fd 3 of the VMM is a pipe to the timer (bench/vmmtime.c \`-M\`, bench/density.c), which takes CLOCK_MONOTONIC just before the fork and again when the marker arrives on that pipe; the console is only copied on the clock. The guest then prints EMBER-GUEST-READY on the serial console: a run whose console lacks it is counted as failed (checked after the run)")
+	notes+=("density: in a window of $dens_secs s from the first fork, 128 MiB / 1 vCPU VMs (kernel \`quiet\`, guest idle after its marker, never rebooting) are started one after another (the next when the previous is ready) or with $dens_par booting at once (a new one whenever one is ready or has failed); every VM stays alive until the window is over, then all are killed. Counted: the VMs whose marker arrived within the window. Bounded by $dens_cap VMs per window and by the test host's MemAvailable (no new VM under 256 MiB; the test host has 2 GiB, tests/nested/testhost.sh has no option to change it); ${dens_rounds} rounds per VMM and mode, the VMMs alternating")
+	notes+=("QEMU ran as \`qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off -accel kvm -cpu host -m MIB -smp N -nographic -no-reboot -nodefaults -serial stdio\` (acpi=off: the guest kernel has no ACPI, and only then does QEMU add virtio_mmio.device= to the command line), with \`console=ttyS0 reboot=t panic=-1\` before the test arguments; ember with its default command line (\`console=ttyS0 reboot=k panic=1\`) and the same test arguments; both with \`rdinit=/bench/init\` from the same initrd")
 	if [ -n "${BENCH_NESTED_LOG:-}" ]; then
 		notes+=("nested figures from the earlier console log $BENCH_NESTED_LOG")
 	else
-		notes+=("test host: $((t1 - t0)) s for the whole boot; console log ${nd#"$root"/}/console.txt")
+		notes+=("test host (${tcpus:-?} emulated CPUs, 2 GiB): $host_secs s for the whole boot; console log ${nd#"$root"/}/console.txt")
 	fi
 fi
 
 # --- report ------------------------------------------------------------------------
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+groups=("1. start-up (this machine's /dev/kvm; no QEMU here, against a bare KVM VMM)"
+	"2. boot to the guest's readiness marker (nested test host, ember vs QEMU)"
+	"3. memory overhead (nested test host)"
+	"4. binary size, threads, open fds"
+	"5. density (nested test host)"
+	"6. I/O (nested test host)"
+	"7. exit cost (this machine's /dev/kvm, against the raw KVM_RUN loop)")
 {
 	echo "# ember benchmarks"
 	echo
 	echo "Measured $started by \`bench/run.sh\` at commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo ?)" \
 		"on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))," \
-		"Linux $(uname -r). Load average at start $load_start, at end $load_end."
+		"Linux $(uname -r); ${qv:-QEMU} \`-M microvm\`. Load average at start $load_start, at end $load_end;" \
+		"$(($(date +%s) - t_start)) s in all."
 	echo
 	echo "Figures are medians with their spread in brackets (p10–p90 for the many host runs, min–max"
-	echo "for the few nested ones); N is the number of runs (ember / QEMU). Times: ember/QEMU < 1 means"
-	echo "ember is faster; throughput: > 1 means ember is faster. MB = 10^6 bytes. The machine has 2"
-	echo "cores shared with other builds and tests: the figures are noisy. In the nested test host"
-	echo "everything (both VMMs, the guests) runs under QEMU's TCG emulation of the test host, so"
-	echo "absolute figures are far below native; compare ember and QEMU with each other only."
-	for r in "${rows[@]}"; do echo "$r"; done
+	echo "for the few nested ones); N is the number of runs (ember / QEMU or reference). The ratio is"
+	echo "ember/QEMU (ember/reference, ember/limit) of the medians, with in brackets the min–max of the"
+	echo "per-run ratios (ember's run i against QEMU's run i, which ran right after or before it)."
+	echo "Times, sizes, counts of threads and fds: < 1 means ember is ahead; throughput and density:"
+	echo "> 1 means ember is ahead. MB = 10^6 bytes. The machine has 2 cores shared with other builds"
+	echo "and tests: the figures are noisy. In the nested test host everything (both VMMs, the guests)"
+	echo "runs under QEMU's TCG emulation of the test host, so absolute figures are far below native;"
+	echo "compare ember and QEMU with each other only. Plot: \`${plot#"$root"/}\`."
+	echo
+	echo "| figure | ember | QEMU (or reference) | ember/QEMU | N |"
+	echo "|---|---|---|---|---|"
+	for g in 1 2 3 4 5 6 7; do
+		[ -n "${rows[$g]:-}" ] || continue
+		echo "| **${groups[$((g - 1))]}** | | | | |"
+		printf '%s' "${rows[$g]}"
+	done
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo
 		echo "Notes:"
 		for n in "${notes[@]}"; do echo "- $n"; done
 	fi
 } | tee "$results"
+
+# --- plot ----------------------------------------------------------------------------
+if [ -s "$plotdat" ] && command -v gnuplot >/dev/null; then
+	# The rows in the table's order.
+	sort -t $'\t' -k6,6n -s -o "$plotdat" "$plotdat"
+	np=$(wc -l <"$plotdat")
+	if gnuplot <<-EOF 2>"$out/gnuplot.err"; then
+		set terminal pngcairo size 1000,$((170 + 32 * np)) font "DejaVu Sans,10" noenhanced
+		set output "$plot"
+		set datafile separator "\t"
+		set title "ember / QEMU -M microvm, $started\nmedians; bars: min–max of the per-run ratios; nested test host under TCG, 2 shared cores"
+		set logscale x 2
+		set xrange [0.0078125:8]
+		set xtics ("1/128" 0.0078125, "1/64" 0.015625, "1/32" 0.03125, "1/16" 0.0625, "1/8" 0.125, "1/4" 0.25, "1/2" 0.5, "1" 1, "2" 2, "4" 4, "8" 8)
+		set xlabel "ember / QEMU (log scale): < 1 is ember ahead; ▲ rows (throughput, density): > 1 is ember ahead"
+		set yrange [$np - 0.5:-0.5]
+		set ytics scale 0 font ",9"
+		set grid xtics lc rgb "#dddddd"
+		set key inside left bottom box opaque
+		set arrow 1 from 1, graph 0 to 1, graph 1 nohead lw 2 lc rgb "#444444"
+		set lmargin 44
+		cl(x) = x < 0.0078125 ? 0.0078125 : (x > 8 ? 8 : x)
+		ok(k, r) = (k eq "lower" && r < 1) || (k eq "higher" && r > 1)
+		plot "$plotdat" using (ok(strcol(5), \$2) ? cl(\$2) : 1/0):0:(cl(\$3)):(cl(\$4)):ytic(1) \
+			with xerrorbars pt 7 ps 1.3 lc rgb "#1a9641" title "ember ahead", \
+		     "$plotdat" using (!ok(strcol(5), \$2) && strcol(5) ne "ref" ? cl(\$2) : 1/0):0:(cl(\$3)):(cl(\$4)) \
+			with xerrorbars pt 7 ps 1.3 lc rgb "#d7191c" title "ember not ahead", \
+		     "$plotdat" using (strcol(5) eq "ref" ? cl(\$2) : 1/0):0:(cl(\$3)):(cl(\$4)) \
+			with xerrorbars pt 5 ps 1.2 lc rgb "#555555" title "ember / limit (1 is the floor)", \
+		     "$plotdat" using (cl(\$2)):0:(sprintf("%.2f", \$2)) with labels offset 0,0.75 font ",8" notitle
+	EOF
+		log "plot: ${plot#"$root"/}"
+	else
+		log "gnuplot failed: $(head -n 3 "$out/gnuplot.err" | tr '\n' ' ')"
+	fi
+fi

@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vmmtime: runs a command (a VMM) RUNS times and times each run from fork to
- * the first appearance of MARKER in its output and to its exit.
+ * the first appearance of a marker and to its exit.
  *
- *   vmmtime [-n RUNS] [-m MARKER] [-t SECS] [-l LABEL] [-o FILE] -- CMD [ARG]...
+ *   vmmtime [-n RUNS] [-m MARKER | -M MARKER] [-t SECS] [-l LABEL] [-o FILE]
+ *           -- CMD [ARG]...
  *
  * The child's stdin is /dev/null; its stdout and stderr go to one pipe that
- * vmmtime reads (and copies to FILE, -o, the output of the last run). One
- * line per run on stdout:
+ * vmmtime reads (and copies to FILE, -o, the output of the last run).
+ *   -m MARKER  READY is MARKER's first appearance in that output (the
+ *              console);
+ *   -M MARKER  the child's fd 3 is a second pipe (the marker pipe) and READY
+ *              is MARKER's first appearance there. The VMM is told to write
+ *              to /proc/self/fd/3 (ember: --boot-timer --log-path
+ *              /proc/self/fd/3, MARKER "Guest-boot-time"; QEMU: an
+ *              isa-debugcon chardev file on it): the console is then only
+ *              copied, never searched, on the clock.
+ * One line per run on stdout:
  *
  *   LABEL RUN READY_US EOF_US EXIT_US USER_US SYS_US STATUS
  *
@@ -15,14 +24,16 @@
  * when the output pipe closed (during the child's exit); USER_US and
  * SYS_US are the child's CPU times (wait4), STATUS its exit status (128+N for
  * a signal). A run that exceeds SECS (default 60) is killed (STATUS 137).
- * Built static (musl) so that it also runs inside the nested test host,
- * whose busybox `date` has no sub-second format.
+ * Times are CLOCK_MONOTONIC from just before the fork. Built static (musl)
+ * so that it also runs inside the nested test host, whose busybox `date`
+ * has no sub-second format.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +43,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#define MARKER_MAX 200
 
 static int64_t now_us(void)
 {
@@ -43,7 +56,8 @@ static int64_t now_us(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: vmmtime [-n RUNS] [-m MARKER] [-t SECS] [-l LABEL] [-o FILE] -- CMD [ARG]...\n");
+	fprintf(stderr, "usage: vmmtime [-n RUNS] [-m MARKER | -M MARKER] [-t SECS] [-l LABEL] "
+		"[-o FILE] -- CMD [ARG]...\n");
 	exit(2);
 }
 
@@ -61,19 +75,57 @@ static long num(const char *s, long min, long max, const char *what)
 	return v;
 }
 
-/* One run; prints its line. Returns 0, or -1 if the command could not run. */
-static int run_once(char **argv, const char *marker, long tmo_s, const char *label,
-		    int run, const char *outpath)
+/* A search for a marker in a stream that arrives in pieces. */
+struct scan {
+	const char *marker;
+	size_t mlen;
+	char window[2 * MARKER_MAX + 2]; /* the stream's tail: a marker split across reads */
+	size_t wlen;
+};
+
+/* Feed n bytes; true when the marker has just been completed. */
+static bool scan_feed(struct scan *s, const char *buf, size_t n)
 {
-	int p[2], out_fd = -1, status = 0;
-	size_t mlen = marker ? strlen(marker) : 0;
-	char window[512] = ""; /* tail of the output, to find a marker split across reads */
-	size_t wlen = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s->wlen == sizeof(s->window)) {
+			memmove(s->window, s->window + s->wlen - (s->mlen - 1), s->mlen - 1);
+			s->wlen = s->mlen - 1;
+		}
+		s->window[s->wlen++] = buf[i];
+		if (s->wlen >= s->mlen && !memcmp(s->window + s->wlen - s->mlen, s->marker, s->mlen))
+			return true;
+	}
+	return false;
+}
+
+/* The child: stdin /dev/null, stdout+stderr the output pipe, fd 3 the marker pipe. */
+static void child(char **argv, int out_w, int mark_w)
+{
+	int nul = open("/dev/null", O_RDONLY);
+
+	if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
+		_exit(126);
+	if (mark_w >= 0) {
+		/* dup2 onto itself would keep O_CLOEXEC. */
+		if (mark_w == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(mark_w, 3) < 0)
+			_exit(126);
+	}
+	execvp(argv[0], argv);
+	dprintf(1, "vmmtime: cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* One run; prints its line. Returns 0, or -1 if the command could not run. */
+static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
+		    const char *label, int run, const char *outpath)
+{
+	int p[2], m[2] = { -1, -1 }, out_fd = -1, status = 0;
+	struct scan sc = { .marker = marker, .mlen = marker ? strlen(marker) : 0 };
 	int64_t t0, t_ready = -1, t_eof = -1, t_exit, deadline;
 	struct rusage ru;
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	if (pipe2(p, O_CLOEXEC) < 0 || (on_fd3 && pipe2(m, O_CLOEXEC) < 0)) {
 		perror("vmmtime: pipe");
 		return -1;
 	}
@@ -90,19 +142,16 @@ static int run_once(char **argv, const char *marker, long tmo_s, const char *lab
 		perror("vmmtime: fork");
 		return -1;
 	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		dprintf(p[1], "vmmtime: cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	if (pid == 0)
+		child(argv, p[1], m[1]);
 	close(p[1]);
+	if (m[1] >= 0)
+		close(m[1]);
 	deadline = t0 + (int64_t)tmo_s * 1000000;
+	/* Until the output pipe closes; the marker pipe is read as long as it is open. */
 	for (;;) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = p[0], .events = POLLIN },
+					 { .fd = m[0], .events = POLLIN } };
 		int64_t left = deadline - now_us();
 		char buf[4096];
 		ssize_t n;
@@ -111,14 +160,23 @@ static int run_once(char **argv, const char *marker, long tmo_s, const char *lab
 			kill(pid, SIGKILL);
 			break;
 		}
-		if (poll(&pfd, 1, (int)(left / 1000) + 1) < 0) {
+		if (poll(pfd, m[0] >= 0 ? 2 : 1, (int)(left / 1000) + 1) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("vmmtime: poll");
 			kill(pid, SIGKILL);
 			break;
 		}
-		if (!pfd.revents)
+		if (m[0] >= 0 && pfd[1].revents) {
+			n = read(m[0], buf, sizeof(buf));
+			if (n > 0 && t_ready < 0 && scan_feed(&sc, buf, (size_t)n))
+				t_ready = now_us();
+			if (n == 0 || (n < 0 && errno != EINTR)) {
+				close(m[0]);
+				m[0] = -1;
+			}
+		}
+		if (!pfd[0].revents)
 			continue;
 		n = read(p[0], buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
@@ -129,23 +187,8 @@ static int run_once(char **argv, const char *marker, long tmo_s, const char *lab
 		}
 		if (out_fd >= 0 && write(out_fd, buf, (size_t)n) != n)
 			perror("vmmtime: write");
-		if (mlen && t_ready < 0) {
-			int64_t t = now_us();
-			size_t i;
-
-			for (i = 0; i < (size_t)n; i++) {
-				if (wlen == sizeof(window) - 1) {
-					memmove(window, window + wlen - mlen, mlen);
-					wlen = mlen;
-				}
-				window[wlen++] = buf[i];
-				window[wlen] = 0;
-				if (wlen >= mlen && !memcmp(window + wlen - mlen, marker, mlen)) {
-					t_ready = t;
-					break;
-				}
-			}
-		}
+		if (!on_fd3 && sc.mlen && t_ready < 0 && scan_feed(&sc, buf, (size_t)n))
+			t_ready = now_us();
 	}
 	close(p[0]);
 	while (wait4(pid, &status, 0, &ru) < 0) {
@@ -155,6 +198,17 @@ static int run_once(char **argv, const char *marker, long tmo_s, const char *lab
 		}
 	}
 	t_exit = now_us();
+	/* What the child wrote to the marker pipe just before its exit. */
+	if (m[0] >= 0) {
+		char buf[4096];
+		ssize_t n;
+
+		fcntl(m[0], F_SETFL, O_NONBLOCK);
+		while (t_ready < 0 && (n = read(m[0], buf, sizeof(buf))) > 0)
+			if (scan_feed(&sc, buf, (size_t)n))
+				t_ready = now_us();
+		close(m[0]);
+	}
 	if (out_fd >= 0)
 		close(out_fd);
 	printf("%s %d %lld %lld %lld %lld %lld %d\n", label, run,
@@ -171,16 +225,23 @@ int main(int argc, char **argv)
 {
 	long runs = 1, tmo = 60;
 	const char *marker = NULL, *label = "run", *outpath = NULL;
+	bool on_fd3 = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "+n:m:t:l:o:")) != -1) {
+	while ((c = getopt(argc, argv, "+n:m:M:t:l:o:")) != -1) {
 		switch (c) {
 		case 'n': runs = num(optarg, 1, 100000, "-n"); break;
 		case 't': tmo = num(optarg, 1, 86400, "-t"); break;
 		case 'm':
+		case 'M':
+			if (marker) {
+				fprintf(stderr, "vmmtime: one marker only (-m or -M)\n");
+				return 2;
+			}
 			marker = optarg;
-			if (!*marker || strlen(marker) > 200) {
-				fprintf(stderr, "vmmtime: -m needs 1 to 200 characters\n");
+			on_fd3 = c == 'M';
+			if (!*marker || strlen(marker) > MARKER_MAX) {
+				fprintf(stderr, "vmmtime: -%c needs 1 to %d characters\n", c, MARKER_MAX);
 				return 2;
 			}
 			break;
@@ -193,7 +254,7 @@ int main(int argc, char **argv)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	for (long i = 0; i < runs; i++)
-		if (run_once(argv + optind, marker, tmo, label, (int)i, outpath) < 0)
+		if (run_once(argv + optind, marker, on_fd3, tmo, label, (int)i, outpath) < 0)
 			return 1;
 	return 0;
 }
