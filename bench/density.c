@@ -49,6 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TOOL_NAME "density"
+#include "tool.h"
+
 #define MARKER_MAX 200
 #define CAP_MAX    256
 
@@ -66,33 +69,11 @@ struct vm {
 
 static struct vm vms[CAP_MAX];
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: density -w SECS -p PAR -c CAP -M MARKER [-m CONSOLE_MARKER] "
 		"[-a MIB] [-g MS] [-l LABEL] [-d DIR] -- CMD [ARG]...\n");
 	exit(2);
-}
-
-static long num(const char *s, long min, long max, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < min || v > max) {
-		fprintf(stderr, "density: %s must be a number from %ld to %ld\n", what, min, max);
-		exit(2);
-	}
-	return v;
 }
 
 /* MemAvailable in KiB, or -1 when /proc/meminfo does not say. */

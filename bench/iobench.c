@@ -36,20 +36,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TOOL_NAME "iobench"
+#include "tool.h"
+
 /* <linux/fs.h> is not on musl-gcc's include path. */
 #ifndef BLKGETSIZE64
 #define BLKGETSIZE64 _IOR(0x12, 114, size_t)
 #endif
 
 #define MIB (1024 * 1024)
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void die(const char *what)
 {
@@ -61,20 +56,6 @@ static void fail(const char *msg)
 {
 	fprintf(stderr, "iobench: %s\n", msg);
 	exit(1);
-}
-
-static long num(const char *s, long min, long max, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < min || v > max) {
-		fprintf(stderr, "iobench: %s must be a number from %ld to %ld\n", what, min, max);
-		exit(1);
-	}
-	return v;
 }
 
 /* An aligned buffer (O_DIRECT), filled with a pattern. */

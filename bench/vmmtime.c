@@ -44,35 +44,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TOOL_NAME "vmmtime"
+#include "tool.h"
+
 #define MARKER_MAX 200
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: vmmtime [-n RUNS] [-m MARKER | -M MARKER] [-t SECS] [-l LABEL] "
 		"[-o FILE] -- CMD [ARG]...\n");
 	exit(2);
-}
-
-static long num(const char *s, long min, long max, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < min || v > max) {
-		fprintf(stderr, "vmmtime: %s must be a number from %ld to %ld\n", what, min, max);
-		exit(2);
-	}
-	return v;
 }
 
 /* A search for a marker in a stream that arrives in pieces. */

@@ -235,14 +235,29 @@ if has_ctrl memory; then
 	CG_WANT+=(memory.max=268435456)
 fi
 
-# wait_ready PID: the probe printed "ready" (bounded); else false.
+# wait_ready PID [OUT]: the probe printed "ready" in OUT (default $T/out;
+# bounded); else false.
 wait_ready() {
 	for _ in $(seq 100); do
-		grep -qx ready "$T/out" && return 0
+		grep -qx ready "${2:-$T/out}" && return 0
 		kill -0 "$1" 2>/dev/null || return 1
 		sleep 0.1
 	done
 	return 1
+}
+
+# start_waiting OUT ERR JAILER_ARGS...: the jailer in the background with
+# `-- report --wait` (the probe waits until fd 8, the FIFO $T/ctl, is
+# closed), stdout to OUT and stderr to ERR; sets pid.
+start_waiting() {
+	local out=$1 err=$2
+	shift 2
+	rm -f "$T/ctl"
+	mkfifo "$T/ctl"
+	"$JAILER" "$@" -- report --wait <"$T/ctl" >"$out" 2>"$err" &
+	pid=$!
+	BG_PIDS="$BG_PIDS $pid"
+	exec 8>"$T/ctl"
 }
 
 # wait_exit PID: waits (bounded) and sets rc; kills it on timeout.
@@ -317,13 +332,8 @@ if [ -z "$why" ]; then ok "jailed-probe (cgroup: ${CG_WANT[*]})"; else bad jaile
 
 # --- new pid namespace ---------------------------------------------------------
 ID=pidns-$$
-rm -f "$T/ctl"
-mkfifo "$T/ctl"
-"$JAILER" --id "$ID" "${P[@]}" "${COMMON[@]}" --new-pid-ns --cgroup cgroup.max.depth=0 \
-	-- report --wait <"$T/ctl" >"$T/out" 2>"$T/err" &
-pid=$!
-BG_PIDS="$BG_PIDS $pid"
-exec 8>"$T/ctl"
+start_waiting "$T/out" "$T/err" --id "$ID" "${P[@]}" "${COMMON[@]}" --new-pid-ns \
+	--cgroup cgroup.max.depth=0
 why=""
 if ! wait_ready "$pid"; then
 	why="the probe did not report ready"
@@ -487,13 +497,8 @@ if [ -n "$V1MEM" ]; then
 		fi
 	done
 	ID=v1probe-$$
-	rm -f "$T/ctl"
-	mkfifo "$T/ctl"
-	"$JAILER" --id "$ID" "${P[@]}" "${COMMON[@]}" --cgroup-version 1 "${V1_ARGS[@]}" \
-		-- report --wait <"$T/ctl" >"$T/out" 2>"$T/err" &
-	pid=$!
-	BG_PIDS="$BG_PIDS $pid"
-	exec 8>"$T/ctl"
+	start_waiting "$T/out" "$T/err" --id "$ID" "${P[@]}" "${COMMON[@]}" --cgroup-version 1 \
+		"${V1_ARGS[@]}"
 	why=""
 	if ! wait_ready "$pid"; then
 		why="the probe did not report ready"
@@ -606,14 +611,9 @@ retry_ok stale-leftovers "$ID"
 
 # A running jail is not disturbed by a second start with its id.
 ID=busy-$$
-rm -f "$T/ctl"
-mkfifo "$T/ctl"
-"$JAILER" --id "$ID" "${P[@]}" "${COMMON[@]}" --cgroup cgroup.max.depth=0 \
-	-- report --wait <"$T/ctl" >"$T/out.busy" 2>&1 &
-pid=$!
-BG_PIDS="$BG_PIDS $pid"
-exec 8>"$T/ctl"
-for _ in $(seq 100); do grep -qx ready "$T/out.busy" && break; sleep 0.1; done
+start_waiting "$T/out.busy" "$T/err.busy" --id "$ID" "${P[@]}" "${COMMON[@]}" \
+	--cgroup cgroup.max.depth=0
+wait_ready "$pid" "$T/out.busy" || true
 ino=$(stat -c %i "$BASE/probe/$ID/root/dev/kvm")
 run_j --id "$ID" "${P[@]}" "${COMMON[@]}" --cgroup cgroup.max.depth=0 -- report
 if [ "$rc" != 14 ]; then bad busy-id "exit status $rc, want 14"
