@@ -140,6 +140,8 @@ part boot && info "boot runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 # One after another (-p 1) and DENS_PAR booting at once; every VM stays
 # alive, idle (bench.mode=idle), until density kills them all after the
 # window. Rounds alternate the VMMs, in the reverse order every other round.
+# Runs last: many nested guests at once are what most often freezes the
+# test host (then bench/run.sh keeps the figures of the parts before).
 # dens_one VMM PAR ROUND
 dens_one() {
 	dl="dens-$1-p$2"
@@ -170,21 +172,6 @@ dens_one() {
 	# Let the test host reclaim the memory before the next window.
 	sleep 1
 }
-if part density; then
-	info "density: MemAvailable $(awk '$1 == "MemAvailable:" { print int($2 / 1024) }' /proc/meminfo) MiB before"
-	i=0
-	while [ "$i" -lt "$DENS_ROUNDS" ]; do
-		for par in 1 "$DENS_PAR"; do
-			for v in $(order); do
-				case $v in
-				ember | qemu) dens_one "$v" "$par" "$i" ;;
-				esac
-			done
-		done
-		i=$((i + 1))
-	done
-	info "density runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
-fi
 
 # --- memory overhead, threads and open fds of the VMM, guest idle ---------
 # The guest (bench.mode=mem) says BENCH-MEM-IDLE after boot and BENCH-MEM-IO
@@ -298,11 +285,10 @@ else
 	error "cannot create $mdisk"
 fi
 info "mem runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
-[ "$DO_IO" = 1 ] || exit 0
 
 # --- virtio-blk: a raw file in the test host's tmpfs ----------------------
 disk=/tmp/bench-disk.img
-if ! part blk; then
+if [ "$DO_IO" != 1 ] || ! part blk; then
 	:
 elif truncate -s "${BLK_MIB}M" "$disk" 2>/dev/null || dd if=/dev/zero of="$disk" bs=1M count=0 seek="$BLK_MIB" 2>/dev/null; then
 	icmd="rdinit=/bench/init bench.mode=blk bench.mib=$BLK_MIB bench.secs=$RAND_SECS quiet"
@@ -340,7 +326,7 @@ fi
 info "blk runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 # --- virtio-net: TCP guest -> test host over a TAP (link-local only) -------
-if ! part net; then
+if [ "$DO_IO" != 1 ] || ! part net; then
 	:
 elif [ -c /dev/net/tun ] || insmod ./tun.ko; then
 	[ -c /dev/net/tun ] || { mkdir -p /dev/net; mknod /dev/net/tun c 10 200; }
@@ -395,4 +381,20 @@ else
 	error "no /dev/net/tun (insmod tun.ko failed)"
 fi
 info "net runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
+
+if part density; then
+	info "density: MemAvailable $(awk '$1 == "MemAvailable:" { print int($2 / 1024) }' /proc/meminfo) MiB before"
+	i=0
+	while [ "$i" -lt "$DENS_ROUNDS" ]; do
+		for par in 1 "$DENS_PAR"; do
+			for v in $(order); do
+				case $v in
+				ember | qemu) dens_one "$v" "$par" "$i" ;;
+				esac
+			done
+		done
+		i=$((i + 1))
+	done
+	info "density runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
+fi
 exit 0
