@@ -13,7 +13,8 @@
 #   bench.mode=net   eth0 169.254.100.2/16, send bench.mib MiB over TCP to
 #                    169.254.100.1:5001 (the test host's iobench tcprecv)
 #   bench.mode=mem   stay idle bench.secs seconds after "BENCH-MEM-IDLE",
-#                    write and read back bench.mib MiB of /dev/vda, stay
+#                    write and read back bench.mib MiB of /dev/vda, send as
+#                    much over TCP as in the net mode, stay
 #                    idle again after "BENCH-MEM-IO" (the test host reads the
 #                    VMM's memory, threads and fds meanwhile); each pause
 #                    ends with "BENCH-MEM-WAKE N" (a reading after it was
@@ -86,13 +87,27 @@ mem)
 		echo "BENCH-MEM-WAKE $1"
 	}
 	mem_pause 1 BENCH-MEM-IDLE
+	# MIB MiB each: written to and read from the disk, sent over TCP; the
+	# second reading only after all of it went well.
+	ok=1
 	if [ -b /dev/vda ]; then
-		/bench/iobench seqwrite /dev/vda "$mib" >/dev/null || err "seqwrite failed"
-		/bench/iobench seqread /dev/vda "$mib" >/dev/null || err "seqread failed"
-		mem_pause 2 BENCH-MEM-IO
+		/bench/iobench seqwrite /dev/vda "$mib" >/dev/null || { err "seqwrite failed"; ok=0; }
+		/bench/iobench seqread /dev/vda "$mib" >/dev/null || { err "seqread failed"; ok=0; }
 	else
 		err "no /dev/vda"
+		ok=0
 	fi
+	if [ -e /sys/class/net/eth0 ]; then
+		if ! ip addr add 169.254.100.2/16 dev eth0 || ! ip link set eth0 up ||
+			! /bench/iobench tcpsend 169.254.100.1 5001 "$mib" >/dev/null; then
+			err "tcpsend failed"
+			ok=0
+		fi
+	else
+		err "no eth0"
+		ok=0
+	fi
+	[ "$ok" = 0 ] || mem_pause 2 BENCH-MEM-IO
 	;;
 *) err "unknown bench.mode '$mode'" ;;
 esac

@@ -173,9 +173,47 @@ dens_one() {
 	sleep 1
 }
 
+# --- the network of the mem and net parts: a TAP (link-local only) --------
+# net_ready: /dev/net/tun (loading tun.ko once) and lo up.
+net_ready() {
+	if [ ! -c /dev/net/tun ]; then
+		[ -d /sys/module/tun ] || insmod ./tun.ko || return 1
+		[ -c /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200; } || return 1
+	fi
+	ip link set lo up
+}
+# tap_up LABEL: wait for the VMM's tap0 and give it the test host's address.
+tap_up() {
+	n=0
+	while [ ! -e /sys/class/net/tap0 ] && [ "$n" -lt 400 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	if [ -e /sys/class/net/tap0 ]; then
+		ip addr add 169.254.100.1/16 dev tap0 && ip link set tap0 up ||
+			error "$1: cannot configure tap0"
+	else
+		error "$1: no tap0 after 20 s"
+	fi
+}
+# recv_start, then recv_end LABEL RUN: a TCP receiver on port 5001 for one
+# guest run; recv_end prints its figures as BENCH-IO LABEL-recv RUN.
+recv_start() {
+	./iobench tcprecv 5001 "$TMO" >/tmp/recv.out 2>&1 &
+	rpid=$!
+}
+recv_end() {
+	# The receiver ends at EOF, or at its own timeout if no sender came.
+	kill "$rpid" 2>/dev/null
+	wait "$rpid" 2>/dev/null
+	sed -n "s/^IOBENCH /BENCH-IO $1-recv $2 /p" /tmp/recv.out
+	grep '^iobench:' /tmp/recv.out | sed "s/^/BENCH-OUT $1-recv /"
+}
+
 # --- memory overhead, threads and open fds of the VMM, guest idle ---------
 # The guest (bench.mode=mem) says BENCH-MEM-IDLE after boot and BENCH-MEM-IO
-# after MEM_MIB MiB of disk writes and reads, each time staying idle MEM_SECS
+# after MEM_MIB MiB of disk writes and reads and MEM_MIB MiB sent over TCP to
+# the test host (a TAP, as in the net part), each time staying idle MEM_SECS
 # seconds; meanwhile one line per reading:
 #   BENCH-MEM LABEL RUN WHEN RSS_KB GUEST_RSS_KB GUEST_SIZE_KB THREADS FDS
 # RSS_KB: the VMM's Rss (smaps_rollup); GUEST_*: the Rss and size of its
@@ -228,6 +266,7 @@ mem_one() {
 	ml="mem-$1"
 	rm -f "/tmp/$ml.out"
 	mcmd="rdinit=/bench/init bench.mode=mem bench.mib=$MEM_MIB bench.secs=$MEM_SECS quiet"
+	recv_start
 	case $1 in
 	ember | emberb)
 		mb=ember
@@ -235,16 +274,19 @@ mem_one() {
 		mcomm=$mb
 		run "$ml" "$2" EMBER-GUEST-READY "./$mb" --kernel ./vmlinux \
 			--initrd ./bench-initrd.cpio.gz --mem-mib 128 --vcpus 1 \
-			--drive "path=$mdisk" --cmdline "$mcmd" &
+			--drive "path=$mdisk" --net tap=tap0,mac=52:54:00:12:34:56 --cmdline "$mcmd" &
 		;;
 	qemu)
 		mcomm=qemu-system-x86 # comm: the first 15 characters
 		run "$ml" "$2" EMBER-GUEST-READY $QEMU \
 			-kernel ./vmlinux -initrd ./bench-initrd.cpio.gz -append "$QCMD $mcmd" \
-			-drive "file=$mdisk,format=raw,if=none,id=d0" -device virtio-blk-device,drive=d0 &
+			-drive "file=$mdisk,format=raw,if=none,id=d0" -device virtio-blk-device,drive=d0 \
+			-netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+			-device virtio-net-device,netdev=n0,mac=52:54:00:12:34:56 &
 		;;
 	esac
 	vpid=$!
+	tap_up "$ml"
 	for step in 1:BENCH-MEM-IDLE:boot 2:BENCH-MEM-IO:io; do
 		sn=${step%%:*} sm=${step#*:}
 		sw=${sm#*:} sm=${sm%:*}
@@ -268,10 +310,13 @@ mem_one() {
 		fi
 	done
 	wait "$vpid"
+	recv_end "$ml" "$2"
 }
 mdisk=/tmp/bench-mem.img
 if ! part mem; then
 	:
+elif ! net_ready; then
+	error "no /dev/net/tun (insmod tun.ko failed)"
 elif truncate -s "${MEM_MIB}M" "$mdisk" 2>/dev/null || dd if=/dev/zero of="$mdisk" bs=1M count=0 seek="$MEM_MIB" 2>/dev/null; then
 	i=0
 	while [ "$i" -lt "$MEM_RUNS" ]; do
@@ -328,34 +373,17 @@ info "blk runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 # --- virtio-net: TCP guest -> test host over a TAP (link-local only) -------
 if [ "$DO_IO" != 1 ] || ! part net; then
 	:
-elif [ -c /dev/net/tun ] || insmod ./tun.ko; then
-	[ -c /dev/net/tun ] || { mkdir -p /dev/net; mknod /dev/net/tun c 10 200; }
-	ip link set lo up
+elif net_ready; then
 	# net_run LABEL RUN VMM-ARGS...: the VMM makes tap0; give it its address.
 	net_run() {
 		nl=$1 ni=$2
 		shift 2
-		./iobench tcprecv 5001 "$TMO" >/tmp/recv.out 2>&1 &
-		rpid=$!
+		recv_start
 		run "$nl" "$ni" EMBER-GUEST-READY "$@" &
 		vpid=$!
-		n=0
-		while [ ! -e /sys/class/net/tap0 ] && [ "$n" -lt 400 ]; do
-			sleep 0.05
-			n=$((n + 1))
-		done
-		if [ -e /sys/class/net/tap0 ]; then
-			ip addr add 169.254.100.1/16 dev tap0 && ip link set tap0 up ||
-				error "$nl: cannot configure tap0"
-		else
-			error "$nl: no tap0 after 20 s"
-		fi
+		tap_up "$nl"
 		wait "$vpid"
-		# The receiver ends at EOF, or at its own timeout if no sender came.
-		kill "$rpid" 2>/dev/null
-		wait "$rpid" 2>/dev/null
-		sed -n "s/^IOBENCH /BENCH-IO $nl-recv $ni /p" /tmp/recv.out
-		grep '^iobench:' /tmp/recv.out | sed "s/^/BENCH-OUT $nl-recv /"
+		recv_end "$nl" "$ni"
 	}
 	ncmd="rdinit=/bench/init bench.mode=net bench.mib=$NET_MIB quiet"
 	i=0

@@ -514,13 +514,13 @@ if [[ "$phases" == *" nested "* ]]; then
 		mv=("ember")
 		[ -z "$ember_b" ] || mv+=("emberb")
 		for spec in "3|boot|\$5 - \$6|1024|1|VMM memory overhead: Rss − the guest RAM's Rss, guest idle after boot (MiB)|memory overhead, idle after boot" \
-			"3|io|\$5 - \$6|1024|1|VMM memory overhead: Rss − the guest RAM's Rss, guest idle after 64 MiB of O_DIRECT disk writes + 64 MiB of reads (MiB)|memory overhead, after 64 MiB disk I/O" \
+			"3|io|\$5 - \$6|1024|1|VMM memory overhead: Rss − the guest RAM's Rss, guest idle after 64 MiB of O_DIRECT disk writes + 64 MiB of reads + 64 MiB sent over TCP (MiB)|memory overhead, after disk + net I/O" \
 			"3|boot|\$5|1024|1|VMM Rss in all (guest RAM included), guest idle after boot (MiB)|" \
 			"3|boot|\$6|1024|1|guest RAM touched: Rss of the guest RAM mapping, guest idle after boot (MiB)|" \
 			"4|boot|\$8|1|0|VMM threads, guest idle after boot (/proc/PID/task)|threads" \
-			"4|io|\$8|1|0|VMM threads, guest idle after the disk I/O|" \
+			"4|io|\$8|1|0|VMM threads, guest idle after the disk and net I/O|" \
 			"4|boot|\$9|1|0|VMM open fds, guest idle after boot (/proc/PID/fd)|open fds" \
-			"4|io|\$9|1|0|VMM open fds, guest idle after the disk I/O|"; do
+			"4|io|\$9|1|0|VMM open fds, guest idle after the disk and net I/O|"; do
 			IFS='|' read -r g when x scale d name short <<<"$spec"
 			for v in "${mv[@]}"; do
 				n=$name s=$short
@@ -534,7 +534,7 @@ if [[ "$phases" == *" nested "* ]]; then
 			[ "$b" = 0 ] || notes+=("$l: $b runs ended with a non-zero status")
 		done
 		gs=$(awk '$1 == "BENCH-MEM" { print $2 "=" $7 }' "$ct" | sort -u | tr '\n' ' ')
-		notes+=("memory: Rss from /proc/PID/smaps_rollup, the guest RAM's Rss from /proc/PID/smaps (the anonymous mapping of exactly the guest's size when there is one only, as for ember, else the largest anonymous mapping, as for QEMU; sizes in KiB: ${gs:-none}), read while the guest sleeps 3 s after boot and after the disk I/O (a 64 MiB raw file in the test host's tmpfs, \`iobench seqwrite\` + \`seqread\`); readings that ended after the guest's pause are left out")
+		notes+=("memory: Rss from /proc/PID/smaps_rollup, the guest RAM's Rss from /proc/PID/smaps (the anonymous mapping of exactly the guest's size when there is one only, as for ember, else the largest anonymous mapping, as for QEMU; sizes in KiB: ${gs:-none}), read while the guest sleeps 3 s after boot and after the I/O (a 64 MiB raw file in the test host's tmpfs, \`iobench seqwrite\` + \`seqread\`, then \`iobench tcpsend\` of 64 MiB to the test host through a TAP); readings that ended after the guest's pause are left out")
 	fi
 	if [ "$do_io" = 1 ] && { has_part blk || has_part net; }; then
 		for l in blk-ember blk-emberb blk-qemu net-ember net-emberb net-qemu; do
