@@ -105,16 +105,6 @@ int main(int argc, char **argv)
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (vm < 0)
 		die("KVM_CREATE_VM");
-	if (irqchip) {
-		struct kvm_pit_config pit = { .flags = 0 };
-
-		if (ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0)
-			die("KVM_SET_TSS_ADDR");
-		if (ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0)
-			die("KVM_CREATE_IRQCHIP");
-		if (ioctl(vm, KVM_CREATE_PIT2, &pit) < 0)
-			die("KVM_CREATE_PIT2");
-	}
 	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		   -1, 0);
 	if (mem == MAP_FAILED)
@@ -125,6 +115,20 @@ int main(int argc, char **argv)
 	};
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		die("KVM_SET_USER_MEMORY_REGION");
+	/*
+	 * The irqchip and PIT after the memory, as ember does: created first,
+	 * they make the memory slot's registration several ms slower here.
+	 */
+	if (irqchip) {
+		struct kvm_pit_config pit = { .flags = 0 };
+
+		if (ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0)
+			die("KVM_SET_TSS_ADDR");
+		if (ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0)
+			die("KVM_CREATE_IRQCHIP");
+		if (ioctl(vm, KVM_CREATE_PIT2, &pit) < 0)
+			die("KVM_CREATE_PIT2");
+	}
 
 	/* Identity map of the first 2 MiB with one large page. */
 	pt = (uint64_t *)(mem + PML4);
