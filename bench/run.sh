@@ -332,7 +332,7 @@ if [[ "$phases" == *" host "* ]]; then
 fi
 
 # --- 2. the nested test host ------------------------------------------------------
-host_secs= left=
+host_secs='' left=''
 if [[ "$phases" == *" nested "* ]]; then
 	nd="$out/nested"
 	if [ -n "${BENCH_NESTED_LOG:-}" ]; then
