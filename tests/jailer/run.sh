@@ -330,6 +330,32 @@ if [ -z "$why" ]; then
 fi
 if [ -z "$why" ]; then ok "jailed-probe (cgroup: ${CG_WANT[*]})"; else bad jailed-probe "$why"; fi
 
+# --- a host without /dev/kvm, /dev/net/tun, /dev/urandom ------------------------
+# The jail's nodes have Firecracker's fixed numbers, not the host's: with the
+# host's /dev hidden (a mount namespace whose /dev holds only null and zero)
+# the jail is made all the same. Where the host has a KVM driver the probe
+# opens the jail's dev/kvm; where it has none, ember in such a jail says so in
+# one line (tests/guests' bad-no-dev-kvm has that line).
+ID=nokvm-$$
+timeout "$TIMEOUT" unshare -m sh -c 'mount -t tmpfs -o mode=755 nodev /dev &&
+	mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 && exec "$@"' nodev \
+	"$JAILER" --id "$ID" "${P[@]}" "${COMMON[@]}" -- report >"$T/out" 2>"$T/err" </dev/null
+rc=$?
+J=$BASE/probe/$ID/root
+why=""
+if [ "$rc" != 0 ]; then
+	why="exit status $rc, want 0 [stderr: $(oneline "$T/err")]"
+else
+	for nd in kvm:a:e8 net/tun:a:c8 urandom:1:9; do
+		got=$(stat -c '%F %t:%T %u:%g %a' "$J/dev/${nd%%:*}" 2>&1)
+		[ "$got" = "character special file ${nd#*:} $UID_J:$GID_J 600" ] || why="$why dev/${nd%%:*}: $got;"
+	done
+	wants dev=kvm,net,urandom devnet=tun
+	[ ! -e /sys/class/misc/kvm ] || want kvm_open ok
+	grep -qx done "$T/out" || why="${why:-probe did not finish}"
+fi
+if [ -z "$why" ]; then ok jail-without-host-nodes; else bad jail-without-host-nodes "$why"; fi
+
 # --- new pid namespace ---------------------------------------------------------
 ID=pidns-$$
 start_waiting "$T/out" "$T/err" --id "$ID" "${P[@]}" "${COMMON[@]}" --new-pid-ns \
