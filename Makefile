@@ -83,6 +83,11 @@ run: $(BUILD)/ember guest deps-nested $(BUILD)/tests/guests/kvmprobe.elf
 	tests/nested/run.sh $(BUILD)
 
 # --- tests -------------------------------------------------------------------
+# A level that needs KVM runs through tests/nested/level.sh: on this machine's
+# /dev/kvm when a test guest runs on it, else in the nested test host
+# (EMBER_TEST_KVM=local|nested forces one). It probes with this guest.
+KVM_PROBE_GUEST = $(BUILD)/tests/guests/badport.elf
+ON_KVM = tests/nested/level.sh $@ $(BUILD) --
 -include tests/unit/unit.mk
 -include tests/guests/guests.mk
 -include tests/api/api.mk
@@ -102,7 +107,8 @@ PKGS_BENCH := gnuplot-nox fonts-dejavu-core
 .PHONY: bench deps-bench
 deps-bench:
 	$(call need_pkgs,$(PKGS_BENCH))
-bench: $(BUILD)/ember guest deps-nested deps-bench $(BUILD)/tests/guests/exitloop.elf
+bench: $(BUILD)/ember guest deps-nested deps-bench $(BUILD)/tests/guests/exitloop.elf \
+		$(KVM_PROBE_GUEST)
 	bench/run.sh $(BUILD)
 
 clean:

@@ -5,8 +5,10 @@
 # writes it to bench/results.md and plots its ratios to bench/results.png
 # (gnuplot). Figures are printed, never asserted.
 #
-#  1. On this machine's /dev/kvm: the size of BUILD/ember (and of QEMU's
-#     binary); ember's start to the first guest instruction (bench/reset.S: a
+#  1. The size of BUILD/ember (and of QEMU's binary); and on this machine's
+#     /dev/kvm, or where it cannot run a test guest inside the nested test
+#     host (bench/host.sh through tests/nested/level.sh; the rows say
+#     which): ember's start to the first guest instruction (bench/reset.S: a
 #     guest that writes "RST" and resets at once; wall and CPU, timed by
 #     bench/vmmtime.c); process start to the API socket accepting
 #     (bench/apibench.c); the cost of one PIO exit
@@ -26,7 +28,7 @@
 #     random 4 KiB O_DIRECT reads/writes on a raw file in the test host's
 #     tmpfs; TCP guest -> test host over a TAP.
 #
-# Needs BUILD/ember, BUILD/tests/guests/exitloop.elf and BUILD/guest/
+# Needs BUILD/ember, BUILD/tests/guests/{exitloop,badport}.elf and BUILD/guest/
 # (built with make when missing) and installs the Debian packages it uses.
 # Environment (defaults): BENCH_PHASES ("host nested"), BENCH_RESET_RUNS
 # (100), BENCH_EXIT_RUNS (20), BENCH_EXIT_N1/N2 (5000/50000), BENCH_RUNS
@@ -145,8 +147,10 @@ boot_nested=0
 if [[ "$phases" == *" host "* ]] || [ "$boot_nested" = 1 ]; then
 	[ -x "$build/ember" ] || need+=("$build/ember")
 fi
-[[ "$phases" != *" host "* ]] || [ -r "$build/tests/guests/exitloop.elf" ] ||
-	need+=("$build/tests/guests/exitloop.elf")
+for g in exitloop badport; do
+	[[ "$phases" != *" host "* ]] || [ -r "$build/tests/guests/$g.elf" ] ||
+		need+=("$build/tests/guests/$g.elf")
+done
 [ "$boot_nested" = 0 ] ||
 	{ [ -r "$build/guest/vmlinux" ] && [ -r "$build/guest/initrd.cpio.gz" ]; } || need+=(guest)
 if [ ${#need[@]} -gt 0 ]; then
@@ -257,11 +261,11 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 t_start=$(date +%s)
 
 # --- 1. this machine -------------------------------------------------------------
+# Where part 1's KVM runs ran (set below when they run).
+kvm="this machine's /dev/kvm"
 if [[ "$phases" == *" host "* ]]; then
 	log "host: binary size, $reset_runs start-to-reset runs, $exit_runs x 4 exit-loop runs"
-	[ -r /dev/kvm ] || die "/dev/kvm is missing: the host figures need it"
 	hl="$out/host.txt"
-	: >"$hl"
 	bytes=$(stat -c %s "$build/ember")
 	read -r text data bss _ < <(size "$build/ember" | awk 'NR == 2')
 	qsize="—" qr="—"
@@ -278,18 +282,17 @@ if [[ "$phases" == *" host "* ]]; then
 	row 4 "binary size (bytes; ember static: \`size\` text/data/bss)" \
 		"$bytes ($text / $data / $bss)" "$qsize" "$qr" "1"
 
-	"$out/vmmtime" -n "$reset_runs" -t 30 -l reset -m RST -- \
-		"$build/ember" --kernel "$out/reset.elf" >>"$hl"
-	"$out/vmmtime" -n 20 -t 30 -l kvm-min -m RST -- "$out/kvmloop" 1 >>"$hl"
-	"$out/vmmtime" -n 20 -t 30 -l kvm-irq -m RST -- "$out/kvmloop" 1 --irqchip >>"$hl"
-	for ((r = 0; r < exit_runs; r++)); do
-		"$out/vmmtime" -t 60 -l "ember-$n1" -- "$build/ember" \
-			--kernel "$build/tests/guests/exitloop.elf" --cmdline "loops=$n1" >>"$hl"
-		"$out/vmmtime" -t 60 -l "ember-$n2" -- "$build/ember" \
-			--kernel "$build/tests/guests/exitloop.elf" --cmdline "loops=$n2" >>"$hl"
-		"$out/vmmtime" -t 60 -l "raw-$n1" -- "$out/kvmloop" "$n1" >>"$hl"
-		"$out/vmmtime" -t 60 -l "raw-$n2" -- "$out/kvmloop" "$n2" >>"$hl"
-	done
+	# The KVM runs: on this machine's /dev/kvm when a test guest runs there,
+	# else in the nested test host (tests/nested/level.sh says which).
+	tests/nested/level.sh bench-host "$build" -- bench/host.sh "$build" "$out" \
+		"$reset_runs" "$exit_runs" "$n1" "$n2" >"$out/host-run.txt" 2>&1 || true
+	where=$(sed -n 's/^bench-host: runs \(.*\)$/\1/p' "$out/host-run.txt" | head -n 1)
+	log "host: the KVM runs ${where:-did not start: $(tail -n 1 "$out/host-run.txt")}"
+	[[ "$where" != "in the nested test host"* ]] || kvm="the nested test host's KVM (this machine's cannot run them)"
+	sed -n 's/^HOST //p' "$out/host-run.txt" >"$hl"
+	sed -n 's/^API //p' "$out/host-run.txt" >"$out/api.txt"
+	[ -s "$hl" ] || notes+=("the KVM runs of part 1 gave no figures: $(grep -v '^TESTHOST' "$out/host-run.txt" | tail -n 2 | tr '\n' ' ')")
+	notes+=("part 1's KVM runs (start-up, exit cost, API) ran $where")
 	bad=$(awk '$8 != 0' "$hl" | wc -l)
 	[ "$bad" = 0 ] || notes+=("$bad host runs exited non-zero and are left out: $(awk '$8 != 0 { print $1 "=" $8 }' "$hl" | sort | uniq -c | tr '\n' ' ')")
 	# hkv LABEL EXPR: "KEY VALUE" of the good runs of LABEL; KEY names the
@@ -297,10 +300,10 @@ if [[ "$phases" == *" host "* ]]; then
 	# shellcheck disable=SC2016 # the awk expressions are passed as text
 	hkv() { awk -v l="$1" '$1 == l && $8 == 0 { print l "-" $2, '"$2"' }' "$hl"; }
 	# shellcheck disable=SC2016 # the awk expressions are passed as text
-	cmp 1 "start → first guest instruction, this machine's /dev/kvm: fork → the guest's first COM1 bytes on stdout (ms, median [p10–p90]; reference: a bare \`KVM_RUN\` VMM with in-kernel irqchip + PIT, kvmloop)" \
+	cmp 1 "start → first guest instruction, $kvm: fork → the guest's first COM1 bytes on stdout (ms, median [p10–p90]; reference: a bare \`KVM_RUN\` VMM with in-kernel irqchip + PIT, kvmloop)" \
 		"$(hkv reset '$3')" "$(hkv kvm-irq '$3')" 1000 2 p "" ""
 	# shellcheck disable=SC2016
-	cmp 1 "start → process exit incl. KVM teardown, /dev/kvm (ms; reference as above)" \
+	cmp 1 "start → process exit incl. KVM teardown, $kvm (ms; reference as above)" \
 		"$(hkv reset '$5')" "$(hkv kvm-irq '$5')" 1000 2 p "" ""
 	# Per exit: paired runs, (t(N2) - t(N1)) / (N2 - N1), one figure per round.
 	# shellcheck disable=SC2016 # the awk expressions are passed as text
@@ -310,14 +313,14 @@ if [[ "$phases" == *" host "* ]]; then
 			awk -v d=$((n2 - n1)) '$1 != "x" && $2 != "x" { printf("%d %.1f\n", NR, ($2 - $1) * 1000 / d) }'
 	}
 	# shellcheck disable=SC2016
-	cmp 7 "PIO exit round trip on /dev/kvm, wall (ns/exit, loops=$n1 vs $n2, median [p10–p90]; the limit: kvmloop, \`KVM_RUN\` only) — ember/limit" \
+	cmp 7 "PIO exit round trip on $kvm, wall (ns/exit, loops=$n1 vs $n2, median [p10–p90]; the limit: kvmloop, \`KVM_RUN\` only) — ember/limit" \
 		"$(per_exit ember '$5')" "$(per_exit raw '$5')" 1 0 p "PIO exit cost (ember/limit: raw KVM_RUN loop)" ref
 	# shellcheck disable=SC2016
 	cmp 7 "PIO exit round trip, CPU user+sys (ns/exit) — ember/limit" \
 		"$(per_exit ember '$6 + $7')" "$(per_exit raw '$6 + $7')" 1 0 p "" ""
 	# The API (bench/apibench.c): process start to the socket accepting, and
 	# round trips on one keep-alive connection. Medians [p10–p90], p99.
-	if "$out/apibench" 100 2000 "$build/ember" >"$out/api.txt" 2>&1; then
+	if grep -qx 'HOST-API-STATUS 0' "$out/host-run.txt"; then
 		api() { awk -v k="$1" -v s="$2" '$1 == k { printf("%.*f [%.*f–%.*f], p99 %.*f", s, $3, s, $5, s, $7, s, $9) }' "$out/api.txt"; }
 		api_med() { awk -v k="$1" '$1 == k { print $3 }' "$out/api.txt"; }
 		row 1 "process start → API socket accepting, wall (µs)" "$(api startup-wall-us 0)" "—" "—" "100"
@@ -582,13 +585,13 @@ fi
 
 # --- report ------------------------------------------------------------------------
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-groups=("1. start-up (this machine's /dev/kvm; no QEMU here, against a bare KVM VMM)"
+groups=("1. start-up ($kvm; no QEMU here, against a bare KVM VMM)"
 	"2. boot to the guest's readiness marker (nested test host, ember vs QEMU)"
 	"3. memory overhead (nested test host)"
 	"4. binary size, threads, open fds"
 	"5. density (nested test host)"
 	"6. I/O (nested test host)"
-	"7. exit cost (this machine's /dev/kvm, against the raw KVM_RUN loop)")
+	"7. exit cost ($kvm, against the raw KVM_RUN loop)")
 {
 	echo "# ember benchmarks"
 	echo

@@ -38,6 +38,6 @@ $(JAILER_TEST_OUT)/startbench: tests/jailer/startbench.c | $(BUILD)/.deps-build
 test-jailer: $(BUILD)/ember-jailer $(BUILD)/ember $(JAILER_TEST_OUT)/probe \
 		$(JAILER_TEST_OUT)/startbench $(BUILD)/tests/guests/badport.elf
 	$(call need_pkgs,iproute2)
-	tests/jailer/run.sh $(BUILD)
+	$(ON_KVM) tests/jailer/run.sh $(BUILD)
 
 -include $(JAILER_OBJS:.o=.d)

@@ -182,7 +182,7 @@ e2e_curl_files() {
 # timeout. Stop it once one step outlasts its own limit: the boot 90 s, a
 # case its timeout + 60 s (setup, peer), anything else 60 s.
 watch_testhost() {
-	local runpid=$1 log=$2 cur='' line since=$SECONDS limit=90 p pid comm ppid
+	local runpid=$1 log=$2 cur='' line since=$SECONDS limit=90
 	while kill -0 "$runpid" 2>/dev/null; do
 		sleep 1
 		line=$(grep -aE '^(E2E-PAYLOAD-START|E2E-CASE|E2E-DONE|E2E-PAYLOAD-END)' "$log" 2>/dev/null |
@@ -197,11 +197,7 @@ watch_testhost() {
 		fi
 		if [ $((SECONDS - since)) -gt "$limit" ]; then
 			watchdog="the test host made no progress for $limit s after '${cur:-its start}'"
-			# th_run's `timeout` (a child of runpid) passes the signal on to QEMU.
-			for p in /proc/[0-9]*/stat; do
-				read -r pid comm _ ppid _ <"$p" 2>/dev/null || continue
-				[ "$ppid" != "$runpid" ] || [ "$comm" != "(timeout)" ] || kill "$pid" 2>/dev/null || true
-			done
+			th_stop "$runpid"
 			break
 		fi
 	done
@@ -257,7 +253,7 @@ attempt() {
 	*) a_why[$n]=$(th_explain "${a_status[$n]}") ;;
 	esac
 	# The test host's own kernel may say why it died (oops, panic).
-	crash=$(grep -v '^E2E-' "$log.txt" | grep -m1 -E 'BUG:|Oops|general protection|Kernel panic' |
+	crash=$(grep -v '^E2E-' "$log.txt" | grep -m1 -E "$TH_CRASH_RE" |
 		sed 's/^\[[ 0-9.]*\] //' || true)
 	[ -z "$crash" ] || [ -z "${a_why[$n]}" ] || a_why[$n]+=": $crash"
 }
@@ -291,7 +287,7 @@ while :; do
 	tf_cases=()
 	for name in "${names[@]}"; do
 		if [ "${att_of[$name]:-}" = "$last" ] && [ -n "${log_of[$name]:-}" ] &&
-			grep -qE "^E2E-OUT $name (.*guest triple fault \(KVM_EXIT_SHUTDOWN\) on vcpu [0-9]+ at rip 0xfff0|[0-9]+ [0-9.]+ .*E2E-EXIT 137\$)" "${log_of[$name]}"; then
+			grep -qE "^E2E-OUT $name (.*$TH_NSVM_RE|[0-9]+ [0-9.]+ .*E2E-EXIT 137\$)" "${log_of[$name]}"; then
 			nsvm_log_of[$name]=${log_of[$name]}
 			unset "log_of[$name]"
 			tf_cases+=("$name")

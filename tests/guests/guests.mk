@@ -76,6 +76,6 @@ $(GUEST_OUT)/bad-no64.bzImage: $(GUEST_OUT)/boot.bin $(GUEST_OUT)/mkbzimage
 
 test-guests: $(BUILD)/ember $(GUEST_ALL)
 	$(call need_pkgs,python3 iproute2)
-	$(GUEST_SRC)/run.sh $(BUILD)
+	$(ON_KVM) $(GUEST_SRC)/run.sh $(BUILD)
 
 -include $(GUEST_OBJS:.o=.d)

@@ -425,5 +425,20 @@ bad_input bad-net-bad-mac --kernel "$G/boot.elf" --net "tap=embbad0,mac=zz"
 bad_input bad-net-no-tap --kernel "$G/boot.elf" --net "mac=02:00:00:00:00:01"
 bad_input bad-net-not-a-tap --kernel "$G/boot.elf" --net "tap=lo"
 
+# A machine without /dev/kvm (here: a mount namespace whose /dev holds only
+# null): status 1 and one line naming it, as on such a machine or in a jail
+# made there.
+timeout "$TIMEOUT" unshare -m sh -c 'mount -t tmpfs -o mode=755 nodev /dev &&
+	mknod -m 666 /dev/null c 1 3 && exec "$@"' nodev "$EMBER" --kernel "$G/boot.elf" \
+	>"$T/out" 2>"$T/err" </dev/null
+rc=$?
+if [ "$rc" != 1 ]; then
+	bad no-dev-kvm "$(status_why 1)"
+elif [ "$(cat "$T/err")" != "ember: cannot open /dev/kvm: No such file or directory" ]; then
+	bad no-dev-kvm "want exactly the line 'ember: cannot open /dev/kvm: No such file or directory'"
+else
+	ok no-dev-kvm
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -52,7 +52,7 @@ $(SECCOMP_TEST_BIN): $(filter-out $(BUILD)/obj/vmm/seccomp.o,$(EMBER_OBJS)) \
 test-seccomp: $(BUILD)/ember $(SECCOMP_TEST_BIN) $(SECCOMP_LISTS) $(GUEST_ALL) \
 		$(API_TEST_OUT)/apiguest.elf
 	$(call need_pkgs,strace python3 binutils bsdutils iproute2)
-	tests/seccomp/run.sh $(BUILD)
+	$(ON_KVM) tests/seccomp/run.sh $(BUILD)
 
 # A test guest (linked like tests/guests' guests).
 $(SECCOMP_TEST_OUT)/sysguest.o: tests/seccomp/sysguest.c | $(BUILD)/.deps-build

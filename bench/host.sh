@@ -1,0 +1,36 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# bench/host.sh BUILD OUT RESET_RUNS EXIT_RUNS N1 N2: the KVM runs of
+# bench/run.sh's first part, on whatever KVM it runs on (bench/run.sh starts
+# it through tests/nested/level.sh: this machine's /dev/kvm when a test guest
+# runs there, else the nested test host). Needs OUT/{vmmtime,kvmloop,
+# apibench,reset.elf} (built by bench/run.sh). Prints, on stdout only:
+#   HOST <vmmtime line>   one per run (labels reset, kvm-min, kvm-irq,
+#                         ember-N1/N2, raw-N1/N2)
+#   API <apibench line>   process start to the API socket, round trips
+#   HOST-API-STATUS N     apibench's exit status
+# Figures are printed, never asserted.
+set -uo pipefail
+
+build=${1:?usage: host.sh BUILD OUT RESET_RUNS EXIT_RUNS N1 N2}
+out=${2:?} reset_runs=${3:?} exit_runs=${4:?} n1=${5:?} n2=${6:?}
+
+# t LABEL [vmmtime options] -- ARGS: one vmmtime run set, prefixed.
+t() {
+	local l=$1
+	shift
+	"$out/vmmtime" -l "$l" "$@" | sed 's/^/HOST /'
+}
+
+t reset -n "$reset_runs" -t 30 -m RST -- "$build/ember" --kernel "$out/reset.elf"
+t kvm-min -n 20 -t 30 -m RST -- "$out/kvmloop" 1
+t kvm-irq -n 20 -t 30 -m RST -- "$out/kvmloop" 1 --irqchip
+for ((r = 0; r < exit_runs; r++)); do
+	t "ember-$n1" -t 60 -- "$build/ember" --kernel "$build/tests/guests/exitloop.elf" --cmdline "loops=$n1"
+	t "ember-$n2" -t 60 -- "$build/ember" --kernel "$build/tests/guests/exitloop.elf" --cmdline "loops=$n2"
+	t "raw-$n1" -t 60 -- "$out/kvmloop" "$n1"
+	t "raw-$n2" -t 60 -- "$out/kvmloop" "$n2"
+done
+"$out/apibench" 100 2000 "$build/ember" 2>&1 | sed 's/^/API /'
+echo "HOST-API-STATUS ${PIPESTATUS[0]}"

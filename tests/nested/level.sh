@@ -1,0 +1,187 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# tests/nested/level.sh LEVEL BUILD -- CMD [ARG]...: run a test level that
+# needs KVM (CMD, from the repository's top) where a KVM can run it.
+#
+# - On this machine's /dev/kvm when it exists and runs a test guest
+#   (BUILD/ember boots BUILD/tests/guests/badport.elf to "PASS badport"):
+#   CMD runs here as it is.
+# - Otherwise inside the nested test host, which has a real KVM whatever this
+#   machine has: this machine's / is shared with it read-only (virtiofs) under
+#   a writable tmpfs overlay, with the test host's own /proc, /sys, /dev,
+#   /tmp, /run and cgroups (laid out as this machine's), and CMD runs there
+#   chrooted, in the same directory, with the same tools (python3, strace,
+#   ip, ...) and the same assertions: nothing is copied in one by one.
+# Either way the first line says where the level runs and why.
+# EMBER_TEST_KVM=local|nested forces one (for debugging, and for checking both).
+#
+# In the test host, a run that hits a known failure of the nested SVM
+# emulation is run again in a new test host, said so in a line: the test host
+# dies (timeout, no status, silent for LEVEL_STALL s, default 300, or its
+# kernel reports a BUG, oops or panic: TH_CRASH_RE), or every
+# FAIL line of the level is a guest triple fault at the reset vector
+# (TH_NSVM_RE). LEVEL_RETRIES (0 to 4, default 2) bounds the reruns. Only the
+# last run's "N passed, N failed" line is printed as such (make test adds
+# them up); earlier runs' are shown as "run N: ...". LEVEL_TIMEOUT (seconds,
+# default 2400) bounds one test host. Exits with CMD's status (1 when the
+# test host failed).
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+level=${1:?usage: level.sh LEVEL BUILD -- CMD [ARG]...}
+build=${2:?usage: level.sh LEVEL BUILD -- CMD [ARG]...}
+shift 2
+[ "${1:-}" = -- ] && shift
+[ $# -ge 1 ] || { echo "$level: level.sh: no command" >&2; exit 1; }
+
+die() {
+	echo "$level: $*"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+
+retries=${LEVEL_RETRIES:-2}
+tmo=${LEVEL_TIMEOUT:-2400}
+stall=${LEVEL_STALL:-300}
+[[ "$retries" =~ ^[0-4]$ ]] || die "LEVEL_RETRIES must be 0 to 4"
+for v in "$tmo" "$stall"; do
+	[[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ] || die "LEVEL_TIMEOUT and LEVEL_STALL must be positive numbers of seconds"
+done
+
+# --- where ---------------------------------------------------------------------
+where="" why=""
+case "${EMBER_TEST_KVM:-}" in
+local) where=local why="forced by EMBER_TEST_KVM=local" ;;
+nested) where=nested why="forced by EMBER_TEST_KVM=nested" ;;
+"")
+	probe="$build/tests/guests/badport.elf"
+	if [ ! -e /dev/kvm ]; then
+		where=nested why="this machine has no /dev/kvm"
+	elif [ ! -x "$build/ember" ] || [ ! -r "$probe" ]; then
+		die "$build/ember or $probe is missing (make builds them)"
+	else
+		out=$(timeout -k 5 30 "$build/ember" --kernel "$probe" --mem-mib 64 </dev/null 2>&1)
+		rc=$?
+		if [ "$rc" = 0 ] && grep -q "PASS badport" <<<"$out"; then
+			where=local why="a test guest runs on it"
+		else
+			where=nested
+			why="a test guest does not run on this machine's /dev/kvm (status $rc: $(tail -n 1 <<<"$out"))"
+		fi
+	fi
+	;;
+*) die "EMBER_TEST_KVM must be local or nested, not '$EMBER_TEST_KVM'" ;;
+esac
+
+if [ "$where" = local ]; then
+	echo "$level: runs on this machine's /dev/kvm ($why)"
+	exec "$@"
+fi
+echo "$level: runs in the nested test host (QEMU TCG + kvm_amd, this machine's / shared read-only; $why)"
+
+# --- in the nested test host ------------------------------------------------------
+# shellcheck source=testhost.sh
+. "$here/testhost.sh"
+th_init "$build"
+th_prepare
+work="$TH_OUT/level-$level"
+mkdir -p "$work"
+# One run of a level at a time per build directory.
+exec 9>"$work/.lock"
+flock -w 1800 9 || die "$work is still locked by another run after 30 min"
+
+# What the payload runs: the directory and the command, shell-quoted, and the
+# environment the levels read (their own variables, the locale, CI).
+conf="$work/level.conf"
+{
+	printf 'dir=%q\n' "$PWD"
+	printf 'cmd=('
+	printf '%q ' "$@"
+	printf ')\n'
+	printf 'envs=('
+	while IFS= read -r -d '' kv; do
+		case "${kv%%=*}" in
+		PATH | HOME | LANG | LC_* | CI | TERM | EMBER* | JAILER | E2E_* | TH_SMP) printf '%q ' "$kv" ;;
+		esac
+	done < <(env -0)
+	printf 'EMBER_TEST_KVM=local '
+	printf ')\n'
+} >"$conf"
+th_initramfs "$work/initramfs.cpio" "$here/level-payload.sh" "$conf:level.conf"
+
+# run_once N: one test host; sets st (th_decode_status or "stalled"), log.
+run_once() {
+	local n=$1 runpid streampid size=-1 now since=$SECONDS q=0
+	log="$work/console-$n.log"
+	: >"$log"
+	TH_HOSTROOT=1 th_run "$work/initramfs.cpio" "$tmo" "$log" &
+	runpid=$!
+	# Live, without the carriage returns; summary lines renamed until this
+	# run proves to be the one that counts.
+	tail -n +1 -F --pid="$runpid" "$log" 2>/dev/null |
+		sed -u -E -e 's/\r//g' -e "s/^([0-9]+ passed, [0-9]+ failed)/run $n: \\1/" &
+	streampid=$!
+	st=
+	while kill -0 "$runpid" 2>/dev/null; do
+		sleep 2
+		now=$(stat -c %s "$log" 2>/dev/null || echo 0)
+		if [ "$now" != "$size" ]; then
+			size=$now since=$SECONDS
+			# The test host's kernel in trouble (a soft lockup repeats
+			# itself, so the console is not silent): stop it now.
+			if grep -aqE "$TH_CRASH_RE" "$log"; then
+				st=crashed
+				th_stop "$runpid"
+				break
+			fi
+		elif [ $((SECONDS - since)) -gt "$stall" ]; then
+			st=stalled
+			th_stop "$runpid"
+			break
+		fi
+	done
+	wait "$runpid" || q=$?
+	wait "$streampid" 2>/dev/null
+	[ -n "$st" ] || st=$(th_decode_status "$q")
+}
+
+n=0
+while :; do
+	n=$((n + 1))
+	run_once "$n"
+	txt=$(tr -d '\r' <"$log")
+	again=
+	case "$st" in
+	0) break ;;
+	stalled) again="the test host was silent for $stall s" ;;
+	crashed) again="the test host's kernel failed" ;;
+	timeout | kvm-setup | qemu-error:*) again=$(th_explain "$st") ;;
+	*)
+		fails=$(grep -E '^FAIL ' <<<"$txt" || true)
+		if [ -n "$fails" ] && ! grep -qvE "$TH_NSVM_RE" <<<"$fails"; then
+			again="every failure is a guest triple fault at the reset vector (the nested SVM emulation's known failure)"
+		fi
+		;;
+	esac
+	crash=$(grep -m1 -E "$TH_CRASH_RE" <<<"$txt" | sed 's/^\[[ 0-9.]*\] //' || true)
+	[ -z "$again" ] || [ -z "$crash" ] || again+=": $crash"
+	[ -n "$again" ] || break
+	if [ "$n" -gt "$retries" ]; then
+		echo "$level: $again; ran in $n test hosts, not again"
+		break
+	fi
+	echo "$level: note: $again; running the level again in a new test host"
+done
+
+# The counted line: this run's summary.
+sum=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$txt" | tail -n 1)
+case "$st" in
+0 | [0-9]*)
+	[ -n "$sum" ] && echo "$sum"
+	[ -n "$sum" ] || [ "$st" != 0 ] || { echo "$level: the level printed no summary"; echo "0 passed, 1 failed"; exit 1; }
+	[ -n "$sum" ] || echo "0 passed, 1 failed"
+	exit "$st"
+	;;
+*) die "the nested test host failed: $again (console log: $log)" ;;
+esac
