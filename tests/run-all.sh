@@ -5,12 +5,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-passed=0 failed=0 status=0 failed_levels=()
+passed=0 failed=0 status=0 failed_levels=() times=()
+t_all=$SECONDS
 for level in "$@"; do
 	echo "=== make $level"
 	log=$(mktemp)
+	t0=$SECONDS
 	make --no-print-directory "$level" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
+	times+=("$level $((SECONDS - t0)) s")
 	while read -r p f; do
 		passed=$((passed + p))
 		failed=$((failed + f))
@@ -21,6 +24,7 @@ for level in "$@"; do
 		failed_levels+=("$level")
 	fi
 done
+echo "make test: $((SECONDS - t_all)) s in all ($(IFS=,; echo "${times[*]}" | sed 's/,/, /g'))"
 [ "$status" = 0 ] || echo "make test: failed levels: ${failed_levels[*]}"
 echo "total: $passed passed, $failed failed"
 exit "$status"
