@@ -219,6 +219,7 @@ static void notify(struct virtio_dev *d, int qi)
 	struct virtq *q = &d->vq[qi];
 	struct virtq_chain *c = &b->chain;
 	bool pushed = false;
+	int budget = VIRTIO_BLK_BUDGET;
 
 	do {
 		while (virtio_dev_pop(d, qi, c) == 1) {
@@ -229,15 +230,24 @@ static void notify(struct virtio_dev *d, int qi)
 				/* No room for a status byte: nothing can be reported. */
 				b->stats.errors++;
 				virtq_push(q, c->head, 0);
-				pushed = true;
-				continue;
+			} else {
+				status = serve(b, c, &written);
+				if (status != VIRTIO_BLK_S_OK)
+					b->stats.errors++;
+				virtq_chain_write(c, c->write_len - 1, &status, 1);
+				virtq_push(q, c->head, written + 1);
 			}
-			status = serve(b, c, &written);
-			if (status != VIRTIO_BLK_S_OK)
-				b->stats.errors++;
-			virtq_chain_write(c, c->write_len - 1, &status, 1);
-			virtq_push(q, c->head, written + 1);
 			pushed = true;
+			if (--budget == 0) {
+				/*
+				 * A guest that keeps the queue full would hold the VMM
+				 * thread: the rest in a later round, the loop's other
+				 * sources first.
+				 */
+				virtio_dev_used(d, qi);
+				virtio_dev_reschedule(d, qi);
+				return;
+			}
 		}
 	} while (virtq_enable_notify(q));
 	if (pushed)
@@ -269,14 +279,13 @@ static int open_backing(const struct drive_spec *s, const char *path, int *fd,
 	struct stat st;
 	uint64_t size;
 
-	*fd = open(path, (s->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (*fd < 0) {
-		snprintf(err, errlen, "drive %s: cannot open %s: %s", s->id, path, strerror(errno));
-		return -1;
-	}
-	if (fstat(*fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
-		snprintf(err, errlen, "drive %s: %s is not a regular file or block device",
-			 s->id, path);
+	char why[512];
+
+	*fd = open_host_file(path, s->read_only ? O_RDONLY : O_RDWR, true, why, sizeof(why));
+	if (*fd < 0)
+		return errorf(err, errlen, "drive %s: %s", s->id, why);
+	if (fstat(*fd, &st) < 0) {
+		errorf(err, errlen, "drive %s: cannot stat %s: %s", s->id, path, strerror(errno));
 		goto fail;
 	}
 	size = st.st_size;

@@ -10,6 +10,8 @@
 #include "virtio.h"
 
 #define VIRTIO_BLK_ID_BYTES 20
+/* Requests served per notification; then the event loop serves the others. */
+#define VIRTIO_BLK_BUDGET 128
 #define DRIVE_ID_MAX 64
 
 struct drive_spec {

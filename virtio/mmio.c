@@ -207,6 +207,16 @@ static void mmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* Another round for queue q: its notify eventfd, as if the guest kicked it. */
+static void mmio_reschedule(struct virtio_dev *d, int q)
+{
+	struct virtio_mmio *m = d->transport;
+	uint64_t one = 1;
+
+	if (write(m->notify_fd[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		warn("%s: cannot reschedule queue %d: %s", d->name, q, strerror(errno));
+}
+
 struct notify_ctx {
 	struct virtio_mmio *m;
 	int q;
@@ -255,6 +265,7 @@ void virtio_mmio_add(struct vm *vm, struct virtio_dev *dev)
 	ndevs++;
 	dev->transport = m;
 	dev->signal = signal_irq;
+	dev->reschedule = mmio_reschedule;
 
 	m->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	irqfd.fd = m->irqfd;

@@ -83,6 +83,7 @@ _Static_assert(sizeof(struct vnet_hdr) == 12, "virtio_net_hdr_v1 is 12 bytes");
 #define QUEUE_MAX  256
 #define RX_BUDGET  64          /* frames per TAP event, then the loop runs others */
 #define TX_BUDGET  128         /* chains per round, then the loop runs others */
+#define RX_POPS    (2 * QUEUE_MAX) /* RX chains taken per round, likewise */
 
 /* virtio_net_config: mac, status, max_virtqueue_pairs (little-endian). */
 #define CONFIG_LEN 10
@@ -108,6 +109,7 @@ struct virtio_net {
 	uint8_t *rx_nbuf[2];    /* MRG_RXBUF: num_buffers in the first chain */
 	struct virtq_chain *rx_chain;
 	bool rx_chain_held;     /* rx_chain was popped and is still ours (no MRG_RXBUF) */
+	int rx_pops;            /* chains this round may still take (RX_POPS) */
 
 	struct virtq_chain *tx_chain;
 	struct iovec tx_iov[VIRTQ_MAX_CHAIN];
@@ -252,7 +254,23 @@ static int rx_read(struct virtio_net *n)
 	return 1;
 }
 
-/* Without MRG_RXBUF: one chain takes the whole frame. */
+/*
+ * The next RX chain, within the round's budget: 2 when it is spent (a driver
+ * that keeps handing over unusable buffers cannot hold the VMM thread).
+ */
+static int rx_pop(struct virtio_net *n, struct virtq_chain *c)
+{
+	if (n->rx_pops == 0)
+		return 2;
+	n->rx_pops--;
+	return virtio_dev_pop(&n->dev, RX_QUEUE, c);
+}
+
+/*
+ * Deliver the pending frame: 1 done (or dropped), 0 no buffers, 2 the
+ * round's budget is spent, -1 the driver broke the queue.
+ * Without MRG_RXBUF: one chain takes the whole frame.
+ */
 static int rx_deliver_one(struct virtio_net *n, bool *pushed)
 {
 	struct virtq *q = &n->dev.vq[RX_QUEUE];
@@ -260,9 +278,9 @@ static int rx_deliver_one(struct virtio_net *n, bool *pushed)
 
 	for (;;) {
 		if (!n->rx_chain_held) {
-			int r = virtio_dev_pop(&n->dev, RX_QUEUE, c);
+			int r = rx_pop(n, c);
 
-			if (r <= 0)
+			if (r != 1)
 				return r;
 			n->rx_chain_held = true;
 		}
@@ -303,8 +321,8 @@ static int rx_deliver_mrg(struct virtio_net *n, bool *pushed)
 			rx_drop(n, pushed);
 			return 1;
 		}
-		r = virtio_dev_pop(&n->dev, RX_QUEUE, c);
-		if (r <= 0)
+		r = rx_pop(n, c);
+		if (r != 1)
 			return r;
 		if (n->rx_nused == 0 && c->write_len < HDR_LEN) {
 			virtq_push(q, c->head, 0);
@@ -344,6 +362,7 @@ static void rx_run(struct virtio_net *n)
 
 	if (!n->active)
 		return;
+	n->rx_pops = RX_POPS;
 	for (;;) {
 		int r;
 
@@ -360,6 +379,11 @@ static void rx_run(struct virtio_net *n)
 		if (r < 0) {
 			/* The driver broke the queue: nothing more until it resets us. */
 			rx_drop(n, &pushed);
+			break;
+		}
+		if (r == 2) {
+			/* Budget spent: the frame waits for the next round. */
+			virtio_dev_reschedule(&n->dev, RX_QUEUE);
 			break;
 		}
 		if (r == 0) {

@@ -36,6 +36,12 @@ void virtio_dev_used(struct virtio_dev *d, int q)
 		d->signal(d, VIRTIO_INT_VRING);
 }
 
+void virtio_dev_reschedule(struct virtio_dev *d, int q)
+{
+	if (d->reschedule)
+		d->reschedule(d, q);
+}
+
 void virtio_dev_config_changed(struct virtio_dev *d)
 {
 	if (d->signal)

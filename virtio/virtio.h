@@ -72,6 +72,8 @@ struct virtio_dev {
 	struct evloop *loop;
 	/* filled in by the transport */
 	void (*signal)(struct virtio_dev *d, uint32_t why);
+	/* Call notify(d, q) again from the event loop, after the others. */
+	void (*reschedule)(struct virtio_dev *d, int q);
 	void *transport;
 };
 
@@ -89,6 +91,12 @@ int virtio_dev_pop(struct virtio_dev *d, int q, struct virtq_chain *c);
 /* Tell the driver about buffers pushed on queue q, if it wants to know. */
 void virtio_dev_used(struct virtio_dev *d, int q);
 
+/*
+ * The device spent its budget on queue q with work left: the transport calls
+ * notify(d, q) again once the event loop has served its other sources, so a
+ * guest that keeps a queue full cannot hold the VMM thread.
+ */
+void virtio_dev_reschedule(struct virtio_dev *d, int q);
 /* The config space changed (e.g. a new backing file). */
 void virtio_dev_config_changed(struct virtio_dev *d);
 
