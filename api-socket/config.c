@@ -356,15 +356,17 @@ static int check_id(const char *id, const char *name, char *err, size_t errlen)
 	return 0;
 }
 
-/* The file can be opened as asked; the reason otherwise. */
-static int can_open(const char *path, int flags, char *why, size_t size)
+/*
+ * The file can be opened as asked and is of a kind the VM can use (regular,
+ * or a block device for drives): refused here, before the 204, and never
+ * opened in a way that could block. The reason otherwise.
+ */
+static int can_open(const char *path, int flags, bool blk_ok, char *why, size_t size)
 {
-	int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK);
+	int fd = open_host_file(path, flags, blk_ok, why, size);
 
-	if (fd < 0) {
-		snprintf(why, size, "cannot open %.200s: %s", path, strerror(errno));
+	if (fd < 0)
 		return -1;
-	}
 	close(fd);
 	return 0;
 }
@@ -454,10 +456,10 @@ int config_put_boot_source(struct ember_config *c, const cJSON *j, char *err, si
 				    "invalid: only printable ASCII characters are allowed.");
 		strcpy(n.cmdline, v[2]->valuestring);
 	}
-	if (can_open(n.kernel, O_RDONLY, why, sizeof(why)) < 0)
+	if (can_open(n.kernel, O_RDONLY, false, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Boot source error: The kernel file cannot be opened: %s",
 			    why);
-	if (n.initrd[0] && can_open(n.initrd, O_RDONLY, why, sizeof(why)) < 0)
+	if (n.initrd[0] && can_open(n.initrd, O_RDONLY, false, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Boot source error: The initrd file cannot be opened: %s",
 			    why);
 	c->vm = n;
@@ -611,7 +613,7 @@ int config_put_drive(struct ember_config *c, const cJSON *j, const char *path_id
 	if (at < 0 && c->vm.ndrives == MAX_DRIVES)
 		return errorf(err, errlen, "Drive config error: ember supports at most %d drives.",
 			    MAX_DRIVES);
-	if (can_open(d.path, d.read_only ? O_RDONLY : O_RDWR, why, sizeof(why)) < 0)
+	if (can_open(d.path, d.read_only ? O_RDONLY : O_RDWR, true, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Drive config error: Unable to create the virtio block "
 			    "device: %s", why);
 	if (at < 0)

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Process exit statuses (see `ember --help`). */
@@ -38,6 +39,14 @@ void vm_request_stop(int status, const char *fmt, ...)
 
 /* Whether a stop was requested: a vCPU must not enter the guest again. */
 int vm_stop_requested(void);
+
+/*
+ * Open a host file the VM reads or writes (kernel, initrd, drive) without
+ * blocking (a FIFO or a device would stall the thread that opens it) and
+ * check what it is: a regular file, or also a block device when blk_ok.
+ * The fd (O_CLOEXEC), or -1 with a one-line reason in err.
+ */
+int open_host_file(const char *path, int flags, bool blk_ok, char *err, size_t errlen);
 
 /* Map a whole regular file read-only; *len gets its size. NULL + err on failure. */
 const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen);

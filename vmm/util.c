@@ -57,18 +57,32 @@ void warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+int open_host_file(const char *path, int flags, bool blk_ok, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || (blk_ok && S_ISBLK(st.st_mode)))) {
+		close(fd);
+		return errorf(err, errlen, "%s is not a regular file%s", path,
+			      blk_ok ? " or block device" : "");
+	}
+	/* O_NONBLOCK stays: it changes nothing for regular files and disks. */
+	return fd;
+}
+
 const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	void *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_host_file(path, O_RDONLY, false, err, errlen);
 
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file", path);
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
 	}

@@ -361,6 +361,16 @@ def boot_source(tmp):
                "The kernel file cannot be opened")
         expect(e.put("/boot-source", {"kernel_image_path": GUEST, "initrd_path": tmp + "/no"}),
                400, "The initrd file cannot be opened")
+        # A FIFO would block whoever opens it: refused before the 204, the
+        # API still answering (a hang times the request out).
+        fifo = tmp + "/fifo"
+        os.mkfifo(fifo)
+        expect(e.put("/boot-source", {"kernel_image_path": fifo}), 400,
+               "The kernel file cannot be opened: %s is not a regular file" % fifo)
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST, "initrd_path": fifo}), 400,
+               "The initrd file cannot be opened: %s is not a regular file" % fifo)
+        expect(e.put("/boot-source", {"kernel_image_path": "/dev/null"}), 400,
+               "/dev/null is not a regular file")
         expect(e.put("/boot-source", {"boot_args": "x"}), 400,
                "missing field `kernel_image_path`")
         expect(e.put("/boot-source", {"kernel_image_path": GUEST, "boot_args": "\u00e9"}),
@@ -402,6 +412,12 @@ def drives_pre_boot(tmp):
         expect(e.put("/drives/x", {"drive_id": "x", "path_on_host": tmp + "/none",
                                    "is_root_device": False}), 400,
                "Unable to create the virtio block device")
+        fifo = tmp + "/fifo"
+        os.mkfifo(fifo)
+        for ro in (False, True):
+            expect(e.put("/drives/x", {"drive_id": "x", "path_on_host": fifo,
+                                       "is_root_device": False, "is_read_only": ro}), 400,
+                   "%s is not a regular file or block device" % fifo)
         expect(e.put("/drives/x", {"drive_id": "x", "path_on_host": data,
                                    "is_root_device": False, "io_engine": "Async"}), 400,
                "Async")
@@ -608,6 +624,12 @@ def post_boot_rules(tmp):
               "GET /vm/config after PATCH /drives")
         expect(e.patch("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": tmp + "/none"}),
                400, "Unable to patch the block device")
+        # a FIFO on the running VM's VMM thread: refused at once, the guest runs on
+        fifo = tmp + "/fifo"
+        os.mkfifo(fifo)
+        expect(e.patch("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": fifo}), 400,
+               "%s is not a regular file or block device" % fifo)
+        check(e.get("/").json["state"] == "Running", "state after a FIFO PATCH")
         expect(e.patch("/drives/nope", {"drive_id": "nope", "path_on_host": other}), 400,
                "no drive")
         expect(e.patch("/drives/rootfs", {"drive_id": "x", "path_on_host": other}), 400,

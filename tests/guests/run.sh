@@ -52,7 +52,7 @@ bad() {
 
 # run_ember ARGS...: runs ember under a timeout; sets rc, leaves $T/out, $T/err.
 run_ember() {
-	timeout "$TIMEOUT" "$EMBER" "$@" >"$T/out" 2>"$T/err" </dev/null
+	timeout -k 5 "$TIMEOUT" "$EMBER" "$@" >"$T/out" 2>"$T/err" </dev/null
 	rc=$?
 }
 
@@ -424,6 +424,14 @@ bad_input bad-drive-two-roots --kernel "$G/boot.elf" --drive "path=$T/disk.img,r
 bad_input bad-net-bad-mac --kernel "$G/boot.elf" --net "tap=embbad0,mac=zz"
 bad_input bad-net-no-tap --kernel "$G/boot.elf" --net "mac=02:00:00:00:00:01"
 bad_input bad-net-not-a-tap --kernel "$G/boot.elf" --net "tap=lo"
+# A FIFO (no writer) as kernel, initrd or drive would block ember's open()
+# for good (then the case times out): refused in one line instead.
+mkfifo "$T/fifo"
+bad_input bad-kernel-fifo --kernel "$T/fifo"
+bad_input bad-initrd-fifo --kernel "$G/boot.elf" --initrd "$T/fifo"
+bad_input bad-drive-fifo --kernel "$G/boot.elf" --drive "path=$T/fifo"
+bad_input bad-drive-fifo-ro --kernel "$G/boot.elf" --drive "path=$T/fifo,ro"
+bad_input bad-drive-chardev --kernel "$G/boot.elf" --drive "path=/dev/null"
 
 # A machine without /dev/kvm (here: a mount namespace whose /dev holds only
 # null): status 1 and one line naming it, as on such a machine or in a jail
