@@ -72,6 +72,9 @@ struct virtio_net_stats;
 	X(put_api_requests, metrics_fails, M_INC)                              \
 	X(put_api_requests, network_count, M_INC)                              \
 	X(put_api_requests, network_fails, M_INC)
+#define METRICS_uart(X)                                                        \
+	X(uart, missed_write_count, M_INC)                                     \
+	X(uart, write_count, M_INC)
 #define METRICS_vcpu(X)                                                        \
 	X(vcpu, exit_io_in, M_INC)                                             \
 	X(vcpu, exit_io_out, M_INC)                                            \
@@ -85,7 +88,7 @@ struct virtio_net_stats;
 /* The groups in the order they are written (devices go after api_server and logger). */
 #define METRICS_GROUPS(G)                                                      \
 	G(api_server) G(get_api_requests) G(logger) G(patch_api_requests)      \
-	G(put_api_requests) G(vcpu) G(vmm)
+	G(put_api_requests) G(uart) G(vcpu) G(vmm)
 
 #define METRICS_FIELD_(g, name, kind) uint64_t name;
 #define METRICS_GROUP_(g) struct { METRICS_##g(METRICS_FIELD_) } g;

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "serial.h"
 #include "ember.h"
+#include "metrics.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Register offsets (DLAB=0 unless noted) and bits. */
@@ -84,9 +88,22 @@ static void transmit(struct serial *s, uint8_t b)
 		rx_push(s, &b, 1);
 		return;
 	}
-	/* A closed or full console loses output, never the VM. */
-	while (write(s->out_fd, &b, 1) < 0 && errno == EINTR && !vm_stop_requested())
-		;
+	/*
+	 * The output never blocks (serial_init): a console whose reader is
+	 * slow, gone or absent loses bytes, counted, never stalls the vCPU.
+	 */
+	for (;;) {
+		ssize_t n = write(s->out_fd, &b, 1);
+
+		if (n == 1) {
+			METRIC_INC(ember_metrics.uart.write_count);
+			return;
+		}
+		if (n < 0 && errno == EINTR && !vm_stop_requested())
+			continue;
+		METRIC_INC(ember_metrics.uart.missed_write_count);
+		return;
+	}
 }
 
 static uint8_t reg_read(struct serial *s, unsigned int reg)
@@ -178,13 +195,39 @@ static void serial_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 	pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * A non-blocking descriptor for the console output out_fd. Pipes, FIFOs and
+ * terminals are opened anew through /proc (a file description of our own, so
+ * the shell's stays blocking); regular files never block; anything else (a
+ * socket, or no /proc, as in a jail) gets O_NONBLOCK on out_fd itself.
+ */
+static int output_fd(int out_fd)
+{
+	struct stat st;
+	char p[32];
+	int fd, fl;
+
+	if (fstat(out_fd, &st) < 0 || S_ISREG(st.st_mode))
+		return out_fd;
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", out_fd);
+		fd = open(p, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	fl = fcntl(out_fd, F_GETFL);
+	if (fl < 0 || fcntl(out_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		warn("serial: cannot make the console output non-blocking: %s", strerror(errno));
+	return out_fd;
+}
+
 void serial_init(struct serial *s, struct vm *vm, uint16_t base, int irq, int out_fd)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
 	s->vm = vm;
 	s->irq = irq;
-	s->out_fd = out_fd;
+	s->out_fd = output_fd(out_fd);
 	s->in_fd = -1;
 	s->space_fd = -1;
 	s->mcr = MCR_OUT2;
@@ -200,6 +243,13 @@ static void on_input(void *opaque, uint32_t events)
 
 	(void)events;
 	pthread_mutex_lock(&s->lock);
+	if (s->rx_count == SERIAL_RX_FIFO) {
+		/* Full (the guest may fill it itself, in loopback): wait for room. */
+		s->in_paused = true;
+		evloop_mod(s->loop, s->in_fd, 0);
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	n = read(s->in_fd, buf, SERIAL_RX_FIFO - s->rx_count);
 	if (n > 0) {
 		rx_push(s, buf, n);

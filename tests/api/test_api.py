@@ -13,6 +13,7 @@ Prints "ok <case>" or "FAIL <case>: <why>" per case, then "N passed, N
 failed"; exits 1 if any case failed. Standard library only.
 """
 
+import fcntl
 import http.client
 import json
 import os
@@ -20,9 +21,11 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import traceback
@@ -101,7 +104,8 @@ class Resp:
 class Ember:
     """One ember process with its API socket, stdout and stderr files."""
 
-    def __init__(self, tmp, args=(), api=True, name="ember"):
+    def __init__(self, tmp, args=(), api=True, name="ember", stdout=None):
+        """stdout: a file descriptor for ember's standard output (default a file)."""
         self.tmp = tmp
         self.sock = os.path.join(tmp, name + ".sock")
         self.out_path = os.path.join(tmp, name + ".out")
@@ -109,7 +113,8 @@ class Ember:
         argv = [EMBER] + (["--api-sock", self.sock] if api else []) + list(args)
         self.out = open(self.out_path, "wb")
         self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.out,
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=self.out if stdout is None else stdout,
                                      stderr=self.err, start_new_session=True)
         if api:
             # The socket file appears at bind(), a moment before listen():
@@ -673,6 +678,50 @@ def sigterm(tmp):
         check(rc == 1 and "ember: stopped by signal 15" in err, "exit %d, %r" % (rc, err[-200:]))
         check(not os.path.exists(e.sock), "the API socket is left behind")
     finally:
+        e.stop()
+
+
+def timed(what, fn, limit=2.0):
+    """fn() answers within limit seconds (a stalled VMM thread could not)."""
+    t = time.monotonic()
+    r = fn()
+    dt = time.monotonic() - t
+    check(dt < limit, "%s took %.2f s (limit %.1f s)" % (what, dt, limit))
+    return r
+
+
+@case
+def console_output_full(tmp):
+    """A console nobody reads: the guest's output is dropped and counted; the
+    vCPU, the API, pause/resume and Ctrl-Alt-Del go on."""
+    r, w = os.pipe()
+    metrics = os.path.join(tmp, "metrics.json")
+    e = Ember(tmp, stdout=w)
+    os.close(w)
+    try:
+        expect(e.put("/metrics", {"metrics_path": metrics}), 204)
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST,
+                                      "boot_args": guest_args(tick=1)}), 204)
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 32}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
+        size = fcntl.fcntl(r, 1032)  # F_GETPIPE_SZ
+        wait_for(lambda: struct.unpack("i", fcntl.ioctl(r, termios.FIONREAD, b"\0" * 4))[0]
+                 >= size - 64, "the console pipe to fill up")
+        time.sleep(0.5)  # the guest runs on into the full pipe
+        check(timed("GET /", lambda: e.get("/")).json["state"] == "Running", "not running")
+        expect(timed("PATCH /vm Paused", lambda: e.patch("/vm", {"state": "Paused"})), 204)
+        expect(timed("PATCH /vm Resumed", lambda: e.patch("/vm", {"state": "Resumed"})), 204)
+        expect(timed("FlushMetrics", lambda: e.put("/actions", {"action_type": "FlushMetrics"})),
+               204)
+        last = json.loads(open(metrics).read().strip().splitlines()[-1])
+        check(last["uart"]["missed_write_count"] > 0 and last["uart"]["write_count"] > 0,
+              "uart metrics %r" % last.get("uart"))
+        expect(e.put("/actions", {"action_type": "SendCtrlAltDel"}), 204)
+        check(e.wait() == 0, "exit status %s: %s" % (e.proc.returncode, e.stderr()[-300:]))
+        data = os.read(r, 1 << 20).decode("ascii", "replace")
+        check(data.startswith("APIGUEST cmdline"), "console %r" % data[:100])
+    finally:
+        os.close(r)
         e.stop()
 
 
