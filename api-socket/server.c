@@ -60,6 +60,7 @@ struct api_server {
 	pthread_t thread;
 	bool thread_started;
 	int timeout_ms;     /* atomic: API_IDLE_TIMEOUT_MS unless changed */
+	int keepalive_ms;   /* atomic: API_KEEPALIVE_TIMEOUT_MS unless changed */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -347,8 +348,9 @@ static int service(struct api_server *s, struct conn *c)
 			c->req_start = now;
 		c->deadline = c->req_start + tmo;
 	} else {
+		/* Idle between requests: kept alive for a while, not for ever. */
 		c->req_start = 0;
-		c->deadline = 0;
+		c->deadline = now + (uint64_t)__atomic_load_n(&s->keepalive_ms, __ATOMIC_RELAXED);
 	}
 
 	uint32_t want = out_pending(c) ? EPOLLOUT : c->more ? 0 : EPOLLIN;
@@ -411,6 +413,8 @@ static void accept_all(struct api_server *s)
 		}
 		c->fd = fd;
 		c->events = EPOLLIN;
+		/* A client that connects and says nothing is idle too. */
+		c->deadline = now_ms() + (uint64_t)__atomic_load_n(&s->keepalive_ms, __ATOMIC_RELAXED);
 		http_parser_init(&c->parser);
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
@@ -561,6 +565,7 @@ int api_server_start(struct api_server **out, const char *sock_path,
 	s->handler = handler;
 	s->opaque = opaque;
 	s->timeout_ms = API_IDLE_TIMEOUT_MS;
+	s->keepalive_ms = API_KEEPALIVE_TIMEOUT_MS;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	strcpy(s->path, sock_path);
@@ -642,6 +647,11 @@ void api_server_set_idle_timeout(struct api_server *s, int ms)
 {
 	/* Applies to deadlines set from now on. */
 	__atomic_store_n(&s->timeout_ms, ms > 0 ? ms : 1, __ATOMIC_RELAXED);
+}
+
+void api_server_set_keepalive_timeout(struct api_server *s, int ms)
+{
+	__atomic_store_n(&s->keepalive_ms, ms > 0 ? ms : 1, __ATOMIC_RELAXED);
 }
 
 void api_server_stop(struct api_server *s)

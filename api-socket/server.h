@@ -9,7 +9,9 @@
  *
  * Limits: API_MAX_CONNS concurrent connections (more are accepted and
  * closed at once); a connection with an incomplete request for
- * API_IDLE_TIMEOUT_MS is closed; a refused request gets its error response
+ * API_IDLE_TIMEOUT_MS is closed, and so is one idle between requests for
+ * API_KEEPALIVE_TIMEOUT_MS (a client that leaks connections cannot lock
+ * the others out for longer); a refused request gets its error response
  * and the connection is closed.
  */
 #ifndef EMBER_API_SERVER_H
@@ -22,6 +24,7 @@
 
 #define API_MAX_CONNS        64
 #define API_IDLE_TIMEOUT_MS  10000
+#define API_KEEPALIVE_TIMEOUT_MS 30000
 
 struct api_server;
 
@@ -46,6 +49,8 @@ int api_server_start(struct api_server **out, const char *sock_path,
 
 /* Change the incomplete-request / stalled-write timeout (tests). */
 void api_server_set_idle_timeout(struct api_server *s, int ms);
+/* Change the timeout of connections idle between requests (tests). */
+void api_server_set_keepalive_timeout(struct api_server *s, int ms);
 
 /*
  * Stop the API thread, close every connection, remove the eventfd from the

@@ -25,6 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static const char usage_text[] =
 "NAME\n"
 "    ember - a minimal virtual machine monitor for single-application microVMs\n"
@@ -71,7 +74,10 @@ static const char usage_text[] =
 "\n"
 "OPTIONS (Firecracker's)\n"
 "    --api-sock PATH  the API's Unix socket (default " API_DEFAULT_SOCK ",\n"
-"                     Firecracker's); refused when PATH exists\n"
+"                     Firecracker's); refused when PATH exists. At most\n"
+"                     " STR(API_MAX_CONNS) " connections (more get 503); a request must arrive\n"
+"                     within " STR(API_IDLE_TIMEOUT_MS) " ms (else 408), and a connection idle\n"
+"                     between requests is closed after " STR(API_KEEPALIVE_TIMEOUT_MS) " ms\n"
 "    --config-file FILE\n"
 "                     start the VM at once from FILE: Firecracker's JSON with\n"
 "                     \"boot-source\", \"drives\" and optionally \"machine-config\",\n"

@@ -611,6 +611,51 @@ static void test_timeout(void)
 	api_server_set_idle_timeout(srv, API_IDLE_TIMEOUT_MS);
 }
 
+/*
+ * Connections idle between requests, or silent since they connected, are
+ * closed after the keep-alive timeout: a client that leaks connections
+ * locks the others out (503) only until then.
+ */
+static void test_keepalive_timeout(void)
+{
+	struct client *c[API_MAX_CONNS], *silent, *busy;
+	uint64_t t0;
+	int ok = 0;
+
+	usleep(100 * 1000); /* let the server reap the clients closed before */
+	api_server_set_keepalive_timeout(srv, 400);
+	silent = cl_open();
+	busy = cl_open();
+	cl_sends(busy, "GET /ping HTTP/1.1\r\n\r\n");
+	EXPECT_RESPONSE(busy, 200);
+	t0 = ms();
+	CHECK(cl_eof(silent, WAIT_MS));
+	CHECK(cl_eof(busy, WAIT_MS));
+	CHECK(ms() - t0 >= 250 && ms() - t0 < 3000);
+	cl_close(silent);
+	cl_close(busy);
+	/* API_MAX_CONNS leaked connections: a 503 now, a 200 once they time out. */
+	usleep(100 * 1000);
+	api_server_set_keepalive_timeout(srv, 1500);
+	for (int i = 0; i < API_MAX_CONNS; i++) {
+		c[i] = cl_open();
+		cl_sends(c[i], "GET /ping HTTP/1.1\r\n\r\n");
+		ok += !cl_response(c[i], WAIT_MS) && rsp.status == 200;
+	}
+	CHECK_EQ(ok, API_MAX_CONNS);
+	busy = cl_open();
+	EXPECT_RESPONSE(busy, 503);
+	cl_close(busy);
+	t0 = ms();
+	while (ping() && ms() - t0 < WAIT_MS)
+		usleep(20 * 1000);
+	CHECK_EQ(ping(), 0);
+	CHECK(ms() - t0 < 4000);
+	for (int i = 0; i < API_MAX_CONNS; i++)
+		cl_close(c[i]);
+	api_server_set_keepalive_timeout(srv, API_KEEPALIVE_TIMEOUT_MS);
+}
+
 static void test_handler_thread(void)
 {
 	CHECK_EQ(ping(), 0);
@@ -656,4 +701,4 @@ static void test_stop(void)
 UNIT_MAIN(TEST(test_start), TEST(test_basic), TEST(test_pipelined), TEST(test_slow_client),
 	  TEST(test_refusals), TEST(test_expect_continue), TEST(test_truncated),
 	  TEST(test_concurrent), TEST(test_connection_cap), TEST(test_slow_reader),
-	  TEST(test_vanished), TEST(test_timeout), TEST(test_handler_thread), TEST(test_stop))
+	  TEST(test_vanished), TEST(test_timeout), TEST(test_keepalive_timeout), TEST(test_handler_thread), TEST(test_stop))
