@@ -139,9 +139,12 @@ static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 			break;
 		if (v == 1 && q_setup) {
 			if (q->size > d->queue_max) {
-				warn("%s: queue size %u is over the maximum %u; the queue is "
-				     "stopped until the device is reset", q->name, q->size,
-				     d->queue_max);
+				/* Once until the reset (the driver may insist). */
+				if (!q->broken)
+					guest_warn("%s: queue size %u is over the maximum %u; the "
+						   "queue is stopped until the device is reset",
+						   q->name, q->size, d->queue_max);
+				q->broken = true;
 				break;
 			}
 			q->event_idx = virtio_has(d, VIRTIO_F_RING_EVENT_IDX);

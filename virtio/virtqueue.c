@@ -33,7 +33,7 @@ static int fail(struct virtq *q, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	q->broken = true;
-	warn("%s: %s; the queue is stopped until the device is reset",
+	guest_warn("%s: %s; the queue is stopped until the device is reset",
 	     q->name ? q->name : "virtqueue", why);
 	return -1;
 }

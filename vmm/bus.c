@@ -53,7 +53,7 @@ bool bus_access(struct bus *b, uint64_t addr, uint8_t *data, uint32_t len, bool 
 	if (!is_write)
 		memset(data, 0xff, len);
 	if (first_report(addr, b->name[0] == 'I'))
-		warn("unhandled %s 0x%llx (%u-byte %s); %s", b->name,
+		guest_warn("unhandled %s 0x%llx (%u-byte %s); %s", b->name,
 		     (unsigned long long)addr, len, is_write ? "write" : "read",
 		     is_write ? "ignored" : "reads as all ones");
 	return false;

@@ -30,6 +30,18 @@ void die(int status, const char *fmt, ...)
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * warn() for what the guest caused (a broken queue, an unhandled port...):
+ * the guest must not flood the host's stderr, so at most
+ * GUEST_WARN_BURST lines at once and one more per GUEST_WARN_EVERY_MS; the
+ * rest are counted in the metrics (logger.missed_log_count).
+ */
+#define GUEST_WARN_BURST    32
+#define GUEST_WARN_EVERY_MS 1000
+void guest_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A full burst again (tests). */
+void guest_warn_reset(void);
+
+/*
  * Ask the VMM thread to end the VM: it restores the terminal, prints
  * "ember: <msg>" (when fmt is not NULL) and exits with status. The first
  * request wins; safe from any thread (not from signal handlers).

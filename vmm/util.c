@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "ember.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
@@ -71,6 +73,50 @@ int open_host_file(const char *path, int flags, bool blk_ok, char *err, size_t e
 	}
 	/* O_NONBLOCK stays: it changes nothing for regular files and disks. */
 	return fd;
+}
+
+static pthread_mutex_t gw_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t last_ms;
+static int tokens = GUEST_WARN_BURST;
+
+void guest_warn_reset(void)
+{
+	pthread_mutex_lock(&gw_lock);
+	tokens = GUEST_WARN_BURST;
+	last_ms = 0;
+	pthread_mutex_unlock(&gw_lock);
+}
+
+void guest_warn(const char *fmt, ...)
+{
+	struct timespec ts;
+	uint64_t now;
+	bool say;
+	va_list ap;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	pthread_mutex_lock(&gw_lock);
+	if (!last_ms)
+		last_ms = now;
+	while (now - last_ms >= GUEST_WARN_EVERY_MS) {
+		last_ms += GUEST_WARN_EVERY_MS;
+		if (tokens < GUEST_WARN_BURST)
+			tokens++;
+		if (tokens == GUEST_WARN_BURST)
+			last_ms = now; /* full: no credit for the idle time */
+	}
+	say = tokens > 0;
+	if (say)
+		tokens--;
+	pthread_mutex_unlock(&gw_lock);
+	if (!say) {
+		METRIC_INC(ember_metrics.logger.missed_log_count);
+		return;
+	}
+	va_start(ap, fmt);
+	vmsg("warning: ", fmt, ap);
+	va_end(ap);
 }
 
 const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen)

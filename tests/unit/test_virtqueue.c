@@ -7,6 +7,8 @@
  * guest memory and touch nothing outside it.
  */
 #include "unit.h"
+#include "vmm/ember.h"
+#include "vmm/metrics.h"
 #include "virtio/virtqueue.h"
 
 #include <stdio.h>
@@ -941,9 +943,31 @@ static void fini(void)
 	free(snap);
 }
 
+/*
+ * A guest that breaks its queues over and over cannot flood the host's
+ * stderr: GUEST_WARN_BURST lines, the rest counted in the metrics.
+ */
+static void test_guest_warn_limit(void)
+{
+	static char w[64 * 1024];
+	uint64_t missed = METRIC_GET(ember_metrics.logger.missed_log_count);
+	int lines = 0;
+
+	unit_capture_begin();
+	for (int i = 0; i < 100; i++)
+		guest_warn("broken queue %d", i);
+	unit_capture_end(w, sizeof(w));
+	for (char *p = w; (p = strstr(p, "ember: warning: broken queue ")); p++)
+		lines++;
+	CHECK_EQ(lines, GUEST_WARN_BURST);
+	CHECK_EQ(METRIC_GET(ember_metrics.logger.missed_log_count) - missed,
+		 100 - GUEST_WARN_BURST);
+	guest_warn_reset();
+}
+
 UNIT_MAIN(TEST(init), TEST(test_single_buffer), TEST(test_header_data_status),
 	  TEST(test_indirect), TEST(test_full_length_chain), TEST(test_several_in_order),
 	  TEST(test_wrap_around), TEST(test_wrap_jump), TEST(test_chain_read_write),
 	  TEST(test_event_idx), TEST(test_enable_notify), TEST(test_activate_hostile),
 	  TEST(test_bad_avail), TEST(test_bad_descriptors), TEST(test_bad_indirect),
-	  TEST(test_reset_revives), TEST(fini))
+	  TEST(test_reset_revives), TEST(test_guest_warn_limit), TEST(fini))

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "unit.h"
+#include "vmm/ember.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -115,6 +116,8 @@ static FILE *cap;
 
 void unit_capture_begin(void)
 {
+	/* Each captured warning is its own: the guest-warning limit starts anew. */
+	guest_warn_reset();
 	fflush(stderr);
 	cap = tmpfile();
 	if (!cap)
