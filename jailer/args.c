@@ -406,6 +406,11 @@ void jail_parse_args(struct jail_cfg *cfg, int argc, char **argv)
 	check_base_dir(cfg, base ? base : JAIL_DEFAULT_BASE);
 	cfg->uid = parse_id_arg("--uid", uid);
 	cfg->gid = parse_id_arg("--gid", gid);
+	/* Allowed (Firecracker's jailer allows it), but rarely what anyone wants. */
+	if (cfg->uid == 0 || cfg->gid == 0)
+		fprintf(stderr, "ember-jailer: warning: --uid %s --gid %s: the jailed process runs "
+			"as root%s (without capabilities, in the jail)\n", uid, gid,
+			cfg->uid == 0 ? "" : "'s group");
 	if (cgver) {
 		uint64_t ver;
 

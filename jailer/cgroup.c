@@ -292,11 +292,25 @@ static void read_own_cgroup(const struct jail_cg_hier *h, struct jail_cg_dir *d)
 	memcpy(d->orig_rel, rel, strlen(rel) + 1);
 }
 
-/* Before anything is made: a live jail with this id is not to be disturbed. */
+/*
+ * Before anything is made: a live jail with this id is not to be disturbed.
+ * Its exec file runs (writing to it fails with ETXTBSY), whatever the flags;
+ * and with cgroups, its cgroups have processes.
+ */
 void jail_cgroup_check_busy(const struct jail_cfg *cfg)
 {
 	char path[8400], buf[64];
 	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s/root/%s", cfg->base_dir, cfg->exec_name, cfg->id,
+		 cfg->exec_name);
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	else if (errno == ETXTBSY)
+		jail_die(JX_CGROUP, "cgroup", "%s is running: is a jail with id %s running?", path,
+			 cfg->id);
 
 	for (int i = 0; i < cfg->n_cg_hier; i++) {
 		snprintf(path, sizeof(path), "%s/%s/%s/cgroup.procs", cfg->cg_hier[i].mount,

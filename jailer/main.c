@@ -279,7 +279,15 @@ static void enter_pid_ns(void)
 
 	snprintf(pidfile, sizeof(pidfile), "/%s.pid", cfg.exec_name);
 	snprintf(buf, sizeof(buf), "%d\n", (int)child_pid);
-	fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/*
+	 * A new file: whatever an earlier jailed process left there (a FIFO
+	 * would block us, as root) is removed first, and nothing is followed.
+	 */
+	if (unlink(pidfile) < 0 && errno != ENOENT)
+		fd = -1;
+	else
+		fd = open(pidfile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+			  0644);
 	if (fd < 0 || write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf) || close(fd) < 0) {
 		int err = errno;
 

@@ -650,6 +650,39 @@ exec 8>&-
 wait_exit "$pid"
 [ "$rc" = 0 ] || bad busy-id-first "the first jail exited $rc"
 
+# The same without cgroups: the running jail's exec file gives it away.
+ID=busy-nocg-$$
+start_waiting "$T/out.busy" "$T/err.busy" --id "$ID" "${P[@]}" --uid "$UID_J" --gid "$GID_J" \
+	--chroot-base-dir "$BASE"
+wait_ready "$pid" "$T/out.busy" || true
+ino=$(stat -c %i "$BASE/probe/$ID/root/dev/kvm")
+run_j --id "$ID" "${P[@]}" --uid "$UID_J" --gid "$GID_J" --chroot-base-dir "$BASE" -- report
+if [ "$rc" != 14 ]; then bad busy-id-no-cgroup "exit status $rc, want 14"
+elif ! one_error_line || ! grep -q 'is a jail with id' "$T/err"; then bad busy-id-no-cgroup "want one line saying why"
+elif [ "$(stat -c %i "$BASE/probe/$ID/root/dev/kvm")" != "$ino" ]; then bad busy-id-no-cgroup "the running jail's dev/kvm was replaced"
+else ok busy-id-no-cgroup; fi
+exec 8>&-
+wait_exit "$pid"
+[ "$rc" = 0 ] || bad busy-id-no-cgroup-first "the first jail exited $rc"
+
+# A FIFO left where the pid file goes (by an earlier jailed process, which
+# owns the jail root) must not block the next jailer, which runs as root.
+ID=pidfifo-$$
+mkdir -p "$BASE/probe/$ID/root"
+mkfifo "$BASE/probe/$ID/root/probe.pid"
+run_j --id "$ID" "${P[@]}" "${COMMON[@]}" --new-pid-ns -- report
+if [ "$rc" != 0 ]; then bad pid-file-fifo "exit status $rc, want 0 (124: blocked on the FIFO)"
+elif [ ! -f "$BASE/probe/$ID/root/probe.pid" ]; then bad pid-file-fifo "probe.pid is not a regular file"
+else ok pid-file-fifo; fi
+
+# uid/gid 0: allowed, as in Firecracker's jailer, with a warning.
+ID=root-$$
+run_j --id "$ID" "${P[@]}" --uid 0 --gid 0 --chroot-base-dir "$BASE" -- now
+if [ "$rc" != 0 ]; then bad uid-0-warning "exit status $rc, want 0"
+elif ! grep -q '^ember-jailer: warning: --uid 0 --gid 0: the jailed process runs as root' "$T/err"; then
+	bad uid-0-warning "no warning on stderr: $(oneline "$T/err")"
+else ok uid-0-warning; fi
+
 # --- repeated starts (start-to-exec time printed for information) -------------
 ID=bench-$$
 if "$BENCH" "$BENCH_RUNS" "$PROBE" now >"$T/bench0" 2>&1 &&
