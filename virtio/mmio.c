@@ -61,6 +61,15 @@ static void write_status(struct virtio_mmio *m, uint32_t v)
 		reset(m);
 		return;
 	}
+	/*
+	 * Bits are cleared by a reset only (virtio 1.1, 2.1.2): a driver that
+	 * drops DRIVER_OK without one would leave the device half stopped.
+	 */
+	if ((old & ~VIRTIO_STATUS_NEEDS_RESET) & ~v) {
+		guest_warn("%s: the driver cleared status bits (0x%x to 0x%x) without a reset; "
+			   "ignored", d->name, old, v & 0xff);
+		return;
+	}
 	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
 		/* Only features we offered, and only the modern interface. */
 		if ((d->driver_features & ~d->host_features) ||

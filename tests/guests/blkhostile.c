@@ -314,6 +314,19 @@ void guest_main(const uint8_t *zp)
 	for (unsigned i = 0; i < sizeof(ring_attacks) / sizeof(ring_attacks[0]); i++)
 		ring_attack(&ring_attacks[i]);
 
+	/*
+	 * Status bits are cleared only by a reset: a write without DRIVER_OK
+	 * leaves the device live (and saying so) instead of half stopped.
+	 */
+	if (virtio_reset(&dev), setup() < 0)
+		return;
+	vw32(&dev, VM_STATUS, ST_ACKNOWLEDGE | ST_DRIVER | ST_FEATURES_OK);
+	if (!(vr32(&dev, VM_STATUS) & ST_DRIVER_OK))
+		fail("a status write without DRIVER_OK cleared it (status 0x%x)",
+		     vr32(&dev, VM_STATUS));
+	if (good_read("good read after a status write without DRIVER_OK") < 0)
+		return;
+
 	print("blkhostile: %u attacks\n", attacks);
 	virtio_reset(&dev);
 	if (failures == 0)
