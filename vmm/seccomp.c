@@ -81,6 +81,9 @@ struct allow {
 				       2, 0xffffffffu & ~(PROT_READ | PROT_WRITE), 0, \
 				       3, 0xffffffffu, MAP_PRIVATE | MAP_ANONYMOUS)
 
+/* The kernel's O_LARGEFILE on x86-64, which musl's open() adds (glibc's header says 0). */
+#define SYS_O_LARGEFILE 0100000
+
 static const struct allow allowlist[] = {
 	/*
 	 * Every thread. The SIGSYS handler itself: write, exit_group (and
@@ -110,8 +113,13 @@ static const struct allow allowlist[] = {
 	ANY(VMM, "pwritev"),
 	ANY(VMM, "fdatasync"),      /* virtio-blk flush */
 	/* PATCH /drives after boot: open the new backing file (musl's open
-	 * adds F_SETFD FD_CLOEXEC), check it, size a block device. */
-	ANY(VMM, "open"),
+	 * adds F_SETFD FD_CLOEXEC), check it, size a block device. Only as
+	 * open_host_file() opens (musl adds O_LARGEFILE): no O_CREAT, no
+	 * O_TRUNC, never blocking. */
+	ARG(VMM, "open", "O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC", 1, 0xffffffffu & ~SYS_O_LARGEFILE,
+	    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC),
+	ARG(VMM, "open", "O_RDWR|O_NONBLOCK|O_NOCTTY|O_CLOEXEC", 1, 0xffffffffu & ~SYS_O_LARGEFILE,
+	    O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC),
 	ANY(VMM, "fstat"),
 	ANY(VMM, "close"),          /* the old backing file; API socket at exit */
 	ARG(VMM, "fcntl", "F_SETFD", 1, 0xffffffffu, F_SETFD),
@@ -454,15 +462,18 @@ void seccomp_vmm_serving(void)
 /*
  * Test hooks (build/tests/seccomp/ember-seccomp-test only), from the
  * environment:
- *   EMBER_SECCOMP_TEST_VIOLATE=vmm|api|vcpu
+ *   EMBER_SECCOMP_TEST_VIOLATE=vmm|api|vcpu|vmm-open
  *       that thread makes a syscall its list forbids, right after its
- *       filter went on (vmm: execve, api: openat, vcpu: socket);
+ *       filter went on (vmm: execve, api: openat, vcpu: socket; vmm-open:
+ *       the VMM thread's allowed open() with flags it does not allow,
+ *       O_WRONLY|O_CREAT|O_TRUNC);
  *   EMBER_SECCOMP_TEST_TRACE=1
  *       no filter is loaded; each thread marks the moment it would be with
  *       write(-1, "ember-seccomp-mark KIND", ...), which strace shows, so
  *       that tests/seccomp can check what each thread does from then on.
  */
 static int violate = -1;
+static bool violate_open;
 static bool trace;
 
 static void test_setup(void)
@@ -474,9 +485,13 @@ static void test_setup(void)
 	for (int k = 0; v && k < SECCOMP_NKINDS; k++)
 		if (!strcmp(v, kinds[k]))
 			violate = k;
+	if (v && !strcmp(v, "vmm-open")) {
+		violate = SECCOMP_VMM;
+		violate_open = true;
+	}
 	if (v && violate < 0)
-		die(EMBER_EXIT_BAD_INPUT, "EMBER_SECCOMP_TEST_VIOLATE: '%s' is not vmm, api "
-		    "or vcpu", v);
+		die(EMBER_EXIT_BAD_INPUT, "EMBER_SECCOMP_TEST_VIOLATE: '%s' is not vmm, api, "
+		    "vcpu or vmm-open", v);
 	trace = t && !strcmp(t, "1");
 }
 
@@ -500,7 +515,13 @@ static void test_hooks(enum seccomp_thread kind, bool *load)
 		return;
 	switch (kind) {
 	case SECCOMP_VMM:
-		r = syscall(SYS_execve, NULL, NULL, NULL);
+		if (violate_open) {
+			r = open("/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			if (r >= 0)
+				close((int)r);
+		} else {
+			r = syscall(SYS_execve, NULL, NULL, NULL);
+		}
 		break;
 	case SECCOMP_API:
 		r = syscall(SYS_openat, AT_FDCWD, "/", 0);

@@ -5,11 +5,14 @@
 # strace, python3; the tests/guests workloads it traces need root for their
 # TAP (see tests/guests/run.sh).
 #
-#   violate-vcpu, violate-vmm, violate-vmm-api, violate-api
+#   violate-vcpu, violate-vmm, violate-vmm-open-flags, violate-vmm-api,
+#   violate-api
 #       BUILD/tests/seccomp/ember-seccomp-test (EMBER_SECCOMP_TEST_VIOLATE)
 #       makes a forbidden syscall on that thread: exit status 148 and
 #       "ember: seccomp: thread <name> made forbidden syscall <nr>" on stderr
-#       (violate-vmm-api: the VMM filter that goes on at InstanceStart);
+#       (violate-vmm-api: the VMM filter that goes on at InstanceStart;
+#       violate-vmm-open-flags: open(), which the VMM thread may call, with
+#       flags it may not use: O_WRONLY|O_CREAT|O_TRUNC);
 #   no-seccomp-vcpu, no-seccomp-vmm
 #       the same with --no-seccomp: the syscall goes through, the guest ends
 #       normally (status 0);
@@ -92,6 +95,8 @@ EMBER_SECCOMP_TEST_VIOLATE=vcpu run "$TBIN" --kernel "$APIGUEST"
 expect_report violate-vcpu vcpu0 41            # socket
 EMBER_SECCOMP_TEST_VIOLATE=vmm run "$TBIN" --kernel "$APIGUEST"
 expect_report violate-vmm vmm 59               # execve
+EMBER_SECCOMP_TEST_VIOLATE=vmm-open run "$TBIN" --kernel "$APIGUEST"
+expect_report violate-vmm-open-flags vmm 2     # open(O_WRONLY|O_CREAT|O_TRUNC)
 EMBER_SECCOMP_TEST_VIOLATE=api run "$TBIN" --api-sock "$T/api.sock"
 expect_report violate-api api 257              # openat
 rm -f "$T/api.sock"
