@@ -490,20 +490,26 @@ static void test_concurrent(void)
 	}
 }
 
+/* API_MAX_CONNS clients, each served once (so accepted) before the next opens; how many were. */
+static int open_all(struct client **c)
+{
+	int ok = 0;
+
+	for (int i = 0; i < API_MAX_CONNS; i++) {
+		c[i] = cl_open();
+		cl_sends(c[i], "GET /ping HTTP/1.1\r\n\r\n");
+		ok += !cl_response(c[i], WAIT_MS) && rsp.status == 200;
+	}
+	return ok;
+}
+
 static void test_connection_cap(void)
 {
 	struct client *c[API_MAX_CONNS], *extra;
 	uint64_t t0;
-	int ok = 0;
 
 	usleep(100 * 1000); /* let the server reap the clients closed before */
-	for (int i = 0; i < API_MAX_CONNS; i++) {
-		c[i] = cl_open();
-		/* Make sure it was accepted (served) before opening the next. */
-		cl_sends(c[i], "GET /ping HTTP/1.1\r\n\r\n");
-		ok += !cl_response(c[i], WAIT_MS) && rsp.status == 200;
-	}
-	CHECK_EQ(ok, API_MAX_CONNS);
+	CHECK_EQ(open_all(c), API_MAX_CONNS);
 	extra = cl_open();
 	EXPECT_RESPONSE(extra, 503);
 	CHECK(rsp.close);
@@ -620,7 +626,6 @@ static void test_keepalive_timeout(void)
 {
 	struct client *c[API_MAX_CONNS], *silent, *busy;
 	uint64_t t0;
-	int ok = 0;
 
 	usleep(100 * 1000); /* let the server reap the clients closed before */
 	api_server_set_keepalive_timeout(srv, 400);
@@ -637,12 +642,7 @@ static void test_keepalive_timeout(void)
 	/* API_MAX_CONNS leaked connections: a 503 now, a 200 once they time out. */
 	usleep(100 * 1000);
 	api_server_set_keepalive_timeout(srv, 1500);
-	for (int i = 0; i < API_MAX_CONNS; i++) {
-		c[i] = cl_open();
-		cl_sends(c[i], "GET /ping HTTP/1.1\r\n\r\n");
-		ok += !cl_response(c[i], WAIT_MS) && rsp.status == 200;
-	}
-	CHECK_EQ(ok, API_MAX_CONNS);
+	CHECK_EQ(open_all(c), API_MAX_CONNS);
 	busy = cl_open();
 	EXPECT_RESPONSE(busy, 503);
 	cl_close(busy);
