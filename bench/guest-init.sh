@@ -11,7 +11,9 @@
 #   bench.mode=idle  then stay idle until the VMM is killed (density)
 #   bench.mode=blk   write, read and randomly read /dev/vda (iobench)
 #   bench.mode=net   eth0 169.254.100.2/16, send bench.mib MiB over TCP to
-#                    169.254.100.1:5001 (the test host's iobench tcprecv)
+#                    169.254.100.1:5001 (the test host's iobench tcprecv),
+#                    then say BENCH-NET-LISTEN and receive bench.mib MiB on
+#                    port 5002 (from the test host's iobench tcpsend)
 #   bench.mode=mem   stay idle bench.secs seconds after "BENCH-MEM-IDLE",
 #                    write and read back bench.mib MiB of /dev/vda, send as
 #                    much over TCP as in the net mode, stay
@@ -75,6 +77,8 @@ net)
 		net_stats before
 		/bench/iobench tcpsend 169.254.100.1 5001 "$mib" || err "tcpsend failed"
 		net_stats after
+		echo BENCH-NET-LISTEN
+		/bench/iobench tcprecv 5002 120 || err "tcprecv failed"
 	else
 		err "no eth0"
 	fi

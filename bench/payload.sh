@@ -377,15 +377,34 @@ if [ "$DO_IO" != 1 ] || ! part net; then
 	:
 elif net_ready; then
 	# net_run LABEL RUN VMM-ARGS...: the VMM makes tap0; give it its address.
+	# The guest sends first (the test host receives, recv_*), then says
+	# BENCH-NET-LISTEN and receives as much from the test host (its
+	# IOBENCH tcprecv line is the guest's; our sender's status goes to
+	# BENCH-OUT only when it failed).
 	net_run() {
 		nl=$1 ni=$2
 		shift 2
 		recv_start
+		rm -f /tmp/send.out
 		run "$nl" "$ni" EMBER-GUEST-READY "$@" &
 		vpid=$!
 		tap_up "$nl"
+		(
+			n=0
+			while ! grep -q '^BENCH-NET-LISTEN' "/tmp/$nl.out" 2>/dev/null &&
+				kill -0 "$vpid" 2>/dev/null && [ "$n" -lt $((TMO * 10)) ]; do
+				sleep 0.1
+				n=$((n + 1))
+			done
+			grep -q '^BENCH-NET-LISTEN' "/tmp/$nl.out" 2>/dev/null &&
+				./iobench tcpsend 169.254.100.2 5002 "$NET_MIB" >/tmp/send.out 2>&1
+		) &
+		spid=$!
 		wait "$vpid"
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
 		recv_end "$nl" "$ni"
+		grep '^iobench:' /tmp/send.out 2>/dev/null | sed "s/^/BENCH-OUT $nl-send /"
 	}
 	ncmd="rdinit=/bench/init bench.mode=net bench.mib=$NET_MIB quiet"
 	i=0

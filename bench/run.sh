@@ -26,7 +26,7 @@
 #     Rss of its guest RAM), threads and open fds with the guest idle after
 #     boot and after 64 MiB of disk I/O; virtio-blk sequential 1 MiB and
 #     random 4 KiB O_DIRECT reads/writes on a raw file in the test host's
-#     tmpfs; TCP guest -> test host over a TAP.
+#     tmpfs; TCP guest -> test host and test host -> guest over a TAP.
 #
 # Needs BUILD/ember, BUILD/tests/guests/{exitloop,badport}.elf and BUILD/guest/
 # (built with make when missing) and installs the Debian packages it uses.
@@ -556,6 +556,7 @@ if [[ "$phases" == *" nested "* ]]; then
 			"blk|seqread|virtio-blk sequential 1 MiB O_DIRECT reads, $blk_mib MiB (MB/s)|1|1|virtio-blk sequential reads (MB/s)" \
 			"blk|randread|virtio-blk random 4 KiB O_DIRECT reads, queue depth 1, ${rand_secs} s (IOPS)|1000000|0|virtio-blk random 4 KiB reads (IOPS)" \
 			"net|tcprecv|TCP guest → test host over TAP + virtio-net, $net_mib MiB, received (MB/s)|1|1|TCP guest → host (MB/s)" \
+			"net|guestrecv|TCP test host → guest over TAP + virtio-net, $net_mib MiB, received by the guest (MB/s)|1|1|TCP host → guest (MB/s)" \
 			"net|irqs|virtio-net: guest interrupts per MiB sent (/proc/interrupts)|$net_mib|1|" \
 			"net|RetransSegs|TCP segments the guest retransmitted, per run|1|0|" \
 			"net|OutSegs|TCP segments the guest sent, per MiB (TSO: up to 64 KiB each)|$net_mib|1|"; do
@@ -564,6 +565,7 @@ if [[ "$phases" == *" nested "* ]]; then
 			for v in "${bv[@]}"; do
 				case $kind in
 				tcprecv) e=$(io "net-$v-recv" "$kind" "$scale"); o=$(io net-qemu-recv "$kind" "$scale") ;;
+				guestrecv) e=$(io "net-$v" tcprecv "$scale"); o=$(io net-qemu tcprecv "$scale") ;;
 				irqs|RetransSegs|OutSegs) e=$(gstat "net-$v" "$kind" "$scale"); o=$(gstat net-qemu "$kind" "$scale") ;;
 				*) e=$(io "blk-$v" "$kind" "$scale"); o=$(io blk-qemu "$kind" "$scale") ;;
 				esac
