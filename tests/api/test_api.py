@@ -695,6 +695,8 @@ def console_output_full(tmp):
     """A console nobody reads: the guest's output is dropped and counted; the
     vCPU, the API, pause/resume and Ctrl-Alt-Del go on."""
     r, w = os.pipe()
+    # The smallest pipe (a page): full soon even where each exit is slow.
+    fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ
     metrics = os.path.join(tmp, "metrics.json")
     e = Ember(tmp, stdout=w)
     os.close(w)
@@ -706,7 +708,7 @@ def console_output_full(tmp):
         expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
         size = fcntl.fcntl(r, 1032)  # F_GETPIPE_SZ
         wait_for(lambda: struct.unpack("i", fcntl.ioctl(r, termios.FIONREAD, b"\0" * 4))[0]
-                 >= size - 64, "the console pipe to fill up")
+                 >= size - 64, "the console pipe to fill up", 60)
         time.sleep(0.5)  # the guest runs on into the full pipe
         check(timed("GET /", lambda: e.get("/")).json["state"] == "Running", "not running")
         expect(timed("PATCH /vm Paused", lambda: e.patch("/vm", {"state": "Paused"})), 204)

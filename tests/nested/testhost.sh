@@ -52,6 +52,8 @@ TH_VIRTIOFSD=/usr/lib/qemu/virtiofsd
 # Two emulated CPUs: QEMU runs them on two host threads (MTTCG), and a guest
 # with 2 vCPUs inside needs them. Measured: see tests/nested/README.md.
 TH_SMP="${TH_SMP:-2}"
+# Its RAM (MiB).
+TH_MEM_MIB=2048
 TH_APPEND="console=ttyS0 panic=-1 quiet"
 # Warnings QEMU prints for EPYC features TCG does not emulate: harmless.
 # (osvw, topoext, nrip-save, xsavec, rdseed, sha-ni, ... depending on QEMU).
@@ -429,7 +431,7 @@ th_run() {
 		th_virtiofsd "$sock" "$TH_OUT/virtiofsd-$$.log"
 		# vhost-user needs the guest's RAM in shared memory.
 		# shellcheck disable=SC2054 # the commas are QEMU's
-		share=(-object memory-backend-memfd,id=mem,size=2048M,share=on -numa node,memdev=mem
+		share=(-object "memory-backend-memfd,id=mem,size=${TH_MEM_MIB}M,share=on" -numa node,memdev=mem
 			-chardev "socket,id=hostroot,path=$sock"
 			-device vhost-user-fs-pci,chardev=hostroot,tag=hostroot)
 		extra="testhost.hostroot=$(th_cgroup_layout)${extra:+ $extra}"
@@ -441,7 +443,7 @@ th_run() {
 	[ ! -r /usr/share/qemu/qboot.rom ] || bios=(-bios /usr/share/qemu/qboot.rom)
 	# shellcheck disable=SC2054 # the commas are QEMU's
 	local cmd=(qemu-system-x86_64 -M q35 -accel tcg -cpu EPYC,+svm,+npt
-		-m 2048 -smp "$TH_SMP" -nographic -no-reboot -nic none
+		-m "$TH_MEM_MIB" -smp "$TH_SMP" -nographic -no-reboot -nic none
 		"${bios[@]}"
 		-device isa-debug-exit,iobase=0xf4,iosize=0x01
 		"${share[@]}" -kernel "$TH_VMLINUZ" -initrd "$initrd"
