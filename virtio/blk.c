@@ -220,6 +220,7 @@ static void notify(struct virtio_dev *d, int qi)
 	struct virtq_chain *c = &b->chain;
 	bool pushed = false;
 	int budget = VIRTIO_BLK_BUDGET;
+	uint64_t bytes = 0;
 
 	do {
 		while (virtio_dev_pop(d, qi, c) == 1) {
@@ -238,7 +239,8 @@ static void notify(struct virtio_dev *d, int qi)
 				virtq_push(q, c->head, written + 1);
 			}
 			pushed = true;
-			if (--budget == 0) {
+			bytes += c->read_len + c->write_len;
+			if (--budget == 0 || bytes >= VIRTIO_BLK_BYTE_BUDGET) {
 				/*
 				 * A guest that keeps the queue full would hold the VMM
 				 * thread: the rest in a later round, the loop's other

@@ -10,8 +10,12 @@
 #include "virtio.h"
 
 #define VIRTIO_BLK_ID_BYTES 20
-/* Requests served per notification; then the event loop serves the others. */
+/*
+ * Served per notification, whichever comes first: requests, or bytes the
+ * chains carry; then the event loop serves its other sources.
+ */
 #define VIRTIO_BLK_BUDGET 128
+#define VIRTIO_BLK_BYTE_BUDGET (8u << 20)
 #define DRIVE_ID_MAX 64
 
 struct drive_spec {

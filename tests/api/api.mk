@@ -23,7 +23,8 @@ $(API_TEST_OUT)/apiguest.elf: $(API_TEST_OUT)/apiguest.o $(GUEST_LIB_OBJS) $(GUE
 # The unit test of the JSON bodies links the code under test.
 $(UNIT_DIR)/test_config: $(UNIT_DIR)/obj/api-socket/config.o
 
-test-api: $(BUILD)/ember $(API_TEST_OUT)/apiguest.elf $(KVM_PROBE_GUEST)
+test-api: $(BUILD)/ember $(API_TEST_OUT)/apiguest.elf $(KVM_PROBE_GUEST) \
+		$(GUEST_OUT)/blkflood.elf
 	$(call need_pkgs,python3)
 	$(ON_KVM) tests/api/run.sh $(BUILD)
 

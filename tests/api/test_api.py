@@ -34,6 +34,7 @@ BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 ONLY = set(sys.argv[2:])
 EMBER = os.path.abspath(os.environ.get("EMBER", os.path.join(BUILD, "ember")))
 GUEST = os.path.abspath(os.path.join(BUILD, "tests", "api", "apiguest.elf"))
+BLKFLOOD = os.path.abspath(os.path.join(BUILD, "tests", "guests", "blkflood.elf"))
 NOT_AFTER = "The requested operation is not supported after starting the microVM."
 NOT_BEFORE = "The requested operation is not supported before starting the microVM."
 SERDE = "An error occurred when deserializing the json body of a request"
@@ -724,6 +725,38 @@ def console_output_full(tmp):
         check(data.startswith("APIGUEST cmdline"), "console %r" % data[:100])
     finally:
         os.close(r)
+        e.stop()
+
+
+@case
+def flood_blk(tmp):
+    """A guest that keeps its virtio-blk queue full of 4 MiB reads cannot hold
+    the VMM thread: GET / and pause/resume answer, SIGTERM ends ember. (Where
+    guest kernel code is instruction-emulated the guest cannot outrun the
+    device; in the nested test host, or on hardware, it does: there ember
+    without a budget never answered.)"""
+    e = Ember(tmp)
+    try:
+        expect(e.put("/boot-source", {"kernel_image_path": BLKFLOOD,
+                                      "boot_args": "console=ttyS0 rounds=1000000000"}), 204)
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 64}), 204)
+        expect(e.put("/drives/flood", {"drive_id": "flood", "path_on_host": disk(tmp, "flood.img",
+                                       8 << 20), "is_root_device": False,
+                                       "is_read_only": True}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
+        wait_for(lambda: "BLKFLOOD start" in e.stdout(), "the flood to start", 30)
+        for _ in range(5):
+            check(timed("GET /", lambda: e.get("/")).json["state"] == "Running", "not running")
+        expect(timed("PATCH /vm Paused", lambda: e.patch("/vm", {"state": "Paused"})), 204)
+        expect(timed("PATCH /vm Resumed", lambda: e.patch("/vm", {"state": "Resumed"})), 204)
+        check(timed("GET / after resuming", lambda: e.get("/")).json["state"] == "Running",
+              "not running")
+        check("FAIL" not in e.stdout(), "the guest: %r" % e.stdout()[-300:])
+        e.proc.send_signal(signal.SIGTERM)
+        rc = e.wait()
+        check(rc == 1 and "ember: stopped by signal 15" in e.stderr(),
+              "exit %d, %r" % (rc, e.stderr()[-200:]))
+    finally:
         e.stop()
 
 

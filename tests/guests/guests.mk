@@ -10,7 +10,7 @@ GUEST_SRC := tests/guests
 GUEST_OUT := $(BUILD)/tests/guests
 GUESTS    := boot triplefault badport kvmprobe exitloop
 # Guests that also link the polled virtio-mmio driver (virtio.c).
-VIRTIO_GUESTS := blk blkhostile net
+VIRTIO_GUESTS := blk blkhostile net blkflood
 
 GUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g0 \
 	-ffreestanding -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \

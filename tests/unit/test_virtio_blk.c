@@ -895,6 +895,31 @@ static void test_budget(void)
 	blk_down();
 }
 
+/* Large requests: the round ends once VIRTIO_BLK_BYTE_BUDGET bytes were moved. */
+static void test_byte_budget(void)
+{
+	/* 256 KiB reads: header, data, status; the same chain 40 times */
+	struct seg s[] = { { HDR_GPA, 16, 0 }, { DATA2_GPA, 256 << 10, W }, { STATUS_GPA, 1, W } };
+	uint64_t per = 16 + (256 << 10) + 1;
+	int first = (int)((VIRTIO_BLK_BYTE_BUDGET + per - 1) / per);
+
+	if (blk_up("testdisk", false, VIRTIO_F_VERSION_1, 64))
+		return;
+	B.dev.reschedule = on_resched;
+	nresched = 0;
+	put_hdr(HDR_GPA, T_IN, 0);
+	for (int i = 0; i < 40; i++)
+		post(s, 3, 0);
+	kick();
+	CHECK_EQ(rd16(USED_GPA + 2), first);
+	CHECK_EQ(nresched, 1);
+	kick();
+	CHECK_EQ(rd16(USED_GPA + 2), 40);
+	CHECK_EQ(nresched, 1);   /* the 40 - first left fit in one round */
+	CHECK(memcmp(T.buf + DATA2_GPA, model, 256 << 10) == 0);
+	blk_down();
+}
+
 static void test_hostile_chain(void)
 {
 	char w[1024];
@@ -1137,5 +1162,5 @@ static void test_create_errors(void)
 
 UNIT_MAIN(TEST(test_in), TEST(test_out), TEST(test_big_indirect), TEST(test_flush_id_unsupp),
 	  TEST(test_beyond_end), TEST(test_read_only), TEST(test_odd_chains),
-	  TEST(test_host_errors), TEST(test_batch_and_signal), TEST(test_hostile_chain), TEST(test_budget),
+	  TEST(test_host_errors), TEST(test_batch_and_signal), TEST(test_hostile_chain), TEST(test_budget), TEST(test_byte_budget),
 	  TEST(test_device_info), TEST(test_drive_parse), TEST(test_create_errors))
