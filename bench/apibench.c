@@ -148,10 +148,8 @@ static int roundtrip(int fd, const char *req, size_t len)
 int main(int argc, char **argv)
 {
 	static const char get[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-	static const char body[] = "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/dev/null\", "
-				   "\"is_root_device\": true, \"is_read_only\": true}";
-	char sock[108], conn[108], put[512];
-	int runs, reqs, fd = -1;
+	char sock[108], conn[108], put[512], disk[64], body[256];
+	int runs, reqs, fd = -1, fd2;
 	double *wall, *cpu, *lat;
 	pid_t pid;
 
@@ -213,19 +211,31 @@ int main(int argc, char **argv)
 		lat[i] = now_us() - t0;
 	}
 	report("get-root-us", lat, reqs);
+	/* A drive must be a regular file (or a disk): one sector of zeros. */
+	snprintf(disk, sizeof(disk), "/tmp/apibench-%d.img", (int)getpid());
+	fd2 = open(disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd2 < 0 || ftruncate(fd2, 512) < 0) {
+		fprintf(stderr, "apibench: cannot make %s\n", disk);
+		return 1;
+	}
+	close(fd2);
+	snprintf(body, sizeof(body), "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": true, \"is_read_only\": true}", disk);
 	snprintf(put, sizeof(put), "PUT /drives/rootfs HTTP/1.1\r\nHost: localhost\r\n"
 		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-		 sizeof(body) - 1, body);
+		 strlen(body), body);
 	for (int i = 0; i < reqs; i++) {
 		double t0 = now_us();
 
 		if (roundtrip(fd, put, strlen(put)) != 204) {
 			fprintf(stderr, "apibench: PUT /drives/rootfs failed\n");
+			unlink(disk);
 			return 1;
 		}
 		lat[i] = now_us() - t0;
 	}
 	report("put-drive-us", lat, reqs);
+	unlink(disk);
 	close(fd);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);

@@ -9,6 +9,7 @@
 #   HOST <vmmtime line>   one per run (labels reset, kvm-min, kvm-irq,
 #                         ember-N1/N2, raw-N1/N2)
 #   API <apibench line>   process start to the API socket, round trips
+#   HOST-BEGIN            first (only the lines after the last one count)
 #   HOST-API-STATUS N     apibench's exit status
 # Figures are printed, never asserted.
 set -uo pipefail
@@ -20,8 +21,11 @@ out=${2:?} reset_runs=${3:?} exit_runs=${4:?} n1=${5:?} n2=${6:?}
 t() {
 	local l=$1
 	shift
-	"$out/vmmtime" -l "$l" "$@" | sed 's/^/HOST /'
+	"$out/vmmtime" -l "$l" "$@" | sed -u 's/^/HOST /'
 }
+
+# Where a run starts (in the nested test host a run may be repeated).
+echo HOST-BEGIN
 
 t reset -n "$reset_runs" -t 30 -m RST -- "$build/ember" --kernel "$out/reset.elf"
 t kvm-min -n 20 -t 30 -m RST -- "$out/kvmloop" 1
@@ -32,5 +36,5 @@ for ((r = 0; r < exit_runs; r++)); do
 	t "raw-$n1" -t 60 -- "$out/kvmloop" "$n1"
 	t "raw-$n2" -t 60 -- "$out/kvmloop" "$n2"
 done
-"$out/apibench" 100 2000 "$build/ember" 2>&1 | sed 's/^/API /'
+"$out/apibench" 100 2000 "$build/ember" 2>&1 | sed -u 's/^/API /'
 echo "HOST-API-STATUS ${PIPESTATUS[0]}"

@@ -284,13 +284,16 @@ if [[ "$phases" == *" host "* ]]; then
 
 	# The KVM runs: on this machine's /dev/kvm when a test guest runs there,
 	# else in the nested test host (tests/nested/level.sh says which).
-	tests/nested/level.sh bench-host "$build" -- bench/host.sh "$build" "$out" \
+	LEVEL_SUMMARY=0 tests/nested/level.sh bench-host "$build" -- bench/host.sh "$build" "$out" \
 		"$reset_runs" "$exit_runs" "$n1" "$n2" >"$out/host-run.txt" 2>&1 || true
 	where=$(sed -n 's/^bench-host: runs \(.*\)$/\1/p' "$out/host-run.txt" | head -n 1)
 	log "host: the KVM runs ${where:-did not start: $(tail -n 1 "$out/host-run.txt")}"
 	[[ "$where" != "in the nested test host"* ]] || kvm="the nested test host's KVM (this machine's cannot run them)"
-	sed -n 's/^HOST //p' "$out/host-run.txt" >"$hl"
-	sed -n 's/^API //p' "$out/host-run.txt" >"$out/api.txt"
+	# The last run's lines (the test host may have run it again).
+	awk '/^HOST-BEGIN$/ { n = NR } { l[NR] = $0 } END { for (i = n + 1; i <= NR; i++) print l[i] }' \
+		"$out/host-run.txt" >"$out/host-last.txt"
+	sed -n 's/^HOST //p' "$out/host-last.txt" >"$hl"
+	sed -n 's/^API //p' "$out/host-last.txt" >"$out/api.txt"
 	[ -s "$hl" ] || notes+=("the KVM runs of part 1 gave no figures: $(grep -v '^TESTHOST' "$out/host-run.txt" | tail -n 2 | tr '\n' ' ')")
 	notes+=("part 1's KVM runs (start-up, exit cost, API) ran $where")
 	bad=$(awk '$8 != 0' "$hl" | wc -l)
@@ -320,7 +323,7 @@ if [[ "$phases" == *" host "* ]]; then
 		"$(per_exit ember '$6 + $7')" "$(per_exit raw '$6 + $7')" 1 0 p "" ""
 	# The API (bench/apibench.c): process start to the socket accepting, and
 	# round trips on one keep-alive connection. Medians [p10–p90], p99.
-	if grep -qx 'HOST-API-STATUS 0' "$out/host-run.txt"; then
+	if grep -qx 'HOST-API-STATUS 0' "$out/host-last.txt"; then
 		api() { awk -v k="$1" -v s="$2" '$1 == k { printf("%.*f [%.*f–%.*f], p99 %.*f", s, $3, s, $5, s, $7, s, $9) }' "$out/api.txt"; }
 		api_med() { awk -v k="$1" '$1 == k { print $3 }' "$out/api.txt"; }
 		row 1 "process start → API socket accepting, wall (µs)" "$(api startup-wall-us 0)" "—" "—" "100"
