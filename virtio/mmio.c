@@ -49,6 +49,7 @@ static void reset(struct virtio_mmio *m)
 	d->status = 0;
 	d->driver_features = 0;
 	m->dev_features_sel = m->drv_features_sel = m->queue_sel = 0;
+	m->warned_status = false;
 	__atomic_store_n(&m->int_status, 0, __ATOMIC_SEQ_CST);
 }
 
@@ -66,8 +67,11 @@ static void write_status(struct virtio_mmio *m, uint32_t v)
 	 * drops DRIVER_OK without one would leave the device half stopped.
 	 */
 	if ((old & ~VIRTIO_STATUS_NEEDS_RESET) & ~v) {
-		guest_warn("%s: the driver cleared status bits (0x%x to 0x%x) without a reset; "
-			   "ignored", d->name, old, v & 0xff);
+		if (!m->warned_status)
+			guest_warn("%s: the driver cleared status bits (0x%x to 0x%x) without a "
+				   "reset; ignored (reported once until the reset)",
+				   d->name, old, v & 0xff);
+		m->warned_status = true;
 		return;
 	}
 	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {

@@ -27,6 +27,7 @@ struct virtio_mmio {
 	uint32_t config_generation;
 	int irqfd;
 	int notify_fd[VIRTIO_MAX_QUEUES];
+	bool warned_status;          /* a bad status write was reported (until reset) */
 };
 
 /*

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "logger.h"
+
 /* Process exit statuses (see `ember --help`). */
 enum ember_status {
 	EMBER_EXIT_OK = 0,          /* the guest reset or shut down */
@@ -26,18 +28,24 @@ int errorf(char *err, size_t errlen, const char *fmt, ...)
 /* Print "ember: <msg>" on stderr and exit(status). Thread-safe. */
 void die(int status, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
-/* Print "ember: warning: <msg>" on stderr. */
-void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A warning about the host or ember itself, through the logger (stderr
+ * until PUT /logger names a file; dropped below level Warning).
+ */
+#define warn(...) LOG_WARN(__VA_ARGS__)
 
 /*
- * warn() for what the guest caused (a broken queue, an unhandled port...):
- * the guest must not flood the host's stderr, so at most
- * GUEST_WARN_BURST lines at once and one more per GUEST_WARN_EVERY_MS; the
+ * warn() for what the guest caused (a broken queue, an unhandled port...).
+ * Callers warn once per cause until the device is reset (a flag of theirs);
+ * and whatever the causes, the guest must not flood the log: at most
+ * GUEST_WARN_BURST lines at once and one more per GUEST_WARN_EVERY_MS. The
  * rest are counted in the metrics (logger.missed_log_count).
  */
 #define GUEST_WARN_BURST    32
 #define GUEST_WARN_EVERY_MS 1000
-void guest_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define guest_warn(...) guest_warn_at(__FILE__, __LINE__, __VA_ARGS__)
+void guest_warn_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* A full burst again (tests). */
 void guest_warn_reset(void);
 

@@ -50,15 +50,6 @@ void die(int status, const char *fmt, ...)
 	exit(status);
 }
 
-void warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg("warning: ", fmt, ap);
-	va_end(ap);
-}
-
 int open_host_file(const char *path, int flags, bool blk_ok, char *err, size_t errlen)
 {
 	struct stat st;
@@ -87,8 +78,9 @@ void guest_warn_reset(void)
 	pthread_mutex_unlock(&gw_lock);
 }
 
-void guest_warn(const char *fmt, ...)
+void guest_warn_at(const char *file, int line, const char *fmt, ...)
 {
+	char msg[512];
 	struct timespec ts;
 	uint64_t now;
 	bool say;
@@ -115,8 +107,10 @@ void guest_warn(const char *fmt, ...)
 		return;
 	}
 	va_start(ap, fmt);
-	vmsg("warning: ", fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (log_enabled(LOG_LEVEL_WARN))
+		logger_log(LOG_LEVEL_WARN, file, line, "%s", msg);
 }
 
 const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen)

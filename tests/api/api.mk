@@ -24,8 +24,8 @@ $(API_TEST_OUT)/apiguest.elf: $(API_TEST_OUT)/apiguest.o $(GUEST_LIB_OBJS) $(GUE
 $(UNIT_DIR)/test_config: $(UNIT_DIR)/obj/api-socket/config.o
 
 test-api: $(BUILD)/ember $(API_TEST_OUT)/apiguest.elf $(KVM_PROBE_GUEST) \
-		$(GUEST_OUT)/blkflood.elf
-	$(call need_pkgs,python3)
+		$(GUEST_OUT)/blkflood.elf $(GUEST_OUT)/netflood.elf
+	$(call need_pkgs,python3 iproute2)
 	$(ON_KVM) tests/api/run.sh $(BUILD)
 
 -include $(API_TEST_OUT)/apiguest.d

@@ -35,6 +35,7 @@ ONLY = set(sys.argv[2:])
 EMBER = os.path.abspath(os.environ.get("EMBER", os.path.join(BUILD, "ember")))
 GUEST = os.path.abspath(os.path.join(BUILD, "tests", "api", "apiguest.elf"))
 BLKFLOOD = os.path.abspath(os.path.join(BUILD, "tests", "guests", "blkflood.elf"))
+NETFLOOD = os.path.abspath(os.path.join(BUILD, "tests", "guests", "netflood.elf"))
 NOT_AFTER = "The requested operation is not supported after starting the microVM."
 NOT_BEFORE = "The requested operation is not supported before starting the microVM."
 SERDE = "An error occurred when deserializing the json body of a request"
@@ -758,6 +759,94 @@ def flood_blk(tmp):
               "exit %d, %r" % (rc, e.stderr()[-200:]))
     finally:
         e.stop()
+
+
+def make_tap(name):
+    """A TAP without addresses or IPv6, up; a one-line Fail if it cannot be made."""
+    check(os.path.exists("/dev/net/tun"), "/dev/net/tun is missing: cannot make a TAP")
+    for argv in (["ip", "tuntap", "add", "dev", name, "mode", "tap"],
+                 ["ip", "link", "set", name, "up"]):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        check(r.returncode == 0, "%s: %s" % (" ".join(argv), r.stderr.strip()))
+        if argv[1] == "tuntap":
+            try:
+                with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % name, "w") as f:
+                    f.write("1")
+            except OSError:
+                pass
+
+
+def metric_sum(path, group, name):
+    total = 0
+    for line in open(path).read().splitlines():
+        total += json.loads(line).get(group, {}).get(name, 0)
+    return total
+
+
+@case
+def flood_net(tmp):
+    """A guest that keeps both virtio-net queues full (TX: a frame made
+    available again as soon as it is sent; RX: every buffer posted again at
+    once) while the host floods its TAP cannot hold the VMM thread: GET /
+    and pause/resume answer, SIGTERM ends ember. Like flood_blk, the guest
+    outruns the device only where its code is not instruction-emulated."""
+    tap = "embf%d" % os.getpid()
+    mac = "02:00:00:00:00:09"
+    stop = threading.Event()
+    sent = [0]
+
+    def flood():
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind((tap, 0))
+        frame = bytes.fromhex(mac.replace(":", "")) + bytes.fromhex("020000000001") + \
+            b"\x88\xb7" + bytes(46)
+        while not stop.is_set():
+            for _ in range(64):
+                try:
+                    s.send(frame)
+                    sent[0] += 1
+                except OSError:
+                    pass   # the TAP's queue is full: ember is behind
+        s.close()
+
+    make_tap(tap)
+    e = None
+    flooder = threading.Thread(target=flood, daemon=True)
+    try:
+        e = Ember(tmp)
+        metrics = os.path.join(tmp, "fc.metrics")
+        expect(e.put("/metrics", {"metrics_path": metrics}), 204)
+        expect(e.put("/boot-source", {"kernel_image_path": NETFLOOD,
+                                      "boot_args": "console=ttyS0 rounds=1000000000"}), 204)
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 64}), 204)
+        expect(e.put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": tap,
+                                                  "guest_mac": mac}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
+        wait_for(lambda: "NETFLOOD start" in e.stdout(), "the flood to start", 30)
+        flooder.start()
+        wait_for(lambda: sent[0] > 1000, "the host's flood to start")
+        for _ in range(5):
+            check(timed("GET /", lambda: e.get("/")).json["state"] == "Running", "not running")
+        expect(timed("PATCH /vm Paused", lambda: e.patch("/vm", {"state": "Paused"})), 204)
+        expect(timed("PATCH /vm Resumed", lambda: e.patch("/vm", {"state": "Resumed"})), 204)
+        check(timed("GET / after resuming", lambda: e.get("/")).json["state"] == "Running",
+              "not running")
+        expect(timed("FlushMetrics", lambda: e.put("/actions", {"action_type": "FlushMetrics"})),
+               204)
+        check(metric_sum(metrics, "net", "tx_packets_count") > 0, "the guest sent nothing")
+        check(metric_sum(metrics, "net", "rx_packets_count") > 0, "the guest received nothing")
+        check("FAIL" not in e.stdout(), "the guest: %r" % e.stdout()[-300:])
+        e.proc.send_signal(signal.SIGTERM)
+        rc = e.wait()
+        check(rc == 1 and "ember: stopped by signal 15" in e.stderr(),
+              "exit %d, %r" % (rc, e.stderr()[-200:]))
+    finally:
+        stop.set()
+        if flooder.is_alive():
+            flooder.join(5)
+        if e:
+            e.stop()
+        subprocess.run(["ip", "link", "del", tap], capture_output=True)
 
 
 def out_len(e):

@@ -8,9 +8,9 @@
 
 GUEST_SRC := tests/guests
 GUEST_OUT := $(BUILD)/tests/guests
-GUESTS    := boot triplefault badport kvmprobe exitloop
+GUESTS    := boot triplefault badport kvmprobe exitloop loopback
 # Guests that also link the polled virtio-mmio driver (virtio.c).
-VIRTIO_GUESTS := blk blkhostile net blkflood
+VIRTIO_GUESTS := blk blkhostile net blkflood netflood
 
 GUEST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g0 \
 	-ffreestanding -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE /* F_GETPIPE_SZ */
 #endif
 #include "unit.h"
+#include "vmm/ember.h"
 #include "vmm/logger.h"
 
 #include <errno.h>
@@ -456,8 +457,34 @@ static void test_thread_name_default(void)
 	teardown();
 }
 
+/*
+ * Warnings, ember's and the guest's, are log lines: in the configured
+ * destination, with level and origin when asked for, dropped below Warning.
+ */
+static void test_warnings_are_log_lines(void)
+{
+	setup();
+	guest_warn_reset();
+	CHECK_OK(logger_configure(path, LOG_LEVEL_WARN, true, true, err, sizeof(err)), err);
+	warn("host %d", 1);
+	guest_warn("guest %d", 2);
+	unit_slurp(path, text, sizeof(text));
+	CHECK_EQ(unit_count_lines(text), 2);
+	CHECK(strstr(text, ":WARN:tests/unit/test_logger.c:") != NULL);
+	CHECK(strstr(text, "] host 1\n") != NULL);
+	CHECK(strstr(text, "] guest 2\n") != NULL);
+	CHECK_OK(logger_configure(path, LOG_LEVEL_ERROR, false, false, err, sizeof(err)), err);
+	truncate(path, 0);
+	warn("host %d", 3);
+	guest_warn("guest %d", 4);
+	unit_slurp(path, text, sizeof(text));
+	CHECK_STREQ(text, "");
+	guest_warn_reset();
+	teardown();
+}
+
 UNIT_MAIN(TEST(test_level_parse), TEST(test_format), TEST(test_filtering),
 	  TEST(test_message_shape), TEST(test_bad_destinations),
 	  TEST(test_thread_name_default), TEST(test_fifo_without_reader),
 	  TEST(test_full_fifo), TEST(test_sink_long_line), TEST(test_sink_partial),
-	  TEST(test_threads))
+	  TEST(test_threads), TEST(test_warnings_are_log_lines))

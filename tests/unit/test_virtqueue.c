@@ -957,7 +957,7 @@ static void test_guest_warn_limit(void)
 	for (int i = 0; i < 100; i++)
 		guest_warn("broken queue %d", i);
 	unit_capture_end(w, sizeof(w));
-	for (char *p = w; (p = strstr(p, "ember: warning: broken queue ")); p++)
+	for (char *p = w; (p = strstr(p, "] broken queue ")); p++)
 		lines++;
 	CHECK_EQ(lines, GUEST_WARN_BURST);
 	CHECK_EQ(METRIC_GET(ember_metrics.logger.missed_log_count) - missed,
