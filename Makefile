@@ -30,11 +30,14 @@ define need_pkgs
 	fi
 endef
 
-VMM_SRCS    := $(wildcard vmm/*.c)
+# The layers, bottom up (README, Layout; tests/layers.sh checks the includes).
+CORE_SRCS   := $(wildcard core/*.c)
 LOADER_SRCS := $(wildcard kernel-loader/*.c)
+VMM_SRCS    := $(filter-out vmm/seccomp_gen.c,$(wildcard vmm/*.c))
 VIRTIO_SRCS := $(wildcard virtio/*.c)
 API_SRCS    := $(filter-out api-socket/fuzz_%.c,$(wildcard api-socket/*.c))
-EMBER_SRCS  := $(VMM_SRCS) $(LOADER_SRCS) $(VIRTIO_SRCS) $(API_SRCS)
+MAIN_SRCS   := $(wildcard main/*.c)
+EMBER_SRCS  := $(CORE_SRCS) $(LOADER_SRCS) $(VMM_SRCS) $(VIRTIO_SRCS) $(API_SRCS) $(MAIN_SRCS)
 EMBER_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(EMBER_SRCS))
 
 .PHONY: all deps deps-guest deps-nested guest run test test-unit test-guests test-e2e clean
@@ -72,7 +75,30 @@ $(BUILD)/ember: $(EMBER_OBJS) $(CJSON_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
 
 -include $(EMBER_OBJS:.o=.d)
--include jailer/jailer.mk
+
+# seccomp: vmm/seccomp_gen.c, a build-time tool built with the host's
+# libseccomp (third_party/third_party.mk), compiles the allowlists to BPF:
+# $(SECCOMP_BPF_H), compiled into ember (vmm/seccomp.c), and $(SECCOMP_LISTS),
+# the lists as text for tests/seccomp.
+SECCOMP_OUT      := $(BUILD)/seccomp
+SECCOMP_GEN      := $(SECCOMP_OUT)/seccomp-gen
+SECCOMP_BPF_H    := $(SECCOMP_OUT)/seccomp_bpf.h
+SECCOMP_LISTS    := $(SECCOMP_OUT)/allowlists.txt
+$(SECCOMP_GEN): vmm/seccomp_gen.c vmm/seccomp.h $(LIBSECCOMP_HOST_LIB) $(LIBSECCOMP_HOST_HDR)
+	@mkdir -p $(@D)
+	$(HOSTCC) -std=gnu11 -Wall -Wextra -Werror -O2 -I. \
+		-I$(LIBSECCOMP_HOST_INC) vmm/seccomp_gen.c $(LIBSECCOMP_HOST_LIB) -o $@
+
+$(SECCOMP_BPF_H) $(SECCOMP_LISTS) &: $(SECCOMP_GEN)
+	$(SECCOMP_GEN) $(SECCOMP_BPF_H).tmp $(SECCOMP_LISTS).tmp
+	mv $(SECCOMP_BPF_H).tmp $(SECCOMP_BPF_H)
+	mv $(SECCOMP_LISTS).tmp $(SECCOMP_LISTS)
+
+# ember's vmm/seccomp.o includes the generated programs.
+$(BUILD)/obj/vmm/seccomp.o: $(SECCOMP_BPF_H)
+$(BUILD)/obj/vmm/seccomp.o: CFLAGS += -I$(SECCOMP_OUT)
+
+include jailer/jailer.mk
 
 # --- guest image -------------------------------------------------------------
 guest: deps-guest
@@ -88,10 +114,10 @@ run: $(BUILD)/ember guest deps-nested $(BUILD)/tests/guests/kvmprobe.elf
 # (EMBER_TEST_KVM=local|nested forces one). It probes with this guest.
 KVM_PROBE_GUEST = $(BUILD)/tests/guests/badport.elf
 ON_KVM = tests/nested/level.sh $@ $(BUILD) --
--include tests/unit/unit.mk
--include tests/guests/guests.mk
--include tests/api/api.mk
--include tests/seccomp/seccomp.mk
+include tests/unit/unit.mk
+include tests/guests/guests.mk
+include tests/api/api.mk
+include tests/seccomp/seccomp.mk
 
 test-e2e: $(BUILD)/ember guest deps-nested
 	tests/e2e/run.sh $(BUILD)

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Firecracker's API endpoints (see api.h). Runs on the VMM thread only. */
-#include "api.h"
-#include "vmm/ember.h"
-#include "vmm/metrics.h"
-#include "virtio/net.h"
+#include "api-socket/api.h"
+#include "core/ember.h"
+#include "core/metrics.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -17,10 +16,13 @@
 #define NOT_BEFORE "The requested operation is not supported before starting the microVM."
 #define SERDE_PREFIX "An error occurred when deserializing the json body of a request"
 
-void api_init(struct api *a, struct vmm *v, const char *id, size_t max_payload)
+void api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evloop *loop,
+	      const char *id, size_t max_payload)
 {
 	memset(a, 0, sizeof(*a));
-	a->vmm = v;
+	a->ops = ops;
+	a->vm = vm;
+	a->loop = loop;
 	ember_config_init(&a->cfg);
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	a->max_payload = max_payload && max_payload < HTTP_MAX_BODY ? max_payload : HTTP_MAX_BODY;
@@ -55,7 +57,7 @@ int api_apply_metrics(struct api *a, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	/* Firecracker writes the metrics every 60 s from the start, and once now. */
-	if (metrics_start_periodic(&a->vmm->loop) < 0 && errno != EBUSY)
+	if (metrics_start_periodic(a->loop) < 0 && errno != EBUSY)
 		LOG_WARN("cannot start the periodic metrics: %s", strerror(errno));
 	return 0;
 }
@@ -92,12 +94,11 @@ static int redirect_serial(const char *path, int *saved, char *err, size_t errle
 
 int api_start(struct api *a, int *status, char *err, size_t errlen)
 {
-	struct vmm *v = a->vmm;
 	char why[400];
 	int saved = -1;
 
 	*status = EMBER_EXIT_BAD_INPUT;
-	if (v->booted) {
+	if (a->booted) {
 		snprintf(err, errlen, NOT_AFTER);
 		return -1;
 	}
@@ -106,15 +107,15 @@ int api_start(struct api *a, int *status, char *err, size_t errlen)
 			 "PUT /boot-source first.");
 		return -1;
 	}
-	if (config_to_vm(&a->cfg, &v->cfg, err, errlen) < 0)
+	if (config_to_vm(&a->cfg, &a->boot, err, errlen) < 0)
 		return -1;
-	v->cfg.boot_timer = a->boot_timer;
+	a->boot.boot_timer = a->boot_timer;
 	if (a->cfg.serial.set && a->cfg.serial.path[0] &&
 	    redirect_serial(a->cfg.serial.path, &saved, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "Start microvm error: %s", why);
 		return -1;
 	}
-	if (vmm_boot(v, &v->cfg, status, why, sizeof(why)) < 0) {
+	if (a->ops->boot(a->vm, &a->boot, status, why, sizeof(why)) < 0) {
 		if (saved >= 0) {
 			dup2(saved, STDOUT_FILENO);
 			close(saved);
@@ -124,6 +125,7 @@ int api_start(struct api *a, int *status, char *err, size_t errlen)
 	}
 	if (saved >= 0)
 		close(saved);
+	a->booted = true;
 	LOG_INFO("Successfully started microvm that was configured from one single json or "
 		 "the API");
 	return 0;
@@ -198,13 +200,12 @@ static void ok_json(struct http_response *resp, char *json)
 
 static void get_instance(struct api *a, struct http_response *resp)
 {
-	const struct vmm *v = a->vmm;
 	cJSON *j = cJSON_CreateObject();
 	bool ok = j != NULL;
 
 	ok = ok && cJSON_AddStringToObject(j, "id", a->id);
-	ok = ok && cJSON_AddStringToObject(j, "state", !v->booted ? "Not started" :
-					   v->paused ? "Paused" : "Running");
+	ok = ok && cJSON_AddStringToObject(j, "state", !a->booted ? "Not started" :
+					   a->paused ? "Paused" : "Running");
 	ok = ok && cJSON_AddStringToObject(j, "vmm_version", EMBER_VERSION);
 	ok = ok && cJSON_AddStringToObject(j, "app_name", "ember");
 	ok_json(resp, ok ? cJSON_PrintUnformatted(j) : NULL);
@@ -263,7 +264,6 @@ static void count(uint64_t *total, uint64_t *fails, bool failed)
 static void handle_body(struct api *a, const struct route *r, const cJSON *j,
 			struct http_response *resp)
 {
-	struct vmm *v = a->vmm;
 	char err[600];
 	const char *id;
 	int rc = -1;
@@ -276,13 +276,13 @@ static void handle_body(struct api *a, const struct route *r, const cJSON *j,
 		rc = config_parse_action(j, &act, err, sizeof(err));
 		if (rc == 0 && act == ACTION_INSTANCE_START) {
 			rc = api_start(a, &status, err, sizeof(err));
-		} else if (rc == 0 && !v->booted) {
+		} else if (rc == 0 && !a->booted) {
 			rc = -1;
 			snprintf(err, sizeof(err), NOT_BEFORE);
 		} else if (rc == 0 && act == ACTION_CTRL_ALT_DEL) {
 			char why[300];
 
-			rc = vmm_ctrl_alt_del(v, why, sizeof(why));
+			rc = a->ops->ctrl_alt_del(a->vm, why, sizeof(why));
 			if (rc < 0)
 				snprintf(err, sizeof(err), "Internal VMM error: %s", why);
 		} else if (rc == 0) {
@@ -313,13 +313,13 @@ static void handle_body(struct api *a, const struct route *r, const cJSON *j,
 		if (!(id = path_id(r, resp)))
 			return;
 		rc = config_patch_drive(&a->cfg, j, id, &path, err, sizeof(err));
-		if (rc == 0 && !v->booted) {
+		if (rc == 0 && !a->booted) {
 			rc = -1;
 			snprintf(err, sizeof(err), NOT_BEFORE);
 		} else if (rc == 0 && path) {
 			char why[400];
 
-			rc = vmm_drive_update(v, id, path, why, sizeof(why));
+			rc = a->ops->drive_update(a->vm, id, path, why, sizeof(why));
 			if (rc < 0) {
 				snprintf(err, sizeof(err), "Drive config error: Unable to patch the "
 					 "block device: %s. Please verify the request arguments.", why);
@@ -339,7 +339,7 @@ static void handle_body(struct api *a, const struct route *r, const cJSON *j,
 			count(PUT_M(network), rc < 0);
 		} else {
 			rc = config_patch_net(&a->cfg, j, id, err, sizeof(err));
-			if (rc == 0 && !v->booted) {
+			if (rc == 0 && !a->booted) {
 				rc = -1;
 				snprintf(err, sizeof(err), NOT_BEFORE);
 			}
@@ -350,7 +350,7 @@ static void handle_body(struct api *a, const struct route *r, const cJSON *j,
 
 		n = a->cfg;
 		rc = config_put_logger(&n, j, err, sizeof(err));
-		if (rc == 0 && v->booted) {
+		if (rc == 0 && a->booted) {
 			rc = -1;
 			snprintf(err, sizeof(err), NOT_AFTER);
 		} else if (rc == 0) {
@@ -364,7 +364,7 @@ static void handle_body(struct api *a, const struct route *r, const cJSON *j,
 
 		n = a->cfg;
 		rc = config_put_metrics(&n, j, err, sizeof(err));
-		if (rc == 0 && v->booted) {
+		if (rc == 0 && a->booted) {
 			rc = -1;
 			snprintf(err, sizeof(err), NOT_AFTER);
 		} else if (rc == 0) {
@@ -378,7 +378,7 @@ static void handle_body(struct api *a, const struct route *r, const cJSON *j,
 
 		n = a->cfg;
 		rc = config_put_serial(&n, j, err, sizeof(err));
-		if (rc == 0 && v->booted) {
+		if (rc == 0 && a->booted) {
 			rc = -1;
 			snprintf(err, sizeof(err), NOT_AFTER);
 		} else if (rc == 0) {
@@ -388,15 +388,18 @@ static void handle_body(struct api *a, const struct route *r, const cJSON *j,
 		bool pause;
 
 		rc = config_parse_vm_state(j, &pause, err, sizeof(err));
-		if (rc == 0 && !v->booted) {
+		if (rc == 0 && !a->booted) {
 			rc = -1;
 			snprintf(err, sizeof(err), NOT_BEFORE);
 		} else if (rc == 0) {
 			char why[300];
 
-			rc = pause ? vmm_pause(v, why, sizeof(why)) : vmm_resume(v, why, sizeof(why));
+			rc = pause ? a->ops->pause(a->vm, why, sizeof(why)) :
+				     a->ops->resume(a->vm, why, sizeof(why));
 			if (rc < 0)
 				snprintf(err, sizeof(err), "Internal VMM error: %s", why);
+			else
+				a->paused = pause;
 		}
 	} else {
 		snprintf(err, sizeof(err), "Invalid request method and/or path: %s %.100s.",
@@ -488,7 +491,7 @@ void api_handle(void *opaque, const struct http_request *req, struct http_respon
 	 * operation: handle_body() does both for the post-boot operations; a
 	 * pre-boot resource after boot is refused once its body is valid.
 	 */
-	if (a->vmm->booted && pre_boot_only(&r)) {
+	if (a->booted && pre_boot_only(&r)) {
 		static struct ember_config scratch;
 		const char *id = NULL;
 

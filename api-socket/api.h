@@ -32,21 +32,42 @@
 
 #include "api-socket/config.h"
 #include "api-socket/http.h"
-#include "vmm/logger.h"
-#include "vmm/vmm.h"
+#include "core/logger.h"
 
 #define API_DEFAULT_SOCK "/run/firecracker.socket"
 
+struct evloop;
+
+/*
+ * What the API asks of the VM, provided by the program's top (main/vmm.c):
+ * the API sits below it and knows the VM only through these. Each returns
+ * 0, or -1 with a one-line reason in err; boot also sets *status, the exit
+ * status that fits a failure (EMBER_EXIT_BAD_INPUT for bad input).
+ */
+struct api_vm_ops {
+	int (*boot)(void *vm, const struct vm_config *c, int *status, char *err, size_t errlen);
+	int (*pause)(void *vm, char *err, size_t errlen);
+	int (*resume)(void *vm, char *err, size_t errlen);
+	int (*ctrl_alt_del)(void *vm, char *err, size_t errlen);
+	/* Swap the backing file of drive id while the guest runs. */
+	int (*drive_update)(void *vm, const char *id, const char *path, char *err, size_t errlen);
+};
+
 struct api {
-	struct vmm *vmm;
+	const struct api_vm_ops *ops;
+	void *vm;
+	struct evloop *loop;      /* the VMM thread's: the periodic metrics */
+	bool booted, paused;
 	struct ember_config cfg;
+	struct vm_config boot;    /* what InstanceStart booted (from cfg) */
 	char id[LOG_INSTANCE_ID_MAX + 1];
 	size_t max_payload;       /* bytes of body accepted (at most HTTP_MAX_BODY) */
 	bool boot_timer;          /* --boot-timer */
 };
 
 /* id is the instance id (--id); max_payload 0 means HTTP_MAX_BODY. */
-void api_init(struct api *a, struct vmm *v, const char *id, size_t max_payload);
+void api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evloop *loop,
+	      const char *id, size_t max_payload);
 
 /*
  * Apply a logger or metrics configuration now (PUT /logger, /metrics, the

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Firecracker's JSON configuration bodies and file (see config.h). */
-#include "config.h"
-#include "vmm/ember.h"
+#include "api-socket/config.h"
+#include "api-socket/vm_config.h"
+#include "core/ember.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -336,24 +337,16 @@ static int get_str(const cJSON *v, const char *name, char *dst, size_t size,
 
 bool config_valid_id(const char *id)
 {
-	size_t len = strlen(id);
+	char why[160];
 
-	if (!len || len > API_ID_MAX)
-		return false;
-	for (const char *p = id; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '_')
-			return false;
-	return true;
+	return field_id(id, strlen(id), "id", why, sizeof(why)) == 0;
 }
 
 static int check_id(const char *id, const char *name, char *err, size_t errlen)
 {
 	if (!id[0])
 		return errorf(err, errlen, "The ID cannot be empty.");
-	if (!config_valid_id(id))
-		return errorf(err, errlen, "Invalid `%s` \"%.70s\": API resource IDs are 1 to %d "
-			    "alphanumeric characters and underscores.", name, id, API_ID_MAX);
-	return 0;
+	return field_id(id, strlen(id), name, err, errlen);
 }
 
 /*
@@ -662,18 +655,6 @@ int config_patch_drive(const struct ember_config *c, const cJSON *j, const char 
 
 /* ---- PUT /network-interfaces/{id} --------------------------------------- */
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	for (int i = 0; i < 6; i++) {
-		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]) ||
-		    s[2] != (i == 5 ? '\0' : ':'))
-			return -1;
-		mac[i] = strtoul((char[]){ s[0], s[1], 0 }, NULL, 16);
-		s += 3;
-	}
-	return 0;
-}
-
 static void mac_str(const uint8_t mac[6], char buf[18])
 {
 	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
@@ -702,7 +683,7 @@ int config_put_net(struct ember_config *c, const cJSON *j, const char *path_id,
 	const cJSON *v[6];
 	struct net_spec n = { 0 };
 	const char *id, *tap;
-	char m[18];
+	char m[18], why[160];
 	int at;
 
 	if (check_fields(j, "NetworkInterface", f, 6, v, err, errlen) < 0)
@@ -714,16 +695,14 @@ int config_put_net(struct ember_config *c, const cJSON *j, const char *path_id,
 	if (path_id && strcmp(path_id, id))
 		return errorf(err, errlen, "The id from the path [%s] does not match the id from the "
 			    "body [%s]!", path_id, id);
-	if (!tap[0] || strlen(tap) >= sizeof(n.tap) || !strcmp(tap, ".") || !strcmp(tap, "..") ||
-	    strpbrk(tap, "/:,= ") || has_ctl(tap))
+	if (field_tap_name(tap, strlen(tap), why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Network config error: Cannot open/create the tap device: "
-			    "invalid host_dev_name \"%.40s\" (1 to %zu characters, no '/', ':', ',', "
-			    "'=' or spaces).", tap, sizeof(n.tap) - 1);
+			      "%s.", why);
 	strcpy(n.tap, tap);
 	if (v[2]) {
-		if (parse_mac(v[2]->valuestring, n.mac) < 0)
-			return errorf(err, errlen, SERDE "invalid guest_mac \"%.40s\": expected "
-				    "XX:XX:XX:XX:XX:XX in hexadecimal.", v[2]->valuestring);
+		if (field_mac(v[2]->valuestring, strlen(v[2]->valuestring), n.mac, why,
+			      sizeof(why)) < 0)
+			return errorf(err, errlen, SERDE "guest_mac: %s.", why);
 		n.has_mac = true;
 	}
 	if (v[3])

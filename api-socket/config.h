@@ -24,11 +24,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vmm/vmm.h"
+#include "api-socket/vm_config.h"
 
 struct cJSON;
 
-#define API_ID_MAX       64  /* drive_id, iface_id: [A-Za-z0-9_]{1,64} */
+#define API_ID_MAX       FIELD_ID_MAX /* drive_id, iface_id (vm_config.h) */
 #define PARTUUID_MAX     64
 #define LOG_LEVEL_MAX    8   /* "Warning" */
 #define LOG_MODULE_MAX   256

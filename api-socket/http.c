@@ -7,7 +7,7 @@
  * request line is refused before its headers are read. The body is then
  * copied into a fixed buffer up to its Content-Length.
  */
-#include "http.h"
+#include "api-socket/http.h"
 
 #include <stdint.h>
 #include <stdio.h>

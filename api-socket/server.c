@@ -12,9 +12,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* accept4 */
 #endif
-#include "server.h"
-#include "../vmm/logger.h"
-#include "../vmm/seccomp.h"
+#include "api-socket/server.h"
+#include "core/logger.h"
+#include "vmm/seccomp.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -20,7 +20,7 @@
 #include <stddef.h>
 
 #include "api-socket/http.h"
-#include "vmm/evloop.h"
+#include "core/evloop.h"
 
 #define API_MAX_CONNS        64
 #define API_IDLE_TIMEOUT_MS  10000

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/cglimit.h"
 #include "jailer/jailer.h"
-#include "vmm/cglimit.h"
 
 void jail_usage(FILE *f);
 void jail_version(void);

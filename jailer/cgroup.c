@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/cglimit.h"
 #include "jailer/jailer.h"
-#include "vmm/cglimit.h"
 
 /* cgroup v2 interface files a jail may set, per controller. */
 static const char *const known_keys[] = {

@@ -14,8 +14,8 @@ include third_party/third_party.mk
 endif
 
 JAILER_SRCS := $(wildcard jailer/*.c)
-# vmm/cglimit.c: the cgroup memory limit, which ember reads too.
-JAILER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(JAILER_SRCS)) $(BUILD)/obj/vmm/cglimit.o
+# core/cglimit.c: the cgroup memory limit, which ember reads too.
+JAILER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(JAILER_SRCS)) $(BUILD)/obj/core/cglimit.o
 JAILER_TEST_OUT := $(BUILD)/tests/jailer
 
 .PHONY: test-jailer

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/cglimit.h"
 #include "jailer/jailer.h"
-#include "vmm/cglimit.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "unknown"

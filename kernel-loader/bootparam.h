@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "loader.h"
-#include "../vmm/ember.h" /* errorf */
+#include "core/ember.h" /* errorf */
+#include "kernel-loader/loader.h"
 
 #define ZERO_PAGE_SIZE        0x1000
 

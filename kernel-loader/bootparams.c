@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The e820 map, the command line and the zero page (struct boot_params). */
-#include "loader.h"
-#include "bootparam.h"
-#include "../vmm/layout.h"
+#include "core/layout.h"
+#include "kernel-loader/bootparam.h"
+#include "kernel-loader/loader.h"
 
 #include <inttypes.h>
 #include <string.h>

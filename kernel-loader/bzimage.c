@@ -9,9 +9,9 @@
  * bytes there, so the kernel owns [1 MiB, max(1 MiB + image size,
  * runtime start + init_size)). Both ends must be in low RAM.
  */
-#include "loader.h"
-#include "bootparam.h"
-#include "../vmm/layout.h"
+#include "core/layout.h"
+#include "kernel-loader/bootparam.h"
+#include "kernel-loader/loader.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -4,9 +4,9 @@
  * address (p_paddr), its tail up to p_memsz zeroed. The whole image is
  * validated before the first byte is written to guest memory.
  */
-#include "loader.h"
-#include "bootparam.h"
-#include "../vmm/layout.h"
+#include "core/layout.h"
+#include "kernel-loader/bootparam.h"
+#include "kernel-loader/loader.h"
 
 #include <elf.h>
 #include <inttypes.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* initrd placement: page-aligned, as high as the kernel allows. */
-#include "loader.h"
-#include "bootparam.h"
-#include "../vmm/layout.h"
+#include "core/layout.h"
+#include "kernel-loader/bootparam.h"
+#include "kernel-loader/loader.h"
 
 #include <inttypes.h>
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* load_kernel(): detect the image format and hand it to its loader. */
-#include "loader.h"
-#include "bootparam.h"
+#include "kernel-loader/bootparam.h"
+#include "kernel-loader/loader.h"
 
 #include <stdarg.h>
 #include <stdio.h>

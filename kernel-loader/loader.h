@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 enum kernel_format { KERNEL_ELF = 1, KERNEL_BZIMAGE = 2 };
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "blk.h"
-#include "../vmm/ember.h"
+#include "virtio/blk.h"
+#include "core/ember.h"
+#include "core/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,56 +44,31 @@ struct blk_config {
 	uint32_t seg_max;
 } __attribute__((packed));
 
-int drive_parse(const char *arg, int n, struct drive_spec *s, char *err, size_t errlen)
+/* Updated by the device without a lock: each word is read whole. */
+static void metrics_read(void *dev, uint64_t *v)
 {
-	char buf[4200], *save = NULL;
+	const struct virtio_blk_stats *s = dev;
 
-	memset(s, 0, sizeof(*s));
-	snprintf(s->id, sizeof(s->id), "drive%d", n);
-	if (strlen(arg) >= sizeof(buf)) {
-		snprintf(err, errlen, "--drive: argument too long");
-		return -1;
-	}
-	strcpy(buf, arg);
-	for (const char *p = arg; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			snprintf(err, errlen, "--drive: control character in the argument");
-			return -1;
-		}
-	for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-		char *val = strchr(kv, '=');
-
-		if (val)
-			*val++ = '\0';
-		if (!strcmp(kv, "path") && val && *val && strlen(val) < sizeof(s->path)) {
-			strcpy(s->path, val);
-		} else if (!strcmp(kv, "id") && val) {
-			size_t len = strlen(val);
-
-			if (len == 0 || len > DRIVE_ID_MAX ||
-			    strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					"0123456789_-") != len) {
-				snprintf(err, errlen, "--drive: id must be 1 to %d letters, digits, "
-					 "'_' or '-'", DRIVE_ID_MAX);
-				return -1;
-			}
-			strcpy(s->id, val);
-		} else if (!strcmp(kv, "ro") && !val) {
-			s->read_only = true;
-		} else if (!strcmp(kv, "root") && !val) {
-			s->root = true;
-		} else {
-			snprintf(err, errlen, "--drive: bad item '%s%s%s' (expected path=FILE"
-				 "[,id=ID][,ro][,root])", kv, val ? "=" : "", val ? val : "");
-			return -1;
-		}
-	}
-	if (!s->path[0]) {
-		snprintf(err, errlen, "--drive: path=FILE is required");
-		return -1;
-	}
-	return 0;
+	v[0] = __atomic_load_n(&s->read_bytes, __ATOMIC_RELAXED);
+	v[1] = __atomic_load_n(&s->write_bytes, __ATOMIC_RELAXED);
+	v[2] = __atomic_load_n(&s->reads, __ATOMIC_RELAXED);
+	v[3] = __atomic_load_n(&s->writes, __ATOMIC_RELAXED);
+	v[4] = __atomic_load_n(&s->flushes, __ATOMIC_RELAXED);
+	v[5] = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
 }
+
+static const char *const metric_names[] = {
+	"read_bytes", "write_bytes", "read_count", "write_count", "flush_count",
+	"execute_fails",
+};
+
+const struct metrics_kind virtio_blk_metrics = {
+	.group = "block",
+	.after = "api_server",
+	.names = metric_names,
+	.n = ARRAY_SIZE(metric_names),
+	.read = metrics_read,
+};
 
 static void config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
 {

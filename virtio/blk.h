@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virtio.h"
+#include "virtio/virtio.h"
 
 #define VIRTIO_BLK_ID_BYTES 20
 /*
@@ -29,6 +29,10 @@ struct virtio_blk_stats {
 	uint64_t read_bytes, write_bytes, reads, writes, flushes, errors;
 };
 
+/* Firecracker's "block" metrics; a device is its struct virtio_blk_stats. */
+struct metrics_kind;
+extern const struct metrics_kind virtio_blk_metrics;
+
 struct virtio_blk {
 	struct virtio_dev dev;
 	struct drive_spec spec;
@@ -38,12 +42,6 @@ struct virtio_blk {
 	struct virtq_chain chain; /* scratch for the request being served */
 	char name[DRIVE_ID_MAX + 16];
 };
-
-/*
- * Parse "path=FILE[,id=ID][,ro][,root]" into *s (id defaults to "drive<n>").
- * -1 with a one-line reason in err.
- */
-int drive_parse(const char *arg, int n, struct drive_spec *s, char *err, size_t errlen);
 
 /* Open the backing file and set up the device; -1 with a reason in err. */
 int virtio_blk_create(struct virtio_blk *b, const struct drive_spec *s,

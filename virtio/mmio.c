@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "mmio.h"
-#include "../vmm/ember.h"
+#include "virtio/mmio.h"
+#include "core/ember.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -263,22 +263,20 @@ int virtio_mmio_param(int n, char *buf, size_t size)
 	return 0;
 }
 
-void virtio_mmio_add(struct vm *vm, struct virtio_dev *dev)
+void virtio_mmio_add(struct vm *vm, int n, struct virtio_dev *dev)
 {
-	static int ndevs;
 	struct virtio_mmio *m = calloc(1, sizeof(*m));
 	struct kvm_irqfd irqfd = { 0 };
 
 	if (!m)
 		die(EMBER_EXIT_HOST_ERROR, "out of memory");
-	if (ndevs == VIRTIO_MMIO_MAX_DEVS)
-		die(EMBER_EXIT_HOST_ERROR, "too many virtio devices (at most %d)",
-		    VIRTIO_MMIO_MAX_DEVS);
+	if (n < 0 || n >= VIRTIO_MMIO_MAX_DEVS)
+		die(EMBER_EXIT_HOST_ERROR, "%s: no virtio-mmio slot %d (0 to %d)", dev->name, n,
+		    VIRTIO_MMIO_MAX_DEVS - 1);
 	m->dev = dev;
 	m->vm = vm;
-	m->base = VIRTIO_MMIO_BASE + (uint64_t)ndevs * VIRTIO_MMIO_SIZE;
-	m->gsi = VIRTIO_MMIO_FIRST_GSI + ndevs;
-	ndevs++;
+	m->base = VIRTIO_MMIO_BASE + (uint64_t)n * VIRTIO_MMIO_SIZE;
+	m->gsi = VIRTIO_MMIO_FIRST_GSI + n;
 	dev->transport = m;
 	dev->signal = signal_irq;
 	dev->reschedule = mmio_reschedule;

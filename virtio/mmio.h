@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-#include "../vmm/vm.h"
-#include "virtio.h"
+#include "virtio/virtio.h"
+#include "vmm/vm.h"
 
 #define VIRTIO_MMIO_SIZE      0x1000
 #define VIRTIO_MMIO_BASE      0xd0000000ULL /* MMIO_GAP_START: devices one page apart */
@@ -31,16 +31,16 @@ struct virtio_mmio {
 };
 
 /*
- * The kernel parameter that announces the device in slot n (slots are
- * taken in the order of virtio_mmio_add() calls):
+ * The kernel parameter that announces the device in slot n (0 to
+ * VIRTIO_MMIO_MAX_DEVS - 1; the VM's device table hands them out):
  * "virtio_mmio.device=4K@ADDR:GSI". -1 if n is not a valid slot.
  */
 int virtio_mmio_param(int n, char *buf, size_t size);
 
 /*
- * Put dev on the next free slot: register it on the MMIO bus and wire its
- * ioeventfds and irqfd. Dies on failure (a host error).
+ * Put dev on slot n: register it on the MMIO bus and wire its ioeventfds
+ * and irqfd. Dies on failure (a host error, or a slot taken twice).
  */
-void virtio_mmio_add(struct vm *vm, struct virtio_dev *dev);
+void virtio_mmio_add(struct vm *vm, int n, struct virtio_dev *dev);
 
 #endif

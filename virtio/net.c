@@ -24,8 +24,9 @@
  * Everything runs under dev->lock: the transport holds it for the ops, the
  * event-loop callbacks here take it.
  */
-#include "net.h"
-#include "../vmm/ember.h"
+#include "virtio/net.h"
+#include "core/ember.h"
+#include "core/metrics.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -572,137 +573,38 @@ static const struct virtio_dev_ops net_ops = {
 	.reset = net_reset,
 };
 
-/* --- creation and the command-line spec ---------------------------------- */
+/* --- metrics ---------------------------------------------------------------- */
 
-static int check_ifname(const char *name, size_t len, char *err, size_t errlen)
+void virtio_net_metric_vals(const struct virtio_net_stats *st, uint64_t *v)
 {
-	if (len == 0) {
-		snprintf(err, errlen, "empty TAP name");
-		return -1;
-	}
-	if (len >= IFNAMSIZ) {
-		snprintf(err, errlen, "TAP name '%.*s' is too long (at most %d characters)",
-			 (int)(len > 64 ? 64 : len), name, IFNAMSIZ - 1);
-		return -1;
-	}
-	if ((len == 1 && name[0] == '.') || (len == 2 && !memcmp(name, "..", 2))) {
-		snprintf(err, errlen, "'%.*s' is not a valid TAP name", (int)len, name);
-		return -1;
-	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = name[i];
+	const uint64_t vals[] = { st->rx_bytes, st->rx_frames, st->rx_errors, st->rx_drops,
+				  st->tx_bytes, st->tx_frames, st->tx_errors, st->tx_drops };
 
-		if (!isgraph(ch) || ch == '/' || ch == ':' || ch == '%' || ch == ',') {
-			snprintf(err, errlen, "TAP name '%.*s' has an invalid character",
-				 (int)len, name);
-			return -1;
-		}
-	}
-	return 0;
+	memcpy(v, vals, sizeof(vals));
 }
 
-static int hexval(char c)
+static void metrics_read(void *dev, uint64_t *v)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	struct virtio_net_stats st;
+
+	virtio_net_get_stats(dev, &st);
+	virtio_net_metric_vals(&st, v);
 }
 
-static int parse_mac(const char *s, size_t len, uint8_t mac[6], char *err, size_t errlen)
-{
-	static const uint8_t zero[6];
+static const char *const metric_names[] = {
+	"rx_bytes_count", "rx_packets_count", "rx_fails", "rx_drops",
+	"tx_bytes_count", "tx_packets_count", "tx_fails", "tx_drops",
+};
 
-	if (len != 17)
-		goto bad;
-	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+const struct metrics_kind virtio_net_metrics = {
+	.group = "net",
+	.after = "logger",
+	.names = metric_names,
+	.n = ARRAY_SIZE(metric_names),
+	.read = metrics_read,
+};
 
-		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-			goto bad;
-		mac[i] = hi << 4 | lo;
-	}
-	if (mac[0] & 1) {
-		snprintf(err, errlen, "MAC %.17s is a multicast address", s);
-		return -1;
-	}
-	if (!memcmp(mac, zero, 6)) {
-		snprintf(err, errlen, "MAC %.17s is all zeroes", s);
-		return -1;
-	}
-	return 0;
-bad:
-	snprintf(err, errlen, "bad MAC '%.*s' (expected XX:XX:XX:XX:XX:XX in hex)",
-		 (int)(len > 40 ? 40 : len), s);
-	return -1;
-}
-
-int virtio_net_parse(const char *spec, char *tap, size_t taplen, uint8_t mac[6],
-		     bool *has_mac, char *err, size_t errlen)
-{
-	static const char usage[] = "expected tap=NAME[,mac=XX:XX:XX:XX:XX:XX]";
-	const char *p = spec;
-	bool has_tap = false;
-
-	*has_mac = false;
-	if (taplen < IFNAMSIZ) {
-		snprintf(err, errlen, "TAP name buffer too small");
-		return -1;
-	}
-	for (;;) {
-		const char *end = strchrnul(p, ',');
-		const char *eq = memchr(p, '=', end - p);
-		size_t klen, vlen;
-		const char *val;
-
-		if (end == p) {
-			snprintf(err, errlen, "empty option in '%.80s' (%s)", spec, usage);
-			return -1;
-		}
-		if (!eq) {
-			snprintf(err, errlen, "'%.*s' is not KEY=VALUE (%s)",
-				 (int)(end - p > 40 ? 40 : end - p), p, usage);
-			return -1;
-		}
-		klen = eq - p;
-		val = eq + 1;
-		vlen = end - val;
-		if (klen == 3 && !memcmp(p, "tap", 3)) {
-			if (has_tap) {
-				snprintf(err, errlen, "tap= given twice");
-				return -1;
-			}
-			if (check_ifname(val, vlen, err, errlen) < 0)
-				return -1;
-			memcpy(tap, val, vlen);
-			tap[vlen] = '\0';
-			has_tap = true;
-		} else if (klen == 3 && !memcmp(p, "mac", 3)) {
-			if (*has_mac) {
-				snprintf(err, errlen, "mac= given twice");
-				return -1;
-			}
-			if (parse_mac(val, vlen, mac, err, errlen) < 0)
-				return -1;
-			*has_mac = true;
-		} else {
-			snprintf(err, errlen, "unknown key '%.*s' (%s)",
-				 (int)(klen > 40 ? 40 : klen), p, usage);
-			return -1;
-		}
-		if (!*end)
-			break;
-		p = end + 1;
-	}
-	if (!has_tap) {
-		snprintf(err, errlen, "no tap=NAME (%s)", usage);
-		return -1;
-	}
-	return 0;
-}
+/* --- creation -------------------------------------------------------------- */
 
 static void random_mac(uint8_t mac[6])
 {
@@ -739,8 +641,8 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 	int hdr_len = HDR_LEN;
 	size_t len = strlen(tap_name);
 
-	if (check_ifname(tap_name, len, err, errlen) < 0)
-		return -1;
+	if (len == 0 || len >= IFNAMSIZ) /* checked by api-socket/vm_config.c: a safeguard */
+		return errorf(err, errlen, "bad TAP name '%.40s'", tap_name);
 	n = calloc(1, sizeof(*n));
 	if (!n) {
 		snprintf(err, errlen, "out of memory");

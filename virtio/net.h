@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virtio.h"
+#include "virtio/virtio.h"
 
 struct virtio_net;
 
@@ -30,14 +30,6 @@ struct virtio_net_stats {
 };
 
 /*
- * Parse "tap=NAME[,mac=XX:XX:XX:XX:XX:XX]" (keys in any order, each once).
- * tap gets NAME (taplen must be at least IFNAMSIZ); mac and *has_mac get
- * the MAC when one is given. 0, or -1 with a one-line reason in err.
- */
-int virtio_net_parse(const char *spec, char *tap, size_t taplen, uint8_t mac[6],
-		     bool *has_mac, char *err, size_t errlen);
-
-/*
  * Open (or create, when allowed) the TAP device tap_name and make the
  * device: mac, or a random locally administered one when NULL. The TAP fd
  * joins loop. 0, or -1 with a one-line reason in err (e.g. "cannot open
@@ -49,6 +41,14 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 
 /* Close the TAP and free a device that was never given to a transport. */
 void virtio_net_destroy(struct virtio_net *n);
+
+/*
+ * Firecracker's "net" metrics; a device is its struct virtio_net.
+ * virtio_net_metric_vals puts st in the order of the kind's names.
+ */
+struct metrics_kind;
+extern const struct metrics_kind virtio_net_metrics;
+void virtio_net_metric_vals(const struct virtio_net_stats *st, uint64_t *vals);
 
 /* The device, for a transport (virtio_mmio_add). */
 struct virtio_dev *virtio_net_dev(struct virtio_net *n);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "virtio.h"
+#include "virtio/virtio.h"
+#include "core/ember.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,10 @@ void virtio_dev_init(struct virtio_dev *d, const char *name, uint32_t device_id,
 {
 	d->name = name;
 	d->device_id = device_id;
+	/* a device's own constant: more would be a bug in ember, not input */
+	if (nqueues < 1 || nqueues > VIRTIO_MAX_QUEUES)
+		die(EMBER_EXIT_HOST_ERROR, "%s: %d queues (1 to %d)", name, nqueues,
+		    VIRTIO_MAX_QUEUES);
 	d->nqueues = nqueues;
 	d->queue_max = queue_max;
 	d->mem = mem;

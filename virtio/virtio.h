@@ -15,9 +15,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/evloop.h"
-#include "../vmm/guest_mem.h"
-#include "virtqueue.h"
+#include "core/evloop.h"
+#include "core/guest_mem.h"
+#include "virtio/virtqueue.h"
 
 #define VIRTIO_ID_NET    1
 #define VIRTIO_ID_BLOCK  2
@@ -37,7 +37,7 @@
 #define VIRTIO_INT_VRING  1
 #define VIRTIO_INT_CONFIG 2
 
-#define VIRTIO_MAX_QUEUES 2
+#define VIRTIO_MAX_QUEUES 8 /* vsock needs 3, a balloon up to 5 */
 
 struct virtio_dev;
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "virtqueue.h"
-#include "../vmm/ember.h"
+#include "virtio/virtqueue.h"
+#include "core/ember.h"
 
 #include <stdarg.h>
 #include <stdio.h>

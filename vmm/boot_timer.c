@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "boot_timer.h"
-#include "logger.h"
-#include "metrics.h"
-#include "vm.h"
+#include "vmm/boot_timer.h"
+#include "core/logger.h"
+#include "core/metrics.h"
+#include "vmm/vm.h"
 
 #include <string.h>
 #include <time.h>

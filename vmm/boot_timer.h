@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "layout.h" /* BOOT_TIMER_ADDR */
+#include "core/layout.h" /* BOOT_TIMER_ADDR */
 
 #define BOOT_TIMER_SIZE  0x1000ULL
 #define BOOT_TIMER_MAGIC 123

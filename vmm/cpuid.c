@@ -4,7 +4,7 @@
  * the guest sees one package of n single-threaded cores, vCPU id = APIC id,
  * and the hypervisor bit set.
  */
-#include "vm.h"
+#include "vmm/vm.h"
 
 #define CPUID_HYPERVISOR   (1u << 31) /* leaf 1 ECX */
 #define CPUID_HTT          (1u << 28) /* leaf 1 EDX */

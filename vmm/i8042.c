@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "i8042.h"
-#include "ember.h"
+#include "vmm/i8042.h"
+#include "core/ember.h"
 
 #include <string.h>
 

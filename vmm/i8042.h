@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vm.h"
+#include "vmm/vm.h"
 
 #define I8042_BUF 16
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "legacy.h"
-#include "ember.h"
+#include "vmm/legacy.h"
+#include "core/ember.h"
 
 #include <string.h>
 

@@ -8,7 +8,7 @@
 #ifndef EMBER_LEGACY_H
 #define EMBER_LEGACY_H
 
-#include "vm.h"
+#include "vmm/vm.h"
 
 void legacy_init(struct vm *vm);
 

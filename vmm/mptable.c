@@ -5,9 +5,9 @@
  * memory, where Linux looks for it), the configuration table right after.
  * Built in a local buffer, checksummed, then copied with gm_write().
  */
-#include "mptable.h"
-#include "ember.h"
-#include "layout.h"
+#include "vmm/mptable.h"
+#include "core/ember.h"
+#include "core/layout.h"
 
 #include <stdarg.h>
 #include <stdint.h>

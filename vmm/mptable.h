@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "guest_mem.h"
+#include "core/guest_mem.h"
 
 #define MPTABLE_IOAPIC_PINS 24
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "serial.h"
-#include "ember.h"
-#include "metrics.h"
+#include "vmm/serial.h"
+#include "core/ember.h"
+#include "core/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "term.h"
+#include "vmm/term.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "vm.h"
-#include "ember.h"
-#include "layout.h"
-#include "logger.h"
-#include "metrics.h"
-#include "seccomp.h"
+#include "vmm/vm.h"
+#include "core/ember.h"
+#include "core/layout.h"
+#include "core/logger.h"
+#include "core/metrics.h"
+#include "vmm/seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>

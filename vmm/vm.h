@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
-#include "bus.h"
-#include "guest_mem.h"
+#include "core/bus.h"
+#include "core/guest_mem.h"
 
 struct vm;
 

@@ -1002,6 +1002,54 @@ def one_line_exit2(argv, want, tmp):
 
 
 @case
+def same_refusal_everywhere(tmp):
+    """One check per field (api-socket/vm_config.c): a bad TAP name, MAC or drive
+    id gets the same reason from --net/--drive, the API and --config-file
+    (before, the API took "tap%d" and a multicast MAC that --net refused)."""
+    img = disk(tmp, "same.img")
+    bad = [
+        # (what, --net/--drive spec, API resource, API body, config-file key, entry, reason)
+        ("TAP template", ["--net", "tap=tap%d"], "/network-interfaces/eth0",
+         {"iface_id": "eth0", "host_dev_name": "tap%d"}, "network-interfaces",
+         'TAP name "tap%d" has an invalid character'),
+        ("long TAP", ["--net", "tap=0123456789abcdef"], "/network-interfaces/eth0",
+         {"iface_id": "eth0", "host_dev_name": "0123456789abcdef"}, "network-interfaces",
+         'TAP name "0123456789abcdef" is longer than 15 characters'),
+        ("multicast MAC", ["--net", "tap=t0,mac=01:00:5e:00:00:01"], "/network-interfaces/eth0",
+         {"iface_id": "eth0", "host_dev_name": "t0", "guest_mac": "01:00:5e:00:00:01"},
+         "network-interfaces", "MAC 01:00:5e:00:00:01 is a multicast address"),
+        ("zero MAC", ["--net", "tap=t0,mac=00:00:00:00:00:00"], "/network-interfaces/eth0",
+         {"iface_id": "eth0", "host_dev_name": "t0", "guest_mac": "00:00:00:00:00:00"},
+         "network-interfaces", "MAC 00:00:00:00:00:00 is all zeroes"),
+        ("drive id", ["--drive", "path=%s,id=a-b" % img], None,
+         {"drive_id": "a-b", "path_on_host": img, "is_root_device": False}, "drives",
+         '"a-b": 1 to 64 letters, digits and underscores'),
+    ]
+    for i, (what, cli, resource, body, key, reason) in enumerate(bad):
+        one_line_exit2([EMBER, "--kernel", GUEST] + cli, reason, tmp)
+        doc = {"boot-source": {"kernel_image_path": GUEST}, "drives": []}
+        doc[key] = [body]
+        path = os.path.join(tmp, "same.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        one_line_exit2([EMBER, "--no-api", "--config-file", path], reason, tmp)
+        if resource:
+            e = Ember(tmp, name="same%d" % i)
+            try:
+                expect(e.put(resource, body), 400, reason)
+            finally:
+                e.stop()
+    # the API's path ids follow the same grammar (Firecracker's words there)
+    e = Ember(tmp, name="same-path")
+    try:
+        expect(e.put("/drives/a-b", {"drive_id": "a-b", "path_on_host": img,
+                                     "is_root_device": False}), 400,
+               "API Resource IDs can only contain alphanumeric characters and underscores.")
+    finally:
+        e.stop()
+
+
+@case
 def flags(tmp):
     sock = os.path.join(tmp, "f.sock")
     bad_cfg = os.path.join(tmp, "bad.json")

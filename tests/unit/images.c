@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "images.h"
+#include "tests/unit/images.h"
 #include "kernel-loader/bootparam.h"
 
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * stall and vanish. Every wait is bounded.
  */
 #define _GNU_SOURCE /* memmem */
-#include "unit.h"
+#include "tests/unit/unit.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,10 +4,10 @@
  * here from the offsets of Linux's zero-page.rst written out as literals
  * (not from kernel-loader/bootparam.h), and compared byte for byte.
  */
-#include "unit.h"
-#include "images.h"
+#include "tests/unit/unit.h"
+#include "tests/unit/images.h"
+#include "core/layout.h"
 #include "kernel-loader/loader.h"
-#include "vmm/layout.h"
 
 #include <stdlib.h>
 

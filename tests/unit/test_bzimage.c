@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* bzImage loading: crafted images, good and malformed. */
-#include "unit.h"
-#include "images.h"
+#include "tests/unit/unit.h"
+#include "tests/unit/images.h"
+#include "core/layout.h"
 #include "kernel-loader/bootparam.h"
 #include "kernel-loader/loader.h"
-#include "vmm/layout.h"
 
 #include <stdlib.h>
 

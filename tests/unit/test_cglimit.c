@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The cgroup memory limit's parsing (vmm/cglimit.h): mountinfo lines (v1
+ * The cgroup memory limit's parsing (core/cglimit.h): mountinfo lines (v1
  * hierarchies by controller, co-mounted ones, cgroup2, escapes, optional
  * fields), /proc/self/cgroup lines, paths relative to a mount's root, and
  * limit files. Reading the real /proc and cgroup files is tests/jailer's.
  * The code under test is compiled in here (it is no part of the unit
  * library of tests/unit/unit.mk).
  */
-#include "unit.h"
-#include "vmm/cglimit.c"
+#include "tests/unit/unit.h"
+#include "core/cglimit.c"
 
 static char mnt[256], root[256], path[256];
 

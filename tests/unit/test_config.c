@@ -9,7 +9,7 @@
  *
  * Links api-socket/config.c (tests/api/api.mk adds it) and cJSON.
  */
-#include "unit.h"
+#include "tests/unit/unit.h"
 #include "api-socket/config.h"
 
 #include <cjson/cJSON.h>
@@ -307,7 +307,7 @@ static void test_drives(void)
 	REFUSE(config_put_drive(&C, j, "b", err, sizeof(err)), DRIVE("a", disk, "false"),
 	       "The id from the path does not match the id from the body!");
 	REFUSE(config_put_drive(&C, j, "a-b", err, sizeof(err)), DRIVE("a-b", disk, "false"),
-	       "alphanumeric characters and underscores");
+	       "invalid drive_id \"a-b\": 1 to 64 letters, digits and underscores");
 	REFUSE(config_put_drive(&C, j, "", err, sizeof(err)), DRIVE("", disk, "false"),
 	       "The ID cannot be empty.");
 	REFUSE(config_put_drive(&C, j, "a", err, sizeof(err)), DRIVE("a", disk, "\"yes\""),
@@ -438,20 +438,22 @@ static void test_nets(void)
 	       "The id from the path [eth1] does not match the id from the body [eth0]!");
 	REFUSE(config_put_net(&C, j, "eth0", err, sizeof(err)),
 	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": \"06:00:AC\"}",
-	       "invalid guest_mac");
+	       "guest_mac: invalid MAC \"06:00:AC\"");
 	REFUSE(config_put_net(&C, j, "eth0", err, sizeof(err)),
 	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": "
-	       "\"06:00:AC:10:00:0g\"}", "invalid guest_mac");
+	       "\"06:00:AC:10:00:0g\"}", "guest_mac: invalid MAC");
 	REFUSE(config_put_net(&C, j, "eth0", err, sizeof(err)),
-	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"a/b\"}", "invalid host_dev_name");
+	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"a/b\"}",
+	       "Cannot open/create the tap device: TAP name \"a/b\" has an invalid character");
 	REFUSE(config_put_net(&C, j, "eth0", err, sizeof(err)),
 	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"0123456789abcdef\"}",
-	       "invalid host_dev_name");
+	       "is longer than 15 characters");
 	REFUSE(config_put_net(&C, j, "eth0", err, sizeof(err)),
-	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"\"}", "invalid host_dev_name");
+	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"\"}",
+	       "the TAP name cannot be empty");
 	REFUSE(config_put_net(&C, j, "eth0", err, sizeof(err)),
 	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"t\\u0007p\"}",
-	       "invalid host_dev_name \"t?p\"");
+	       "TAP name \"t?p\" has an invalid character");
 	REFUSE(config_put_net(&C, j, "eth0", err, sizeof(err)),
 	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"mtu\": 9000}",
 	       "mtu is not supported");

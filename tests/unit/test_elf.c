@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ELF vmlinux loading: a good multi-segment image and malformed ones. */
-#include "unit.h"
-#include "images.h"
+#include "tests/unit/unit.h"
+#include "tests/unit/images.h"
+#include "core/layout.h"
 #include "kernel-loader/loader.h"
-#include "vmm/layout.h"
 
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gm_layout()/gm_ptr(): the bounds checks every loader relies on. */
-#include "unit.h"
-#include "vmm/layout.h"
+#include "tests/unit/unit.h"
+#include "core/layout.h"
 
 static void test_small_layout(void)
 {

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP/1.1 parser and response builder (api-socket/http.c). */
-#include "unit.h"
+#include "tests/unit/unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "api-socket/http.h"
-#include "vmm/ember.h"
+#include "core/ember.h"
 
 #define MAX_REQ 8
 

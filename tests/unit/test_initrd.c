@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* initrd placement: top of RAM, page alignment, limits, refusals. */
-#include "unit.h"
+#include "tests/unit/unit.h"
+#include "core/layout.h"
 #include "kernel-loader/loader.h"
-#include "vmm/layout.h"
 
 #include <stdlib.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The logger (vmm/logger.h): level names, the line format with and without
+ * The logger (core/logger.h): level names, the line format with and without
  * level and origin, level and module filtering, control characters, long
  * messages, refused destinations, a FIFO without a reader, a full FIFO
  * (lines dropped and counted, never blocking, never torn), a partial write
@@ -9,9 +9,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* F_GETPIPE_SZ */
 #endif
-#include "unit.h"
-#include "vmm/ember.h"
-#include "vmm/logger.h"
+#include "tests/unit/unit.h"
+#include "core/ember.h"
+#include "core/logger.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* MP table: structure, checksums, entries, refusals (Intel MP spec 1.4). */
-#include "unit.h"
-#include "vmm/layout.h"
+#include "tests/unit/unit.h"
+#include "core/layout.h"
 #include "vmm/mptable.h"
 
 #define MEM (64ULL << 20)

@@ -5,7 +5,7 @@
  * flush, GET_ID, bounds, read-only drives, odd chain shapes, host I/O
  * errors; plus --drive parsing and virtio_blk_create's refusals.
  */
-#include "unit.h"
+#include "tests/unit/unit.h"
 #include "virtio/blk.h"
 #include "virtio/virtio.h"
 
@@ -990,92 +990,6 @@ static void test_device_info(void)
 	blk_down();
 }
 
-/* ---- --drive parsing ---- */
-
-static void test_drive_parse(void)
-{
-	struct drive_spec s;
-	char longarg[5000], id65[80];
-
-	CHECK_OK(drive_parse("path=/x/y.img", 0, &s, err, sizeof(err)), err);
-	CHECK_STREQ(s.path, "/x/y.img");
-	CHECK_STREQ(s.id, "drive0");
-	CHECK(!s.read_only && !s.root);
-	CHECK_OK(drive_parse("path=/a,id=root_fs-1,ro,root", 3, &s, err, sizeof(err)), err);
-	CHECK_STREQ(s.path, "/a");
-	CHECK_STREQ(s.id, "root_fs-1");
-	CHECK(s.read_only && s.root);
-	CHECK_OK(drive_parse("root,ro,path=rel/img", 12, &s, err, sizeof(err)), err);
-	CHECK_STREQ(s.path, "rel/img");
-	CHECK_STREQ(s.id, "drive12");
-	CHECK(s.read_only && s.root);
-	CHECK_OK(drive_parse("path=a=b", 1, &s, err, sizeof(err)), err);
-	CHECK_STREQ(s.path, "a=b");
-	CHECK_OK(drive_parse(",path=/a,,ro,", 1, &s, err, sizeof(err)), err);
-	CHECK_STREQ(s.path, "/a");
-	CHECK(s.read_only);
-	memset(id65, 'Z', 65);
-	memcpy(id65, "id=", 3);
-	memset(id65 + 3, 'Z', 64);
-	id65[67] = '\0';
-	snprintf(longarg, sizeof(longarg), "path=/p,%s", id65);
-	CHECK_OK(drive_parse(longarg, 1, &s, err, sizeof(err)), err);
-	CHECK_EQ(strlen(s.id), 64);
-	/* the longest path */
-	memcpy(longarg, "path=", 5);
-	memset(longarg + 5, 'p', 4095);
-	longarg[5 + 4095] = '\0';
-	CHECK_OK(drive_parse(longarg, 1, &s, err, sizeof(err)), err);
-	CHECK_EQ(strlen(s.path), 4095);
-
-	/* bad ones; s must not matter afterwards but err must say why */
-	CHECK_FAIL(drive_parse("", 0, &s, err, sizeof(err)), err, "path=FILE is required");
-	CHECK_FAIL(drive_parse(",,,", 0, &s, err, sizeof(err)), err, "path=FILE is required");
-	CHECK_FAIL(drive_parse("ro", 0, &s, err, sizeof(err)), err, "path=FILE is required");
-	CHECK_FAIL(drive_parse("id=abc,root", 0, &s, err, sizeof(err)), err,
-		   "path=FILE is required");
-	CHECK_FAIL(drive_parse("path=", 0, &s, err, sizeof(err)), err, "bad item 'path='");
-	CHECK_FAIL(drive_parse("path", 0, &s, err, sizeof(err)), err, "bad item 'path'");
-	CHECK_FAIL(drive_parse("/disk.img", 0, &s, err, sizeof(err)), err, "bad item '/disk.img'");
-	CHECK_FAIL(drive_parse("path=/a,foo=1", 0, &s, err, sizeof(err)), err, "bad item 'foo=1'");
-	CHECK_FAIL(drive_parse("path=/a,size", 0, &s, err, sizeof(err)), err, "bad item 'size'");
-	CHECK_FAIL(drive_parse("path=/a,ro=1", 0, &s, err, sizeof(err)), err, "bad item 'ro=1'");
-	CHECK_FAIL(drive_parse("path=/a,ro=", 0, &s, err, sizeof(err)), err, "bad item 'ro='");
-	CHECK_FAIL(drive_parse("path=/a,root=yes", 0, &s, err, sizeof(err)), err, "'root=yes'");
-	CHECK_FAIL(drive_parse("path=/a,RO", 0, &s, err, sizeof(err)), err, "bad item 'RO'");
-	CHECK_FAIL(drive_parse("PATH=/a", 0, &s, err, sizeof(err)), err, "bad item");
-	CHECK_FAIL(drive_parse("path=/a,id", 0, &s, err, sizeof(err)), err, "bad item 'id'");
-	CHECK_FAIL(drive_parse("path=/a,id=", 0, &s, err, sizeof(err)), err, "id must be 1 to 64");
-	CHECK_FAIL(drive_parse("path=/a,id=a b", 0, &s, err, sizeof(err)), err, "id must be");
-	CHECK_FAIL(drive_parse("path=/a,id=a.b", 0, &s, err, sizeof(err)), err, "id must be");
-	CHECK_FAIL(drive_parse("path=/a,id=a/b", 0, &s, err, sizeof(err)), err, "id must be");
-	CHECK_FAIL(drive_parse("path=/a,id=a=b", 0, &s, err, sizeof(err)), err, "id must be");
-	CHECK_FAIL(drive_parse("path=/a,id=\xc3\xa9t\xc3\xa9", 0, &s, err, sizeof(err)), err,
-		   "id must be");
-	CHECK_FAIL(drive_parse("path=/a,id=x\ty", 0, &s, err, sizeof(err)), err,
-		   "control character");
-	CHECK_FAIL(drive_parse("path=/a\n,ro", 0, &s, err, sizeof(err)), err, "control character");
-	snprintf(longarg, sizeof(longarg), "path=/p,%sZ", id65);  /* 65 characters */
-	CHECK_FAIL(drive_parse(longarg, 0, &s, err, sizeof(err)), err, "id must be 1 to 64");
-	/* a path of 4096 characters does not fit */
-	memcpy(longarg, "path=", 5);
-	memset(longarg + 5, 'p', 4096);
-	longarg[5 + 4096] = '\0';
-	CHECK_FAIL(drive_parse(longarg, 0, &s, err, sizeof(err)), err, "bad item");
-	/* far too long */
-	memset(longarg, 'q', sizeof(longarg) - 1);
-	memcpy(longarg, "path=", 5);
-	longarg[sizeof(longarg) - 1] = '\0';
-	CHECK_FAIL(drive_parse(longarg, 0, &s, err, sizeof(err)), err, "argument too long");
-	/* a small err buffer: truncated, still terminated */
-	{
-		char small[8];
-
-		CHECK_EQ(drive_parse("path=/a,bogus", 0, &s, small, sizeof(small)), -1);
-		CHECK_EQ(strlen(small), sizeof(small) - 1);
-	}
-}
-
 /* ---- virtio_blk_create refusals ---- */
 
 static void expect_create_fail(const char *p, bool ro, const char *why, int line)
@@ -1163,4 +1077,4 @@ static void test_create_errors(void)
 UNIT_MAIN(TEST(test_in), TEST(test_out), TEST(test_big_indirect), TEST(test_flush_id_unsupp),
 	  TEST(test_beyond_end), TEST(test_read_only), TEST(test_odd_chains),
 	  TEST(test_host_errors), TEST(test_batch_and_signal), TEST(test_hostile_chain), TEST(test_budget), TEST(test_byte_budget),
-	  TEST(test_device_info), TEST(test_drive_parse), TEST(test_create_errors))
+	  TEST(test_device_info), TEST(test_create_errors))

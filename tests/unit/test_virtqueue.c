@@ -6,9 +6,9 @@
  * every malformed ring must break the queue with a warning, write nothing to
  * guest memory and touch nothing outside it.
  */
-#include "unit.h"
-#include "vmm/ember.h"
-#include "vmm/metrics.h"
+#include "tests/unit/unit.h"
+#include "core/ember.h"
+#include "core/metrics.h"
 #include "virtio/virtqueue.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "unit.h"
-#include "vmm/ember.h"
+#include "tests/unit/unit.h"
+#include "core/ember.h"
 
 #include <signal.h>
 #include <stdarg.h>

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 struct unit_test {
 	const char *name;

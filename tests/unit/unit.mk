@@ -7,10 +7,11 @@ UNIT_DIR     := $(BUILD)/tests/unit
 UNIT_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
                 -fno-sanitize-recover=all -I. -isystem $(BUILD)/third_party/include
 # Code under test plus the framework and the image builders.
-UNIT_LIB_SRCS := vmm/guest_mem.c vmm/mptable.c $(wildcard kernel-loader/*.c) \
-                 virtio/virtqueue.c virtio/virtio.c virtio/blk.c vmm/util.c vmm/evloop.c \
-                 api-socket/http.c api-socket/server.c \
-                 vmm/logger.c vmm/metrics.c vmm/boot_timer.c vmm/bus.c \
+UNIT_LIB_SRCS := core/guest_mem.c vmm/mptable.c $(wildcard kernel-loader/*.c) \
+                 virtio/virtqueue.c virtio/virtio.c virtio/blk.c virtio/net.c virtio/mmio.c \
+                 core/util.c core/evloop.c core/stop.c \
+                 api-socket/http.c api-socket/server.c api-socket/vm_config.c \
+                 core/logger.c core/metrics.c vmm/boot_timer.c core/bus.c \
                  tests/unit/unit.c tests/unit/images.c
 UNIT_LIB_OBJS := $(patsubst %.c,$(UNIT_DIR)/obj/%.o,$(UNIT_LIB_SRCS))
 UNIT_TESTS    := $(patsubst tests/unit/%.c,$(UNIT_DIR)/%,$(wildcard tests/unit/test_*.c))
@@ -31,7 +32,8 @@ $(UNIT_LIB_OBJS) $(UNIT_TEST_OBJS): | $(CJSON_HDR)
 -include $(UNIT_LIB_OBJS:.o=.d) $(UNIT_TEST_OBJS:.o=.d)
 
 test-unit: $(UNIT_TESTS)
-	@fail=0; for t in $(UNIT_TESTS); do \
+	@fail=0; tests/layers/check.sh || fail=1; \
+	for t in $(UNIT_TESTS); do \
 		echo "== $$t"; \
 		ASAN_OPTIONS=detect_leaks=1 timeout -k 5 $(UNIT_TIMEOUT) $$t || { echo "== $$t FAILED"; fail=1; }; \
 	done; \

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "guest_mem.h"
-#include "layout.h"
+#include "core/guest_mem.h"
+#include "core/layout.h"
 
 #include <string.h>
 #include <sys/mman.h>

@@ -8,72 +8,30 @@
 #ifndef EMBER_VMM_H
 #define EMBER_VMM_H
 
-#include <limits.h>
 #include <stdbool.h>
 
-#include "evloop.h"
-#include "i8042.h"
-#include "layout.h"
-#include "serial.h"
-#include "vm.h"
-#include <net/if.h>
+#include "api-socket/api.h"
+#include "api-socket/vm_config.h"
+#include "core/evloop.h"
+#include "vmm/i8042.h"
+#include "vmm/serial.h"
+#include "vmm/vm.h"
 
-#include "../virtio/blk.h"
-#include "../virtio/net.h"
-
-#define MAX_DRIVES 8
-#define MAX_NETS   8
-
-struct net_spec {
-	char id[DRIVE_ID_MAX + 1];      /* Firecracker's iface_id (CLI: the TAP name) */
-	char tap[IFNAMSIZ];
-	uint8_t mac[6];
-	bool has_mac;
-};
-
-/*
- * The command line ember starts from (Firecracker's boot_args replace it):
- * the console, reboot through the i8042, and an i8042 with a keyboard only
- * that Linux need not probe.
- */
-#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1 " \
-	"i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
-#define DEFAULT_MEM_MIB 128
-#define DEFAULT_VCPUS   1
-
-struct vm_config {
-	char kernel[PATH_MAX];
-	char initrd[PATH_MAX];           /* "" for none */
-	char cmdline[CMDLINE_MAX_SIZE];  /* see cmdline_replaces */
-	bool cmdline_replaces;           /* true: the whole command line; false: appended
-					  * to DEFAULT_CMDLINE */
-	uint64_t mem_mib;
-	int vcpus;
-	struct drive_spec drives[MAX_DRIVES];
-	int ndrives;
-	struct net_spec nets[MAX_NETS];
-	int nnets;
-	bool boot_timer;                 /* --boot-timer: map the boot-timer page */
-};
+#include "main/devices.h"
+#include "virtio/mmio.h"
 
 struct vmm {
 	struct evloop loop;
-	struct vm_config cfg;     /* what the API builds before InstanceStart */
 	struct vm vm;
 	struct serial com1;
 	struct i8042 i8042;
-	struct virtio_blk blks[MAX_DRIVES];
-	int nblks;
-	struct virtio_net *nets[MAX_NETS];
-	int nnets;
+	struct vm_device devs[VIRTIO_MMIO_MAX_DEVS]; /* the device table's, in slot order */
+	int ndevs;
 	bool booted;
 	bool paused;
 	bool has_mem_limit;       /* --cgroup-memory-limit given: mem_limit, else */
-	uint64_t mem_limit;       /* the cgroup's is read at boot (vmm/cglimit.h) */
+	uint64_t mem_limit;       /* the cgroup's is read at boot (core/cglimit.h) */
 };
-
-/* A config with the defaults. */
-void vm_config_init(struct vm_config *c);
 
 /*
  * The event loop, the stop request and the signal handlers, in a zeroed
@@ -100,6 +58,9 @@ int vmm_resume(struct vmm *v, char *err, size_t errlen);
 int vmm_ctrl_alt_del(struct vmm *v, char *err, size_t errlen);
 /* Swap the backing file of drive id; the guest sees a config change (new capacity). */
 int vmm_drive_update(struct vmm *v, const char *id, const char *path, char *err, size_t errlen);
+
+/* The operations above, for the API (api_init). */
+extern const struct api_vm_ops vmm_api_ops;
 
 /*
  * Serve the event loop until the VM stops (guest reset, crash, signal),

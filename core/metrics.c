@@ -2,12 +2,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* F_GETPIPE_SZ */
 #endif
-#include "metrics.h"
-#include "evloop.h"
-#include "ember.h"
-#include "logger.h"
-#include "../virtio/blk.h"
-#include "../virtio/net.h"
+#include "core/metrics.h"
+#include "core/ember.h"
+#include "core/evloop.h"
+#include "core/logger.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -36,24 +34,12 @@ static const struct field {
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
 /* Device counters: cumulative at the source, reported as changes. */
-static const char *const blk_names[] = {
-	"read_bytes", "write_bytes", "read_count", "write_count", "flush_count",
-	"execute_fails",
-};
-static const char *const net_names[] = {
-	"rx_bytes_count", "rx_packets_count", "rx_fails", "rx_drops",
-	"tx_bytes_count", "tx_packets_count", "tx_fails", "tx_drops",
-};
-#define DEV_VALS 8
-
 struct dev {
 	char id[METRICS_ID_MAX + 1];
-	bool net;
-	const struct virtio_blk_stats *blk;
-	void (*get)(void *arg, struct virtio_net_stats *st);
+	const struct metrics_kind *kind;
 	void *arg;
-	uint64_t last[DEV_VALS]; /* at the last line written */
-	uint64_t cur[DEV_VALS];  /* read for the line being written */
+	uint64_t last[METRICS_DEV_VALS]; /* at the last line written */
+	uint64_t cur[METRICS_DEV_VALS];  /* read for the line being written */
 };
 
 static struct {
@@ -63,6 +49,8 @@ static struct {
 	struct metrics last;     /* values in the last line written */
 	struct dev devs[METRICS_MAX_DEVS];
 	int ndevs;
+	const struct metrics_kind *kinds[METRICS_MAX_KINDS];
+	int nkinds;
 	struct evloop *loop;
 	int tfd;
 } m = {
@@ -129,51 +117,54 @@ void metrics_mark_startup(uint64_t start_mono_ns)
 			    ((uint64_t)cpu.tv_sec * 1000000000ULL + cpu.tv_nsec) / 1000);
 }
 
-/* Ids become JSON keys: printable ASCII without '"' or '\\'. */
-static int add_dev(const struct dev *d)
+static int add_kind_locked(const struct metrics_kind *k)
 {
-	size_t len = strlen(d->id);
+	for (int i = 0; i < m.nkinds; i++)
+		if (m.kinds[i] == k)
+			return 0;
+	if (m.nkinds == METRICS_MAX_KINDS || !k->group || !k->after || !k->read ||
+	    k->n < 1 || k->n > METRICS_DEV_VALS)
+		return -1;
+	m.kinds[m.nkinds++] = k;
+	return 0;
+}
 
-	if (len == 0)
+int metrics_add_kind(const struct metrics_kind *k)
+{
+	int r;
+
+	pthread_mutex_lock(&m.lock);
+	r = add_kind_locked(k);
+	pthread_mutex_unlock(&m.lock);
+	return r;
+}
+
+/* Ids become JSON keys: printable ASCII without '"' or '\\'. */
+int metrics_add_device(const struct metrics_kind *k, const char *id, void *dev)
+{
+	struct dev d = { .kind = k, .arg = dev };
+	size_t len = id ? strlen(id) : 0;
+
+	if (len == 0 || len > METRICS_ID_MAX || !k || !dev)
 		return -1;
 	for (size_t i = 0; i < len; i++)
-		if (d->id[i] <= 0x20 || d->id[i] >= 0x7f || d->id[i] == '"' || d->id[i] == '\\')
+		if (id[i] <= 0x20 || id[i] >= 0x7f || id[i] == '"' || id[i] == '\\')
 			return -1;
+	memcpy(d.id, id, len + 1);
 	pthread_mutex_lock(&m.lock);
 	for (int i = 0; i < m.ndevs; i++) {
-		if (m.devs[i].net == d->net && !strcmp(m.devs[i].id, d->id)) {
+		if (!strcmp(m.devs[i].kind->group, k->group) && !strcmp(m.devs[i].id, id)) {
 			pthread_mutex_unlock(&m.lock);
 			return -1;
 		}
 	}
-	if (m.ndevs == METRICS_MAX_DEVS) {
+	if (m.ndevs == METRICS_MAX_DEVS || add_kind_locked(k) < 0) {
 		pthread_mutex_unlock(&m.lock);
 		return -1;
 	}
-	m.devs[m.ndevs++] = *d;
+	m.devs[m.ndevs++] = d;
 	pthread_mutex_unlock(&m.lock);
 	return 0;
-}
-
-int metrics_add_block(const char *id, const struct virtio_blk_stats *live)
-{
-	struct dev d = { .blk = live };
-
-	if (!id || !live || strlen(id) > METRICS_ID_MAX)
-		return -1;
-	strcpy(d.id, id);
-	return add_dev(&d);
-}
-
-int metrics_add_net(const char *iface_id, void (*get)(void *arg, struct virtio_net_stats *st),
-		    void *arg)
-{
-	struct dev d = { .net = true, .get = get, .arg = arg };
-
-	if (!iface_id || !get || strlen(iface_id) > METRICS_ID_MAX)
-		return -1;
-	strcpy(d.id, iface_id);
-	return add_dev(&d);
 }
 
 /* --- the line ----------------------------------------------------------------- */
@@ -209,25 +200,8 @@ static uint64_t delta(uint64_t cur, uint64_t last)
 
 static void read_dev(struct dev *d)
 {
-	if (d->net) {
-		struct virtio_net_stats s = { 0 };
-
-		d->get(d->arg, &s);
-		uint64_t v[DEV_VALS] = { s.rx_bytes, s.rx_frames, s.rx_errors, s.rx_drops,
-					 s.tx_bytes, s.tx_frames, s.tx_errors, s.tx_drops };
-		memcpy(d->cur, v, sizeof(v));
-	} else {
-		/* updated by the device without a lock: read each word whole */
-		const struct virtio_blk_stats *s = d->blk;
-
-		d->cur[0] = __atomic_load_n(&s->read_bytes, __ATOMIC_RELAXED);
-		d->cur[1] = __atomic_load_n(&s->write_bytes, __ATOMIC_RELAXED);
-		d->cur[2] = __atomic_load_n(&s->reads, __ATOMIC_RELAXED);
-		d->cur[3] = __atomic_load_n(&s->writes, __ATOMIC_RELAXED);
-		d->cur[4] = __atomic_load_n(&s->flushes, __ATOMIC_RELAXED);
-		d->cur[5] = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
-		d->cur[6] = d->cur[7] = 0;
-	}
+	memset(d->cur, 0, sizeof(d->cur));
+	d->kind->read(d->arg, d->cur);
 }
 
 static void put_vals(struct jbuf *b, const char *key, const char *id,
@@ -239,25 +213,31 @@ static void put_vals(struct jbuf *b, const char *key, const char *id,
 	jput(b, "}");
 }
 
-/* "block" then "block_<id>"..., or the same for "net". */
-static void put_devs(struct jbuf *b, bool net)
+/* "<group>", the sum of the kind's devices, then "<group>_<id>" for each. */
+static void put_devs(struct jbuf *b, const struct metrics_kind *k)
 {
-	const char *const *names = net ? net_names : blk_names;
-	int n = net ? (int)ARRAY_SIZE(net_names) : (int)ARRAY_SIZE(blk_names);
-	uint64_t sum[DEV_VALS] = { 0 }, d[DEV_VALS];
+	uint64_t sum[METRICS_DEV_VALS] = { 0 }, d[METRICS_DEV_VALS];
 
 	for (int i = 0; i < m.ndevs; i++)
-		if (m.devs[i].net == net)
-			for (int k = 0; k < n; k++)
-				sum[k] += delta(m.devs[i].cur[k], m.devs[i].last[k]);
-	put_vals(b, net ? "net" : "block", NULL, names, n, sum);
+		if (m.devs[i].kind == k)
+			for (int v = 0; v < k->n; v++)
+				sum[v] += delta(m.devs[i].cur[v], m.devs[i].last[v]);
+	put_vals(b, k->group, NULL, k->names, k->n, sum);
 	for (int i = 0; i < m.ndevs; i++) {
-		if (m.devs[i].net != net)
+		if (m.devs[i].kind != k)
 			continue;
-		for (int k = 0; k < n; k++)
-			d[k] = delta(m.devs[i].cur[k], m.devs[i].last[k]);
-		put_vals(b, net ? "net" : "block", m.devs[i].id, names, n, d);
+		for (int v = 0; v < k->n; v++)
+			d[v] = delta(m.devs[i].cur[v], m.devs[i].last[v]);
+		put_vals(b, k->group, m.devs[i].id, k->names, k->n, d);
 	}
+}
+
+/* The kinds whose groups follow group. */
+static void put_kinds_after(struct jbuf *b, const char *group)
+{
+	for (int i = 0; i < m.nkinds; i++)
+		if (!strcmp(m.kinds[i]->after, group))
+			put_devs(b, m.kinds[i]);
 }
 
 static void format_line(struct jbuf *b, const struct metrics *snap)
@@ -277,10 +257,7 @@ static void format_line(struct jbuf *b, const struct metrics *snap)
 		if (!group || strcmp(group, f->group)) {
 			if (group) {
 				jput(b, "}");
-				if (!strcmp(group, "api_server"))
-					put_devs(b, false);
-				else if (!strcmp(group, "logger"))
-					put_devs(b, true);
+				put_kinds_after(b, group);
 			}
 			group = f->group;
 			jput(b, ",\"%s\":{", group);
@@ -289,7 +266,9 @@ static void format_line(struct jbuf *b, const struct metrics *snap)
 		}
 		jput(b, "\"%s\":%llu", f->name, (unsigned long long)v);
 	}
-	jput(b, "}}\n");
+	jput(b, "}");
+	put_kinds_after(b, group);
+	jput(b, "}\n");
 }
 
 int metrics_flush(void)
@@ -395,6 +374,7 @@ void metrics_reset(void)
 	log_sink_close(&m.sink);
 	m.configured = false;
 	m.ndevs = 0;
+	m.nkinds = 0;
 	memset(&m.last, 0, sizeof(m.last));
 	memset(m.devs, 0, sizeof(m.devs));
 	for (size_t i = 0; i < NFIELDS; i++)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "ember.h"
-#include "metrics.h"
+#include "core/ember.h"
+#include "core/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>

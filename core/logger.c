@@ -2,7 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* F_GETPIPE_SZ */
 #endif
-#include "logger.h"
+#include "core/logger.h"
 
 #include <errno.h>
 #include <fcntl.h>

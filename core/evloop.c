@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "evloop.h"
-#include "ember.h"
+#include "core/evloop.h"
+#include "core/ember.h"
 
 #include <errno.h>
 #include <string.h>

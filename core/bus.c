@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "bus.h"
-#include "ember.h"
+#include "core/bus.h"
+#include "core/ember.h"
 
 #include <pthread.h>
 #include <string.h>

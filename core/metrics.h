@@ -16,13 +16,14 @@
  * and its counts go into the next line, so nothing is lost. "block" and
  * "net" are the sums over the devices; "block_<drive id>" and
  * "net_<iface id>" are the devices', read from their own counters at flush
- * time (metrics_add_block / metrics_add_net).
+ * time: each device kind names its counters (struct metrics_kind, given by
+ * virtio/blk.c and virtio/net.c), so this file knows no device.
  *
  * Names follow Firecracker's. ember additions: net rx_drops/tx_drops (frames
  * dropped without an error), vmm.guest_boot_time_us/_cpu_us (boot timer).
  * Firecracker's block execute_fails is ember's virtio_blk_stats.errors.
  *
- * The destination is opened as the logger's (vmm/logger.h): never blocks.
+ * The destination is opened as the logger's (core/logger.h): never blocks.
  */
 #ifndef EMBER_METRICS_H
 #define EMBER_METRICS_H
@@ -32,8 +33,6 @@
 #include <stdint.h>
 
 struct evloop;
-struct virtio_blk_stats;
-struct virtio_net_stats;
 
 /*
  * The counters, group by group: X(group, name, kind), kind M_INC (a count
@@ -133,16 +132,30 @@ static inline int metrics_start_periodic(struct evloop *loop)
 void metrics_stop_periodic(struct evloop *loop);
 
 /*
- * Report a drive as "block_<id>" (and in "block"): *live, the device's
- * counters since its creation, is read at every flush and must stay valid.
- * -1 for an empty or used id, or more than METRICS_MAX_DEVS devices.
+ * A kind of device and its counters, e.g. virtio-blk's "block": each line
+ * has "<group>", the sum over the kind's devices (also while it has none),
+ * and "<group>_<id>" per device, placed after the group named after.
+ * read(dev, vals) fills the device's counters, cumulative since its
+ * creation, in the order of names; the line reports their changes.
  */
-#define METRICS_MAX_DEVS 16
-#define METRICS_ID_MAX   64
-int metrics_add_block(const char *id, const struct virtio_blk_stats *live);
-/* Report a NIC as "net_<iface_id>" (and in "net"): get(arg, &stats) at every flush. */
-int metrics_add_net(const char *iface_id, void (*get)(void *arg, struct virtio_net_stats *st),
-		    void *arg);
+#define METRICS_DEV_VALS  8
+#define METRICS_MAX_KINDS 8
+#define METRICS_MAX_DEVS  16
+#define METRICS_ID_MAX    64
+struct metrics_kind {
+	const char *group;
+	const char *after;
+	const char *const *names;
+	int n;                                   /* at most METRICS_DEV_VALS */
+	void (*read)(void *dev, uint64_t *vals); /* any thread: the device locks itself */
+};
+/* Write the kind's group from now on (again: nothing). 0, or -1 when full or malformed. */
+int metrics_add_kind(const struct metrics_kind *k);
+/*
+ * Report dev as "<group>_<id>" (adds its kind). -1 for an empty, used or
+ * non-printable id, or more than METRICS_MAX_DEVS devices.
+ */
+int metrics_add_device(const struct metrics_kind *k, const char *id, void *dev);
 
 /* api_server.process_startup_time_us and _cpu_us. */
 void metrics_set_startup(uint64_t wall_us, uint64_t cpu_us);
@@ -153,7 +166,7 @@ void metrics_set_startup(uint64_t wall_us, uint64_t cpu_us);
  */
 void metrics_mark_startup(uint64_t start_mono_ns);
 
-/* Back to the start: no path, no timer, no devices, every counter 0 (tests). */
+/* Back to the start: no path, no timer, no kinds or devices, every counter 0 (tests). */
 void metrics_reset(void);
 
 #endif

@@ -4,14 +4,15 @@
  * the command line (--kernel ...) or, like Firecracker, from its HTTP API
  * on a Unix socket and/or a JSON --config-file.
  */
-#include "ember.h"
-#include "logger.h"
-#include "metrics.h"
-#include "seccomp.h"
-#include "vmm.h"
-#include "../api-socket/api.h"
-#include "../api-socket/config.h"
-#include "../api-socket/server.h"
+#include "api-socket/api.h"
+#include "api-socket/config.h"
+#include "api-socket/server.h"
+#include "api-socket/vm_config.h"
+#include "core/ember.h"
+#include "core/logger.h"
+#include "core/metrics.h"
+#include "main/vmm.h"
+#include "vmm/seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -274,9 +275,9 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			direct_opt(a, "--drive");
 			if (o->ndrives == MAX_DRIVES)
 				die(EMBER_EXIT_BAD_INPUT, "--drive: at most %d drives", MAX_DRIVES);
-			if (drive_parse(optarg, o->ndrives, &o->drives[o->ndrives], err,
-					sizeof(err)) < 0)
-				die(EMBER_EXIT_BAD_INPUT, "%s", err);
+			if (field_drive_spec(optarg, o->ndrives, &o->drives[o->ndrives], err,
+					     sizeof(err)) < 0)
+				die(EMBER_EXIT_BAD_INPUT, "--drive: %s", err);
 			for (int i = 0; i < o->ndrives; i++)
 				if (!strcmp(o->drives[i].id, o->drives[o->ndrives].id))
 					die(EMBER_EXIT_BAD_INPUT, "--drive: id '%s' used twice",
@@ -291,8 +292,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			direct_opt(a, "--net");
 			if (o->nnets == MAX_NETS)
 				die(EMBER_EXIT_BAD_INPUT, "--net: at most %d NICs", MAX_NETS);
-			if (virtio_net_parse(optarg, n->tap, sizeof(n->tap), n->mac, &n->has_mac,
-					     err, sizeof(err)) < 0)
+			if (field_net_spec(optarg, n, err, sizeof(err)) < 0)
 				die(EMBER_EXIT_BAD_INPUT, "--net: %s", err);
 			for (int i = 0; i < o->nnets; i++)
 				if (!strcmp(o->nets[i].tap, n->tap))
@@ -507,7 +507,7 @@ int main(int argc, char **argv)
 	vmm_init(&vmm);
 	vmm.has_mem_limit = args.has_mem_limit;
 	vmm.mem_limit = args.mem_limit;
-	api_init(&api, &vmm, args.id, args.max_payload);
+	api_init(&api, &vmm_api_ops, &vmm, &vmm.loop, args.id, args.max_payload);
 	api.boot_timer = args.boot_timer;
 	apply_log_flags(&api, &args);
 	cfg.boot_timer = args.boot_timer;

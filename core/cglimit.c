@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "cglimit.h"
+#include "core/cglimit.h"
 
 #include <fcntl.h>
 #include <limits.h>

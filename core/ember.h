@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "logger.h"
+#include "core/logger.h"
 
 /* Process exit statuses (see `ember --help`). */
 enum ember_status {
@@ -59,6 +59,18 @@ void vm_request_stop(int status, const char *fmt, ...)
 
 /* Whether a stop was requested: a vCPU must not enter the guest again. */
 int vm_stop_requested(void);
+
+/*
+ * The stop request's wiring (core/stop.c), for the program's top: an
+ * eventfd on loop that ends evloop_run(), and SIGTERM, SIGINT, SIGHUP and
+ * SIGQUIT turned into a stop (SIGPIPE ignored). 0, or -1 with errno.
+ */
+struct evloop;
+int stop_init(struct evloop *loop);
+/* After evloop_run(): a loop ended by a signal becomes a stop request. */
+void stop_after_loop(void);
+/* Print the stop's message (if any) as "ember: <msg>" and return its status. */
+int stop_report(void);
 
 /*
  * Open a host file the VM reads or writes (kernel, initrd, drive) without

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "vmm.h"
-#include "boot_timer.h"
-#include "cglimit.h"
-#include "ember.h"
-#include "legacy.h"
-#include "logger.h"
-#include "metrics.h"
-#include "mptable.h"
-#include "seccomp.h"
-#include "term.h"
-#include "../kernel-loader/loader.h"
-#include "../virtio/mmio.h"
+#include "main/vmm.h"
+#include "core/cglimit.h"
+#include "core/ember.h"
+#include "core/logger.h"
+#include "core/metrics.h"
+#include "kernel-loader/loader.h"
+#include "virtio/mmio.h"
+#include "vmm/boot_timer.h"
+#include "vmm/legacy.h"
+#include "vmm/mptable.h"
+#include "vmm/seccomp.h"
+#include "vmm/term.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -22,75 +22,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* --- the stop request: from vCPU threads and signal handlers to the VMM thread */
-
-static struct {
-	pthread_mutex_t lock;
-	int fd;              /* eventfd watched by the event loop */
-	int requested;
-	int status;
-	char msg[256];
-	volatile sig_atomic_t signo;
-} stop = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
-
-void vm_request_stop(int status, const char *fmt, ...)
-{
-	uint64_t one = 1;
-	va_list ap;
-
-	pthread_mutex_lock(&stop.lock);
-	if (!stop.requested) {
-		stop.status = status;
-		if (fmt) {
-			va_start(ap, fmt);
-			vsnprintf(stop.msg, sizeof(stop.msg), fmt, ap);
-			va_end(ap);
-		}
-		__atomic_store_n(&stop.requested, 1, __ATOMIC_SEQ_CST);
-		if (write(stop.fd, &one, sizeof(one)) < 0)
-			die(status, "%s", stop.msg[0] ? stop.msg : "stopping");
-	}
-	pthread_mutex_unlock(&stop.lock);
-}
-
-int vm_stop_requested(void)
-{
-	return __atomic_load_n(&stop.requested, __ATOMIC_SEQ_CST);
-}
-
-static void on_signal(int sig)
-{
-	uint64_t one = 1;
-
-	stop.signo = sig;
-	if (write(stop.fd, &one, sizeof(one)) < 0)
-		_exit(EMBER_EXIT_HOST_ERROR);
-}
-
-static void on_stop(void *opaque, uint32_t events)
-{
-	struct evloop *l = opaque;
-
-	(void)events;
-	l->done = 1;
-}
-
-void vm_config_init(struct vm_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->mem_mib = DEFAULT_MEM_MIB;
-	c->vcpus = DEFAULT_VCPUS;
-}
-
 void vmm_init(struct vmm *v)
 {
-	/* v is zeroed already (static): clearing its ~220 KB would only make it resident. */
-	if (evloop_init(&v->loop) < 0 || (stop.fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
-	    evloop_add(&v->loop, stop.fd, EPOLLIN, on_stop, &v->loop) < 0)
+	/* v is zeroed already (static): clearing it would only make it resident. */
+	if (evloop_init(&v->loop) < 0 || stop_init(&v->loop) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "cannot set up the event loop: %s", strerror(errno));
-	for (const int *s = (const int[]){ SIGTERM, SIGINT, SIGHUP, SIGQUIT, 0 }; *s; s++)
-		signal(*s, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	/* Firecracker's "block" and "net" metrics are there with no device too. */
+	for (const struct device_kind *const *k = device_kinds; *k; k++)
+		metrics_add_kind((*k)->metrics);
 }
 
 static int fail(int *status, int code, char *err, size_t errlen, const char *fmt, ...)
@@ -117,29 +56,33 @@ static bool cmdline_append(char *cmdline, size_t size, const char *text)
 }
 
 /*
- * The devices in slot order (the root drive first, so that it is /dev/vda),
- * opened now so that a bad path is bad input, not a half-built VM.
+ * The devices of the device table (main/devices.h), each on the next
+ * virtio-mmio slot with its kernel parameter: opened now, so that a bad
+ * path is bad input, not a half-built VM.
  */
-static int open_drives(struct vmm *v, const struct vm_config *c, char *cmdline,
-		       size_t size, int *status, char *err, size_t errlen)
+static int open_devices(struct vmm *v, const struct vm_config *c, char *cmdline, size_t size,
+			int *status, char *err, size_t errlen)
 {
 	char param[64];
+	const char *extra;
 
-	for (int pass = 0; pass < 2; pass++) {
-		for (int i = 0; i < c->ndrives; i++) {
-			const struct drive_spec *s = &c->drives[i];
-			struct virtio_blk *b = &v->blks[v->nblks];
+	*status = EMBER_EXIT_BAD_INPUT;
+	for (const struct device_kind *const *k = device_kinds; *k; k++) {
+		for (int i = 0; i < (*k)->count(c); i++) {
+			struct vm_device *d = &v->devs[v->ndevs];
 
-			if (s->root != (pass == 0))
-				continue;
-			*status = EMBER_EXIT_BAD_INPUT;
-			if (virtio_blk_create(b, s, &v->vm.mem, &v->loop, err, errlen) < 0)
+			if (v->ndevs == VIRTIO_MMIO_MAX_DEVS)
+				return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
+					    "too many devices (at most %d)", VIRTIO_MMIO_MAX_DEVS);
+			memset(d, 0, sizeof(*d));
+			if ((*k)->open(d, c, i, &v->vm.mem, &v->loop, err, errlen) < 0)
 				return -1;
-			v->nblks++;
-			if (virtio_mmio_param(v->nblks - 1, param, sizeof(param)) < 0 ||
+			d->kind = *k;
+			d->slot = v->ndevs++;
+			extra = (*k)->cmdline ? (*k)->cmdline(d, c, i) : NULL;
+			if (virtio_mmio_param(d->slot, param, sizeof(param)) < 0 ||
 			    !cmdline_append(cmdline, size, param) ||
-			    (s->root && !cmdline_append(cmdline, size, s->read_only ?
-							"root=/dev/vda ro" : "root=/dev/vda rw")))
+			    (extra && !cmdline_append(cmdline, size, extra)))
 				return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
 					    "kernel command line too long for the devices");
 		}
@@ -147,37 +90,12 @@ static int open_drives(struct vmm *v, const struct vm_config *c, char *cmdline,
 	return 0;
 }
 
-/* The NICs take the slots after the drives. */
-static int open_nets(struct vmm *v, const struct vm_config *c, char *cmdline,
-		     size_t size, int *status, char *err, size_t errlen)
-{
-	char param[64];
-
-	for (int i = 0; i < c->nnets; i++) {
-		const struct net_spec *s = &c->nets[i];
-
-		*status = EMBER_EXIT_BAD_INPUT;
-		if (virtio_net_create(&v->nets[v->nnets], s->tap, s->has_mac ? s->mac : NULL,
-				      &v->vm.mem, &v->loop, err, errlen) < 0)
-			return -1;
-		v->nnets++;
-		if (virtio_mmio_param(v->nblks + v->nnets - 1, param, sizeof(param)) < 0 ||
-		    !cmdline_append(cmdline, size, param))
-			return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
-				    "kernel command line too long for the devices");
-	}
-	return 0;
-}
-
 /* A failed boot gives back the files and TAPs it opened, so it can be retried. */
 static void close_devices(struct vmm *v)
 {
-	for (int i = 0; i < v->nblks; i++)
-		close(v->blks[i].fd);
-	v->nblks = 0;
-	for (int i = 0; i < v->nnets; i++)
-		virtio_net_destroy(v->nets[i]);
-	v->nnets = 0;
+	for (int i = 0; i < v->ndevs; i++)
+		v->devs[i].kind->close(&v->devs[i]);
+	v->ndevs = 0;
 }
 
 /* What ember needs beside guest memory, about: below it, a warning. */
@@ -219,11 +137,6 @@ static int check_mem_limit(struct vmm *v, const struct vm_config *c, int *status
 			 mem_size(limit, buf, sizeof(buf)), file,
 			 (unsigned long long)((limit - guest) >> 10), (unsigned long long)c->mem_mib);
 	return 0;
-}
-
-static void net_stats(void *n, struct virtio_net_stats *st)
-{
-	virtio_net_get_stats(n, st);
 }
 
 int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, size_t errlen)
@@ -280,8 +193,7 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 	if (mptable_write(&v->vm.mem, c->vcpus, err, errlen) < 0)
 		goto free_mem;
 	cmdline_append(cmdline, sizeof(cmdline), c->cmdline_replaces ? c->cmdline : DEFAULT_CMDLINE);
-	if (open_drives(v, c, cmdline, sizeof(cmdline), status, err, errlen) < 0 ||
-	    open_nets(v, c, cmdline, sizeof(cmdline), status, err, errlen) < 0)
+	if (open_devices(v, c, cmdline, sizeof(cmdline), status, err, errlen) < 0)
 		goto close;
 	if (!c->cmdline_replaces && c->cmdline[0] &&
 	    !cmdline_append(cmdline, sizeof(cmdline), c->cmdline)) {
@@ -306,19 +218,14 @@ unmap:
 
 	/* From here on a failure is the host's: KVM or resources. */
 	vm_create(&v->vm, c->vcpus);
-	for (int i = 0; i < v->nblks; i++)
-		virtio_mmio_add(&v->vm, &v->blks[i].dev);
-	for (int i = 0; i < v->nnets; i++)
-		virtio_mmio_add(&v->vm, virtio_net_dev(v->nets[i]));
+	for (int i = 0; i < v->ndevs; i++)
+		virtio_mmio_add(&v->vm, v->devs[i].slot, v->devs[i].dev);
 	if (c->boot_timer && boot_timer_init(&v->vm, start_ns) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "cannot map the boot timer");
-	for (int i = 0; i < v->nblks; i++)
-		if (metrics_add_block(v->blks[i].spec.id, &v->blks[i].stats) < 0)
-			warn("no metrics for drive %s", v->blks[i].spec.id);
-	for (int i = 0; i < v->nnets; i++)
-		if (metrics_add_net(c->nets[i].id[0] ? c->nets[i].id : c->nets[i].tap, net_stats,
-				    v->nets[i]) < 0)
-			warn("no metrics for network interface %s", c->nets[i].tap);
+	for (int i = 0; i < v->ndevs; i++)
+		if (metrics_add_device(v->devs[i].kind->metrics, v->devs[i].id,
+				       v->devs[i].metrics_obj) < 0)
+			warn("no metrics for %s %s", v->devs[i].kind->name, v->devs[i].id);
 	vm_write_boot_tables(&v->vm);
 	legacy_init(&v->vm);
 	i8042_init(&v->i8042, &v->vm);
@@ -379,24 +286,43 @@ int vmm_drive_update(struct vmm *v, const char *id, const char *path, char *err,
 {
 	if (need_running(v, err, errlen) < 0)
 		return -1;
-	for (int i = 0; i < v->nblks; i++)
-		if (!strcmp(v->blks[i].spec.id, id))
-			return virtio_blk_set_backing(&v->blks[i], path, err, errlen);
+	for (int i = 0; i < v->ndevs; i++)
+		if (v->devs[i].kind == &device_virtio_blk && !strcmp(v->devs[i].id, id))
+			return virtio_blk_set_backing(v->devs[i].obj, path, err, errlen);
 	snprintf(err, errlen, "no drive with id '%s'", id);
 	return -1;
 }
+
+static int op_boot(void *v, const struct vm_config *c, int *status, char *err, size_t errlen)
+{
+	return vmm_boot(v, c, status, err, errlen);
+}
+static int op_pause(void *v, char *err, size_t errlen) { return vmm_pause(v, err, errlen); }
+static int op_resume(void *v, char *err, size_t errlen) { return vmm_resume(v, err, errlen); }
+static int op_ctrl_alt_del(void *v, char *err, size_t errlen)
+{
+	return vmm_ctrl_alt_del(v, err, errlen);
+}
+static int op_drive_update(void *v, const char *id, const char *path, char *err, size_t errlen)
+{
+	return vmm_drive_update(v, id, path, err, errlen);
+}
+
+const struct api_vm_ops vmm_api_ops = {
+	.boot = op_boot,
+	.pause = op_pause,
+	.resume = op_resume,
+	.ctrl_alt_del = op_ctrl_alt_del,
+	.drive_update = op_drive_update,
+};
 
 int vmm_run(struct vmm *v)
 {
 	seccomp_vmm_serving(); /* seccomp: the VMM filter, once the VM is booted too */
 	evloop_run(&v->loop);
-	if (!stop.requested)
-		vm_request_stop(EMBER_EXIT_HOST_ERROR, "stopped by signal %d", (int)stop.signo);
+	stop_after_loop();
 	if (v->booted)
 		vm_stop_vcpus(&v->vm);
 	term_restore();
-	pthread_mutex_lock(&stop.lock);
-	if (stop.msg[0])
-		fprintf(stderr, "ember: %s\n", stop.msg);
-	return stop.status;
+	return stop_report();
 }

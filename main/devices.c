@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The device table (see devices.h): virtio-blk and virtio-net. */
+#include "main/devices.h"
+#include "core/ember.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* --- virtio-blk: one per drive, the root drive first (/dev/vda) ----------- */
+
+static int blk_count(const struct vm_config *c)
+{
+	return c->ndrives;
+}
+
+/* The drive in slot order i: the root drive, then the others as given. */
+static const struct drive_spec *blk_spec(const struct vm_config *c, int i)
+{
+	int root = -1;
+
+	for (int k = 0; k < c->ndrives; k++)
+		if (c->drives[k].root)
+			root = k;
+	if (root < 0)
+		return &c->drives[i];
+	if (i == 0)
+		return &c->drives[root];
+	return &c->drives[i <= root ? i - 1 : i];
+}
+
+static int blk_open(struct vm_device *d, const struct vm_config *c, int i,
+		    const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen)
+{
+	struct virtio_blk *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return errorf(err, errlen, "out of memory");
+	if (virtio_blk_create(b, blk_spec(c, i), mem, loop, err, errlen) < 0) {
+		free(b);
+		return -1;
+	}
+	d->obj = b;
+	d->dev = &b->dev;
+	d->metrics_obj = &b->stats;
+	snprintf(d->id, sizeof(d->id), "%s", b->spec.id);
+	return 0;
+}
+
+static const char *blk_cmdline(const struct vm_device *d, const struct vm_config *c, int i)
+{
+	const struct virtio_blk *b = d->obj;
+
+	(void)c;
+	(void)i;
+	if (!b->spec.root)
+		return NULL;
+	return b->spec.read_only ? "root=/dev/vda ro" : "root=/dev/vda rw";
+}
+
+static void blk_close(struct vm_device *d)
+{
+	struct virtio_blk *b = d->obj;
+
+	close(b->fd);
+	free(b);
+}
+
+const struct device_kind device_virtio_blk = {
+	.name = "virtio-blk",
+	.metrics = &virtio_blk_metrics,
+	.count = blk_count,
+	.open = blk_open,
+	.cmdline = blk_cmdline,
+	.close = blk_close,
+};
+
+/* --- virtio-net: one per interface, after the drives ----------------------- */
+
+static int net_count(const struct vm_config *c)
+{
+	return c->nnets;
+}
+
+static int net_open(struct vm_device *d, const struct vm_config *c, int i,
+		    const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen)
+{
+	const struct net_spec *s = &c->nets[i];
+	struct virtio_net *n;
+
+	if (virtio_net_create(&n, s->tap, s->has_mac ? s->mac : NULL, mem, loop, err,
+			      errlen) < 0)
+		return -1;
+	d->obj = n;
+	d->dev = virtio_net_dev(n);
+	d->metrics_obj = n;
+	snprintf(d->id, sizeof(d->id), "%s", s->id[0] ? s->id : s->tap);
+	return 0;
+}
+
+static void net_close(struct vm_device *d)
+{
+	virtio_net_destroy(d->obj);
+}
+
+static const struct device_kind device_virtio_net = {
+	.name = "virtio-net",
+	.metrics = &virtio_net_metrics,
+	.count = net_count,
+	.open = net_open,
+	.close = net_close,
+};
+
+const struct device_kind *const device_kinds[] = {
+	&device_virtio_blk,
+	&device_virtio_net,
+	NULL,
+};
