@@ -73,7 +73,7 @@ void api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evlo
  * Apply a logger or metrics configuration now (PUT /logger, /metrics, the
  * config file, --log-path, --metrics-path). 0, or -1 with a reason.
  */
-int api_apply_logger(struct api *a, const struct ember_config *c, char *err, size_t errlen);
+int api_apply_logger(struct api *a, const struct config_logger *l, char *err, size_t errlen);
 int api_apply_metrics(struct api *a, const char *path, char *err, size_t errlen);
 
 /*

@@ -6,13 +6,12 @@
  * /network-interfaces/{id}, /machine-config, /vm, PUT /actions, and the
  * whole-VM document of --config-file and GET /vm/config.
  *
- * Parsing is strict, like Firecracker's (serde with deny_unknown_fields):
- * unknown fields, wrong JSON types, duplicate keys, missing required
- * fields, non-integer numbers, invalid UTF-8, control characters and NULs
- * in strings are all refused with a one-line reason. Values ember cannot
- * honour (an SMT topology, CPU templates, huge pages, rate limits that
- * limit, the Async io_engine, vhost-user drives, an MTU...) are refused
- * with a reason naming the field, never silently ignored.
+ * Each body has a schema (json.h: Firecracker's serde checks, every
+ * refusal prefixed as serde's) and a handler that checks what the values
+ * mean. Values ember cannot honour (an SMT topology, CPU templates, huge
+ * pages, rate limits that limit, the Async io_engine, vhost-user drives,
+ * an MTU...) are refused with a reason naming the field, never silently
+ * ignored.
  *
  * Every function leaves *c untouched when it fails. Pure code: no I/O
  * except the file checks named below, no VMM state.
@@ -33,6 +32,24 @@ struct cJSON;
 #define LOG_LEVEL_MAX    8   /* "Warning" */
 #define LOG_MODULE_MAX   256
 
+struct config_logger {
+	bool set;
+	char path[PATH_MAX];      /* "" for none (standard error) */
+	char level[LOG_LEVEL_MAX]; /* canonical: Off Trace Debug Info Warning Error; "" default */
+	bool show_level, show_origin;
+	char module[LOG_MODULE_MAX];  /* source path prefix; "" for all */
+};
+
+struct config_metrics {
+	bool set;
+	char path[PATH_MAX];
+};
+
+struct config_serial {
+	bool set;
+	char path[PATH_MAX];      /* serial_out_path; "" for standard output */
+};
+
 /* What the API builds before InstanceStart (and GET /vm/config shows). */
 struct ember_config {
 	struct vm_config vm;     /* kernel, initrd, cmdline, mem, vCPUs, drives, NICs */
@@ -42,32 +59,32 @@ struct ember_config {
 	bool writeback[MAX_DRIVES];  /* cache_type "Writeback" (else "Unsafe") */
 	/* per NIC (same index as vm.nets) */
 	char iface_id[MAX_NETS][API_ID_MAX + 1];
-	struct {
-		bool set;
-		char path[PATH_MAX];      /* "" for none (standard error) */
-		char level[LOG_LEVEL_MAX]; /* canonical: Off Trace Debug Info Warning Error; "" default */
-		bool show_level, show_origin;
-		char module[LOG_MODULE_MAX];  /* source path prefix; "" for all */
-	} logger;
-	struct {
-		bool set;
-		char path[PATH_MAX];
-	} metrics;
-	struct {
-		bool set;
-		char path[PATH_MAX];      /* serial_out_path; "" for standard output */
-	} serial;
+	struct config_logger logger;
+	struct config_metrics metrics;
+	struct config_serial serial;
 };
 
 /* The defaults: no kernel, 1 vCPU, 128 MiB, no devices. */
 void ember_config_init(struct ember_config *c);
 
 /*
- * Parse len bytes of JSON text (need not be NUL-terminated) into a tree
- * the caller frees with cJSON_Delete. NULL with a one-line reason in err
- * ("invalid UTF-8 at byte 12", "expected value at line 1 column 5"...).
+ * The Firecracker resources ember does not have, in one list: the API's
+ * /<resource> answers that they are not supported, and the config file
+ * accepts <config_key> only null or empty.
  */
-struct cJSON *config_parse_json(const char *text, size_t len, char *err, size_t errlen);
+struct config_unsupported {
+	const char *resource;     /* the API's first path token */
+	const char *config_key;   /* the config file's key (NULL: none) */
+	const char *what;         /* "ember has no <what>" */
+};
+extern const struct config_unsupported config_unsupported[]; /* ends with resource NULL */
+
+/* The schemas of the bodies (json.h): checked before the VM's state is. */
+struct json_schema;
+extern const struct json_schema config_boot_source_schema, config_machine_schema,
+	config_machine_patch_schema, config_drive_schema, config_drive_patch_schema,
+	config_net_schema, config_net_patch_schema, config_logger_schema, config_metrics_schema,
+	config_serial_schema, config_action_schema, config_vm_state_schema;
 
 /* A resource id from a URL or a body: 1 to 64 of [A-Za-z0-9_]. */
 bool config_valid_id(const char *id);
@@ -91,6 +108,17 @@ int config_put_net(struct ember_config *c, const struct cJSON *j, const char *pa
 int config_put_logger(struct ember_config *c, const struct cJSON *j, char *err, size_t errlen);
 int config_put_metrics(struct ember_config *c, const struct cJSON *j, char *err, size_t errlen);
 int config_put_serial(struct ember_config *c, const struct cJSON *j, char *err, size_t errlen);
+/*
+ * The same three into *out alone, for a caller that applies them before
+ * keeping them (the API): out starts from cur (the logger keeps the values
+ * of absent fields, as Firecracker's does).
+ */
+int config_parse_logger(const struct config_logger *cur, const struct cJSON *j,
+			struct config_logger *out, char *err, size_t errlen);
+int config_parse_metrics(const struct cJSON *j, struct config_metrics *out,
+			 char *err, size_t errlen);
+int config_parse_serial(const struct cJSON *j, struct config_serial *out,
+			char *err, size_t errlen);
 
 /*
  * PATCH /drives/{id}: *path gets path_on_host (NULL when absent: nothing

@@ -8,6 +8,7 @@
  * copied into a fixed buffer up to its Content-Length.
  */
 #include "api-socket/http.h"
+#include "core/utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -374,50 +375,7 @@ enum http_parse_result http_parser_feed(struct http_parser *p, const char *data,
 
 bool http_valid_utf8(const char *buf, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)buf;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		uint32_t cp, min;
-		size_t n;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (len - i - 1 < n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
-/* Length of the valid UTF-8 sequence at s (at most len bytes), 0 if none. */
-static size_t utf8_seq(const char *s, size_t len)
-{
-	unsigned char c = (unsigned char)s[0];
-	size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
-		   (c & 0xf8) == 0xf0 ? 4 : 0;
-
-	if (!n || n > len || !http_valid_utf8(s, n))
-		return 0;
-	return n;
+	return utf8_valid(buf, len);
 }
 
 size_t http_json_escape(char *dst, size_t cap, const char *s, size_t len)
@@ -444,7 +402,7 @@ size_t http_json_escape(char *dst, size_t cap, const char *s, size_t len)
 			plen = (size_t)snprintf(tmp, sizeof(tmp), "\\u%04x", c);
 		} else if (c < 0x80) {
 			tmp[0] = (char)c, plen = 1;
-		} else if ((adv = utf8_seq(s + i, len - i))) {
+		} else if ((adv = utf8_len((const unsigned char *)s + i, len - i))) {
 			piece = s + i, plen = adv;
 		} else {
 			piece = "\\ufffd", plen = 6, adv = 1;

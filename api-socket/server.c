@@ -13,6 +13,7 @@
 #define _GNU_SOURCE /* accept4 */
 #endif
 #include "api-socket/server.h"
+#include "core/ember.h"
 #include "core/logger.h"
 #include "vmm/seccomp.h"
 
@@ -543,22 +544,19 @@ int api_server_start(struct api_server **out, const char *sock_path,
 
 	*out = NULL;
 	if (!sock_path || !*sock_path) {
-		snprintf(err, errlen, "the API socket path is empty");
-		return -1;
+		return errorf(err, errlen, "the API socket path is empty");
 	}
 	if (strlen(sock_path) >= sizeof(addr.sun_path)) {
-		snprintf(err, errlen, "the API socket path is longer than %zu bytes",
-			 sizeof(addr.sun_path) - 1);
-		return -1;
+		return errorf(err, errlen, "the API socket path is longer than %zu bytes",
+			      sizeof(addr.sun_path) - 1);
 	}
 	if (!lstat(sock_path, &st)) {
-		snprintf(err, errlen, "API socket %s: already exists (remove it first)", sock_path);
-		return -1;
+		return errorf(err, errlen, "API socket %s: already exists (remove it first)",
+			      sock_path);
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		snprintf(err, errlen, "API server: out of memory");
-		return -1;
+		return errorf(err, errlen, "API server: out of memory");
 	}
 	s->listen_fd = s->epfd = s->stop_fd = s->vmm_fd = -1;
 	s->loop = vmm_loop;
@@ -638,7 +636,7 @@ int api_server_start(struct api_server **out, const char *sock_path,
 	return 0;
 
 sys_fail:
-	snprintf(err, errlen, "API socket %s: %s", sock_path, strerror(errno));
+	errorf(err, errlen, "API socket %s: %s", sock_path, strerror(errno));
 	destroy(s);
 	return -1;
 }

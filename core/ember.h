@@ -24,6 +24,8 @@ enum ember_status {
  */
 int errorf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+int verrorf(char *err, size_t errlen, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Print "ember: <msg>" on stderr and exit(status). Thread-safe. */
 void die(int status, const char *fmt, ...)

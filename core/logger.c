@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* F_GETPIPE_SZ */
 #endif
 #include "core/logger.h"
+#include "core/ember.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,8 +81,7 @@ int log_sink_open(struct log_sink *s, const char *path, char *err, size_t errlen
 	s->fd = -1;
 	s->fifo = s->broken = false;
 	if (!path || !path[0]) {
-		snprintf(err, errlen, "the path is empty");
-		return -1;
+		return errorf(err, errlen, "the path is empty");
 	}
 	/*
 	 * Read-write, as Firecracker opens it: on a FIFO this neither blocks
@@ -90,12 +90,11 @@ int log_sink_open(struct log_sink *s, const char *path, char *err, size_t errlen
 	 */
 	fd = open(path, O_RDWR | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_CREAT, 0600);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return -1;
+		return errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) ||
 				    S_ISCHR(st.st_mode))) {
-		snprintf(err, errlen, "cannot use %s: not a file, FIFO or character device",
+		errorf(err, errlen, "cannot use %s: not a file, FIFO or character device",
 			 path);
 		close(fd);
 		return -1;
@@ -180,12 +179,10 @@ int logger_configure(const char *path, enum log_level level, bool show_level,
 	char why[512];
 
 	if ((unsigned)level > LOG_LEVEL_TRACE) {
-		snprintf(err, errlen, "invalid log level %d", (int)level);
-		return -1;
+		return errorf(err, errlen, "invalid log level %d", (int)level);
 	}
 	if (path && log_sink_open(&sink, path, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "logger: %s", why);
-		return -1;
+		return errorf(err, errlen, "logger: %s", why);
 	}
 	pthread_mutex_lock(&lg.lock);
 	if (path) {

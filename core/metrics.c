@@ -75,13 +75,11 @@ int metrics_configure(const char *path, char *err, size_t errlen)
 	pthread_mutex_lock(&m.lock);
 	if (m.configured) {
 		pthread_mutex_unlock(&m.lock);
-		snprintf(err, errlen, "metrics: already configured");
-		return -1;
+		return errorf(err, errlen, "metrics: already configured");
 	}
 	if (log_sink_open(&sink, path, why, sizeof(why)) < 0) {
 		pthread_mutex_unlock(&m.lock);
-		snprintf(err, errlen, "metrics: %s", why);
-		return -1;
+		return errorf(err, errlen, "metrics: %s", why);
 	}
 	m.sink = sink;
 	m.configured = true;

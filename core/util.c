@@ -22,18 +22,24 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 	fprintf(stderr, "%s\n", buf);
 }
 
+int verrorf(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (!err || !errlen)
+		return -1;
+	vsnprintf(err, errlen, fmt, ap);
+	for (char *p = err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return -1;
+}
+
 int errorf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!err || !errlen)
-		return -1;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	verrorf(err, errlen, fmt, ap);
 	va_end(ap);
-	for (char *p = err; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
 	return -1;
 }
 
@@ -122,19 +128,19 @@ const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen)
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+		errorf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
 	}
 	if (st.st_size == 0) {
-		snprintf(err, errlen, "%s is empty", path);
+		errorf(err, errlen, "%s is empty", path);
 		close(fd);
 		return NULL;
 	}
 	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		errorf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	*len = st.st_size;

@@ -234,12 +234,13 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	static const char *const why_unsupported[][2] = {
+	/* {flag, why} or {flag, NULL, the resource of config_unsupported it needs} */
+	static const char *const why_unsupported[][3] = {
 		{ "--seccomp-filter", "ember's filters are built in (--no-seccomp disables them)" },
-		{ "--metadata", "ember has no MMDS" },
-		{ "--describe-snapshot", "ember has no snapshots" },
+		{ "--metadata", NULL, "mmds" },
+		{ "--describe-snapshot", NULL, "snapshot" },
 		{ "--enable-pci", "ember has no PCI bus (its devices are virtio-mmio)" },
-		{ "--snapshot-version", "ember has no snapshots" },
+		{ "--snapshot-version", NULL, "snapshot" },
 	};
 	char err[256];
 	int c, idx, roots = 0;
@@ -339,10 +340,19 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		case O_MMDS_LIMIT: parse_num("--mmds-size-limit", optarg, 0, UINT64_MAX); break;
 		case O_UNSUPPORTED_ARG:
 		case O_UNSUPPORTED_FLAG:
-			for (size_t i = 0; i < ARRAY_SIZE(why_unsupported); i++)
-				if (!strcmp(opt, why_unsupported[i][0] + 2))
-					die(EMBER_EXIT_BAD_INPUT, "%s: not supported: %s",
-					    why_unsupported[i][0], why_unsupported[i][1]);
+			for (size_t i = 0; i < ARRAY_SIZE(why_unsupported); i++) {
+				const char *const *w = why_unsupported[i];
+
+				if (strcmp(opt, w[0] + 2))
+					continue;
+				if (w[1])
+					die(EMBER_EXIT_BAD_INPUT, "%s: not supported: %s", w[0], w[1]);
+				for (const struct config_unsupported *u = config_unsupported;
+				     u->resource; u++)
+					if (!strcmp(u->resource, w[2]))
+						die(EMBER_EXIT_BAD_INPUT, "%s: not supported: ember "
+						    "has no %s", w[0], u->what);
+			}
 			die(EMBER_EXIT_BAD_INPUT, "--%s: not supported", opt);
 		case 'h':
 			fputs(usage_text, stdout);
@@ -424,19 +434,17 @@ static void report_startup(const struct args *a)
 /* The logger and metrics flags, as Firecracker applies them at start. */
 static void apply_log_flags(struct api *api, const struct args *a)
 {
-	static struct ember_config c;
+	struct config_logger l = { .set = true };
 	char err[512];
 
 	logger_set_instance_id(a->id);
 	if (a->log_path || a->level || a->show_level || a->show_origin || a->module) {
-		ember_config_init(&c);
-		c.logger.set = true;
-		snprintf(c.logger.path, sizeof(c.logger.path), "%s", a->log_path ? a->log_path : "");
-		snprintf(c.logger.level, sizeof(c.logger.level), "%s", a->level ? a->level : "");
-		c.logger.show_level = a->show_level;
-		c.logger.show_origin = a->show_origin;
-		snprintf(c.logger.module, sizeof(c.logger.module), "%s", a->module ? a->module : "");
-		if (api_apply_logger(api, &c, err, sizeof(err)) < 0)
+		snprintf(l.path, sizeof(l.path), "%s", a->log_path ? a->log_path : "");
+		snprintf(l.level, sizeof(l.level), "%s", a->level ? a->level : "");
+		l.show_level = a->show_level;
+		l.show_origin = a->show_origin;
+		snprintf(l.module, sizeof(l.module), "%s", a->module ? a->module : "");
+		if (api_apply_logger(api, &l, err, sizeof(err)) < 0)
 			die(EMBER_EXIT_BAD_INPUT, "--log-path: %s", err);
 	}
 	if (a->metrics_path && api_apply_metrics(api, a->metrics_path, err, sizeof(err)) < 0)
@@ -483,7 +491,7 @@ static void start_from_file(struct api *api, const char *path)
 	if (config_parse_file(&api->cfg, text, len, err, sizeof(err)) < 0)
 		die(EMBER_EXIT_BAD_INPUT, "--config-file %s: %s", path, err);
 	free(text);
-	if (api->cfg.logger.set && api_apply_logger(api, &api->cfg, err, sizeof(err)) < 0)
+	if (api->cfg.logger.set && api_apply_logger(api, &api->cfg.logger, err, sizeof(err)) < 0)
 		die(EMBER_EXIT_BAD_INPUT, "--config-file %s: %s", path, err);
 	if (api->cfg.metrics.set &&
 	    api_apply_metrics(api, api->cfg.metrics.path, err, sizeof(err)) < 0)

@@ -32,6 +32,7 @@ void vmm_init(struct vmm *v)
 		metrics_add_kind((*k)->metrics);
 }
 
+/* errorf() that also sets the exit status a failed boot gives. */
 static int fail(int *status, int code, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
@@ -40,7 +41,7 @@ static int fail(int *status, int code, char *err, size_t errlen, const char *fmt
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	verrorf(err, errlen, fmt, ap);
 	va_end(ap);
 	*status = code;
 	return -1;
@@ -243,8 +244,7 @@ unmap:
 static int need_running(struct vmm *v, char *err, size_t errlen)
 {
 	if (!v->booted) {
-		snprintf(err, errlen, "the VM is not running (InstanceStart first)");
-		return -1;
+		return errorf(err, errlen, "the VM is not running (InstanceStart first)");
 	}
 	return 0;
 }
@@ -254,8 +254,7 @@ int vmm_pause(struct vmm *v, char *err, size_t errlen)
 	if (need_running(v, err, errlen) < 0)
 		return -1;
 	if (!v->paused && vm_pause_vcpus(&v->vm) < 0) {
-		snprintf(err, errlen, "the VM is stopping");
-		return -1;
+		return errorf(err, errlen, "the VM is stopping");
 	}
 	v->paused = true;
 	return 0;
@@ -276,7 +275,7 @@ int vmm_ctrl_alt_del(struct vmm *v, char *err, size_t errlen)
 	if (need_running(v, err, errlen) < 0)
 		return -1;
 	if (i8042_ctrl_alt_del(&v->i8042) < 0) {
-		snprintf(err, errlen, "the i8042 output buffer is full; try again");
+		errorf(err, errlen, "the i8042 output buffer is full; try again");
 		return -1;
 	}
 	return 0;
@@ -289,8 +288,7 @@ int vmm_drive_update(struct vmm *v, const char *id, const char *path, char *err,
 	for (int i = 0; i < v->ndevs; i++)
 		if (v->devs[i].kind == &device_virtio_blk && !strcmp(v->devs[i].id, id))
 			return virtio_blk_set_backing(v->devs[i].obj, path, err, errlen);
-	snprintf(err, errlen, "no drive with id '%s'", id);
-	return -1;
+	return errorf(err, errlen, "no drive with id '%s'", id);
 }
 
 static int op_boot(void *v, const struct vm_config *c, int *status, char *err, size_t errlen)

@@ -270,7 +270,7 @@ static int open_backing(const struct drive_spec *s, const char *path, int *fd,
 	if (S_ISBLK(st.st_mode) && ioctl(*fd, BLKGETSIZE64, &size) < 0)
 		size = 0;
 	if (size < SECTOR_SIZE) {
-		snprintf(err, errlen, "drive %s: %s is smaller than one 512-byte sector", s->id, path);
+		errorf(err, errlen, "drive %s: %s is smaller than one 512-byte sector", s->id, path);
 		goto fail;
 	}
 	if (size % SECTOR_SIZE)
@@ -290,8 +290,7 @@ int virtio_blk_set_backing(struct virtio_blk *b, const char *path, char *err, si
 	int fd, old;
 
 	if (strlen(path) >= sizeof(b->spec.path)) {
-		snprintf(err, errlen, "drive %s: path too long", b->spec.id);
-		return -1;
+		return errorf(err, errlen, "drive %s: path too long", b->spec.id);
 	}
 	if (open_backing(&b->spec, path, &fd, &sectors, err, errlen) < 0)
 		return -1;

@@ -645,15 +645,14 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 		return errorf(err, errlen, "bad TAP name '%.40s'", tap_name);
 	n = calloc(1, sizeof(*n));
 	if (!n) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
+		return errorf(err, errlen, "out of memory");
 	}
 	n->tap_fd = n->kick_fd = -1;
 	n->rx_frame = malloc(HDR_LEN + MAX_FRAME);
 	n->rx_chain = malloc(sizeof(*n->rx_chain));
 	n->tx_chain = malloc(sizeof(*n->tx_chain));
 	if (!n->rx_frame || !n->rx_chain || !n->tx_chain) {
-		snprintf(err, errlen, "out of memory");
+		errorf(err, errlen, "out of memory");
 		goto fail;
 	}
 	memcpy(n->tap, tap_name, len + 1);
@@ -661,7 +660,7 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 
 	n->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (n->tap_fd < 0) {
-		snprintf(err, errlen, "cannot open TAP '%s': /dev/net/tun: %s", tap_name,
+		errorf(err, errlen, "cannot open TAP '%s': /dev/net/tun: %s", tap_name,
 			 strerror(errno));
 		goto fail;
 	}
@@ -671,7 +670,7 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 	if (ioctl(n->tap_fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 
-		snprintf(err, errlen, "cannot open TAP '%s': %s%s", tap_name, strerror(e),
+		errorf(err, errlen, "cannot open TAP '%s': %s%s", tap_name, strerror(e),
 			 e == EPERM ? " (needs CAP_NET_ADMIN, or a TAP made for this user: "
 				      "ip tuntap add NAME mode tap user USER)" :
 			 e == EINVAL ? " (is it a single-queue TAP device?)" :
@@ -681,12 +680,12 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 	/* VERSION_1: the header is always the 12-byte virtio_net_hdr_v1. */
 	if (ioctl(n->tap_fd, TUNSETVNETHDRSZ, &hdr_len) < 0 ||
 	    ioctl(n->tap_fd, TUNSETOFFLOAD, 0U) < 0) {
-		snprintf(err, errlen, "cannot set up TAP '%s': %s", tap_name, strerror(errno));
+		errorf(err, errlen, "cannot set up TAP '%s': %s", tap_name, strerror(errno));
 		goto fail;
 	}
 	n->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (n->kick_fd < 0) {
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		errorf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
 
@@ -711,11 +710,11 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 
 	/* Not watched for input until the driver is ready (errors still arrive). */
 	if (evloop_add(loop, n->tap_fd, 0, on_tap, n) < 0) {
-		snprintf(err, errlen, "cannot watch TAP '%s': %s", tap_name, strerror(errno));
+		errorf(err, errlen, "cannot watch TAP '%s': %s", tap_name, strerror(errno));
 		goto fail_lock;
 	}
 	if (evloop_add(loop, n->kick_fd, EPOLLIN, on_kick, n) < 0) {
-		snprintf(err, errlen, "cannot watch TAP '%s': %s", tap_name, strerror(errno));
+		errorf(err, errlen, "cannot watch TAP '%s': %s", tap_name, strerror(errno));
 		evloop_del(loop, n->tap_fd);
 		goto fail_lock;
 	}

@@ -7,7 +7,6 @@
 # tests/guests/guests.mk (it uses GUEST_CFLAGS, GUEST_LDFLAGS, GUEST_LIB_OBJS,
 # UNIT_DIR).
 #   make test-api    build ember and the guest, run tests/api/run.sh
-# Also: tests/unit/test_config links api-socket/config.c (added here).
 
 API_TEST_OUT := $(BUILD)/tests/api
 
@@ -21,8 +20,6 @@ $(API_TEST_OUT)/apiguest.elf: $(API_TEST_OUT)/apiguest.o $(GUEST_LIB_OBJS) $(GUE
 	$(HOSTCC) $(GUEST_LDFLAGS) $(GUEST_LIB_OBJS) $< -o $@
 
 # The unit test of the JSON bodies links the code under test.
-$(UNIT_DIR)/test_config: $(UNIT_DIR)/obj/api-socket/config.o
-
 test-api: $(BUILD)/ember $(API_TEST_OUT)/apiguest.elf $(KVM_PROBE_GUEST) \
 		$(GUEST_OUT)/blkflood.elf $(GUEST_OUT)/netflood.elf
 	$(call need_pkgs,python3 iproute2)

@@ -7,10 +7,11 @@
  * pre-boot rules that live in the parser (one root drive, ids, limits), the
  * --config-file document, and GET /vm/config read back as a config file.
  *
- * Links api-socket/config.c (tests/api/api.mk adds it) and cJSON.
+ * Links api-socket/config.c and json.c (tests/unit/unit.mk) and cJSON.
  */
 #include "tests/unit/unit.h"
 #include "api-socket/config.h"
+#include "api-socket/json.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -66,7 +67,7 @@ static void teardown(void)
 static cJSON *J(const char *s)
 {
 	err[0] = '\0';
-	return config_parse_json(s, strlen(s), err, sizeof(err));
+	return json_parse(s, strlen(s), err, sizeof(err));
 }
 
 /* s is refused by the reader with a message containing want. */
@@ -75,7 +76,7 @@ static void bad_json(const char *s, size_t len, const char *want, int line)
 	cJSON *j;
 
 	err[0] = '\0';
-	j = config_parse_json(s, len, err, sizeof(err));
+	j = json_parse(s, len, err, sizeof(err));
 	unit_check(j == NULL && strstr(err, want) && !strchr(err, '\n'), __FILE__, line,
 		   "bad_json", "\"%.60s\": got \"%s\", want \"%s\"", s, err, want);
 	cJSON_Delete(j);
@@ -127,7 +128,7 @@ static void test_reader(void)
 		memset(deep, '[', 10000);
 		memset(deep + 10000, ']', 10000);
 		err[0] = '\0';
-		j = config_parse_json(deep, 20000, err, sizeof(err));
+		j = json_parse(deep, 20000, err, sizeof(err));
 		CHECK(j == NULL && err[0]);
 		cJSON_Delete(j);
 	}

@@ -11,6 +11,7 @@ UNIT_LIB_SRCS := core/guest_mem.c vmm/mptable.c $(wildcard kernel-loader/*.c) \
                  virtio/virtqueue.c virtio/virtio.c virtio/blk.c virtio/net.c virtio/mmio.c \
                  core/util.c core/evloop.c core/stop.c \
                  api-socket/http.c api-socket/server.c api-socket/vm_config.c \
+                 api-socket/json.c api-socket/config.c \
                  core/logger.c core/metrics.c vmm/boot_timer.c core/bus.c \
                  tests/unit/unit.c tests/unit/images.c
 UNIT_LIB_OBJS := $(patsubst %.c,$(UNIT_DIR)/obj/%.o,$(UNIT_LIB_SRCS))
