@@ -81,23 +81,6 @@ all_parts="host boot density mem blk net"
 
 die() { echo "bench: $*" >&2; exit 1; }
 
-# bench_watch PID CONSOLE INITRAMFS: while the test host PID runs, stop it
-# (its QEMU, found by its initramfs) when CONSOLE gets no new BENCH line for
-# $stall_secs s; prints why if it did.
-bench_watch() {
-	local pid=$1 con=$2 initrd=$3 n last=-1 since=$SECONDS
-	while kill -0 "$pid" 2>/dev/null; do
-		sleep 2
-		n=$(grep -ac '^BENCH' "$con" 2>/dev/null || true)
-		if [ "$n" != "$last" ]; then
-			last=$n since=$SECONDS
-		elif [ $((SECONDS - since)) -ge "$stall_secs" ]; then
-			echo "no BENCH line for $stall_secs s after $n"
-			pkill -f -- "-initrd $initrd" 2>/dev/null || true
-			break
-		fi
-	done
-}
 log() { echo "bench: $*" >&2; }
 
 for v in reset_runs:RESET_RUNS exit_runs:EXIT_RUNS n1:EXIT_N1 n2:EXIT_N2 runs:RUNS \
@@ -431,7 +414,7 @@ if [[ "$phases" == *" nested "* ]]; then
 			t0=$(date +%s)
 			th_run "$nd/initramfs.cpio" "$host_tmo" "$nd/console-$try.log" &
 			runpid=$!
-			stalled=$(bench_watch "$runpid" "$nd/console-$try.log" "$nd/initramfs.cpio")
+			stalled=$(th_watch "$runpid" "$nd/console-$try.log" "$stall_secs" '^BENCH')
 			wait "$runpid" || q=$?
 			t1=$(date +%s)
 			host_secs=$((host_secs + t1 - t0))

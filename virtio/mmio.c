@@ -178,7 +178,7 @@ static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 	}
 }
 
-static void mmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+void virtio_mmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct virtio_mmio *m = opaque;
 	struct virtio_dev *d = m->dev;
@@ -263,6 +263,24 @@ int virtio_mmio_param(int n, char *buf, size_t size)
 	return 0;
 }
 
+int virtio_mmio_init(struct virtio_mmio *m, struct vm *vm, int n, struct virtio_dev *dev)
+{
+	if (n < 0 || n >= VIRTIO_MMIO_MAX_DEVS)
+		return -1;
+	memset(m, 0, sizeof(*m));
+	m->dev = dev;
+	m->vm = vm;
+	m->base = VIRTIO_MMIO_BASE + (uint64_t)n * VIRTIO_MMIO_SIZE;
+	m->gsi = VIRTIO_MMIO_FIRST_GSI + n;
+	m->irqfd = -1;
+	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		m->notify_fd[q] = -1;
+	dev->transport = m;
+	dev->signal = signal_irq;
+	dev->reschedule = mmio_reschedule;
+	return 0;
+}
+
 void virtio_mmio_add(struct vm *vm, int n, struct virtio_dev *dev)
 {
 	struct virtio_mmio *m = calloc(1, sizeof(*m));
@@ -270,16 +288,9 @@ void virtio_mmio_add(struct vm *vm, int n, struct virtio_dev *dev)
 
 	if (!m)
 		die(EMBER_EXIT_HOST_ERROR, "out of memory");
-	if (n < 0 || n >= VIRTIO_MMIO_MAX_DEVS)
+	if (virtio_mmio_init(m, vm, n, dev) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "%s: no virtio-mmio slot %d (0 to %d)", dev->name, n,
 		    VIRTIO_MMIO_MAX_DEVS - 1);
-	m->dev = dev;
-	m->vm = vm;
-	m->base = VIRTIO_MMIO_BASE + (uint64_t)n * VIRTIO_MMIO_SIZE;
-	m->gsi = VIRTIO_MMIO_FIRST_GSI + n;
-	dev->transport = m;
-	dev->signal = signal_irq;
-	dev->reschedule = mmio_reschedule;
 
 	m->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	irqfd.fd = m->irqfd;
@@ -306,6 +317,6 @@ void virtio_mmio_add(struct vm *vm, int n, struct virtio_dev *dev)
 			die(EMBER_EXIT_HOST_ERROR, "%s: cannot watch its queue: %s", dev->name,
 			    strerror(errno));
 	}
-	if (bus_register(&vm->mmio, m->base, VIRTIO_MMIO_SIZE, mmio_access, m) < 0)
+	if (bus_register(&vm->mmio, m->base, VIRTIO_MMIO_SIZE, virtio_mmio_access, m) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "%s: MMIO slot taken", dev->name);
 }

@@ -43,4 +43,13 @@ int virtio_mmio_param(int n, char *buf, size_t size);
  */
 void virtio_mmio_add(struct vm *vm, int n, struct virtio_dev *dev);
 
+/*
+ * The transport without KVM (virtio_mmio_add() calls it, then wires the
+ * irqfd, the ioeventfds and the bus): m serves dev's registers on slot n
+ * through virtio_mmio_access(), the bus handler. irqfd and notify_fd[]
+ * start at -1. -1 if n is not a valid slot. For tests: tests/unit.
+ */
+int virtio_mmio_init(struct virtio_mmio *m, struct vm *vm, int n, struct virtio_dev *dev);
+void virtio_mmio_access(void *m, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+
 #endif

@@ -99,6 +99,7 @@ struct virtio_net {
 	bool active;            /* between activate() and reset() */
 	bool watching;          /* EPOLLIN on the TAP */
 	bool tap_gone;          /* out of the event loop for good */
+	unsigned int offloads;  /* the TAP's (TUNSETOFFLOAD), 0 when opened */
 	bool warned_tx;
 
 	/* RX: the frame read from the TAP and not yet given to the guest */
@@ -527,11 +528,16 @@ static int net_activate(struct virtio_dev *d)
 		if (virtio_has(d, NET_F_GUEST_TSO6))
 			off |= TUN_F_TSO6;
 	}
-	if (!n->tap_gone && ioctl(n->tap_fd, TUNSETOFFLOAD, off) < 0) {
-		warn("%s: cannot set the offloads of TAP '%s': %s", n->name, n->tap,
-		     strerror(errno));
-		if (ioctl(n->tap_fd, TUNSETOFFLOAD, 0) < 0)
-			tap_lost(n, strerror(errno));
+	if (!n->tap_gone && off != n->offloads) {
+		if (ioctl(n->tap_fd, TUNSETOFFLOAD, off) == 0) {
+			n->offloads = off;
+		} else {
+			warn("%s: cannot set the offloads of TAP '%s': %s", n->name, n->tap,
+			     strerror(errno));
+			if (ioctl(n->tap_fd, TUNSETOFFLOAD, 0) < 0)
+				tap_lost(n, strerror(errno));
+			n->offloads = 0;
+		}
 	}
 	n->active = true;
 	n->rx_len = n->rx_off = 0;
@@ -632,22 +638,63 @@ static void net_free(struct virtio_net *n)
 	free(n);
 }
 
-int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8_t mac[6],
-		      const struct guest_mem *mem, struct evloop *loop,
-		      char *err, size_t errlen)
+/* Open the TAP tap_name with a 12-byte vnet header and no offloads: its fd, or -1. */
+static int tap_open(const char *tap_name, char *err, size_t errlen)
 {
-	struct virtio_net *n;
 	struct ifreq ifr;
-	int hdr_len = HDR_LEN;
+	int hdr_len = HDR_LEN, fd, e;
 	size_t len = strlen(tap_name);
 
 	if (len == 0 || len >= IFNAMSIZ) /* checked by api-socket/vm_config.c: a safeguard */
 		return errorf(err, errlen, "bad TAP name '%.40s'", tap_name);
-	n = calloc(1, sizeof(*n));
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errorf(err, errlen, "cannot open TAP '%s': /dev/net/tun: %s", tap_name,
+			      strerror(errno));
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, tap_name, len);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		e = errno;
+		close(fd);
+		return errorf(err, errlen, "cannot open TAP '%s': %s%s", tap_name, strerror(e),
+			      e == EPERM ? " (needs CAP_NET_ADMIN, or a TAP made for this user: "
+					   "ip tuntap add NAME mode tap user USER)" :
+			      e == EINVAL ? " (is it a single-queue TAP device?)" :
+			      e == EBUSY ? " (already in use)" : "");
+	}
+	/* VERSION_1: the header is always the 12-byte virtio_net_hdr_v1. */
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0 || ioctl(fd, TUNSETOFFLOAD, 0U) < 0) {
+		e = errno;
+		close(fd);
+		return errorf(err, errlen, "cannot set up TAP '%s': %s", tap_name, strerror(e));
+	}
+	return fd;
+}
+
+int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8_t mac[6],
+		      const struct guest_mem *mem, struct evloop *loop,
+		      char *err, size_t errlen)
+{
+	int fd = tap_open(tap_name, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	return virtio_net_create_fd(out, fd, tap_name, mac, mem, loop, err, errlen);
+}
+
+int virtio_net_create_fd(struct virtio_net **out, int fd, const char *tap_name,
+			 const uint8_t mac[6], const struct guest_mem *mem, struct evloop *loop,
+			 char *err, size_t errlen)
+{
+	struct virtio_net *n = calloc(1, sizeof(*n));
+
 	if (!n) {
+		close(fd);
 		return errorf(err, errlen, "out of memory");
 	}
-	n->tap_fd = n->kick_fd = -1;
+	n->tap_fd = fd;
+	n->kick_fd = -1;
 	n->rx_frame = malloc(HDR_LEN + MAX_FRAME);
 	n->rx_chain = malloc(sizeof(*n->rx_chain));
 	n->tx_chain = malloc(sizeof(*n->tx_chain));
@@ -655,34 +702,8 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 		errorf(err, errlen, "out of memory");
 		goto fail;
 	}
-	memcpy(n->tap, tap_name, len + 1);
-	snprintf(n->name, sizeof(n->name), "virtio-net %s", tap_name);
-
-	n->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (n->tap_fd < 0) {
-		errorf(err, errlen, "cannot open TAP '%s': /dev/net/tun: %s", tap_name,
-			 strerror(errno));
-		goto fail;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, tap_name, len);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (ioctl(n->tap_fd, TUNSETIFF, &ifr) < 0) {
-		int e = errno;
-
-		errorf(err, errlen, "cannot open TAP '%s': %s%s", tap_name, strerror(e),
-			 e == EPERM ? " (needs CAP_NET_ADMIN, or a TAP made for this user: "
-				      "ip tuntap add NAME mode tap user USER)" :
-			 e == EINVAL ? " (is it a single-queue TAP device?)" :
-			 e == EBUSY ? " (already in use)" : "");
-		goto fail;
-	}
-	/* VERSION_1: the header is always the 12-byte virtio_net_hdr_v1. */
-	if (ioctl(n->tap_fd, TUNSETVNETHDRSZ, &hdr_len) < 0 ||
-	    ioctl(n->tap_fd, TUNSETOFFLOAD, 0U) < 0) {
-		errorf(err, errlen, "cannot set up TAP '%s': %s", tap_name, strerror(errno));
-		goto fail;
-	}
+	snprintf(n->tap, sizeof(n->tap), "%s", tap_name);
+	snprintf(n->name, sizeof(n->name), "virtio-net %s", n->tap);
 	n->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (n->kick_fd < 0) {
 		errorf(err, errlen, "eventfd: %s", strerror(errno));
@@ -710,11 +731,11 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 
 	/* Not watched for input until the driver is ready (errors still arrive). */
 	if (evloop_add(loop, n->tap_fd, 0, on_tap, n) < 0) {
-		errorf(err, errlen, "cannot watch TAP '%s': %s", tap_name, strerror(errno));
+		errorf(err, errlen, "cannot watch TAP '%s': %s", n->tap, strerror(errno));
 		goto fail_lock;
 	}
 	if (evloop_add(loop, n->kick_fd, EPOLLIN, on_kick, n) < 0) {
-		errorf(err, errlen, "cannot watch TAP '%s': %s", tap_name, strerror(errno));
+		errorf(err, errlen, "cannot watch TAP '%s': %s", n->tap, strerror(errno));
 		evloop_del(loop, n->tap_fd);
 		goto fail_lock;
 	}

@@ -39,6 +39,17 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 		      const struct guest_mem *mem, struct evloop *loop,
 		      char *err, size_t errlen);
 
+/*
+ * The same over fd, already open: a TAP with a 12-byte vnet header and no
+ * offloads, or anything that reads and writes whole frames the same way (a
+ * SOCK_SEQPACKET socket in tests/unit/test_virtio_net.c). fd is the
+ * device's from now on, closed on failure too. tap_name names it in
+ * messages.
+ */
+int virtio_net_create_fd(struct virtio_net **out, int fd, const char *tap_name,
+			 const uint8_t mac[6], const struct guest_mem *mem, struct evloop *loop,
+			 char *err, size_t errlen);
+
 /* Close the TAP and free a device that was never given to a transport. */
 void virtio_net_destroy(struct virtio_net *n);
 

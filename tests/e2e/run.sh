@@ -179,28 +179,15 @@ e2e_curl_files() {
 
 # A hung test host (seen under heavy load: its console falls silent, the
 # payload's own timeouts never fire) would hold the run for all of its
-# timeout. Stop it once one step outlasts its own limit: the boot 90 s, a
-# case its timeout + 60 s (setup, peer), anything else 60 s.
-watch_testhost() {
-	local runpid=$1 log=$2 cur='' line since=$SECONDS limit=90
-	while kill -0 "$runpid" 2>/dev/null; do
-		sleep 1
-		line=$(grep -aE '^(E2E-PAYLOAD-START|E2E-CASE|E2E-DONE|E2E-PAYLOAD-END)' "$log" 2>/dev/null |
-			tail -n 1 | tr -d '\r') || true
-		if [ "$line" != "$cur" ]; then
-			cur=$line
-			since=$SECONDS
-			case "$line" in
-			"E2E-CASE "*) limit=$((${tmo_of[${line#E2E-CASE }]:-$case_tmo} + 60)) ;;
-			*) limit=60 ;;
-			esac
-		fi
-		if [ $((SECONDS - since)) -gt "$limit" ]; then
-			watchdog="the test host made no progress for $limit s after '${cur:-its start}'"
-			th_stop "$runpid"
-			break
-		fi
-	done
+# timeout. th_watch stops it once one step outlasts its own limit: the boot
+# 90 s, a case its timeout + 60 s (setup, peer), anything else 60 s.
+E2E_PROGRESS='^(E2E-PAYLOAD-START|E2E-CASE|E2E-DONE|E2E-PAYLOAD-END)'
+step_limit() {
+	case "$1" in
+	"") echo 90 ;;
+	"E2E-CASE "*) echo $((${tmo_of[${1#E2E-CASE }]:-$case_tmo} + 60)) ;;
+	*) echo 60 ;;
+	esac
 }
 
 # attempt N NAME...: one boot of the test host running these cases. Sets
@@ -231,11 +218,10 @@ attempt() {
 	fi
 	th_initramfs "$work/initramfs.cpio" "$here/payload.sh" "${files[@]}"
 	t1=$(date +%s%N)
-	watchdog=
 	: >"$log"
 	th_run "$work/initramfs.cpio" "$tmo" "$log" &
 	runpid=$!
-	watch_testhost "$runpid" "$log"
+	watchdog=$(th_watch "$runpid" "$log" 90 "$E2E_PROGRESS" step_limit)
 	wait "$runpid" || q=$?
 	t2=$(date +%s%N)
 	a_ms[$n]=$(((t2 - t1) / 1000000))
@@ -255,7 +241,8 @@ attempt() {
 	# The test host's own kernel may say why it died (oops, panic).
 	crash=$(grep -v '^E2E-' "$log.txt" | grep -m1 -E "$TH_CRASH_RE" |
 		sed 's/^\[[ 0-9.]*\] //' || true)
-	[ -z "$crash" ] || [ -z "${a_why[$n]}" ] || a_why[$n]+=": $crash"
+	[ -z "$crash" ] || [ -z "${a_why[$n]}" ] || [[ "${a_why[$n]}" == *"$crash"* ]] ||
+		a_why[$n]+=": $crash"
 }
 
 th_init "$build"

@@ -111,9 +111,10 @@ conf="$work/level.conf"
 } >"$conf"
 th_initramfs "$work/initramfs.cpio" "$here/level-payload.sh" "$conf:level.conf"
 
-# run_once N: one test host; sets st (th_decode_status or "stalled"), log.
+# run_once N: one test host; sets st (th_decode_status, or "watched" when
+# th_watch stopped it: watch_why says why), log.
 run_once() {
-	local n=$1 runpid streampid size=-1 now since=$SECONDS q=0
+	local n=$1 runpid streampid q=0
 	log="$work/console-$n.log"
 	: >"$log"
 	TH_HOSTROOT=1 th_run "$work/initramfs.cpio" "$tmo" "$log" &
@@ -123,28 +124,10 @@ run_once() {
 	tail -n +1 -F --pid="$runpid" "$log" 2>/dev/null |
 		sed -u -E -e 's/\r//g' -e "s/^([0-9]+ passed, [0-9]+ failed)/run $n: \\1/" &
 	streampid=$!
-	st=
-	while kill -0 "$runpid" 2>/dev/null; do
-		sleep 2
-		now=$(stat -c %s "$log" 2>/dev/null || echo 0)
-		if [ "$now" != "$size" ]; then
-			size=$now since=$SECONDS
-			# The test host's kernel in trouble (a soft lockup repeats
-			# itself, so the console is not silent): stop it now.
-			if grep -aqE "$TH_CRASH_RE" "$log"; then
-				st=crashed
-				th_stop "$runpid"
-				break
-			fi
-		elif [ $((SECONDS - since)) -gt "$stall" ]; then
-			st=stalled
-			th_stop "$runpid"
-			break
-		fi
-	done
+	watch_why=$(th_watch "$runpid" "$log" "$stall")
 	wait "$runpid" || q=$?
 	wait "$streampid" 2>/dev/null
-	[ -n "$st" ] || st=$(th_decode_status "$q")
+	if [ -n "$watch_why" ]; then st=watched; else st=$(th_decode_status "$q"); fi
 }
 
 n=0
@@ -155,8 +138,7 @@ while :; do
 	again=
 	case "$st" in
 	0) break ;;
-	stalled) again="the test host was silent for $stall s" ;;
-	crashed) again="the test host's kernel failed" ;;
+	watched) again=$watch_why ;;
 	timeout | kvm-setup | qemu-error:*) again=$(th_explain "$st") ;;
 	*)
 		fails=$(grep -E '^FAIL ' <<<"$txt" || true)
@@ -166,7 +148,7 @@ while :; do
 		;;
 	esac
 	crash=$(grep -m1 -E "$TH_CRASH_RE" <<<"$txt" | sed 's/^\[[ 0-9.]*\] //' || true)
-	[ -z "$again" ] || [ -z "$crash" ] || again+=": $crash"
+	[ -z "$again" ] || [ -z "$crash" ] || [[ "$again" == *"$crash"* ]] || again+=": $crash"
 	[ -n "$again" ] || break
 	if [ "$n" -gt "$retries" ]; then
 		echo "$level: $again; ran in $n test hosts, not again"

@@ -481,6 +481,51 @@ th_stop() {
 	done
 }
 
+# th_watch PID LOG STALL [PROGRESS_RE [LIMIT_FN]]: watch the test host PID
+# (th_run in the background) writing LOG and stop it (th_stop) when its own
+# kernel fails (TH_CRASH_RE on a line that is not a payload's marker line,
+# such as E2E-OUT) or when it makes no progress for STALL seconds. Progress
+# is a new line matching PROGRESS_RE, or without one any new output;
+# LIMIT_FN LINE, when given, prints the limit that holds after the progress
+# line LINE instead of STALL. Prints one line saying why it stopped the
+# test host, nothing when it did not. Used by tests/nested/level.sh,
+# tests/e2e/run.sh and bench/run.sh: one watcher for every nested run.
+th_watch() {
+	local pid=$1 log=$2 stall=$3 re=${4:-} limit_fn=${5:-}
+	local cur= mark size=-1 now since=$SECONDS limit=$3 crash
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		now=$(stat -c %s "$log" 2>/dev/null || echo 0)
+		if [ "$now" != "$size" ]; then
+			size=$now
+			crash=$(tr -d '\r' <"$log" | grep -avE '^[A-Z][A-Z0-9]*-' |
+				grep -aE -m1 "$TH_CRASH_RE" | sed 's/^\[[ 0-9.]*\] //') || true
+			if [ -n "$crash" ]; then
+				echo "the test host's kernel failed: $crash"
+				th_stop "$pid"
+				return
+			fi
+		fi
+		if [ -n "$re" ]; then
+			mark=$(grep -aE "$re" "$log" 2>/dev/null | tail -n 1 | tr -d '\r') || true
+		else
+			mark=$now
+		fi
+		if [ "$mark" != "$cur" ]; then
+			cur=$mark since=$SECONDS limit=$stall
+			[ -z "$limit_fn" ] || limit=$("$limit_fn" "$cur")
+		elif [ $((SECONDS - since)) -gt "$limit" ]; then
+			if [ -n "$re" ]; then
+				echo "the test host made no progress for $limit s after '${cur:-its start}'"
+			else
+				echo "the test host was silent for $limit s"
+			fi
+			th_stop "$pid"
+			return
+		fi
+	done
+}
+
 # th_decode_status QEMU_STATUS: print the payload's exit status, or one of
 # "timeout", "kvm-setup", "qemu-error:N" (poweroff without debugexit is N=0).
 th_decode_status() {
