@@ -222,6 +222,7 @@ int config_machine(struct ember_config *c, const cJSON *j, bool patch, char *err
 	const cJSON *v[ARRAY_SIZE(machine_fields)];
 	uint64_t vcpus = c->vm.vcpus, mem = c->vm.mem_mib;
 	bool dirty = patch ? c->track_dirty_pages : false, any = false;
+	char why[200];
 
 	if (json_check(j, patch ? &config_machine_patch_schema : &config_machine_schema, v, err,
 		       errlen) < 0)
@@ -234,17 +235,8 @@ int config_machine(struct ember_config *c, const cJSON *j, bool patch, char *err
 		vcpus = json_uint(v[MC_VCPUS]);
 	if (v[MC_MEM])
 		mem = json_uint(v[MC_MEM]);
-	if (vcpus < 1 || vcpus > GUEST_VCPUS_MAX)
-		return errorf(err, errlen, "Machine config error: The number of vCPUs must be greater "
-			      "than 0, less than %d and must be 1 or an even number if SMT is "
-			      "enabled.", GUEST_VCPUS_MAX + 1);
-	if (mem == 0)
-		return errorf(err, errlen, "Machine config error: The memory size (MiB) is either 0, "
-			      "or not a multiple of the configured page size.");
-	if (mem < GUEST_MEM_MIN_MIB || mem > GUEST_MEM_MAX_MIB)
-		return errorf(err, errlen, "Machine config error: ember needs a memory size from "
-			      "%llu to %llu MiB (got %llu).", GUEST_MEM_MIN_MIB, GUEST_MEM_MAX_MIB,
-			      (unsigned long long)mem);
+	if (field_vcpus(vcpus, why, sizeof(why)) < 0 || field_mem_mib(mem, why, sizeof(why)) < 0)
+		return errorf(err, errlen, "Machine config error: %s", why);
 	if (v[MC_SMT] && cJSON_IsTrue(v[MC_SMT]))
 		return errorf(err, errlen, "Machine config error: smt (simultaneous multithreading) "
 			      "is not supported by ember: every vCPU is a core of its own; give "

@@ -21,12 +21,12 @@ enum { ST_HEAD, ST_BODY, ST_DONE, ST_ERROR };
 /* Empty lines tolerated before a request line (RFC 9112 2.2). */
 #define MAX_LEADING_EMPTY 2
 
-static enum http_parse_result fail(struct http_parser *p, int status,
-				   const char *fmt, ...)
+static enum http_parse_result refuse(struct http_parser *p, int status,
+				     const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static enum http_parse_result fail(struct http_parser *p, int status,
-				   const char *fmt, ...)
+static enum http_parse_result refuse(struct http_parser *p, int status,
+				     const char *fmt, ...)
 {
 	va_list ap;
 
@@ -113,10 +113,10 @@ int http_parser_eof(struct http_parser *p)
 	if (p->state == ST_ERROR)
 		return HTTP_PARSE_ERROR;
 	if (p->state == ST_BODY)
-		return fail(p, 400, "the connection closed after %zu of the %zu body bytes "
-			    "announced by Content-Length", p->req.body_len, p->body_want);
+		return refuse(p, 400, "the connection closed after %zu of the %zu body bytes "
+			      "announced by Content-Length", p->req.body_len, p->body_want);
 	if (p->state == ST_HEAD && p->head_len > 0)
-		return fail(p, 400, "the connection closed in the middle of a request");
+		return refuse(p, 400, "the connection closed in the middle of a request");
 	return 0;
 }
 
@@ -147,23 +147,23 @@ static enum http_parse_result parse_request_line(struct http_parser *p,
 	size_t mlen, tlen, vlen;
 
 	if (!sp1 || !(sp2 = memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - l))))
-		return fail(p, 400, "malformed request line (want METHOD SP /path SP HTTP/1.1)");
+		return refuse(p, 400, "malformed request line (want METHOD SP /path SP HTTP/1.1)");
 	mlen = (size_t)(sp1 - l);
 	tgt = sp1 + 1;
 	tlen = (size_t)(sp2 - tgt);
 	ver = sp2 + 1;
 	vlen = n - (size_t)(ver - l);
 	if (!mlen || !tlen || memchr(ver, ' ', vlen))
-		return fail(p, 400, "malformed request line (want METHOD SP /path SP HTTP/1.1)");
+		return refuse(p, 400, "malformed request line (want METHOD SP /path SP HTTP/1.1)");
 	for (size_t i = 0; i < mlen; i++)
 		if (!is_tchar((unsigned char)l[i]))
-			return fail(p, 400, "malformed method in the request line");
+			return refuse(p, 400, "malformed method in the request line");
 
 	if (vlen != 8 || memcmp(ver, "HTTP/", 5) || ver[5] < '0' || ver[5] > '9' ||
 	    ver[6] != '.' || ver[7] < '0' || ver[7] > '9')
-		return fail(p, 400, "malformed HTTP version in the request line");
+		return refuse(p, 400, "malformed HTTP version in the request line");
 	if (!span_eq(ver, vlen, "HTTP/1.1"))
-		return fail(p, 505, "HTTP version %.8s is not supported (only HTTP/1.1)", ver);
+		return refuse(p, 505, "HTTP version %.8s is not supported (only HTTP/1.1)", ver);
 
 	if (span_eq(l, mlen, "GET"))
 		p->req.method = HTTP_GET;
@@ -172,20 +172,20 @@ static enum http_parse_result parse_request_line(struct http_parser *p,
 	else if (span_eq(l, mlen, "PATCH"))
 		p->req.method = HTTP_PATCH;
 	else
-		return fail(p, 405, "method %.*s is not allowed (GET, PUT, PATCH)",
-			    (int)(mlen > 16 ? 16 : mlen), l);
+		return refuse(p, 405, "method %.*s is not allowed (GET, PUT, PATCH)",
+			      (int)(mlen > 16 ? 16 : mlen), l);
 
 	if (tgt[0] != '/')
-		return fail(p, 400, "the request target must be a path starting with '/'");
+		return refuse(p, 400, "the request target must be a path starting with '/'");
 	if (tlen > HTTP_MAX_PATH)
-		return fail(p, 414, "the request path is longer than %d bytes", HTTP_MAX_PATH);
+		return refuse(p, 414, "the request path is longer than %d bytes", HTTP_MAX_PATH);
 	for (size_t i = 0; i < tlen; i++) {
 		unsigned char c = (unsigned char)tgt[i];
 
 		if (c == '?')
-			return fail(p, 400, "query strings are not supported");
+			return refuse(p, 400, "query strings are not supported");
 		if (c == '#' || c <= 0x20 || c >= 0x7f)
-			return fail(p, 400, "invalid character 0x%02x in the request path", c);
+			return refuse(p, 400, "invalid character 0x%02x in the request path", c);
 	}
 	memcpy(p->req.path, tgt, tlen);
 	p->req.path[tlen] = '\0';
@@ -221,18 +221,18 @@ static enum http_parse_result parse_header(struct http_parser *p, const char *l,
 	size_t nlen, vlen;
 
 	if (l[0] == ' ' || l[0] == '\t')
-		return fail(p, 400, "folded header lines are not supported");
+		return refuse(p, 400, "folded header lines are not supported");
 	if (++p->nheaders > HTTP_MAX_HEADERS)
-		return fail(p, 431, "more than %d header fields", HTTP_MAX_HEADERS);
+		return refuse(p, 431, "more than %d header fields", HTTP_MAX_HEADERS);
 	colon = memchr(l, ':', n);
 	if (!colon)
-		return fail(p, 400, "malformed header line (no ':')");
+		return refuse(p, 400, "malformed header line (no ':')");
 	nlen = (size_t)(colon - l);
 	if (!nlen)
-		return fail(p, 400, "empty header name");
+		return refuse(p, 400, "empty header name");
 	for (size_t i = 0; i < nlen; i++)
 		if (!is_tchar((unsigned char)l[i]))
-			return fail(p, 400, "invalid character in a header name");
+			return refuse(p, 400, "invalid character in a header name");
 	v = colon + 1;
 	vlen = n - nlen - 1;
 	while (vlen && (*v == ' ' || *v == '\t'))
@@ -244,22 +244,22 @@ static enum http_parse_result parse_header(struct http_parser *p, const char *l,
 		size_t len = 0;
 
 		if (!vlen)
-			return fail(p, 400, "empty Content-Length");
+			return refuse(p, 400, "empty Content-Length");
 		for (size_t i = 0; i < vlen; i++) {
 			if (v[i] < '0' || v[i] > '9')
-				return fail(p, 400, "Content-Length must be a decimal number");
+				return refuse(p, 400, "Content-Length must be a decimal number");
 			if (len <= HTTP_MAX_BODY)
 				len = len * 10 + (size_t)(v[i] - '0');
 		}
 		if (p->have_length && len != p->body_want)
-			return fail(p, 400, "conflicting Content-Length headers");
+			return refuse(p, 400, "conflicting Content-Length headers");
 		if (len > HTTP_MAX_BODY)
-			return fail(p, 413, "the request body is larger than %d bytes",
-				    HTTP_MAX_BODY);
+			return refuse(p, 413, "the request body is larger than %d bytes",
+				      HTTP_MAX_BODY);
 		p->have_length = true;
 		p->body_want = len;
 	} else if (span_ieq(l, nlen, "Transfer-Encoding")) {
-		return fail(p, 501, "Transfer-Encoding is not supported (send Content-Length)");
+		return refuse(p, 501, "Transfer-Encoding is not supported (send Content-Length)");
 	} else if (span_ieq(l, nlen, "Connection")) {
 		if (list_has(v, vlen, "close"))
 			p->req.keep_alive = false;
@@ -271,7 +271,7 @@ static enum http_parse_result parse_header(struct http_parser *p, const char *l,
 		p->req.content_type_json = span_ieq(v, m, "application/json");
 	} else if (span_ieq(l, nlen, "Expect")) {
 		if (!span_ieq(v, vlen, "100-continue"))
-			return fail(p, 417, "only \"Expect: 100-continue\" is supported");
+			return refuse(p, 417, "only \"Expect: 100-continue\" is supported");
 		p->expect_continue = true;
 	}
 	/* Anything else (Host, Accept, User-Agent...) is ignored. */
@@ -283,8 +283,8 @@ static enum http_parse_result end_of_head(struct http_parser *p)
 {
 	if (!p->have_length) {
 		if (p->req.method == HTTP_PUT || p->req.method == HTTP_PATCH)
-			return fail(p, 411, "%s needs a Content-Length header",
-				    http_method_name(p->req.method));
+			return refuse(p, 411, "%s needs a Content-Length header",
+				      http_method_name(p->req.method));
 		p->body_want = 0;
 	}
 	if (!p->body_want) {
@@ -304,20 +304,20 @@ static enum http_parse_result head_byte(struct http_parser *p, char c)
 	size_t n;
 
 	if (p->head_len && p->head[p->head_len - 1] == '\r' && c != '\n')
-		return fail(p, 400, "CR without LF in the request head");
+		return refuse(p, 400, "CR without LF in the request head");
 	if (u < 0x20 && c != '\r' && c != '\n' && c != '\t')
-		return fail(p, 400, "control character 0x%02x in the request head", u);
+		return refuse(p, 400, "control character 0x%02x in the request head", u);
 	if (u == 0x7f)
-		return fail(p, 400, "control character 0x7f in the request head");
+		return refuse(p, 400, "control character 0x7f in the request head");
 	if (p->head_len == sizeof(p->head))
-		return fail(p, 431, "the request head is larger than %d bytes",
-			    HTTP_MAX_HEADER_BYTES);
+		return refuse(p, 431, "the request head is larger than %d bytes",
+			      HTTP_MAX_HEADER_BYTES);
 	p->head[p->head_len++] = c;
 	if (c != '\n')
 		return HTTP_PARSE_MORE;
 	if (p->head_len < 2 || p->head[p->head_len - 2] != '\r' ||
 	    p->head_len - 2 < p->line_start)
-		return fail(p, 400, "LF without CR in the request head");
+		return refuse(p, 400, "LF without CR in the request head");
 
 	line = p->head + p->line_start;
 	n = p->head_len - 2 - p->line_start;
@@ -326,7 +326,7 @@ static enum http_parse_result head_byte(struct http_parser *p, char c)
 		if (n == 0) {
 			/* An empty line before the request line. */
 			if (++p->empty_lines > MAX_LEADING_EMPTY)
-				return fail(p, 400, "empty lines instead of a request line");
+				return refuse(p, 400, "empty lines instead of a request line");
 			p->head_len = p->line_start = 0;
 			return HTTP_PARSE_MORE;
 		}

@@ -34,6 +34,27 @@ int field_id(const char *id, size_t len, const char *what, char *err, size_t err
 	return 0;
 }
 
+int field_vcpus(uint64_t n, char *err, size_t errlen)
+{
+	if (n < 1 || n > GUEST_VCPUS_MAX)
+		return errorf(err, errlen, "The number of vCPUs must be greater than 0, less than %d "
+			      "and must be 1 or an even number if SMT is enabled.",
+			      GUEST_VCPUS_MAX + 1);
+	return 0;
+}
+
+int field_mem_mib(uint64_t mib, char *err, size_t errlen)
+{
+	if (mib == 0)
+		return errorf(err, errlen, "The memory size (MiB) is either 0, or not a multiple of "
+			      "the configured page size.");
+	if (mib < GUEST_MEM_MIN_MIB || mib > GUEST_MEM_MAX_MIB)
+		return errorf(err, errlen, "ember needs a memory size from %llu to %llu MiB (got "
+			      "%llu).", GUEST_MEM_MIN_MIB, GUEST_MEM_MAX_MIB,
+			      (unsigned long long)mib);
+	return 0;
+}
+
 int field_tap_name(const char *name, size_t len, char *err, size_t errlen)
 {
 	if (len == 0)

@@ -68,6 +68,10 @@ int field_tap_name(const char *name, size_t len, char *err, size_t errlen);
 /* A guest MAC "XX:XX:XX:XX:XX:XX" (hex, any case), unicast and not all zeroes. */
 int field_mac(const char *s, size_t len, uint8_t mac[6], char *err, size_t errlen);
 
+/* vCPUs: 1 to GUEST_VCPUS_MAX; memory: GUEST_MEM_MIN_MIB to GUEST_MEM_MAX_MIB (Firecracker's words). */
+int field_vcpus(uint64_t n, char *err, size_t errlen);
+int field_mem_mib(uint64_t mib, char *err, size_t errlen);
+
 /*
  * The command line's --drive "path=FILE[,id=ID][,ro][,root]" (id defaults
  * to "drive<n>") and --net "tap=NAME[,mac=MAC]" (keys in any order, each

@@ -165,7 +165,10 @@ static uint64_t parse_num(const char *opt, const char *s, uint64_t min, uint64_t
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (!*s || *end || errno || s[0] == '-' || s[0] == '+' || v < min || v > max)
+	if (!*s || *end || errno || s[0] == '-' || s[0] == '+')
+		die(EMBER_EXIT_BAD_INPUT, "%s: '%s' is not a number%s", opt, s,
+		    errno == ERANGE ? " (too large)" : "");
+	if (v < min || v > max)
 		die(EMBER_EXIT_BAD_INPUT, "%s: '%s' is not a number from %llu to %llu", opt, s,
 		    (unsigned long long)min, (unsigned long long)max);
 	return v;
@@ -265,13 +268,20 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			break;
 		case O_MEM:
 			direct_opt(a, "--mem-mib");
-			o->mem_mib = parse_num("--mem-mib", optarg, GUEST_MEM_MIN_MIB,
-					       GUEST_MEM_MAX_MIB);
+			o->mem_mib = parse_num("--mem-mib", optarg, 0, UINT64_MAX);
+			if (field_mem_mib(o->mem_mib, err, sizeof(err)) < 0)
+				die(EMBER_EXIT_BAD_INPUT, "--mem-mib: %s", err);
 			break;
-		case O_VCPUS:
+		case O_VCPUS: {
+			uint64_t n;
+
 			direct_opt(a, "--vcpus");
-			o->vcpus = parse_num("--vcpus", optarg, 1, GUEST_VCPUS_MAX);
+			n = parse_num("--vcpus", optarg, 0, UINT64_MAX);
+			if (field_vcpus(n, err, sizeof(err)) < 0)
+				die(EMBER_EXIT_BAD_INPUT, "--vcpus: %s", err);
+			o->vcpus = (int)n;
 			break;
+		}
 		case O_DRIVE:
 			direct_opt(a, "--drive");
 			if (o->ndrives == MAX_DRIVES)

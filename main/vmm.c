@@ -154,13 +154,9 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 	/* Everything about the input is checked before KVM is touched. */
 	if (v->booted)
 		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the VM is already running");
-	if (c->mem_mib < GUEST_MEM_MIN_MIB || c->mem_mib > GUEST_MEM_MAX_MIB)
-		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
-			    "memory size %llu MiB is not from %llu to %llu",
-			    (unsigned long long)c->mem_mib, GUEST_MEM_MIN_MIB, GUEST_MEM_MAX_MIB);
-	if (c->vcpus < 1 || c->vcpus > GUEST_VCPUS_MAX)
-		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
-			    "vCPU count %d is not from 1 to %d", c->vcpus, GUEST_VCPUS_MAX);
+	if (field_mem_mib(c->mem_mib, why, sizeof(why)) < 0 ||
+	    field_vcpus(c->vcpus < 0 ? 0 : (uint64_t)c->vcpus, why, sizeof(why)) < 0)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "%s", why);
 	if (!c->kernel[0])
 		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "no kernel given");
 	if (check_mem_limit(v, c, status, err, errlen) < 0)

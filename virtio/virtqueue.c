@@ -21,10 +21,10 @@
 #define USED_ELEMS(q)       ((struct vring_used_elem *)((q)->used + 2))
 #define AVAIL_EVENT(q)      ((uint16_t *)(USED_ELEMS(q) + (q)->size))
 
-static int fail(struct virtq *q, const char *fmt, ...)
+static int stop_queue(struct virtq *q, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static int fail(struct virtq *q, const char *fmt, ...)
+static int stop_queue(struct virtq *q, const char *fmt, ...)
 {
 	char why[160];
 	va_list ap;
@@ -54,15 +54,15 @@ int virtq_activate(struct virtq *q, const struct guest_mem *gm)
 	q->last_avail = q->used_idx = 0;
 	q->signalled_valid = false;
 	if (n == 0 || n > VIRTQ_MAX_SIZE || (n & (n - 1)))
-		return fail(q, "queue size %llu is not a power of 2 up to %d",
-			    (unsigned long long)n, VIRTQ_MAX_SIZE);
+		return stop_queue(q, "queue size %llu is not a power of 2 up to %d",
+			          (unsigned long long)n, VIRTQ_MAX_SIZE);
 	if (q->desc_gpa % 16 || q->avail_gpa % 2 || q->used_gpa % 4)
-		return fail(q, "misaligned ring address");
+		return stop_queue(q, "misaligned ring address");
 	q->desc = gm_ptr(gm, q->desc_gpa, 16 * n);
 	q->avail = gm_ptr(gm, q->avail_gpa, 6 + 2 * n);
 	q->used = gm_ptr(gm, q->used_gpa, 6 + 8 * n);
 	if (!q->desc || !q->avail || !q->used)
-		return fail(q, "ring outside guest memory");
+		return stop_queue(q, "ring outside guest memory");
 	return 0;
 }
 
@@ -86,11 +86,11 @@ int virtq_pop(struct virtq *q, const struct guest_mem *gm, struct virtq_chain *c
 	if (avail_idx == q->last_avail)
 		return 0;
 	if ((uint16_t)(avail_idx - q->last_avail) > q->size)
-		return fail(q, "available index moved by %u, more than the queue size %u",
-			    (uint16_t)(avail_idx - q->last_avail), q->size);
+		return stop_queue(q, "available index moved by %u, more than the queue size %u",
+			          (uint16_t)(avail_idx - q->last_avail), q->size);
 	head = LOAD(AVAIL_RING(q, q->last_avail & (q->size - 1)));
 	if (head >= q->size)
-		return fail(q, "available head %u outside the queue (size %u)", head, q->size);
+		return stop_queue(q, "available head %u outside the queue (size %u)", head, q->size);
 
 	c->head = head;
 	c->nread = c->nwrite = 0;
@@ -108,21 +108,21 @@ int virtq_pop(struct virtq *q, const struct guest_mem *gm, struct virtq_chain *c
 		d.flags = LOAD(&table[i].flags);
 		d.next = LOAD(&table[i].next);
 		if (++visited > tsize)
-			return fail(q, "descriptor chain loops or is longer than its table");
+			return stop_queue(q, "descriptor chain loops or is longer than its table");
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			if (indirect)
-				return fail(q, "indirect table inside an indirect table");
+				return stop_queue(q, "indirect table inside an indirect table");
 			if (d.flags & VRING_DESC_F_NEXT)
-				return fail(q, "indirect descriptor with the NEXT flag");
+				return stop_queue(q, "indirect descriptor with the NEXT flag");
 			if (d.len == 0 || d.len % sizeof(d) || d.len / sizeof(d) > VIRTQ_MAX_CHAIN)
-				return fail(q, "indirect table of %u bytes", d.len);
+				return stop_queue(q, "indirect table of %u bytes", d.len);
 			if (d.addr % 16)
-				return fail(q, "misaligned indirect table at 0x%llx",
-					    (unsigned long long)d.addr);
+				return stop_queue(q, "misaligned indirect table at 0x%llx",
+					          (unsigned long long)d.addr);
 			table = gm_ptr(gm, d.addr, d.len);
 			if (!table)
-				return fail(q, "indirect table at 0x%llx (+%u) outside guest memory",
-					    (unsigned long long)d.addr, d.len);
+				return stop_queue(q, "indirect table at 0x%llx (+%u) outside guest memory",
+					          (unsigned long long)d.addr, d.len);
 			tsize = d.len / sizeof(d);
 			indirect = true;
 			visited = 0;
@@ -130,12 +130,12 @@ int virtq_pop(struct virtq *q, const struct guest_mem *gm, struct virtq_chain *c
 			continue;
 		}
 		if (c->nread + c->nwrite == VIRTQ_MAX_CHAIN)
-			return fail(q, "chain longer than %d buffers", VIRTQ_MAX_CHAIN);
+			return stop_queue(q, "chain longer than %d buffers", VIRTQ_MAX_CHAIN);
 		b = &c->buf[c->nread + c->nwrite];
 		b->host = gm_ptr(gm, d.addr, d.len);
 		if (!b->host)
-			return fail(q, "buffer at 0x%llx (+%u) outside guest memory",
-				    (unsigned long long)d.addr, d.len);
+			return stop_queue(q, "buffer at 0x%llx (+%u) outside guest memory",
+				          (unsigned long long)d.addr, d.len);
 		b->len = d.len;
 		b->write = d.flags & VRING_DESC_F_WRITE;
 		if (b->write) {
@@ -143,7 +143,7 @@ int virtq_pop(struct virtq *q, const struct guest_mem *gm, struct virtq_chain *c
 			c->write_len += d.len;
 		} else {
 			if (c->nwrite)
-				return fail(q, "device-readable buffer after a device-writable one");
+				return stop_queue(q, "device-readable buffer after a device-writable one");
 			c->nread++;
 			c->read_len += d.len;
 		}
@@ -151,7 +151,7 @@ int virtq_pop(struct virtq *q, const struct guest_mem *gm, struct virtq_chain *c
 			break;
 		i = d.next;
 		if (i >= tsize)
-			return fail(q, "next descriptor %u outside its table (%u entries)", i, tsize);
+			return stop_queue(q, "next descriptor %u outside its table (%u entries)", i, tsize);
 	}
 	q->last_avail++;
 	return 1;

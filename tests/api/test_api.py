@@ -1003,9 +1003,10 @@ def one_line_exit2(argv, want, tmp):
 
 @case
 def same_refusal_everywhere(tmp):
-    """One check per field (api-socket/vm_config.c): a bad TAP name, MAC or drive
-    id gets the same reason from --net/--drive, the API and --config-file
-    (before, the API took "tap%d" and a multicast MAC that --net refused)."""
+    """One check per field (api-socket/vm_config.c): a bad TAP name, MAC, vCPU
+    count, memory size or drive id gets the same reason from the command
+    line, the API and --config-file (before, the API took "tap%d" and a
+    multicast MAC that --net refused)."""
     img = disk(tmp, "same.img")
     bad = [
         # (what, --net/--drive spec, API resource, API body, config-file key, entry, reason)
@@ -1021,6 +1022,13 @@ def same_refusal_everywhere(tmp):
         ("zero MAC", ["--net", "tap=t0,mac=00:00:00:00:00:00"], "/network-interfaces/eth0",
          {"iface_id": "eth0", "host_dev_name": "t0", "guest_mac": "00:00:00:00:00:00"},
          "network-interfaces", "MAC 00:00:00:00:00:00 is all zeroes"),
+        ("vCPUs", ["--vcpus", "33"], "/machine-config", {"vcpu_count": 33, "mem_size_mib": 128},
+         "machine-config", "The number of vCPUs must be greater than 0, less than 33"),
+        ("no memory", ["--mem-mib", "0"], "/machine-config", {"vcpu_count": 1, "mem_size_mib": 0},
+         "machine-config", "The memory size (MiB) is either 0"),
+        ("little memory", ["--mem-mib", "4"], "/machine-config",
+         {"vcpu_count": 1, "mem_size_mib": 4}, "machine-config",
+         "ember needs a memory size from 8 to 1048576 MiB (got 4)."),
         ("drive id", ["--drive", "path=%s,id=a-b" % img], None,
          {"drive_id": "a-b", "path_on_host": img, "is_root_device": False}, "drives",
          '"a-b": 1 to 64 letters, digits and underscores'),
@@ -1028,7 +1036,7 @@ def same_refusal_everywhere(tmp):
     for i, (what, cli, resource, body, key, reason) in enumerate(bad):
         one_line_exit2([EMBER, "--kernel", GUEST] + cli, reason, tmp)
         doc = {"boot-source": {"kernel_image_path": GUEST}, "drives": []}
-        doc[key] = [body]
+        doc[key] = body if key == "machine-config" else [body]
         path = os.path.join(tmp, "same.json")
         with open(path, "w") as f:
             json.dump(doc, f)
