@@ -729,6 +729,25 @@ def console_output_full(tmp):
         e.stop()
 
 
+def answers_while_flooded(e):
+    """GET /, pause and resume answer in time while a guest floods a device."""
+    for _ in range(5):
+        check(timed("GET /", lambda: e.get("/")).json["state"] == "Running", "not running")
+    expect(timed("PATCH /vm Paused", lambda: e.patch("/vm", {"state": "Paused"})), 204)
+    expect(timed("PATCH /vm Resumed", lambda: e.patch("/vm", {"state": "Resumed"})), 204)
+    check(timed("GET / after resuming", lambda: e.get("/")).json["state"] == "Running",
+          "not running")
+
+
+def stopped_by_sigterm(e):
+    """The guest failed nothing, and SIGTERM ends ember (status 1, one line)."""
+    check("FAIL" not in e.stdout(), "the guest: %r" % e.stdout()[-300:])
+    e.proc.send_signal(signal.SIGTERM)
+    rc = e.wait()
+    check(rc == 1 and "ember: stopped by signal 15" in e.stderr(),
+          "exit %d, %r" % (rc, e.stderr()[-200:]))
+
+
 @case
 def flood_blk(tmp):
     """A guest that keeps its virtio-blk queue full of 4 MiB reads cannot hold
@@ -746,17 +765,8 @@ def flood_blk(tmp):
                                        "is_read_only": True}), 204)
         expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
         wait_for(lambda: "BLKFLOOD start" in e.stdout(), "the flood to start", 30)
-        for _ in range(5):
-            check(timed("GET /", lambda: e.get("/")).json["state"] == "Running", "not running")
-        expect(timed("PATCH /vm Paused", lambda: e.patch("/vm", {"state": "Paused"})), 204)
-        expect(timed("PATCH /vm Resumed", lambda: e.patch("/vm", {"state": "Resumed"})), 204)
-        check(timed("GET / after resuming", lambda: e.get("/")).json["state"] == "Running",
-              "not running")
-        check("FAIL" not in e.stdout(), "the guest: %r" % e.stdout()[-300:])
-        e.proc.send_signal(signal.SIGTERM)
-        rc = e.wait()
-        check(rc == 1 and "ember: stopped by signal 15" in e.stderr(),
-              "exit %d, %r" % (rc, e.stderr()[-200:]))
+        answers_while_flooded(e)
+        stopped_by_sigterm(e)
     finally:
         e.stop()
 
@@ -825,21 +835,12 @@ def flood_net(tmp):
         wait_for(lambda: "NETFLOOD start" in e.stdout(), "the flood to start", 30)
         flooder.start()
         wait_for(lambda: sent[0] > 1000, "the host's flood to start")
-        for _ in range(5):
-            check(timed("GET /", lambda: e.get("/")).json["state"] == "Running", "not running")
-        expect(timed("PATCH /vm Paused", lambda: e.patch("/vm", {"state": "Paused"})), 204)
-        expect(timed("PATCH /vm Resumed", lambda: e.patch("/vm", {"state": "Resumed"})), 204)
-        check(timed("GET / after resuming", lambda: e.get("/")).json["state"] == "Running",
-              "not running")
+        answers_while_flooded(e)
         expect(timed("FlushMetrics", lambda: e.put("/actions", {"action_type": "FlushMetrics"})),
                204)
         check(metric_sum(metrics, "net", "tx_packets_count") > 0, "the guest sent nothing")
         check(metric_sum(metrics, "net", "rx_packets_count") > 0, "the guest received nothing")
-        check("FAIL" not in e.stdout(), "the guest: %r" % e.stdout()[-300:])
-        e.proc.send_signal(signal.SIGTERM)
-        rc = e.wait()
-        check(rc == 1 and "ember: stopped by signal 15" in e.stderr(),
-              "exit %d, %r" % (rc, e.stderr()[-200:]))
+        stopped_by_sigterm(e)
     finally:
         stop.set()
         if flooder.is_alive():
