@@ -251,31 +251,6 @@ static int put_actions(struct api *a, const char *id, const cJSON *j, char *err,
 	return 0;
 }
 
-static int put_boot_source(struct api *a, const char *id, const cJSON *j, char *err,
-			   size_t errlen)
-{
-	(void)id;
-	return config_put_boot_source(&a->cfg, j, err, errlen);
-}
-
-static int put_machine(struct api *a, const char *id, const cJSON *j, char *err, size_t errlen)
-{
-	(void)id;
-	return config_machine(&a->cfg, j, false, err, errlen);
-}
-
-static int patch_machine(struct api *a, const char *id, const cJSON *j, char *err,
-			 size_t errlen)
-{
-	(void)id;
-	return config_machine(&a->cfg, j, true, err, errlen);
-}
-
-static int put_drive(struct api *a, const char *id, const cJSON *j, char *err, size_t errlen)
-{
-	return config_put_drive(&a->cfg, j, id, err, errlen);
-}
-
 static int patch_drive(struct api *a, const char *id, const cJSON *j, char *err, size_t errlen)
 {
 	const char *path = NULL;
@@ -293,11 +268,6 @@ static int patch_drive(struct api *a, const char *id, const cJSON *j, char *err,
 			snprintf(a->cfg.vm.drives[i].path, sizeof(a->cfg.vm.drives[i].path), "%s",
 				 path);
 	return 0;
-}
-
-static int put_net(struct api *a, const char *id, const cJSON *j, char *err, size_t errlen)
-{
-	return config_put_net(&a->cfg, j, id, err, errlen);
 }
 
 static int patch_net(struct api *a, const char *id, const cJSON *j, char *err, size_t errlen)
@@ -368,6 +338,7 @@ struct route_def {
 	const struct json_schema *schema;
 	int (*body)(struct api *a, const char *id, const cJSON *j, char *err, size_t errlen);
 	uint64_t *count, *fails;  /* metrics (NULL: none) */
+	const struct config_resource *res; /* instead of body: a configuration resource */
 };
 
 #define M_(g, n)     &ember_metrics.g.n##_count, &ember_metrics.g.n##_fails
@@ -376,56 +347,70 @@ struct route_def {
 #define PATCH_M(n)   M_(patch_api_requests, n)
 
 static const struct route_def routes[] = {
-	{ HTTP_GET, "", false, ANY, get_instance, NULL, NULL, GET_M(instance_info) },
-	{ HTTP_GET, "version", false, ANY, get_version, NULL, NULL, GET_M(vmm_version) },
-	{ HTTP_GET, "vm/config", false, ANY, get_vm_config, NULL, NULL, NULL, NULL },
-	{ HTTP_GET, "machine-config", false, ANY, get_machine, NULL, NULL, GET_M(machine_cfg) },
+	{ HTTP_GET, "", false, ANY, get_instance, NULL, NULL, GET_M(instance_info), NULL },
+	{ HTTP_GET, "version", false, ANY, get_version, NULL, NULL, GET_M(vmm_version), NULL },
+	{ HTTP_GET, "vm/config", false, ANY, get_vm_config, NULL, NULL, NULL, NULL, NULL },
+	{ HTTP_GET, "machine-config", false, ANY, get_machine, NULL, NULL, GET_M(machine_cfg),
+	  NULL },
 	{ HTTP_PUT, "actions", false, ANY, NULL, &config_action_schema, put_actions,
-	  PUT_M(actions) },
-	{ HTTP_PUT, "boot-source", false, PRE_BOOT, NULL, &config_boot_source_schema,
-	  put_boot_source, PUT_M(boot_source) },
-	{ HTTP_PUT, "machine-config", false, PRE_BOOT, NULL, &config_machine_schema, put_machine,
-	  PUT_M(machine_cfg) },
-	{ HTTP_PATCH, "machine-config", false, PRE_BOOT, NULL, &config_machine_patch_schema,
-	  patch_machine, PATCH_M(machine_cfg) },
-	{ HTTP_PUT, "drives", true, PRE_BOOT, NULL, &config_drive_schema, put_drive,
-	  PUT_M(drive) },
+	  PUT_M(actions), NULL },
 	{ HTTP_PATCH, "drives", true, POST_BOOT, NULL, &config_drive_patch_schema, patch_drive,
-	  PATCH_M(drive) },
-	{ HTTP_PUT, "network-interfaces", true, PRE_BOOT, NULL, &config_net_schema, put_net,
-	  PUT_M(network) },
+	  PATCH_M(drive), NULL },
 	{ HTTP_PATCH, "network-interfaces", true, POST_BOOT, NULL, &config_net_patch_schema,
-	  patch_net, PATCH_M(network) },
+	  patch_net, PATCH_M(network), NULL },
 	{ HTTP_PUT, "logger", false, PRE_BOOT, NULL, &config_logger_schema, put_logger,
-	  PUT_M(logger) },
+	  PUT_M(logger), NULL },
 	{ HTTP_PUT, "metrics", false, PRE_BOOT, NULL, &config_metrics_schema, put_metrics,
-	  PUT_M(metrics) },
+	  PUT_M(metrics), NULL },
 	{ HTTP_PUT, "serial", false, PRE_BOOT, NULL, &config_serial_schema, put_serial,
-	  NULL, NULL },
+	  NULL, NULL, NULL },
 	{ HTTP_PATCH, "vm", false, POST_BOOT, NULL, &config_vm_state_schema, patch_vm,
-	  NULL, NULL },
+	  NULL, NULL, NULL },
 };
 
-/* The route for r's method and path; NULL when there is none. */
-static const struct route_def *find_route(const struct route *r)
+static bool route_matches(const struct route_def *d, const struct route *r, const char *path)
+{
+	if (d->method != r->method)
+		return false;
+	return d->with_id ? r->ntok >= 1 && !strcmp(r->tok[0], d->resource) :
+			    r->ntok <= 2 && !strcmp(path, d->resource);
+}
+
+/*
+ * The route for r's method and path into *out: the API's own, or a
+ * configuration resource (config_resources: pre-boot, applied to the
+ * configuration). false when there is none.
+ */
+static bool find_route(const struct route *r, struct route_def *out)
 {
 	char path[HTTP_MAX_PATH + 1] = "";
 
 	if (r->ntok > MAX_TOKENS)
-		return NULL;
+		return false;
 	for (int i = 0; i < r->ntok && i < 2; i++)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s%s", i ? "/" : "",
 			 r->tok[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
-		const struct route_def *d = &routes[i];
-
-		if (d->method != r->method)
-			continue;
-		if (d->with_id ? r->ntok >= 1 && !strcmp(r->tok[0], d->resource) :
-				 r->ntok <= 2 && !strcmp(path, d->resource))
-			return d;
+		if (route_matches(&routes[i], r, path)) {
+			*out = routes[i];
+			return true;
+		}
 	}
-	return NULL;
+	for (const struct config_resource *c = config_resources; c->resource; c++) {
+		*out = (struct route_def){
+			.method = c->patch ? HTTP_PATCH : HTTP_PUT,
+			.resource = c->resource,
+			.with_id = c->with_id,
+			.phase = PRE_BOOT,
+			.schema = c->schema,
+			.count = c->count,
+			.fails = c->fails,
+			.res = c,
+		};
+		if (route_matches(out, r, path))
+			return true;
+	}
+	return false;
 }
 
 /* A body route: its id, its schema and phase, then its handler. */
@@ -447,6 +432,8 @@ static void serve_body(struct api *a, const struct route_def *d, const struct ro
 		rc = -1;
 		if (json_check(j, d->schema, fields, err, sizeof(err)) == 0)
 			errorf(err, sizeof(err), "%s", a->booted ? NOT_AFTER : NOT_BEFORE);
+	} else if (d->res) {
+		rc = d->res->apply(&a->cfg, j, id, err, sizeof(err));
 	} else {
 		rc = d->body(a, id, j, err, sizeof(err));
 	}
@@ -464,7 +451,7 @@ void api_handle(void *opaque, const struct http_request *req, struct http_respon
 {
 	struct api *a = opaque;
 	struct route r = { .method = req->method, .path = req->path };
-	const struct route_def *d;
+	struct route_def route, *d = &route;
 	char err[600];
 	cJSON *j;
 
@@ -483,8 +470,7 @@ void api_handle(void *opaque, const struct http_request *req, struct http_respon
 		fault(resp, "GET request cannot have a body.");
 		return;
 	}
-	d = find_route(&r);
-	if (!d) {
+	if (!find_route(&r, &route)) {
 		errorf(err, sizeof(err), "Invalid request method and/or path: %s %.100s.",
 			 http_method_name(r.method), req->path);
 		fault(resp, err);

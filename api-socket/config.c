@@ -4,6 +4,7 @@
 #include "api-socket/json.h"
 #include "api-socket/vm_config.h"
 #include "core/ember.h"
+#include "core/metrics.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -693,35 +694,100 @@ int config_parse_vm_state(const cJSON *j, bool *pause, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- the configuration's resources (config.h) ------------------------------ */
+
+static int apply_boot_source(struct ember_config *c, const cJSON *j, const char *id, char *err,
+			     size_t errlen)
+{
+	(void)id;
+	return config_put_boot_source(c, j, err, errlen);
+}
+
+static int apply_machine(struct ember_config *c, const cJSON *j, const char *id, char *err,
+			 size_t errlen)
+{
+	(void)id;
+	return config_machine(c, j, false, err, errlen);
+}
+
+static int apply_machine_patch(struct ember_config *c, const cJSON *j, const char *id,
+			       char *err, size_t errlen)
+{
+	(void)id;
+	return config_machine(c, j, true, err, errlen);
+}
+
+#define M_(g, n) &ember_metrics.g.n##_count, &ember_metrics.g.n##_fails
+
+const struct config_resource config_resources[] = {
+	{ "boot-source", false, false, true, true, NULL, &config_boot_source_schema,
+	  apply_boot_source, M_(put_api_requests, boot_source) },
+	{ "machine-config", false, false, true, false, NULL, &config_machine_schema,
+	  apply_machine, M_(put_api_requests, machine_cfg) },
+	{ "machine-config", true, false, false, false, NULL, &config_machine_patch_schema,
+	  apply_machine_patch, M_(patch_api_requests, machine_cfg) },
+	{ "drives", false, true, true, true, "drive_id", &config_drive_schema, config_put_drive,
+	  M_(put_api_requests, drive) },
+	{ "network-interfaces", false, true, true, false, "iface_id", &config_net_schema,
+	  config_put_net, M_(put_api_requests, network) },
+	{ NULL },
+};
+
 /* ---- the whole document: --config-file ------------------------------------ */
 
-enum { DOC_BOOT, DOC_MACHINE, DOC_DRIVES, DOC_NETS, DOC_LOGGER, DOC_METRICS, DOC_KNOWN };
+/* The array key's items through r, each id given once. */
+static int apply_items(struct ember_config *c, const struct config_resource *r, const cJSON *arr,
+		       char *err, size_t errlen)
+{
+	const cJSON *item, *id, *prev;
+
+	cJSON_ArrayForEach(item, arr) {
+		id = cJSON_GetObjectItemCaseSensitive(item, r->id_field);
+		for (prev = arr->child; cJSON_IsString(id) && prev != item; prev = prev->next) {
+			const cJSON *pid = cJSON_GetObjectItemCaseSensitive(prev, r->id_field);
+
+			if (cJSON_IsString(pid) && !strcmp(pid->valuestring, id->valuestring))
+				return errorf(err, errlen, "%s: %s \"%s\" appears twice.", r->resource,
+					      r->id_field, id->valuestring);
+		}
+		if (r->apply(c, item, NULL, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+enum { DOC_LOGGER, DOC_METRICS, DOC_OWN };
 
 static int parse_doc(struct ember_config *c, const cJSON *j, char *err, size_t errlen)
 {
-	static const struct json_field known[DOC_KNOWN] = {
-		[DOC_BOOT] = { "boot-source", J_OBJ, J_REQ },
-		[DOC_MACHINE] = { "machine-config", J_OBJ, J_NULL },
-		[DOC_DRIVES] = { "drives", J_ARR, J_REQ },
-		[DOC_NETS] = { "network-interfaces", J_ARR, J_NULL },
-		[DOC_LOGGER] = { "logger", J_OBJ, J_NULL },
-		[DOC_METRICS] = { "metrics", J_OBJ, J_NULL },
-	};
-	struct json_field all[DOC_KNOWN + ARRAY_SIZE(config_unsupported)];
-	struct json_schema doc = { "VmmConfig", all, DOC_KNOWN };
-	const cJSON *v[ARRAY_SIZE(all)], *item;
+	struct json_field all[JSON_MAX_FIELDS];
+	const struct config_resource *res[JSON_MAX_FIELDS];
+	struct json_schema doc = { "VmmConfig", all, DOC_OWN };
+	const cJSON *v[JSON_MAX_FIELDS];
 
+	all[DOC_LOGGER] = (struct json_field){ .name = "logger", .type = J_OBJ, .flags = J_NULL };
+	all[DOC_METRICS] = (struct json_field){ .name = "metrics", .type = J_OBJ, .flags = J_NULL };
+	for (const struct config_resource *r = config_resources; r->resource; r++) {
+		if (!r->in_file || doc.n == JSON_MAX_FIELDS)
+			continue;
+		res[doc.n] = r;
+		all[doc.n++] = (struct json_field){
+			.name = r->resource,
+			.type = r->with_id ? J_ARR : J_OBJ,
+			.flags = r->file_required ? J_REQ : J_NULL,
+		};
+	}
 	/* Firecracker's keys for what ember does not have: null or empty only. */
-	memcpy(all, known, sizeof(known));
 	for (const struct config_unsupported *u = config_unsupported; u->resource; u++) {
 		const cJSON *k;
 
-		if (!u->config_key)
+		if (!u->config_key || doc.n == JSON_MAX_FIELDS)
 			continue;
 		k = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, u->config_key) : NULL;
 		if (k && !cJSON_IsNull(k) && !((cJSON_IsArray(k) || cJSON_IsObject(k)) && !k->child))
 			return errorf(err, errlen, "\"%s\" is not supported by ember (only null).",
 				      u->config_key);
+		res[doc.n] = NULL;
 		all[doc.n++] = (struct json_field){
 			.name = u->config_key,
 			.type = k && cJSON_IsArray(k) ? J_ARR : J_OBJ,
@@ -730,29 +796,14 @@ static int parse_doc(struct ember_config *c, const cJSON *j, char *err, size_t e
 	}
 	if (json_check(j, &doc, v, err, errlen) < 0)
 		return -1;
-	if (config_put_boot_source(c, v[DOC_BOOT], err, errlen) < 0)
-		return -1;
-	if (v[DOC_MACHINE] && config_machine(c, v[DOC_MACHINE], false, err, errlen) < 0)
-		return -1;
-	cJSON_ArrayForEach(item, v[DOC_DRIVES]) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "drive_id");
-
-		if (cJSON_IsString(id) && find_drive(c, id->valuestring) >= 0)
-			return errorf(err, errlen, "drives: drive_id \"%s\" appears twice.",
-				      id->valuestring);
-		if (config_put_drive(c, item, NULL, err, errlen) < 0)
+	/* the resources in the table's order (the boot source first), then logger, metrics */
+	for (size_t i = DOC_OWN; i < doc.n; i++) {
+		if (!res[i] || !v[i])
+			continue;
+		if (res[i]->with_id ? apply_items(c, res[i], v[i], err, errlen) < 0 :
+				      res[i]->apply(c, v[i], NULL, err, errlen) < 0)
 			return -1;
 	}
-	if (v[DOC_NETS])
-		cJSON_ArrayForEach(item, v[DOC_NETS]) {
-			const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "iface_id");
-
-			if (cJSON_IsString(id) && find_net(c, id->valuestring) >= 0)
-				return errorf(err, errlen, "network-interfaces: iface_id \"%s\" "
-					      "appears twice.", id->valuestring);
-			if (config_put_net(c, item, NULL, err, errlen) < 0)
-				return -1;
-		}
 	if (v[DOC_LOGGER] && config_put_logger(c, v[DOC_LOGGER], err, errlen) < 0)
 		return -1;
 	if (v[DOC_METRICS] && config_put_metrics(c, v[DOC_METRICS], err, errlen) < 0)

@@ -79,6 +79,28 @@ struct config_unsupported {
 };
 extern const struct config_unsupported config_unsupported[]; /* ends with resource NULL */
 
+/*
+ * The configuration's own resources: a PUT (or PATCH) before InstanceStart
+ * that only changes the configuration. The API routes each one as
+ * /<resource> or /<resource>/{id}, pre-boot only; the config file reads
+ * its key (an object, or an array of them when it has ids, each id given
+ * once). A new device's configuration is one entry here.
+ */
+struct config_resource {
+	const char *resource;     /* the API's path ("drives") and the config file's key */
+	bool patch;               /* PATCH /resource (else PUT) */
+	bool with_id;             /* /resource/{id}; an array in the config file */
+	bool in_file;             /* read from the config file */
+	bool file_required;       /* ... and required there */
+	const char *id_field;     /* with_id: the body's id ("drive_id") */
+	const struct json_schema *schema;
+	/* Check the body j (id: from the path, NULL in the config file) and change c. */
+	int (*apply)(struct ember_config *c, const struct cJSON *j, const char *id, char *err,
+		     size_t errlen);
+	uint64_t *count, *fails;  /* the API's metrics (NULL: none) */
+};
+extern const struct config_resource config_resources[]; /* ends with resource NULL */
+
 /* The schemas of the bodies (json.h): checked before the VM's state is. */
 struct json_schema;
 extern const struct json_schema config_boot_source_schema, config_machine_schema,
