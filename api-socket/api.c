@@ -17,7 +17,7 @@
 #define NOT_BEFORE "The requested operation is not supported before starting the microVM."
 
 void api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evloop *loop,
-	      const char *id, size_t max_payload)
+	      const char *id)
 {
 	memset(a, 0, sizeof(*a));
 	a->ops = ops;
@@ -25,7 +25,6 @@ void api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evlo
 	a->loop = loop;
 	ember_config_init(&a->cfg);
 	snprintf(a->id, sizeof(a->id), "%s", id);
-	a->max_payload = max_payload && max_payload < HTTP_MAX_BODY ? max_payload : HTTP_MAX_BODY;
 }
 
 int api_apply_logger(struct api *a, const struct config_logger *l, char *err, size_t errlen)
@@ -96,8 +95,8 @@ int api_start(struct api *a, int *status, char *err, size_t errlen)
 		return errorf(err, errlen, NOT_AFTER);
 	}
 	if (!a->cfg.vm.kernel[0]) {
-		return errorf(err, errlen, "Start microvm error: Missing kernel configuration: "
-			      "PUT /boot-source first.");
+		return errorf(err, errlen, "Start microvm error: Cannot start microvm without kernel "
+			      "configuration.");
 	}
 	if (config_to_vm(&a->cfg, &a->boot, err, errlen) < 0)
 		return -1;
@@ -441,10 +440,53 @@ static void serve_body(struct api *a, const struct route_def *d, const struct ro
 		METRIC_INC(*d->count);
 	if (d->fails && rc < 0)
 		METRIC_INC(*d->fails);
-	if (rc == 0)
+	if (rc == 0) {
+		LOG_INFO("The request was executed successfully. Status code: 204 No Content.");
 		http_response_empty(resp, 204);
-	else
+	} else {
 		fault(resp, err[0] ? err : "bad request");
+	}
+}
+
+/*
+ * Firecracker's request line in the log: the method as "Put", the path and
+ * the body quoted as Rust's {:?} writes strings ("{\"a\": 1}").
+ */
+static void log_request(const struct http_request *req)
+{
+	static char body[4096];
+	size_t o = 0;
+
+	if (!log_enabled(LOG_LEVEL_INFO))
+		return;
+	if (!req->body_len) {
+		LOG_INFO("The API server received a %s request on \"%.200s\".",
+			 http_method_title(req->method), req->path);
+		return;
+	}
+	if (!http_valid_utf8(req->body, req->body_len)) {
+		snprintf(body, sizeof(body), "inconvertible to UTF-8");
+	} else {
+		for (size_t i = 0; i < req->body_len && o + 12 < sizeof(body); i++) {
+			unsigned char c = (unsigned char)req->body[i];
+
+			if (c == '"' || c == '\\')
+				o += snprintf(body + o, sizeof(body) - o, "\\%c", c);
+			else if (c == '\n')
+				o += snprintf(body + o, sizeof(body) - o, "\\n");
+			else if (c == '\r')
+				o += snprintf(body + o, sizeof(body) - o, "\\r");
+			else if (c == '\t')
+				o += snprintf(body + o, sizeof(body) - o, "\\t");
+			else if (c < 0x20 || c == 0x7f)
+				o += snprintf(body + o, sizeof(body) - o, "\\u{%x}", c);
+			else
+				body[o++] = (char)c;
+		}
+		body[o] = '\0';
+	}
+	LOG_INFO("The API server received a %s request on \"%.200s\" with body \"%s\".",
+		 http_method_title(req->method), req->path, body);
 }
 
 void api_handle(void *opaque, const struct http_request *req, struct http_response *resp)
@@ -456,23 +498,27 @@ void api_handle(void *opaque, const struct http_request *req, struct http_respon
 	cJSON *j;
 
 	split_path(&r, req->path);
-	LOG_INFO("The API server received a %s request on \"%.200s\".",
-		 http_method_name(req->method), req->path);
+	log_request(req);
 	for (const struct config_unsupported *u = config_unsupported; r.ntok >= 1 && u->resource;
 	     u++)
 		if (!strcmp(r.tok[0], u->resource)) {
 			errorf(err, sizeof(err), "The requested operation is not supported: ember "
-				 "has no %s.", u->what);
+			       "has no %s.", u->what);
 			fault(resp, err);
 			return;
 		}
+	/* Firecracker's order (parsed_request.rs): a body where none belongs, or none where one must be, first. */
 	if (req->method == HTTP_GET && req->body_len) {
 		fault(resp, "GET request cannot have a body.");
 		return;
 	}
+	if ((req->method == HTTP_PUT || req->method == HTTP_PATCH) && !req->body_len) {
+		fault(resp, req->method == HTTP_PUT ? "Empty PUT request." : "Empty PATCH request.");
+		return;
+	}
 	if (!find_route(&r, &route)) {
 		errorf(err, sizeof(err), "Invalid request method and/or path: %s %.100s.",
-			 http_method_name(r.method), req->path);
+		       http_method_name(r.method), r.ntok >= 1 ? r.tok[0] : "");
 		fault(resp, err);
 		return;
 	}
@@ -485,19 +531,9 @@ void api_handle(void *opaque, const struct http_request *req, struct http_respon
 			http_response_error(resp, 500, "out of memory");
 			return;
 		}
+		LOG_INFO("The request was executed successfully. Status code: 200 OK.");
 		http_response_json(resp, 200, json);
 		free(json);
-		return;
-	}
-	if (!req->body_len) {
-		fault(resp, req->method == HTTP_PUT ? "Empty PUT request." : "Empty PATCH request.");
-		return;
-	}
-	if (req->body_len > a->max_payload) {
-		errorf(err, sizeof(err), "Request payload with size %zu is larger than the limit "
-			 "of %zu allowed by server.", req->body_len, a->max_payload);
-		LOG_ERROR("Received Error. Status code: 413 Payload Too Large. Message: %s", err);
-		http_response_error(resp, 413, "%s", err);
 		return;
 	}
 	j = json_parse(req->body, req->body_len, err, sizeof(err));

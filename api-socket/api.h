@@ -19,10 +19,10 @@
  *   PATCH /vm                        {"state": "Paused" | "Resumed"}, post-boot
  *
  * Success is 204 (200 and JSON for GETs); every refusal is 400 with
- * {"fault_message": "..."} worded like Firecracker's ("The requested
+ * {"fault_message":"..."} worded like Firecracker's ("The requested
  * operation is not supported after starting the microVM.", "The id from
- * the path does not match the id from the body!", ...), 413 for a body
- * over --http-api-max-payload-size.
+ * the path does not match the id from the body!", ...); a body over
+ * --http-api-max-payload-size is the HTTP server's to refuse (server.h).
  */
 #ifndef EMBER_API_H
 #define EMBER_API_H
@@ -61,13 +61,12 @@ struct api {
 	struct ember_config cfg;
 	struct vm_config boot;    /* what InstanceStart booted (from cfg) */
 	char id[LOG_INSTANCE_ID_MAX + 1];
-	size_t max_payload;       /* bytes of body accepted (at most HTTP_MAX_BODY) */
 	bool boot_timer;          /* --boot-timer */
 };
 
-/* id is the instance id (--id); max_payload 0 means HTTP_MAX_BODY. */
+/* id is the instance id (--id). */
 void api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evloop *loop,
-	      const char *id, size_t max_payload);
+	      const char *id);
 
 /*
  * Apply a logger or metrics configuration now (PUT /logger, /metrics, the

@@ -7,6 +7,7 @@
 #include "core/metrics.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,8 +65,13 @@ static int check_id(const char *id, const char *name, char *err, size_t errlen)
  */
 static int can_open(const char *path, int flags, bool blk_ok, char *why, size_t size)
 {
-	int fd = open_host_file(path, flags, blk_ok, why, size);
+	int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
+	/* Rust's io::Error, as Firecracker prints it */
+	if (fd < 0)
+		return errorf(why, size, "%s (os error %d)", strerror(errno), errno);
+	close(fd);
+	fd = open_host_file(path, flags, blk_ok, why, size);
 	if (fd < 0)
 		return -1;
 	close(fd);

@@ -65,20 +65,20 @@ static void check_serialized(const struct http_response *r, bool close)
 		ASSERT(strtoull(cl + 16, NULL, 10) == len - hlen);
 		ASSERT(len - hlen == r->body_len);
 	}
-	ASSERT(!close || strstr(out, "Connection: close\r\n"));
+	ASSERT(strstr(out, close ? "Connection: close\r\n" : "Connection: keep-alive\r\n"));
 	free(out);
 }
 
 static void check_error_body(const struct http_response *r)
 {
 	ASSERT(r->body && r->json);
-	ASSERT(!strncmp(r->body, "{\"fault_message\": \"", 19));
+	ASSERT(!strncmp(r->body, "{\"fault_message\":\"", 18));
 	ASSERT(r->body_len >= 21 && !strcmp(r->body + r->body_len - 2, "\"}"));
 	ASSERT(http_valid_utf8(r->body, r->body_len));
 	for (size_t i = 0; i < r->body_len; i++)
 		ASSERT((unsigned char)r->body[i] >= 0x20);
 	/* No unescaped quote inside the message. */
-	for (size_t i = 19; i < r->body_len - 2; i++)
+	for (size_t i = 18; i < r->body_len - 2; i++)
 		if (r->body[i] == '"')
 			ASSERT(r->body[i - 1] == '\\');
 }
@@ -87,7 +87,8 @@ static void on_request(const struct http_request *q)
 {
 	struct http_response r;
 
-	ASSERT(q->method == HTTP_GET || q->method == HTTP_PUT || q->method == HTTP_PATCH);
+	ASSERT(q->method == HTTP_GET || q->method == HTTP_PUT || q->method == HTTP_PATCH ||
+	       q->method == HTTP_DELETE);
 	ASSERT(q->path[0] == '/' && strlen(q->path) <= HTTP_MAX_PATH);
 	ASSERT(!strchr(q->path, '?'));
 	ASSERT(q->body_len <= HTTP_MAX_BODY && q->body[q->body_len] == '\0');
@@ -119,7 +120,7 @@ static void run(struct http_parser *p, const uint8_t *d, size_t n, uint32_t seed
 	size_t off = 0;
 
 	memset(o, 0, sizeof(*o));
-	http_parser_init(p);
+	http_parser_init(p, 0);
 	while (off < n) {
 		size_t len = n - off, used;
 
@@ -178,6 +179,11 @@ error: {
 		http_response_error(&r, o->err_status, "%s", msg);
 		check_error_body(&r);
 		check_serialized(&r, true);
+		/* what the server sends: micro-http's envelope, one JSON string */
+		http_response_parse_error(&r, msg);
+		ASSERT(r.status == 400 && r.json && !strncmp(r.body, "{ \"error\": \"", 12));
+		ASSERT(http_valid_utf8(r.body, r.body_len));
+		check_serialized(&r, false);
 		http_response_free(&r);
 	}
 }

@@ -47,6 +47,23 @@ const char *http_method_name(enum http_method m)
 		return "PUT";
 	case HTTP_PATCH:
 		return "PATCH";
+	case HTTP_DELETE:
+		return "DELETE";
+	}
+	return "?";
+}
+
+const char *http_method_title(enum http_method m)
+{
+	switch (m) {
+	case HTTP_GET:
+		return "Get";
+	case HTTP_PUT:
+		return "Put";
+	case HTTP_PATCH:
+		return "Patch";
+	case HTTP_DELETE:
+		return "Delete";
 	}
 	return "?";
 }
@@ -69,8 +86,9 @@ static void reset_request(struct http_parser *p)
 	p->body[0] = '\0';
 }
 
-void http_parser_init(struct http_parser *p)
+void http_parser_init(struct http_parser *p, size_t max_body)
 {
+	p->max_body = max_body && max_body < HTTP_MAX_BODY ? max_body : HTTP_MAX_BODY;
 	p->err_status = 0;
 	p->err_msg[0] = '\0';
 	reset_request(p);
@@ -162,18 +180,18 @@ static enum http_parse_result parse_request_line(struct http_parser *p,
 	if (vlen != 8 || memcmp(ver, "HTTP/", 5) || ver[5] < '0' || ver[5] > '9' ||
 	    ver[6] != '.' || ver[7] < '0' || ver[7] > '9')
 		return refuse(p, 400, "malformed HTTP version in the request line");
-	if (!span_eq(ver, vlen, "HTTP/1.1"))
-		return refuse(p, 505, "HTTP version %.8s is not supported (only HTTP/1.1)", ver);
-
 	if (span_eq(l, mlen, "GET"))
 		p->req.method = HTTP_GET;
 	else if (span_eq(l, mlen, "PUT"))
 		p->req.method = HTTP_PUT;
 	else if (span_eq(l, mlen, "PATCH"))
 		p->req.method = HTTP_PATCH;
+	else if (span_eq(l, mlen, "DELETE"))
+		p->req.method = HTTP_DELETE;
 	else
-		return refuse(p, 405, "method %.*s is not allowed (GET, PUT, PATCH)",
-			      (int)(mlen > 16 ? 16 : mlen), l);
+		return refuse(p, 400, "Invalid HTTP Method: Unsupported HTTP method.");
+	if (!span_eq(ver, vlen, "HTTP/1.1"))
+		return refuse(p, 400, "Invalid HTTP Version: Unsupported HTTP version.");
 
 	if (tgt[0] != '/')
 		return refuse(p, 400, "the request target must be a path starting with '/'");
@@ -246,16 +264,19 @@ static enum http_parse_result parse_header(struct http_parser *p, const char *l,
 		if (!vlen)
 			return refuse(p, 400, "empty Content-Length");
 		for (size_t i = 0; i < vlen; i++) {
-			if (v[i] < '0' || v[i] > '9')
-				return refuse(p, 400, "Content-Length must be a decimal number");
-			if (len <= HTTP_MAX_BODY)
-				len = len * 10 + (size_t)(v[i] - '0');
+			if (v[i] < '0' || v[i] > '9' || len > (size_t)INT32_MAX)
+				break;
+			len = len * 10 + (size_t)(v[i] - '0');
 		}
+		/* micro-http reads it as an i32 */
+		if (len > (size_t)INT32_MAX || strspn(v, "0123456789") < vlen)
+			return refuse(p, 400, "Invalid header. Reason: Invalid value. "
+				      "Key:Content-Length; Value: %.*s", (int)(vlen > 40 ? 40 : vlen), v);
 		if (p->have_length && len != p->body_want)
 			return refuse(p, 400, "conflicting Content-Length headers");
-		if (len > HTTP_MAX_BODY)
-			return refuse(p, 413, "the request body is larger than %d bytes",
-				      HTTP_MAX_BODY);
+		if (len > p->max_body)
+			return refuse(p, 400, "Request payload with size %zu is larger than the limit "
+				      "of %zu allowed by server.", len, p->max_body);
 		p->have_length = true;
 		p->body_want = len;
 	} else if (span_ieq(l, nlen, "Transfer-Encoding")) {
@@ -281,12 +302,9 @@ static enum http_parse_result parse_header(struct http_parser *p, const char *l,
 /* The blank line ended the head. */
 static enum http_parse_result end_of_head(struct http_parser *p)
 {
-	if (!p->have_length) {
-		if (p->req.method == HTTP_PUT || p->req.method == HTTP_PATCH)
-			return refuse(p, 411, "%s needs a Content-Length header",
-				      http_method_name(p->req.method));
+	/* No Content-Length: no body, as micro-http reads it (the API then says "Empty PUT request."). */
+	if (!p->have_length)
 		p->body_want = 0;
-	}
 	if (!p->body_want) {
 		p->state = ST_DONE;
 		return HTTP_PARSE_DONE;
@@ -417,33 +435,6 @@ size_t http_json_escape(char *dst, size_t cap, const char *s, size_t len)
 	return o;
 }
 
-const char *http_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Payload Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	}
-	return "Unknown";
-}
-
 void http_response_init(struct http_response *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -487,7 +478,7 @@ void http_response_empty(struct http_response *r, int status)
 
 void http_response_verror(struct http_response *r, int status, const char *fmt, va_list ap)
 {
-	static const char pre[] = "{\"fault_message\": \"", post[] = "\"}";
+	static const char pre[] = "{\"fault_message\":\"", post[] = "\"}";
 	char msg[1024];
 	size_t n, cap;
 	char *b;
@@ -509,6 +500,26 @@ void http_response_verror(struct http_response *r, int status, const char *fmt, 
 	free(b);
 }
 
+void http_response_parse_error(struct http_response *r, const char *msg)
+{
+	static const char pre[] = "{ \"error\": \"",
+		post[] = "\nAll previous unanswered requests will be dropped.\" }";
+	size_t n = strlen(msg), cap = sizeof(pre) + n * 6 + sizeof(post);
+	char *b = malloc(cap);
+	size_t k;
+
+	if (!b) {
+		set_body(r, 500, NULL, 0, false);
+		return;
+	}
+	memcpy(b, pre, sizeof(pre) - 1);
+	k = sizeof(pre) - 1;
+	k += http_json_escape(b + k, cap - k - sizeof(post) + 1, msg, n);
+	memcpy(b + k, post, sizeof(post));
+	set_body(r, 400, b, k + sizeof(post) - 1, true);
+	free(b);
+}
+
 void http_response_error(struct http_response *r, int status, const char *fmt, ...)
 {
 	va_list ap;
@@ -527,14 +538,14 @@ int http_response_serialize(const struct http_response *r, bool close,
 	char head[256], *buf;
 	int h;
 
-	if (nobody)
-		h = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: ember\r\n%s\r\n",
-			     status, http_reason(status), close ? "Connection: close\r\n" : "");
-	else
-		h = snprintf(head, sizeof(head),
-			     "HTTP/1.1 %d %s\r\nServer: ember\r\n%sContent-Length: %zu\r\n%s\r\n",
-			     status, http_reason(status), close ? "Connection: close\r\n" : "",
-			     blen, r->json && blen ? "Content-Type: application/json\r\n" : "");
+	/* micro-http's: an empty reason phrase, its Server, keep-alive. */
+	h = snprintf(head, sizeof(head), "HTTP/1.1 %d \r\nServer: Firecracker API\r\n"
+		     "Connection: %s\r\n", status, close ? "close" : "keep-alive");
+	if (!nobody && h > 0 && (size_t)h < sizeof(head))
+		h += snprintf(head + h, sizeof(head) - h, "Content-Type: application/json\r\n"
+			      "Content-Length: %zu\r\n", blen);
+	if (h > 0 && (size_t)h < sizeof(head))
+		h += snprintf(head + h, sizeof(head) - h, "\r\n");
 	if (h < 0 || (size_t)h >= sizeof(head))
 		return -1;
 	buf = malloc((size_t)h + blen + 1);

@@ -9,11 +9,16 @@
  * feed the rest of the bytes: pipelined requests come out in order) or that
  * the input is refused (then send http_parser_error() and close).
  *
- * What is accepted: "METHOD SP /origin-path SP HTTP/1.1 CRLF", methods GET,
- * PUT, PATCH; header lines "Name: value" (names case-insensitive, no
- * obs-fold); at most HTTP_MAX_HEADER_BYTES of header section and
- * HTTP_MAX_HEADERS headers; a body only by Content-Length (digits, at most
- * HTTP_MAX_BODY bytes); keep-alive unless "Connection: close".
+ * What is accepted, as Firecracker's micro-http does: "METHOD SP
+ * /origin-path SP HTTP/1.1 CRLF", methods GET, PUT, PATCH, DELETE (the API
+ * refuses DELETE itself); header lines "Name: value" (names
+ * case-insensitive, no obs-fold); at most HTTP_MAX_HEADER_BYTES of header
+ * section and HTTP_MAX_HEADERS headers; a body only by Content-Length
+ * (digits, at most the parser's limit, HTTP_MAX_BODY unless set lower; no
+ * Content-Length: no body); keep-alive unless "Connection: close". Refusals
+ * use micro-http's words where it has them ("Invalid HTTP Method: ...",
+ * "Request payload with size N is larger than the limit of M allowed by
+ * server.").
  */
 #ifndef EMBER_HTTP_H
 #define EMBER_HTTP_H
@@ -31,10 +36,13 @@ enum http_method {
 	HTTP_GET = 1,
 	HTTP_PUT,
 	HTTP_PATCH,
+	HTTP_DELETE,
 };
 
-/* "GET", "PUT", "PATCH" ("?" for anything else). */
+/* "GET", "PUT", "PATCH", "DELETE" ("?" for anything else). */
 const char *http_method_name(enum http_method m);
+/* "Get", "Put", "Patch", "Delete": Firecracker's log lines. */
+const char *http_method_title(enum http_method m);
 
 /* A complete request, valid until http_parser_next() or the parser's end. */
 struct http_request {
@@ -65,13 +73,15 @@ struct http_parser {
 	bool expect_continue;
 	bool continue_due;
 	size_t body_want;
+	size_t max_body;        /* at most HTTP_MAX_BODY */
 	struct http_request req;
 	char body[HTTP_MAX_BODY + 1];
 	int err_status;
 	char err_msg[160];
 };
 
-void http_parser_init(struct http_parser *p);
+/* max_body: the largest body accepted (0 or more than HTTP_MAX_BODY: HTTP_MAX_BODY). */
+void http_parser_init(struct http_parser *p, size_t max_body);
 
 /*
  * Feed len bytes. *consumed gets how many were used (the rest belong to
@@ -105,10 +115,11 @@ bool http_parser_busy(const struct http_parser *p);
 
 /*
  * After HTTP_PARSE_ERROR: the status code and a one-line reason (msg may be
- * NULL). 400 malformed, 405 method other than GET/PUT/PATCH, 411 PUT/PATCH
- * without Content-Length, 413 body over HTTP_MAX_BODY, 414 path over
- * HTTP_MAX_PATH, 417 Expect other than 100-continue, 431 header section
- * over its limits, 501 Transfer-Encoding, 505 version other than HTTP/1.1.
+ * NULL). 400 malformed, an unknown method, a version other than HTTP/1.1 or
+ * a body over the limit; 414 path over HTTP_MAX_PATH, 417 Expect other than
+ * 100-continue, 431 header section over its limits, 501 Transfer-Encoding.
+ * (The API server answers each as micro-http does: 400 and
+ * http_response_parse_error().)
  */
 int http_parser_error(const struct http_parser *p, const char **msg);
 
@@ -139,17 +150,19 @@ void http_response_verror(struct http_response *r, int status, const char *fmt, 
 	__attribute__((format(printf, 3, 0)));
 /* No body (e.g. 204 No Content). */
 void http_response_empty(struct http_response *r, int status);
-
-/* "OK", "No Content", "Bad Request"... ("Unknown" when unknown). */
-const char *http_reason(int status);
+/*
+ * A request that could not be parsed, as micro-http answers it: 400 and
+ * { "error": "<msg>\nAll previous unanswered requests will be dropped." }.
+ */
+void http_response_parse_error(struct http_response *r, const char *msg);
 
 /*
- * Serialize: "HTTP/1.1 <code> <reason>\r\nServer: ember\r\n
- * [Connection: close\r\n]Content-Length: N\r\n
- * [Content-Type: application/json\r\n]\r\n<body>" into a malloc'd buffer
- * (*out, *outlen). close adds "Connection: close". A 204 carries neither
- * body nor Content-Length (RFC 9110); a status outside 100..599 is sent as
- * 500. 0, or -1 (no memory).
+ * Serialize as Firecracker's micro-http does: "HTTP/1.1 <code> \r\n
+ * Server: Firecracker API\r\nConnection: keep-alive\r\n[Content-Type:
+ * application/json\r\nContent-Length: N\r\n]\r\n<body>" into a malloc'd
+ * buffer (*out, *outlen); "Connection: close" when close. A 204 carries
+ * neither body nor Content-Length (RFC 9110); a status outside 100..599 is
+ * sent as 500. 0, or -1 (no memory).
  */
 int http_response_serialize(const struct http_response *r, bool close,
 			    char **out, size_t *outlen);

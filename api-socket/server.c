@@ -189,15 +189,20 @@ static int queue_response(struct conn *c, const struct http_response *r, bool cl
 	return ret;
 }
 
-/* A refused request: its error, then close. */
+/*
+ * A request that could not be parsed: micro-http's 400 (which says
+ * keep-alive, as Firecracker's does), then close: the rest of the stream
+ * cannot be trusted to start a request.
+ */
 static int queue_error(struct conn *c, int status, const char *msg)
 {
 	struct http_response r;
 	int ret;
 
+	(void)status;
 	http_response_init(&r);
-	http_response_error(&r, status, "%s", msg);
-	ret = queue_response(c, &r, true);
+	http_response_parse_error(&r, msg);
+	ret = queue_response(c, &r, false);
 	http_response_free(&r);
 	c->closing = true;
 	return ret;
@@ -388,13 +393,15 @@ static void on_timeout(struct api_server *s, struct conn *c)
 	conn_close(s, c);
 }
 
+/* The request body limit for connections accepted from now on (atomic). */
+static size_t max_payload;
+
 static void accept_all(struct api_server *s)
 {
+	/* micro-http's answer, to the byte */
 	static const char full[] =
-		"HTTP/1.1 503 Service Unavailable\r\nServer: ember\r\n"
-		"Connection: close\r\nContent-Length: 50\r\n"
-		"Content-Type: application/json\r\n\r\n"
-		"{\"fault_message\": \"too many open API connections\"}";
+		"HTTP/1.1 503\r\nServer: Firecracker API\r\nConnection: close\r\n"
+		"Content-Length: 40\r\n\r\n{ \"error\": \"Too many open connections\" }";
 
 	for (;;) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -416,7 +423,7 @@ static void accept_all(struct api_server *s)
 		c->events = EPOLLIN;
 		/* A client that connects and says nothing is idle too. */
 		c->deadline = now_ms() + (uint64_t)__atomic_load_n(&s->keepalive_ms, __ATOMIC_RELAXED);
-		http_parser_init(&c->parser);
+		http_parser_init(&c->parser, __atomic_load_n(&max_payload, __ATOMIC_RELAXED));
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -645,6 +652,11 @@ void api_server_set_idle_timeout(struct api_server *s, int ms)
 {
 	/* Applies to deadlines set from now on. */
 	__atomic_store_n(&s->timeout_ms, ms > 0 ? ms : 1, __ATOMIC_RELAXED);
+}
+
+void api_server_set_max_payload(size_t bytes)
+{
+	__atomic_store_n(&max_payload, bytes, __ATOMIC_RELAXED);
 }
 
 void api_server_set_keepalive_timeout(struct api_server *s, int ms)

@@ -51,6 +51,13 @@ int api_server_start(struct api_server **out, const char *sock_path,
 void api_server_set_idle_timeout(struct api_server *s, int ms);
 /* Change the timeout of connections idle between requests (tests). */
 void api_server_set_keepalive_timeout(struct api_server *s, int ms);
+/*
+ * The largest request body (--http-api-max-payload-size; 0 or more than
+ * HTTP_MAX_BODY: HTTP_MAX_BODY), for every connection accepted from now
+ * on: call it before api_server_start(). A request announcing more is
+ * refused on its headers alone, as micro-http does.
+ */
+void api_server_set_max_payload(size_t bytes);
 
 /*
  * Stop the API thread, close every connection, remove the eventfd from the

@@ -75,7 +75,7 @@ int metrics_configure(const char *path, char *err, size_t errlen)
 	pthread_mutex_lock(&m.lock);
 	if (m.configured) {
 		pthread_mutex_unlock(&m.lock);
-		return errorf(err, errlen, "metrics: already configured");
+		return errorf(err, errlen, "Reinitialization of metrics not allowed.");
 	}
 	if (log_sink_open(&sink, path, why, sizeof(why)) < 0) {
 		pthread_mutex_unlock(&m.lock);

@@ -525,7 +525,7 @@ int main(int argc, char **argv)
 	vmm_init(&vmm);
 	vmm.has_mem_limit = args.has_mem_limit;
 	vmm.mem_limit = args.mem_limit;
-	api_init(&api, &vmm_api_ops, &vmm, &vmm.loop, args.id, args.max_payload);
+	api_init(&api, &vmm_api_ops, &vmm, &vmm.loop, args.id);
 	api.boot_timer = args.boot_timer;
 	apply_log_flags(&api, &args);
 	cfg.boot_timer = args.boot_timer;
@@ -537,10 +537,11 @@ int main(int argc, char **argv)
 	if (args.config_file)
 		start_from_file(&api, args.config_file);
 	if (!args.no_api) {
+		api_server_set_max_payload(args.max_payload);
 		if (api_server_start(&srv, args.api_sock, &vmm.loop, api_handle, &api, err,
 				     sizeof(err)) < 0)
 			die(EMBER_EXIT_BAD_INPUT, "--api-sock %s: %s", args.api_sock, err);
-		LOG_INFO("Listening on API socket (\"%s\").", args.api_sock);
+		LOG_INFO("API server started.");
 	}
 	report_startup(&args);
 	status = vmm_run(&vmm);

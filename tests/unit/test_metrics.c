@@ -204,7 +204,8 @@ static void test_unconfigured(void)
 	CHECK_OK(metrics_configure(path, err, sizeof(err)), err);
 	CHECK(metrics_configured());
 	/* once only, as Firecracker */
-	CHECK_FAIL(metrics_configure(path, err, sizeof(err)), err, "already configured");
+	CHECK_FAIL(metrics_configure(path, err, sizeof(err)), err,
+		   "Reinitialization of metrics not allowed.");
 	teardown();
 }
 
