@@ -959,6 +959,9 @@ char *config_vm_json(const struct ember_config *c)
 		ok = add_net(arr, c, i);
 	ok = ok && cJSON_AddNullToObject(j, "vsock");
 	ok = ok && cJSON_AddNullToObject(j, "entropy");
+	/* Firecracker's newer keys: no pmem devices, no hotplug memory */
+	ok = ok && cJSON_AddArrayToObject(j, "pmem");
+	ok = ok && cJSON_AddNullToObject(j, "memory-hotplug");
 	return print(j, ok);
 }
 

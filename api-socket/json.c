@@ -117,6 +117,107 @@ static bool is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/*
+ * Where the members of the last document's top-level object are, as
+ * serde_json reports positions ("at line 1 column 21"): after a member's
+ * key, after its value, and the object's closing brace. Kept for the root
+ * json_parse() returned last (members matched by pointer and order).
+ */
+#define POS_MAX 64
+static struct {
+	const cJSON *root;
+	int n;
+	const cJSON *member[POS_MAX];
+	unsigned key_line[POS_MAX], key_col[POS_MAX], val_line[POS_MAX], val_col[POS_MAX];
+	unsigned end_line, end_col;
+} pos;
+
+/* The offset just past the JSON value at off (valid JSON: cJSON read it). */
+static size_t skip_value(const char *t, size_t len, size_t off)
+{
+	int depth = 0;
+	bool str = false;
+
+	for (size_t i = off; i < len; i++) {
+		char c = t[i];
+
+		if (str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"' && (str = false, depth == 0))
+				return i + 1;
+			continue;
+		}
+		if (c == '"')
+			str = true;
+		else if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0)
+			return i + 1;
+		else if (depth == 0 && (c == ',' || c == '}' || c == ']' || is_ws(c)))
+			return i;
+		else if (depth < 0)
+			return i;
+	}
+	return len;
+}
+
+static void remember_positions(const char *t, size_t len, const cJSON *root)
+{
+	const cJSON *m = root->child;
+	size_t i = 0, e;
+
+	pos.root = NULL;
+	pos.n = 0;
+	while (i < len && is_ws(t[i]))
+		i++;
+	if (i == len || t[i] != '{')
+		return;
+	i++;
+	for (;;) {
+		while (i < len && (is_ws(t[i]) || t[i] == ','))
+			i++;
+		if (i >= len)
+			return;
+		if (t[i] == '}')
+			break;
+		e = skip_value(t, len, i);             /* the key */
+		if (m && pos.n < POS_MAX) {
+			pos.member[pos.n] = m;
+			position(t, e - 1, &pos.key_line[pos.n], &pos.key_col[pos.n]);
+		}
+		i = e;
+		while (i < len && (is_ws(t[i]) || t[i] == ':'))
+			i++;
+		e = skip_value(t, len, i);             /* the value */
+		if (m && pos.n < POS_MAX) {
+			position(t, e - 1, &pos.val_line[pos.n], &pos.val_col[pos.n]);
+			pos.n++;
+		}
+		m = m ? m->next : NULL;
+		i = e;
+	}
+	position(t, i, &pos.end_line, &pos.end_col);
+	pos.root = root;
+}
+
+/* " at line L column C" for member m of j (key: after its key), or "". */
+static const char *where(const cJSON *j, const cJSON *m, bool key, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (!j || j != pos.root)
+		return buf;
+	if (!m) {
+		snprintf(buf, size, " at line %u column %u", pos.end_line, pos.end_col);
+		return buf;
+	}
+	for (int i = 0; i < pos.n; i++)
+		if (pos.member[i] == m)
+			snprintf(buf, size, " at line %u column %u", key ? pos.key_line[i] :
+				 pos.val_line[i], key ? pos.key_col[i] : pos.val_col[i]);
+	return buf;
+}
+
 cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen)
 {
 	const char *end = NULL;
@@ -148,6 +249,8 @@ cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen)
 		cJSON_Delete(j);
 		return NULL;
 	}
+	if (cJSON_IsObject(j))
+		remember_positions(text, len, j);
 	return j;
 }
 
@@ -189,7 +292,8 @@ static bool type_ok(const cJSON *v, enum json_type t)
 }
 
 /* "unknown variant `X`, expected `A` or `B`" / "expected one of `A`, `B`, `C`", as serde. */
-static int bad_variant(const cJSON *v, const struct json_field *f, char *err, size_t errlen)
+static int bad_variant(const cJSON *v, const struct json_field *f, const char *at, char *err,
+		       size_t errlen)
 {
 	char list[300] = "";
 	size_t used = 0, n = 0;
@@ -199,31 +303,32 @@ static int bad_variant(const cJSON *v, const struct json_field *f, char *err, si
 	for (size_t i = 0; i < n && used < sizeof(list); i++)
 		used += snprintf(list + used, sizeof(list) - used, "%s`%s`",
 				 !i ? "" : n == 2 ? " or " : ", ", f->variants[i]);
-	return errorf(err, errlen, JSON_SERDE "unknown variant `%.32s`, expected %s%s for `%s`.",
-		      v->valuestring, n > 2 ? "one of " : "", list, f->name);
+	return errorf(err, errlen, JSON_SERDE "unknown variant `%.32s`, expected %s%s for `%s`%s.",
+		      v->valuestring, n > 2 ? "one of " : "", list, f->name, at);
 }
 
 /* A present value against its field: type, range, variants, extra check. */
-static int check_value(const cJSON *m, const struct json_field *f, char *err, size_t errlen)
+static int check_value(const cJSON *m, const struct json_field *f, const char *at, char *err,
+		       size_t errlen)
 {
 	char k[80];
 
 	if (!type_ok(m, f->type)) {
 		kind(m, k, sizeof(k));
-		return errorf(err, errlen, JSON_SERDE "invalid type: %s, expected %s for `%s`.", k,
-			      type_names[f->type], f->name);
+		return errorf(err, errlen, JSON_SERDE "invalid type: %s, expected %s for `%s`%s.", k,
+			      type_names[f->type], f->name, at);
 	}
 	if (f->type == J_UINT && f->max && m->valuedouble > (double)f->max)
 		return errorf(err, errlen, JSON_SERDE "invalid value: integer `%.0f`, expected an "
-			      "integer from 0 to %llu for `%s`.", m->valuedouble,
-			      (unsigned long long)f->max, f->name);
+			      "integer from 0 to %llu for `%s`%s.", m->valuedouble,
+			      (unsigned long long)f->max, f->name, at);
 	if (f->type == J_ENUM) {
 		size_t i;
 
 		for (i = 0; f->variants[i] && strcmp(f->variants[i], m->valuestring); i++)
 			;
 		if (!f->variants[i])
-			return bad_variant(m, f, err, errlen);
+			return bad_variant(m, f, at, err, errlen);
 	}
 	if (f->check && f->check(m, f->name, err, errlen) < 0)
 		return -1;
@@ -234,7 +339,7 @@ int json_check(const cJSON *j, const struct json_schema *s, const cJSON **out,
 	       char *err, size_t errlen)
 {
 	const struct json_field *f = s->fields;
-	char k[80];
+	char k[80], at[48];
 	const cJSON *m;
 
 	if (s->n > JSON_MAX_FIELDS)
@@ -259,17 +364,18 @@ int json_check(const cJSON *j, const struct json_schema *s, const cJSON **out,
 				used += snprintf(list + used, sizeof(list) - used, "%s`%s`",
 						 x ? ", " : "", f[x].name);
 			return errorf(err, errlen, JSON_SERDE "unknown field `%.64s`, expected one "
-				      "of %s.", m->string, list);
+				      "of %s%s.", m->string, list, where(j, m, true, at, sizeof(at)));
 		}
 		if (cJSON_IsNull(m) && (f[i].flags & J_NULL))
 			continue;
-		if (check_value(m, &f[i], err, errlen) < 0)
+		if (check_value(m, &f[i], where(j, m, false, at, sizeof(at)), err, errlen) < 0)
 			return -1;
 		out[i] = m;
 	}
 	for (size_t i = 0; i < s->n; i++)
 		if ((f[i].flags & J_REQ) && !out[i] && !cJSON_GetObjectItemCaseSensitive(j, f[i].name))
-			return errorf(err, errlen, JSON_SERDE "missing field `%s`.", f[i].name);
+			return errorf(err, errlen, JSON_SERDE "missing field `%s`%s.", f[i].name,
+				      where(j, NULL, false, at, sizeof(at)));
 	return 0;
 }
 

@@ -307,8 +307,10 @@ def vm_config_defaults(tmp):
                                       "track_dirty_pages": False, "huge_pages": "None"},
               "machine-config %r" % j["machine-config"])
         check(j["drives"] == [] and j["network-interfaces"] == [], "devices %r" % j)
-        for k in ("balloon", "vsock", "logger", "metrics", "mmds-config", "cpu-config", "entropy"):
+        for k in ("balloon", "vsock", "logger", "metrics", "mmds-config", "cpu-config", "entropy",
+                  "memory-hotplug"):
             check(k in j and j[k] is None, "%s: %r" % (k, j.get(k, "(absent)")))
+        check(j.get("pmem") == [], "pmem: %r" % j.get("pmem", "(absent)"))
         expect(e.get("/machine-config"), 200)
         check(e.get("/machine-config").json == j["machine-config"], "GET /machine-config")
     finally:
@@ -1082,7 +1084,9 @@ def firecracker_http_shapes(tmp):
       method and/or path: DELETE machine-config."), a PUT or PATCH without a
       body is "Empty PUT request."/"Empty PATCH request." on any path, a GET
       with one "GET request cannot have a body."; its describe() log line,
-      and api_server/mod.rs's "API server started."."""
+      and api_server/mod.rs's "API server started.";
+    - serde_json's error positions ("missing field `vcpu_count` at line 1
+      column 21")."""
     log = os.path.join(tmp, "fc.log")
     e = Ember(tmp, ["--http-api-max-payload-size", "250", "--log-path", log])
     try:
@@ -1106,6 +1110,10 @@ def firecracker_http_shapes(tmp):
             check(b'{"fault_message":"Empty %s request."}' % method.encode() in r,
                   "%s without a body: %r" % (method, r))
         expect(e.request("GET", "/", raw=b"{}"), 400, "GET request cannot have a body.")
+        # serde_json's position of the error (the issue's example)
+        expect(e.put("/machine-config", raw=b'{"mem_size_mib": 128}'), 400,
+               "An error occurred when deserializing the json body of a request: missing field "
+               "`vcpu_count` at line 1 column 21.")
         r = e.get("/")
         check(dict((k.lower(), v) for k, v in r.headers).get("server") == "Firecracker API",
               "Server header %r" % r.headers)

@@ -715,5 +715,27 @@ static void test_ids(void)
 	CHECK(config_valid_id(id65));
 }
 
-UNIT_MAIN(TEST(test_reader), TEST(test_boot_source), TEST(test_machine), TEST(test_drives),
+/* serde_json's positions ("at line L column C") for the top-level object's errors. */
+static void test_positions(void)
+{
+	setup();
+	REFUSE(config_machine(&C, j, false, err, sizeof(err)), "{\"mem_size_mib\": 128}",
+	       "missing field `vcpu_count` at line 1 column 21.");
+	REFUSE(config_machine(&C, j, false, err, sizeof(err)), "{\"foo\": 1}",
+	       "unknown field `foo`, expected one of `vcpu_count`");
+	REFUSE(config_machine(&C, j, false, err, sizeof(err)), "{\"foo\": 1}", "at line 1 column 6.");
+	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
+	       "{\n  \"vcpu_count\": \"x\",\n  \"mem_size_mib\": 128\n}",
+	       "for `vcpu_count` at line 2 column 19.");
+	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
+	       "{\"vcpu_count\": 1,\n \"mem_size_mib\": 128, \"huge_pages\": \"4K\"}",
+	       "unknown variant `4K`, expected one of `None`, `Transparent`, `2M` for `huge_pages` "
+	       "at line 2 column 40.");
+	/* nested objects: no position (serde's would be there; ember's is the member's name) */
+	REFUSE(config_put_serial(&C, j, err, sizeof(err)),
+	       "{\"rate_limiter\": {\"size\": 1}}", "missing field `refill_time`.");
+	teardown();
+}
+
+UNIT_MAIN(TEST(test_reader), TEST(test_positions), TEST(test_boot_source), TEST(test_machine), TEST(test_drives),
 	  TEST(test_nets), TEST(test_misc_bodies), TEST(test_config_file), TEST(test_ids))
