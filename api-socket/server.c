@@ -34,11 +34,14 @@
 
 #define IN_BUF        4096
 #define SERVE_BUDGET  16 /* requests per connection before others get a turn */
+#define DISCARD_MAX   (1 << 20) /* bytes read and dropped after a refusal, then close */
 
 struct conn {
 	int fd;
 	bool peer_eof;      /* read() returned 0 */
 	bool closing;       /* close once the output is written */
+	bool discard;       /* after a request that could not be parsed: read and drop */
+	size_t discarded;   /* bytes dropped so far (at most DISCARD_MAX, then close) */
 	bool more;          /* budget used up with input left: serve again soon */
 	uint32_t events;    /* what epoll watches */
 	uint64_t req_start; /* ms, when the current partial request began */
@@ -191,20 +194,25 @@ static int queue_response(struct conn *c, const struct http_response *r, bool cl
 
 /*
  * A request that could not be parsed: micro-http's 400 (which says
- * keep-alive, as Firecracker's does), then close: the rest of the stream
- * cannot be trusted to start a request.
+ * keep-alive, as Firecracker's does). The rest of the stream cannot be
+ * trusted to start a request: what the client still sends (the body of an
+ * oversized request, say) is read and dropped until it closes, the idle
+ * timeout or DISCARD_MAX bytes, so that it reads the answer instead of a
+ * reset. At the peer's end of input there is nothing left to drop.
  */
-static int queue_error(struct conn *c, int status, const char *msg)
+static int queue_error(struct conn *c, const char *msg)
 {
 	struct http_response r;
 	int ret;
 
-	(void)status;
 	http_response_init(&r);
 	http_response_parse_error(&r, msg);
 	ret = queue_response(c, &r, false);
 	http_response_free(&r);
-	c->closing = true;
+	if (c->peer_eof)
+		c->closing = true;
+	else
+		c->discard = true;
 	return ret;
 }
 
@@ -284,6 +292,12 @@ static int service(struct api_server *s, struct conn *c)
 		}
 		if (c->closing)
 			return -1;
+		if (c->discard) {
+			c->discarded += c->in_len - c->in_off;
+			c->in_off = c->in_len;
+			if (c->peer_eof || c->discarded > DISCARD_MAX)
+				return -1;
+		}
 		if (c->in_off < c->in_len) {
 			size_t used;
 			enum http_parse_result r;
@@ -308,9 +322,9 @@ static int service(struct api_server *s, struct conn *c)
 					return -1;
 			} else if (r == HTTP_PARSE_ERROR) {
 				const char *msg;
-				int st = http_parser_error(&c->parser, &msg);
 
-				if (queue_error(c, st, msg))
+				http_parser_error(&c->parser, &msg);
+				if (queue_error(c, msg))
 					return -1;
 			}
 			continue;
@@ -318,10 +332,9 @@ static int service(struct api_server *s, struct conn *c)
 		if (c->peer_eof) {
 			const char *msg;
 
-			if (http_parser_eof(&c->parser) == HTTP_PARSE_ERROR) {
-				int st = http_parser_error(&c->parser, &msg);
-
-				if (queue_error(c, st, msg))
+			if (!c->discard && http_parser_eof(&c->parser) == HTTP_PARSE_ERROR) {
+				http_parser_error(&c->parser, &msg);
+				if (queue_error(c, msg))
 					return -1;
 				continue;
 			}

@@ -207,8 +207,9 @@ def expect(r, status, fault=None):
         check("\n" not in r.fault, "multi-line fault_message %r" % r.fault)
 
 
-def raw_exchange(sock_path, data, timeout=TIMEOUT, shut=False):
-    """Send raw bytes, read until the server closes or timeout; the bytes read."""
+def raw_exchange(sock_path, data, timeout=TIMEOUT, shut=True):
+    """Send raw bytes (then end the input: shut), read until the server closes or
+    timeout; the bytes read."""
     s = unix_connect(sock_path, timeout)
     try:
         if data:
