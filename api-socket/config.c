@@ -229,6 +229,7 @@ int config_machine(struct ember_config *c, const cJSON *j, bool patch, char *err
 	const cJSON *v[ARRAY_SIZE(machine_fields)];
 	uint64_t vcpus = c->vm.vcpus, mem = c->vm.mem_mib;
 	bool dirty = patch ? c->track_dirty_pages : false, any = false;
+	enum gm_pages pages = patch ? c->vm.pages : GM_PAGES_NORMAL;
 	char why[200];
 
 	if (json_check(j, patch ? &config_machine_patch_schema : &config_machine_schema, v, err,
@@ -253,11 +254,15 @@ int config_machine(struct ember_config *c, const cJSON *j, bool patch, char *err
 			      "supported by ember (only \"None\").", v[MC_TEMPLATE]->valuestring);
 	if (v[MC_DIRTY])
 		dirty = cJSON_IsTrue(v[MC_DIRTY]);
-	if (v[MC_HUGE] && strcmp(v[MC_HUGE]->valuestring, "None"))
-		return errorf(err, errlen, "Machine config error: huge_pages \"%s\" is not supported "
-			      "by ember (only \"None\").", v[MC_HUGE]->valuestring);
+	if (v[MC_HUGE] && field_huge_pages(v[MC_HUGE]->valuestring, mem, &pages, why,
+					   sizeof(why)) < 0)
+		return errorf(err, errlen, "Machine config error: %s", why);
+	if (!v[MC_HUGE] && field_huge_pages(field_huge_pages_name(pages), mem, &pages, why,
+					    sizeof(why)) < 0)
+		return errorf(err, errlen, "Machine config error: %s", why);
 	c->vm.vcpus = vcpus;
 	c->vm.mem_mib = mem;
+	c->vm.pages = pages;
 	c->track_dirty_pages = dirty;
 	return 0;
 }
@@ -857,7 +862,7 @@ static cJSON *machine_obj(const struct ember_config *c)
 	ok = ok && cJSON_AddNumberToObject(m, "mem_size_mib", (double)c->vm.mem_mib);
 	ok = ok && cJSON_AddFalseToObject(m, "smt");
 	ok = ok && cJSON_AddBoolToObject(m, "track_dirty_pages", c->track_dirty_pages);
-	ok = ok && cJSON_AddStringToObject(m, "huge_pages", "None");
+	ok = ok && cJSON_AddStringToObject(m, "huge_pages", field_huge_pages_name(c->vm.pages));
 	if (!ok) {
 		cJSON_Delete(m);
 		return NULL;

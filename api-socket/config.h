@@ -8,8 +8,8 @@
  *
  * Each body has a schema (json.h: Firecracker's serde checks, every
  * refusal prefixed as serde's) and a handler that checks what the values
- * mean. Values ember cannot honour (an SMT topology, CPU templates, huge
- * pages, rate limits that limit, the Async io_engine, vhost-user drives,
+ * mean. Values ember cannot honour (an SMT topology, CPU templates,
+ * rate limits that limit, the Async io_engine, vhost-user drives,
  * an MTU...) are refused with a reason naming the field, never silently
  * ignored.
  *

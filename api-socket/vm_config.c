@@ -55,6 +55,30 @@ int field_mem_mib(uint64_t mib, char *err, size_t errlen)
 	return 0;
 }
 
+static const char *const page_names[] = {
+	[GM_PAGES_NORMAL] = "None", [GM_PAGES_THP] = "Transparent", [GM_PAGES_HUGETLB_2M] = "2M",
+};
+
+int field_huge_pages(const char *name, uint64_t mib, enum gm_pages *pages, char *err,
+		     size_t errlen)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(page_names); i++) {
+		if (strcmp(name, page_names[i]))
+			continue;
+		if (i == GM_PAGES_HUGETLB_2M && mib % 2)
+			return errorf(err, errlen, "The memory size (MiB) is either 0, or not a "
+				      "multiple of the configured page size.");
+		*pages = (enum gm_pages)i;
+		return 0;
+	}
+	return errorf(err, errlen, "huge_pages \"%.32s\" is not None, Transparent or 2M", name);
+}
+
+const char *field_huge_pages_name(enum gm_pages pages)
+{
+	return (unsigned)pages < ARRAY_SIZE(page_names) ? page_names[pages] : "None";
+}
+
 int field_tap_name(const char *name, size_t len, char *err, size_t errlen)
 {
 	if (len == 0)

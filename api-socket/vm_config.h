@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/guest_mem.h"
 #include "core/layout.h"
 #include "virtio/blk.h"
 
@@ -52,6 +53,7 @@ struct vm_config {
 	struct net_spec nets[MAX_NETS];
 	int nnets;
 	bool boot_timer;                 /* --boot-timer: map the boot-timer page */
+	enum gm_pages pages;             /* huge_pages: None, Transparent, 2M */
 };
 
 /* A config with the defaults. */
@@ -71,6 +73,15 @@ int field_mac(const char *s, size_t len, uint8_t mac[6], char *err, size_t errle
 /* vCPUs: 1 to GUEST_VCPUS_MAX; memory: GUEST_MEM_MIN_MIB to GUEST_MEM_MAX_MIB (Firecracker's words). */
 int field_vcpus(uint64_t n, char *err, size_t errlen);
 int field_mem_mib(uint64_t mib, char *err, size_t errlen);
+/*
+ * huge_pages as Firecracker spells it ("None", "Transparent", "2M") into
+ * *pages; with mib, the memory size it must divide (2M: an even number of
+ * MiB). 0, or -1 with the reason.
+ */
+int field_huge_pages(const char *name, uint64_t mib, enum gm_pages *pages, char *err,
+		     size_t errlen);
+/* Firecracker's name of pages. */
+const char *field_huge_pages_name(enum gm_pages pages);
 
 /*
  * The command line's --drive "path=FILE[,id=ID][,ro][,root]" (id defaults

@@ -2,6 +2,7 @@
 #include "core/guest_mem.h"
 #include "core/layout.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -24,13 +25,30 @@ void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size)
 	}
 }
 
-int gm_alloc(struct guest_mem *gm, uint64_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26) /* log2(2 MiB) << MAP_HUGE_SHIFT */
+#endif
 
+int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	void *p;
+
+	if (pages == GM_PAGES_HUGETLB_2M) {
+		if (size % (2ULL << 20)) {
+			errno = EINVAL;
+			return -1;
+		}
+		flags |= MAP_HUGETLB | MAP_HUGE_2MB;
+	} else {
+		flags |= MAP_NORESERVE;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
+	/* Advice only: a kernel without THP (or with it off) keeps 4 KiB pages. */
+	if (pages == GM_PAGES_THP)
+		(void)madvise(p, size, MADV_HUGEPAGE);
 	gm_layout(gm, p, size);
 	return 0;
 }

@@ -34,8 +34,22 @@ struct guest_mem {
  */
 void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size);
 
-/* mmap an anonymous, private, MAP_NORESERVE mapping and lay it out. */
-int gm_alloc(struct guest_mem *gm, uint64_t size);
+/* What backs guest memory (Firecracker's machine-config huge_pages). */
+enum gm_pages {
+	GM_PAGES_NORMAL,     /* "None": 4 KiB pages, reserved on demand */
+	GM_PAGES_THP,        /* "Transparent": the same, advised to THP (MADV_HUGEPAGE) */
+	GM_PAGES_HUGETLB_2M, /* "2M": hugetlbfs pages, all reserved at the mmap */
+};
+
+/*
+ * mmap an anonymous, private mapping of size bytes and lay it out: 4 KiB
+ * pages reserved on demand (MAP_NORESERVE), advised to transparent huge
+ * pages with GM_PAGES_THP (a kernel without THP keeps 4 KiB pages), or 2
+ * MiB pages from the hugetlbfs pool (size a multiple of 2 MiB; the pool
+ * must hold them all now, so that no fault can fail later). 0, or -1 with
+ * errno.
+ */
+int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages);
 void gm_free(struct guest_mem *gm);
 
 /*

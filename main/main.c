@@ -63,6 +63,10 @@ static const char usage_text[] =
 "                     \"" DEFAULT_CMDLINE "\"\n"
 "    --mem-mib N      guest memory in MiB, 8 to 1048576 (default 128)\n"
 "    --vcpus N        number of vCPUs, 1 to 32 (default 1), each on its own thread\n"
+"    --huge-pages None|Transparent|2M\n"
+"                     what backs guest memory (machine-config's huge_pages):\n"
+"                     4 KiB pages, the same advised to THP, or 2 MiB hugetlbfs\n"
+"                     pages, all taken from the pool at start (even --mem-mib)\n"
 "    --drive path=FILE[,id=ID][,ro][,root]\n"
 "                     a virtio-blk disk backed by a raw file (repeatable). id is\n"
 "                     what the guest reads as the disk's serial (default drive<n>);\n"
@@ -194,7 +198,7 @@ static const char *path_arg(const char *opt, const char *val)
 enum {
 	O_KERNEL = 256, O_INITRD, O_CMDLINE, O_MEM, O_VCPUS, O_DRIVE, O_NET,
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
-	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD,
+	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
 	O_MEM_LIMIT,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
@@ -221,6 +225,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "show-log-origin", no_argument, NULL, O_SHOW_ORIGIN },
 		{ "metrics-path", required_argument, NULL, O_METRICS_PATH },
 		{ "boot-timer", no_argument, NULL, O_BOOT_TIMER },
+		{ "huge-pages", required_argument, NULL, O_HUGE_PAGES },
 		{ "http-api-max-payload-size", required_argument, NULL, O_MAX_PAYLOAD },
 		{ "start-time-us", required_argument, NULL, O_START_US },
 		{ "start-time-cpu-us", required_argument, NULL, O_START_CPU_US },
@@ -246,6 +251,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "--snapshot-version", NULL, "snapshot" },
 	};
 	char err[256];
+	const char *huge = NULL;
 	int c, idx, roots = 0;
 
 	vm_config_init(o);
@@ -282,6 +288,10 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			o->vcpus = (int)n;
 			break;
 		}
+		case O_HUGE_PAGES:
+			direct_opt(a, "--huge-pages");
+			huge = optarg;
+			break;
 		case O_DRIVE:
 			direct_opt(a, "--drive");
 			if (o->ndrives == MAX_DRIVES)
@@ -378,6 +388,8 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			    argv[optind - 1]);
 		}
 	}
+	if (huge && field_huge_pages(huge, o->mem_mib, &o->pages, err, sizeof(err)) < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--huge-pages: %s", err);
 	if (optind < argc)
 		die(EMBER_EXIT_BAD_INPUT, "unexpected argument '%s' (see ember --help)",
 		    argv[optind]);

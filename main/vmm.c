@@ -171,10 +171,11 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 			goto unmap;
 		}
 	}
-	if (gm_alloc(&v->vm.mem, c->mem_mib << 20) < 0) {
+	if (gm_alloc(&v->vm.mem, c->mem_mib << 20, c->pages) < 0) {
 		fail(status, EMBER_EXIT_HOST_ERROR, err, errlen,
-		     "cannot map %llu MiB of guest memory: %s",
-		     (unsigned long long)c->mem_mib, strerror(errno));
+		     "cannot map %llu MiB of guest memory%s: %s", (unsigned long long)c->mem_mib,
+		     c->pages == GM_PAGES_HUGETLB_2M ? " in 2 MiB huge pages (the pool, "
+		     "/proc/sys/vm/nr_hugepages, must hold them all)" : "", strerror(errno));
 		goto unmap;
 	}
 	*status = EMBER_EXIT_BAD_INPUT;

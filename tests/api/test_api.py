@@ -337,7 +337,9 @@ def machine_config(tmp):
             ({"vcpu_count": 1, "mem_size_mib": 0}, "memory size (MiB) is either 0"),
             ({"vcpu_count": 2, "mem_size_mib": 128, "smt": True}, "smt"),
             ({"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "C3"}, "CPU template"),
-            ({"vcpu_count": 1, "mem_size_mib": 128, "huge_pages": "2M"}, "huge_pages"),
+            ({"vcpu_count": 1, "mem_size_mib": 127, "huge_pages": "2M"},
+             "not a multiple of the configured page size"),
+            ({"vcpu_count": 1, "mem_size_mib": 128, "huge_pages": "1G"}, "unknown variant `1G`"),
             ({"vcpu_count": 1, "mem_size_mib": 128, "bogus": 1}, "unknown field `bogus`"),
             ({"vcpu_count": "1", "mem_size_mib": 128}, "invalid type: string"),
             ({"vcpu_count": None, "mem_size_mib": 128}, "invalid type: null"),
@@ -353,6 +355,10 @@ def machine_config(tmp):
         mc = e.get("/machine-config").json
         check(mc["vcpu_count"] == 4 and mc["mem_size_mib"] == 256 and not mc["smt"],
               "refusals changed the config: %r" % mc)
+        # huge pages: taken, reported (the boots are test-guests' hugetlb cases)
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128,
+                                         "huge_pages": "2M"}), 204)
+        check(e.get("/machine-config").json["huge_pages"] == "2M", "huge_pages not reported")
     finally:
         e.stop()
 

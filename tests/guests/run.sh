@@ -121,7 +121,7 @@ boot_case() {
 	user=${user/expect_cmdline_len=0000/expect_cmdline_len=$(printf %04d "$len")}
 	[ -n "$full" ] && [ "$len" != "$full" ] && { bad "$name" "run.sh: padding gave $len chars, not $full"; return; }
 
-	run_ember "${args[@]}" --cmdline "$user"
+	run_ember "${args[@]}" "${EXTRA_ARGS[@]}" --cmdline "$user"
 	if [ "$rc" != 0 ]; then
 		bad "$name" "$(status_why 0)"
 	elif [ -n "$(guest_why "PASS boot")" ]; then
@@ -141,6 +141,46 @@ boot_case boot-elf-3328m-gap-edge "$G/boot.elf" 3328 1 2048
 boot_case boot-bzimage-4096m-highmem "$G/boot.bzImage" 4096 1 100 expect_bzimage=1
 boot_case boot-elf-cmdline-2047 "$G/boot.elf" 64 1 0 "" 2047
 boot_case boot-bzimage-cmdline-2047 "$G/boot.bzImage" 64 1 0 expect_bzimage=1 2047
+
+# --- guest memory in 2 MiB huge pages (hugetlbfs) ------------------------------
+# 16 more pages in the pool: a 32 MiB guest boots on them; a 36 MiB one
+# cannot have its pages and is refused at start (so the pool is what backs
+# it), in one line. The pool is put back as it was.
+hugetlb_cases() {
+	local f=/proc/sys/vm/nr_hugepages old free
+	old=$(cat "$f" 2>/dev/null) || { bad hugetlb-2m "cannot read $f"; return; }
+	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+	# exactly 16 free pages (the pool grows by what it lacks; never shrunk here)
+	[ "$free" -ge 16 ] || echo $((old + 16 - free)) >"$f" 2>/dev/null
+	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+	if [ "$free" -lt 16 ]; then
+		echo "$old" >"$f" 2>/dev/null
+		bad hugetlb-2m "cannot have 16 free pages of 2 MiB in the pool ($f)"
+		return
+	fi
+	EXTRA_ARGS=(--huge-pages 2M)
+	boot_case boot-elf-32m-hugetlb-2m "$G/boot.elf" 32 1 0
+	EXTRA_ARGS=()
+	if [ "$free" -gt 17 ]; then
+		echo "$old" >"$f" 2>/dev/null
+		echo "ok hugetlb-2m-pool-too-small (not checked: the pool had $free free pages already)"
+	else
+		run_ember --kernel "$G/boot.elf" --mem-mib 36 --huge-pages 2M
+		echo "$old" >"$f" 2>/dev/null
+		if [ "$rc" != 1 ]; then
+			bad hugetlb-2m-pool-too-small "$(status_why 1)"
+		elif ! has "$T/err" "cannot map 36 MiB of guest memory in 2 MiB huge pages"; then
+			bad hugetlb-2m-pool-too-small "no one-line refusal naming the pool"
+		else
+			ok hugetlb-2m-pool-too-small
+		fi
+	fi
+	EXTRA_ARGS=(--huge-pages Transparent)
+	boot_case boot-elf-64m-transparent-huge-pages "$G/boot.elf" 64 1 0
+	EXTRA_ARGS=()
+}
+EXTRA_ARGS=()
+hugetlb_cases
 
 # --- triple fault ------------------------------------------------------------
 run_ember --kernel "$G/triplefault.elf"

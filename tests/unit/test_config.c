@@ -258,9 +258,27 @@ static void test_machine(void)
 	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
 	       "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"T2\"}",
 	       "CPU template \"T2\" is not supported");
+	/* huge pages: 2M needs an even number of MiB, now and after a PATCH */
 	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
-	       "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"2M\"}",
-	       "huge_pages \"2M\" is not supported");
+	       "{\"vcpu_count\": 2, \"mem_size_mib\": 255, \"huge_pages\": \"2M\"}",
+	       "Machine config error: The memory size (MiB) is either 0, or not a multiple of "
+	       "the configured page size.");
+	ACCEPT(config_machine(&C, j, false, err, sizeof(err)),
+	       "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"2M\"}");
+	CHECK_EQ(C.vm.pages, GM_PAGES_HUGETLB_2M);
+	REFUSE(config_machine(&C, j, true, err, sizeof(err)), "{\"mem_size_mib\": 257}",
+	       "not a multiple of the configured page size");
+	{
+		char *m = config_machine_json(&C);
+
+		CHECK(m && strstr(m, "\"huge_pages\":\"2M\"") != NULL);
+		free(m);
+	}
+	ACCEPT(config_machine(&C, j, true, err, sizeof(err)), "{\"huge_pages\": \"Transparent\"}");
+	CHECK_EQ(C.vm.pages, GM_PAGES_THP);
+	ACCEPT(config_machine(&C, j, false, err, sizeof(err)),
+	       "{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
+	CHECK_EQ(C.vm.pages, GM_PAGES_NORMAL);
 	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
 	       "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"7M\"}",
 	       "unknown variant `7M`");

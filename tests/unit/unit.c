@@ -69,7 +69,7 @@ int tmem_init(struct tmem *t, uint64_t size)
 		gm_layout(&t->gm, t->buf, size);
 		return 0;
 	}
-	if (gm_alloc(&t->gm, size)) {
+	if (gm_alloc(&t->gm, size, GM_PAGES_NORMAL)) {
 		unit_check(0, __FILE__, __LINE__, "gm_alloc", "0x%llx bytes",
 			   (unsigned long long)size);
 		return -1;
