@@ -252,20 +252,24 @@ static int put_actions(struct api *a, const char *id, const cJSON *j, char *err,
 
 static int patch_drive(struct api *a, const char *id, const cJSON *j, char *err, size_t errlen)
 {
+	struct config_limiter lim;
 	const char *path = NULL;
 	char why[400];
 
-	if (config_patch_drive(&a->cfg, j, id, &path, err, errlen) < 0)
+	if (config_patch_drive(&a->cfg, j, id, &path, &lim, err, errlen) < 0)
 		return -1;
-	if (!path)
-		return 0;
-	if (a->ops->drive_update(a->vm, id, path, why, sizeof(why)) < 0)
+	if (path && a->ops->drive_update(a->vm, id, path, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Drive config error: Unable to patch the block device: "
 			      "%s. Please verify the request arguments.", why);
-	for (int i = 0; i < a->cfg.vm.ndrives; i++)
-		if (!strcmp(a->cfg.vm.drives[i].id, id))
+	for (int i = 0; i < a->cfg.vm.ndrives; i++) {
+		if (strcmp(a->cfg.vm.drives[i].id, id))
+			continue;
+		if (path)
 			snprintf(a->cfg.vm.drives[i].path, sizeof(a->cfg.vm.drives[i].path), "%s",
 				 path);
+		if (lim.set)
+			a->cfg.drive_limiter[i] = lim;
+	}
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "api-socket/json.h"
 #include "api-socket/vm_config.h"
 #include "core/ember.h"
+#include "core/logger.h"
 #include "core/metrics.h"
 
 #include <cjson/cJSON.h>
@@ -79,9 +80,10 @@ static int can_open(const char *path, int flags, bool blk_ok, char *why, size_t 
 }
 
 /*
- * A Firecracker TokenBucket: {size, refill_time, one_time_burst?}. ember
- * has no rate limiting: only a bucket that does not limit (size 0 or
- * refill_time 0, as Firecracker reads them) is accepted.
+ * A Firecracker TokenBucket: {size, refill_time, one_time_burst?}, kept as
+ * given. ember does not enforce rate limits yet: one that limits (size and
+ * refill_time both non-zero, as Firecracker reads them) is accepted and
+ * reported back, with a warning in the log.
  */
 enum { TB_SIZE, TB_BURST, TB_REFILL };
 static const struct json_field bucket_fields[] = {
@@ -90,44 +92,54 @@ static const struct json_field bucket_fields[] = {
 	[TB_REFILL] = { "refill_time", J_UINT, J_REQ },
 };
 
-static int check_bucket(const cJSON *j, const char *name, char *err, size_t errlen)
+static int parse_bucket(const cJSON *j, const char *name, struct config_bucket *b, char *err,
+			size_t errlen)
 {
 	const struct json_schema s = { name, bucket_fields, ARRAY_SIZE(bucket_fields) };
 	const cJSON *v[ARRAY_SIZE(bucket_fields)];
 
+	memset(b, 0, sizeof(*b));
+	if (!j)
+		return 0;
 	if (json_check(j, &s, v, err, errlen) < 0)
 		return -1;
-	if (json_uint(v[TB_SIZE]) && json_uint(v[TB_REFILL]))
-		return errorf(err, errlen, "%s: rate limiting is not supported by ember (size %llu, "
-			      "refill_time %llu); give size 0 or no rate limiter.", name,
-			      (unsigned long long)json_uint(v[TB_SIZE]),
-			      (unsigned long long)json_uint(v[TB_REFILL]));
+	b->set = true;
+	b->size = json_uint(v[TB_SIZE]);
+	b->refill_time = json_uint(v[TB_REFILL]);
+	b->has_burst = v[TB_BURST] != NULL;
+	b->one_time_burst = b->has_burst ? json_uint(v[TB_BURST]) : 0;
+	if (b->size && b->refill_time)
+		LOG_WARN("%s: rate limits are accepted and reported but not enforced by ember yet "
+			 "(size %llu, refill_time %llu ms)", name, (unsigned long long)b->size,
+			 (unsigned long long)b->refill_time);
 	return 0;
 }
 
-/* A RateLimiter: {bandwidth?, ops?}, each a TokenBucket. */
+/* A RateLimiter: {bandwidth?, ops?}, each a TokenBucket; NULL j: none. */
 enum { RL_BANDWIDTH, RL_OPS };
 static const struct json_field limiter_fields[] = {
 	[RL_BANDWIDTH] = { "bandwidth", J_OBJ, J_NULL },
 	[RL_OPS] = { "ops", J_OBJ, J_NULL },
 };
 
-static int check_limiter(const cJSON *j, const char *name, char *err, size_t errlen)
+static int parse_limiter(const cJSON *j, const char *name, struct config_limiter *l, char *err,
+			 size_t errlen)
 {
 	const struct json_schema s = { name, limiter_fields, ARRAY_SIZE(limiter_fields) };
 	const cJSON *v[ARRAY_SIZE(limiter_fields)];
 	char sub[64];
 
+	memset(l, 0, sizeof(*l));
 	if (!j)
 		return 0;
 	if (json_check(j, &s, v, err, errlen) < 0)
 		return -1;
-	for (size_t i = 0; i < ARRAY_SIZE(limiter_fields); i++) {
-		snprintf(sub, sizeof(sub), "%s.%s", name, limiter_fields[i].name);
-		if (v[i] && check_bucket(v[i], sub, err, errlen) < 0)
-			return -1;
-	}
-	return 0;
+	l->set = true;
+	snprintf(sub, sizeof(sub), "%s.bandwidth", name);
+	if (parse_bucket(v[RL_BANDWIDTH], sub, &l->bandwidth, err, errlen) < 0)
+		return -1;
+	snprintf(sub, sizeof(sub), "%s.ops", name);
+	return parse_bucket(v[RL_OPS], sub, &l->ops, err, errlen);
 }
 
 /* Printable ASCII, like Firecracker's kernel command line. */
@@ -300,6 +312,7 @@ int config_put_drive(struct ember_config *c, const cJSON *j, const char *path_id
 	const cJSON *v[ARRAY_SIZE(drive_fields)];
 	struct drive_spec *d = calloc(1, sizeof(*d));  /* a PATH_MAX path */
 	char why[300], partuuid[PARTUUID_MAX + 1] = "";
+	struct config_limiter lim;
 	bool wb;
 	int at, r = -1;
 
@@ -342,7 +355,7 @@ int config_put_drive(struct ember_config *c, const cJSON *j, const char *path_id
 		goto out;
 	}
 	if (json_str(v[DR_PATH], "path_on_host", d->path, sizeof(d->path), err, errlen) < 0 ||
-	    check_limiter(v[DR_LIMITER], "rate_limiter", err, errlen) < 0)
+	    parse_limiter(v[DR_LIMITER], "rate_limiter", &lim, err, errlen) < 0)
 		goto out;
 	at = find_drive(c, d->id);
 	for (int i = 0; i < c->vm.ndrives; i++)
@@ -365,6 +378,7 @@ int config_put_drive(struct ember_config *c, const cJSON *j, const char *path_id
 	c->vm.drives[at] = *d;
 	strcpy(c->partuuid[at], partuuid);
 	c->writeback[at] = wb;
+	c->drive_limiter[at] = lim;
 	r = 0;
 out:
 	free(d);
@@ -380,7 +394,7 @@ static const struct json_field drive_patch_fields[] = {
 SCHEMA(config_drive_patch_schema, "PartialDrive", drive_patch_fields);
 
 int config_patch_drive(const struct ember_config *c, const cJSON *j, const char *path_id,
-		       const char **path, char *err, size_t errlen)
+		       const char **path, struct config_limiter *limiter, char *err, size_t errlen)
 {
 	const cJSON *v[ARRAY_SIZE(drive_patch_fields)];
 	const char *id;
@@ -397,7 +411,7 @@ int config_patch_drive(const struct ember_config *c, const cJSON *j, const char 
 		return errorf(err, errlen, "Drive config error: Unable to patch the block device: "
 			      "no drive with drive_id \"%s\". Please verify the request arguments.",
 			      id);
-	if (check_limiter(v[DP_LIMITER], "rate_limiter", err, errlen) < 0)
+	if (parse_limiter(v[DP_LIMITER], "rate_limiter", limiter, err, errlen) < 0)
 		return -1;
 	*path = NULL;
 	if (v[DP_PATH]) {
@@ -458,6 +472,7 @@ int config_put_net(struct ember_config *c, const cJSON *j, const char *path_id,
 {
 	const cJSON *v[ARRAY_SIZE(net_fields)];
 	struct net_spec n = { 0 };
+	struct config_limiter rx, tx;
 	const char *id, *tap;
 	char m[18], why[160];
 	int at;
@@ -483,8 +498,8 @@ int config_put_net(struct ember_config *c, const cJSON *j, const char *path_id,
 	}
 	if (v[NI_MTU])
 		return errorf(err, errlen, "Network config error: mtu is not supported by ember.");
-	if (check_limiter(v[NI_RX_LIMITER], "rx_rate_limiter", err, errlen) < 0 ||
-	    check_limiter(v[NI_TX_LIMITER], "tx_rate_limiter", err, errlen) < 0)
+	if (parse_limiter(v[NI_RX_LIMITER], "rx_rate_limiter", &rx, err, errlen) < 0 ||
+	    parse_limiter(v[NI_TX_LIMITER], "tx_rate_limiter", &tx, err, errlen) < 0)
 		return -1;
 	at = find_net(c, id);
 	for (int i = 0; i < c->vm.nnets; i++) {
@@ -506,6 +521,8 @@ int config_put_net(struct ember_config *c, const cJSON *j, const char *path_id,
 		at = c->vm.nnets++;
 	c->vm.nets[at] = n;
 	strcpy(c->iface_id[at], id);
+	c->rx_limiter[at] = rx;
+	c->tx_limiter[at] = tx;
 	return 0;
 }
 
@@ -517,11 +534,13 @@ static const struct json_field net_patch_fields[] = {
 };
 SCHEMA(config_net_patch_schema, "PartialNetworkInterface", net_patch_fields);
 
-int config_patch_net(const struct ember_config *c, const cJSON *j, const char *path_id,
+int config_patch_net(struct ember_config *c, const cJSON *j, const char *path_id,
 		     char *err, size_t errlen)
 {
 	const cJSON *v[ARRAY_SIZE(net_patch_fields)];
+	struct config_limiter rx, tx;
 	const char *id;
+	int at;
 
 	if (json_check(j, &config_net_patch_schema, v, err, errlen) < 0)
 		return -1;
@@ -531,12 +550,18 @@ int config_patch_net(const struct ember_config *c, const cJSON *j, const char *p
 	if (path_id && strcmp(path_id, id))
 		return errorf(err, errlen, "The id from the path [%s] does not match the id from the "
 			      "body [%s]!", path_id, id);
-	if (find_net(c, id) < 0)
+	at = find_net(c, id);
+	if (at < 0)
 		return errorf(err, errlen, "Network config error: Unable to update the net device: "
 			      "no network interface with iface_id \"%s\".", id);
-	if (check_limiter(v[NP_RX_LIMITER], "rx_rate_limiter", err, errlen) < 0 ||
-	    check_limiter(v[NP_TX_LIMITER], "tx_rate_limiter", err, errlen) < 0)
+	if (parse_limiter(v[NP_RX_LIMITER], "rx_rate_limiter", &rx, err, errlen) < 0 ||
+	    parse_limiter(v[NP_TX_LIMITER], "tx_rate_limiter", &tx, err, errlen) < 0)
 		return -1;
+	/* a PATCH changes only the limiters it names */
+	if (rx.set)
+		c->rx_limiter[at] = rx;
+	if (tx.set)
+		c->tx_limiter[at] = tx;
 	return 0;
 }
 
@@ -653,7 +678,7 @@ int config_parse_serial(const cJSON *j, struct config_serial *out, char *err, si
 	if (v[SE_PATH] && json_str(v[SE_PATH], "serial_out_path", s.path, sizeof(s.path), err,
 				   errlen) < 0)
 		return -1;
-	if (v[SE_LIMITER] && check_bucket(v[SE_LIMITER], "rate_limiter", err, errlen) < 0)
+	if (parse_bucket(v[SE_LIMITER], "rate_limiter", &s.limiter, err, errlen) < 0)
 		return -1;
 	*out = s;
 	return 0;
@@ -883,6 +908,33 @@ char *config_machine_json(const struct ember_config *c)
 	return print(machine_obj(c), true);
 }
 
+static bool add_bucket(cJSON *o, const char *name, const struct config_bucket *b)
+{
+	cJSON *t;
+	bool ok;
+
+	if (!b->set)
+		return cJSON_AddNullToObject(o, name) != NULL;
+	ok = (t = cJSON_AddObjectToObject(o, name)) != NULL;
+	ok = ok && cJSON_AddNumberToObject(t, "size", (double)b->size);
+	ok = ok && (b->has_burst ? cJSON_AddNumberToObject(t, "one_time_burst",
+							  (double)b->one_time_burst) :
+		    cJSON_AddNullToObject(t, "one_time_burst"));
+	ok = ok && cJSON_AddNumberToObject(t, "refill_time", (double)b->refill_time);
+	return ok;
+}
+
+/* A RateLimiter as given, or null. */
+static bool add_limiter(cJSON *o, const char *name, const struct config_limiter *l)
+{
+	cJSON *t;
+
+	if (!l->set)
+		return cJSON_AddNullToObject(o, name) != NULL;
+	return (t = cJSON_AddObjectToObject(o, name)) && add_bucket(t, "bandwidth", &l->bandwidth) &&
+	       add_bucket(t, "ops", &l->ops);
+}
+
 static bool add_drive(cJSON *arr, const struct ember_config *c, int i)
 {
 	const struct drive_spec *d = &c->vm.drives[i];
@@ -899,7 +951,7 @@ static bool add_drive(cJSON *arr, const struct ember_config *c, int i)
 	ok = ok && cJSON_AddStringToObject(o, "cache_type", c->writeback[i] ? "Writeback" : "Unsafe");
 	ok = ok && cJSON_AddBoolToObject(o, "is_read_only", d->read_only);
 	ok = ok && cJSON_AddStringToObject(o, "path_on_host", d->path);
-	ok = ok && cJSON_AddNullToObject(o, "rate_limiter");
+	ok = ok && add_limiter(o, "rate_limiter", &c->drive_limiter[i]);
 	ok = ok && cJSON_AddStringToObject(o, "io_engine", "Sync");
 	ok = ok && cJSON_AddNullToObject(o, "socket");
 	return ok;
@@ -921,8 +973,8 @@ static bool add_net(cJSON *arr, const struct ember_config *c, int i)
 	ok = ok && cJSON_AddStringToObject(o, "iface_id", c->iface_id[i]);
 	ok = ok && cJSON_AddStringToObject(o, "host_dev_name", n->tap);
 	ok = ok && add_str_or_null(o, "guest_mac", mac);
-	ok = ok && cJSON_AddNullToObject(o, "rx_rate_limiter");
-	ok = ok && cJSON_AddNullToObject(o, "tx_rate_limiter");
+	ok = ok && add_limiter(o, "rx_rate_limiter", &c->rx_limiter[i]);
+	ok = ok && add_limiter(o, "tx_rate_limiter", &c->tx_limiter[i]);
 	return ok;
 }
 

@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api-socket/vm_config.h"
 
@@ -31,6 +32,19 @@ struct cJSON;
 #define PARTUUID_MAX     64
 #define LOG_LEVEL_MAX    8   /* "Warning" */
 #define LOG_MODULE_MAX   256
+
+/* A Firecracker TokenBucket and RateLimiter, as given (not enforced yet: a warning). */
+struct config_bucket {
+	bool set;
+	uint64_t size, refill_time;
+	bool has_burst;
+	uint64_t one_time_burst;
+};
+
+struct config_limiter {
+	bool set;
+	struct config_bucket bandwidth, ops;
+};
 
 struct config_logger {
 	bool set;
@@ -48,6 +62,7 @@ struct config_metrics {
 struct config_serial {
 	bool set;
 	char path[PATH_MAX];      /* serial_out_path; "" for standard output */
+	struct config_bucket limiter;
 };
 
 /* What the API builds before InstanceStart (and GET /vm/config shows). */
@@ -57,8 +72,10 @@ struct ember_config {
 	/* per drive (same index as vm.drives) */
 	char partuuid[MAX_DRIVES][PARTUUID_MAX + 1]; /* "" for none */
 	bool writeback[MAX_DRIVES];  /* cache_type "Writeback" (else "Unsafe") */
+	struct config_limiter drive_limiter[MAX_DRIVES];
 	/* per NIC (same index as vm.nets) */
 	char iface_id[MAX_NETS][API_ID_MAX + 1];
+	struct config_limiter rx_limiter[MAX_NETS], tx_limiter[MAX_NETS];
 	struct config_logger logger;
 	struct config_metrics metrics;
 	struct config_serial serial;
@@ -144,12 +161,14 @@ int config_parse_serial(const struct cJSON *j, struct config_serial *out,
 
 /*
  * PATCH /drives/{id}: *path gets path_on_host (NULL when absent: nothing
- * to do). The drive must exist in c. A pointer into j.
+ * to do; a pointer into j), *limiter the rate_limiter (limiter->set false
+ * when absent). The drive must exist in c. The caller applies and keeps them.
  */
 int config_patch_drive(const struct ember_config *c, const struct cJSON *j,
-		       const char *path_id, const char **path, char *err, size_t errlen);
-/* PATCH /network-interfaces/{id}: only non-limiting rate limiters; nothing to do. */
-int config_patch_net(const struct ember_config *c, const struct cJSON *j,
+		       const char *path_id, const char **path, struct config_limiter *limiter,
+		       char *err, size_t errlen);
+/* PATCH /network-interfaces/{id}: new rate limiters, kept in c. */
+int config_patch_net(struct ember_config *c, const struct cJSON *j,
 		     const char *path_id, char *err, size_t errlen);
 
 enum config_action { ACTION_INSTANCE_START, ACTION_CTRL_ALT_DEL, ACTION_FLUSH_METRICS };
