@@ -31,6 +31,8 @@ void ember_config_init(struct ember_config *c)
 	c->vm.vcpus = DEFAULT_VCPUS;
 }
 
+int (*config_tap_check)(const char *tap_name, char *err, size_t errlen);
+
 const struct config_unsupported config_unsupported[] = {
 	{ "balloon", "balloon", "a balloon device" },
 	{ "mmds", "mmds-config", "a microVM metadata service (MMDS)" },
@@ -517,6 +519,9 @@ int config_put_net(struct ember_config *c, const cJSON *j, const char *path_id,
 	if (at < 0 && c->vm.nnets == MAX_NETS)
 		return errorf(err, errlen, "Network config error: ember supports at most %d "
 			      "network interfaces.", MAX_NETS);
+	if (config_tap_check && config_tap_check(n.tap, why, sizeof(why)) < 0)
+		return errorf(err, errlen, "Network config error: Could not create the network "
+			      "device: %s", why);
 	if (at < 0)
 		at = c->vm.nnets++;
 	c->vm.nets[at] = n;

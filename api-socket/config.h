@@ -81,6 +81,13 @@ struct ember_config {
 	struct config_serial serial;
 };
 
+/*
+ * How PUT /network-interfaces checks that its TAP can be opened now, as
+ * Firecracker does (it creates the device then): set by the program's top
+ * (virtio_net_tap_check); NULL checks nothing (unit tests).
+ */
+extern int (*config_tap_check)(const char *tap_name, char *err, size_t errlen);
+
 /* The defaults: no kernel, 1 vCPU, 128 MiB, no devices. */
 void ember_config_init(struct ember_config *c);
 

@@ -12,6 +12,7 @@
 #include "core/logger.h"
 #include "core/metrics.h"
 #include "main/vmm.h"
+#include "virtio/net.h"
 #include "vmm/seccomp.h"
 
 #include <errno.h>
@@ -533,6 +534,7 @@ int main(int argc, char **argv)
 	int status;
 
 	parse_args(argc, argv, &args, &cfg);
+	config_tap_check = virtio_net_tap_check;
 	seccomp_setup(!args.no_seccomp); /* seccomp: before any thread starts */
 	vmm_init(&vmm);
 	vmm.has_mem_limit = args.has_mem_limit;
@@ -551,8 +553,13 @@ int main(int argc, char **argv)
 	if (!args.no_api) {
 		api_server_set_max_payload(args.max_payload);
 		if (api_server_start(&srv, args.api_sock, &vmm.loop, api_handle, &api, err,
-				     sizeof(err)) < 0)
+				     sizeof(err)) < 0) {
+			/* Firecracker's line, for the tools that look for it in the log file */
+			if (args.log_path)
+				LOG_ERROR("Failed to open the API socket at: %s. Check that it is "
+					  "not already used.", args.api_sock);
 			die(EMBER_EXIT_BAD_INPUT, "--api-sock %s: %s", args.api_sock, err);
+		}
 		LOG_INFO("API server started.");
 	}
 	report_startup(&args);

@@ -672,6 +672,17 @@ static int tap_open(const char *tap_name, char *err, size_t errlen)
 	return fd;
 }
 
+int virtio_net_tap_check(const char *tap_name, char *err, size_t errlen)
+{
+	char why[256];
+	int fd = tap_open(tap_name, why, sizeof(why));
+
+	if (fd < 0)
+		return errorf(err, errlen, "Open tap device failed: %s", why);
+	close(fd);
+	return 0;
+}
+
 int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8_t mac[6],
 		      const struct guest_mem *mem, struct evloop *loop,
 		      char *err, size_t errlen)

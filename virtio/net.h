@@ -40,6 +40,13 @@ int virtio_net_create(struct virtio_net **out, const char *tap_name, const uint8
 		      char *err, size_t errlen);
 
 /*
+ * Whether the TAP tap_name can be opened as virtio_net_create() will (and
+ * close it again): 0, or -1 with the reason, in Firecracker's words ("Open
+ * tap device failed: ..."). For a configuration checked before boot.
+ */
+int virtio_net_tap_check(const char *tap_name, char *err, size_t errlen);
+
+/*
  * The same over fd, already open: a TAP with a 12-byte vnet header and no
  * offloads, or anything that reads and writes whole frames the same way (a
  * SOCK_SEQPACKET socket in tests/unit/test_virtio_net.c). fd is the

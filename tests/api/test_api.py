@@ -478,6 +478,12 @@ def network_interfaces_pre_boot(tmp):
         expect(e.put("/network-interfaces/eth1", {"iface_id": "eth1"}), 400,
                "missing field `host_dev_name`")
         expect(e.patch("/network-interfaces/eth0", {"iface_id": "eth0"}), 400, NOT_BEFORE)
+        # the TAP is opened at once, as Firecracker creates the device then
+        # (test_api_network.py: "Could not create the network device")
+        expect(e.put("/network-interfaces/eth2", {"iface_id": "eth2", "host_dev_name": "lo"}),
+               400, "Network config error: Could not create the network device: Open tap "
+               "device failed: cannot open TAP 'lo'")
+        check(len(e.get("/vm/config").json["network-interfaces"]) == 1, "eth2 was kept")
     finally:
         e.stop()
 
@@ -1183,6 +1189,11 @@ def flags(tmp):
         f.write("precious")
     one_line_exit2([EMBER, "--api-sock", sock], "--api-sock", tmp)
     check(open(sock).read() == "precious", "the existing file was touched")
+    # Firecracker's words in the log file (test_api_socket_in_use in its tests)
+    log = os.path.join(tmp, "inuse.log")
+    one_line_exit2([EMBER, "--api-sock", sock, "--log-path", log], "--api-sock", tmp)
+    check("Failed to open the API socket at: %s. Check that it is not already used." % sock
+          in open(log).read(), "log: %r" % open(log).read()[-300:])
     os.unlink(sock)
     p = subprocess.run([EMBER, "--help"], capture_output=True, text=True, timeout=10)
     check(p.returncode == 0 and "--api-sock" in p.stdout and "--config-file" in p.stdout,
