@@ -244,6 +244,7 @@ int config_machine(struct ember_config *c, const cJSON *j, bool patch, char *err
 	uint64_t vcpus = c->vm.vcpus, mem = c->vm.mem_mib;
 	bool dirty = patch ? c->track_dirty_pages : false, any = false;
 	enum gm_pages pages = patch ? c->vm.pages : GM_PAGES_NORMAL;
+	bool smt = patch ? c->vm.smt : false;
 	char why[200];
 
 	if (json_check(j, patch ? &config_machine_patch_schema : &config_machine_schema, v, err,
@@ -257,12 +258,11 @@ int config_machine(struct ember_config *c, const cJSON *j, bool patch, char *err
 		vcpus = json_uint(v[MC_VCPUS]);
 	if (v[MC_MEM])
 		mem = json_uint(v[MC_MEM]);
-	if (field_vcpus(vcpus, why, sizeof(why)) < 0 || field_mem_mib(mem, why, sizeof(why)) < 0)
+	if (v[MC_SMT])
+		smt = cJSON_IsTrue(v[MC_SMT]);
+	if (field_vcpus(vcpus, smt, why, sizeof(why)) < 0 ||
+	    field_mem_mib(mem, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Machine config error: %s", why);
-	if (v[MC_SMT] && cJSON_IsTrue(v[MC_SMT]))
-		return errorf(err, errlen, "Machine config error: smt (simultaneous multithreading) "
-			      "is not supported by ember: every vCPU is a core of its own; give "
-			      "\"smt\": false.");
 	if (v[MC_TEMPLATE] && strcmp(v[MC_TEMPLATE]->valuestring, "None"))
 		return errorf(err, errlen, "Machine config error: CPU template \"%.32s\" is not "
 			      "supported by ember (only \"None\").", v[MC_TEMPLATE]->valuestring);
@@ -277,6 +277,7 @@ int config_machine(struct ember_config *c, const cJSON *j, bool patch, char *err
 	c->vm.vcpus = vcpus;
 	c->vm.mem_mib = mem;
 	c->vm.pages = pages;
+	c->vm.smt = smt;
 	c->track_dirty_pages = dirty;
 	return 0;
 }
@@ -890,7 +891,7 @@ static cJSON *machine_obj(const struct ember_config *c)
 
 	ok = ok && cJSON_AddNumberToObject(m, "vcpu_count", c->vm.vcpus);
 	ok = ok && cJSON_AddNumberToObject(m, "mem_size_mib", (double)c->vm.mem_mib);
-	ok = ok && cJSON_AddFalseToObject(m, "smt");
+	ok = ok && cJSON_AddBoolToObject(m, "smt", c->vm.smt);
 	ok = ok && cJSON_AddBoolToObject(m, "track_dirty_pages", c->track_dirty_pages);
 	ok = ok && cJSON_AddStringToObject(m, "huge_pages", field_huge_pages_name(c->vm.pages));
 	if (!ok) {

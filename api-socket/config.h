@@ -8,7 +8,7 @@
  *
  * Each body has a schema (json.h: Firecracker's serde checks, every
  * refusal prefixed as serde's) and a handler that checks what the values
- * mean. Values ember cannot honour (an SMT topology, CPU templates,
+ * mean. Values ember cannot honour (CPU templates,
  * rate limits that limit, the Async io_engine, vhost-user drives,
  * an MTU...) are refused with a reason naming the field, never silently
  * ignored.

@@ -34,9 +34,9 @@ int field_id(const char *id, size_t len, const char *what, char *err, size_t err
 	return 0;
 }
 
-int field_vcpus(uint64_t n, char *err, size_t errlen)
+int field_vcpus(uint64_t n, bool smt, char *err, size_t errlen)
 {
-	if (n < 1 || n > GUEST_VCPUS_MAX)
+	if (n < 1 || n > GUEST_VCPUS_MAX || (smt && n > 1 && n % 2))
 		return errorf(err, errlen, "The number of vCPUs must be greater than 0, less than %d "
 			      "and must be 1 or an even number if SMT is enabled.",
 			      GUEST_VCPUS_MAX + 1);

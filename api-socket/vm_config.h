@@ -54,6 +54,7 @@ struct vm_config {
 	int nnets;
 	bool boot_timer;                 /* --boot-timer: map the boot-timer page */
 	enum gm_pages pages;             /* huge_pages: None, Transparent, 2M */
+	bool smt;                        /* 2 threads per core (vcpus 1 or even) */
 };
 
 /* A config with the defaults. */
@@ -70,8 +71,11 @@ int field_tap_name(const char *name, size_t len, char *err, size_t errlen);
 /* A guest MAC "XX:XX:XX:XX:XX:XX" (hex, any case), unicast and not all zeroes. */
 int field_mac(const char *s, size_t len, uint8_t mac[6], char *err, size_t errlen);
 
-/* vCPUs: 1 to GUEST_VCPUS_MAX; memory: GUEST_MEM_MIN_MIB to GUEST_MEM_MAX_MIB (Firecracker's words). */
-int field_vcpus(uint64_t n, char *err, size_t errlen);
+/*
+ * vCPUs: 1 to GUEST_VCPUS_MAX, and 1 or even with SMT; memory:
+ * GUEST_MEM_MIN_MIB to GUEST_MEM_MAX_MIB (Firecracker's words).
+ */
+int field_vcpus(uint64_t n, bool smt, char *err, size_t errlen);
 int field_mem_mib(uint64_t mib, char *err, size_t errlen);
 /*
  * huge_pages as Firecracker spells it ("None", "Transparent", "2M") into

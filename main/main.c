@@ -64,6 +64,8 @@ static const char usage_text[] =
 "                     \"" DEFAULT_CMDLINE "\"\n"
 "    --mem-mib N      guest memory in MiB, 8 to 1048576 (default 128)\n"
 "    --vcpus N        number of vCPUs, 1 to 32 (default 1), each on its own thread\n"
+"    --smt            two threads per core (machine-config's smt; --vcpus 1\n"
+"                     or even)\n"
 "    --huge-pages None|Transparent|2M\n"
 "                     what backs guest memory (machine-config's huge_pages):\n"
 "                     4 KiB pages, the same advised to THP, or 2 MiB hugetlbfs\n"
@@ -199,7 +201,7 @@ static const char *path_arg(const char *opt, const char *val)
 enum {
 	O_KERNEL = 256, O_INITRD, O_CMDLINE, O_MEM, O_VCPUS, O_DRIVE, O_NET,
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
-	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES,
+	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES, O_SMT,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
 	O_MEM_LIMIT,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
@@ -227,6 +229,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "metrics-path", required_argument, NULL, O_METRICS_PATH },
 		{ "boot-timer", no_argument, NULL, O_BOOT_TIMER },
 		{ "huge-pages", required_argument, NULL, O_HUGE_PAGES },
+		{ "smt", no_argument, NULL, O_SMT },
 		{ "http-api-max-payload-size", required_argument, NULL, O_MAX_PAYLOAD },
 		{ "start-time-us", required_argument, NULL, O_START_US },
 		{ "start-time-cpu-us", required_argument, NULL, O_START_CPU_US },
@@ -284,7 +287,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 
 			direct_opt(a, "--vcpus");
 			n = parse_num("--vcpus", optarg, 0, UINT64_MAX);
-			if (field_vcpus(n, err, sizeof(err)) < 0)
+			if (field_vcpus(n, false, err, sizeof(err)) < 0)
 				die(EMBER_EXIT_BAD_INPUT, "--vcpus: %s", err);
 			o->vcpus = (int)n;
 			break;
@@ -292,6 +295,10 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		case O_HUGE_PAGES:
 			direct_opt(a, "--huge-pages");
 			huge = optarg;
+			break;
+		case O_SMT:
+			direct_opt(a, "--smt");
+			o->smt = true;
 			break;
 		case O_DRIVE:
 			direct_opt(a, "--drive");
@@ -391,6 +398,8 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 	}
 	if (huge && field_huge_pages(huge, o->mem_mib, &o->pages, err, sizeof(err)) < 0)
 		die(EMBER_EXIT_BAD_INPUT, "--huge-pages: %s", err);
+	if (o->smt && field_vcpus((uint64_t)o->vcpus, true, err, sizeof(err)) < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--smt: %s", err);
 	if (optind < argc)
 		die(EMBER_EXIT_BAD_INPUT, "unexpected argument '%s' (see ember --help)",
 		    argv[optind]);

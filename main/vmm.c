@@ -155,7 +155,7 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 	if (v->booted)
 		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the VM is already running");
 	if (field_mem_mib(c->mem_mib, why, sizeof(why)) < 0 ||
-	    field_vcpus(c->vcpus < 0 ? 0 : (uint64_t)c->vcpus, why, sizeof(why)) < 0)
+	    field_vcpus(c->vcpus < 0 ? 0 : (uint64_t)c->vcpus, c->smt, why, sizeof(why)) < 0)
 		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "%s", why);
 	if (!c->kernel[0])
 		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "no kernel given");
@@ -215,6 +215,7 @@ unmap:
 		return r;
 
 	/* From here on a failure is the host's: KVM or resources. */
+	v->vm.threads_per_core = c->smt && c->vcpus > 1 ? 2 : 1;
 	vm_create(&v->vm, c->vcpus);
 	for (int i = 0; i < v->ndevs; i++)
 		virtio_mmio_add(&v->vm, v->devs[i].slot, v->devs[i].dev);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Per-vCPU CPUID: KVM's supported set, with the topology rewritten so that
- * the guest sees one package of n single-threaded cores, vCPU id = APIC id,
- * and the hypervisor bit set.
+ * the guest sees one package of n/t cores of t threads (t = 1, or 2 with
+ * SMT), vCPU id = APIC id (thread = its low bit with SMT), and the
+ * hypervisor bit set.
  */
 #include "vmm/vm.h"
 
@@ -19,8 +20,35 @@ static unsigned int order(int n)
 	return s;
 }
 
-void cpuid_normalise(struct kvm_cpuid2 *c, int id, int n)
+void cpuid_add_topology_levels(struct kvm_cpuid2 *c, unsigned int max)
 {
+	static const uint32_t leaves[] = { 0xb, 0x1f };
+
+	for (unsigned int l = 0; l < sizeof(leaves) / sizeof(leaves[0]); l++) {
+		struct kvm_cpuid_entry2 *level0 = NULL;
+		bool has1 = false;
+
+		for (unsigned int i = 0; i < c->nent; i++) {
+			if (c->entries[i].function != leaves[l])
+				continue;
+			if (c->entries[i].index == 0)
+				level0 = &c->entries[i];
+			has1 |= c->entries[i].index == 1;
+		}
+		/* KVM lists only index 0 of these: the core level would read as absent */
+		if (level0 && !has1 && c->nent < max) {
+			c->entries[c->nent] = *level0;
+			c->entries[c->nent].index = 1;
+			c->entries[c->nent].flags |= KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+			c->nent++;
+		}
+	}
+}
+
+void cpuid_normalise(struct kvm_cpuid2 *c, int id, int n, int t)
+{
+	int cores = n / t;
+
 	for (unsigned int i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
@@ -35,21 +63,21 @@ void cpuid_normalise(struct kvm_cpuid2 *c, int id, int n)
 				e->edx &= ~CPUID_HTT;
 			break;
 		case 4: {
-			/* cores per package; caches above L2 are shared by all */
+			/* cores per package; L1/L2 shared by a core's threads, above by all */
 			uint32_t level = (e->eax >> 5) & 7;
-			uint32_t sharing = level > 2 ? (uint32_t)n - 1 : 0;
+			uint32_t sharing = level > 2 ? (uint32_t)n - 1 : (uint32_t)t - 1;
 
 			e->eax &= 0x3fff;
-			e->eax |= ((uint32_t)n - 1) << 26 | (sharing & 0xfff) << 14;
+			e->eax |= ((uint32_t)cores - 1) << 26 | (sharing & 0xfff) << 14;
 			break;
 		}
 		case 0xb:
 		case 0x1f:
-			/* x2APIC topology: level 0 threads (1 each), level 1 cores */
+			/* x2APIC topology: level 0 threads (t per core), level 1 cores */
 			e->edx = id;
 			if (e->index == 0) {
-				e->eax = 0;
-				e->ebx = 1;
+				e->eax = order(t);
+				e->ebx = t;
 				e->ecx = 1 << 8;
 			} else if (e->index == 1) {
 				e->eax = order(n);
@@ -72,9 +100,9 @@ void cpuid_normalise(struct kvm_cpuid2 *c, int id, int n)
 			e->ecx = (e->ecx & ~0xf0ffu) | order(n) << 12 | ((uint32_t)n - 1);
 			break;
 		case 0x8000001e:
-			/* AMD: extended APIC id, core id, one thread per core */
+			/* AMD: extended APIC id, core id, threads per core - 1 */
 			e->eax = id;
-			e->ebx = id & 0xff;
+			e->ebx = ((uint32_t)(id >> order(t)) & 0xff) | ((uint32_t)t - 1) << 8;
 			e->ecx = 0;
 			break;
 		}

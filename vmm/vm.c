@@ -123,6 +123,7 @@ void vm_create(struct vm *vm, int nvcpus)
 		die(EMBER_EXIT_HOST_ERROR, "out of memory");
 	vm->cpuid->nent = CPUID_MAX_ENTRIES;
 	KVM_OR_DIE(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid);
+	cpuid_add_topology_levels(vm->cpuid, CPUID_MAX_ENTRIES);
 }
 
 void vm_write_boot_tables(struct vm *vm)
@@ -261,7 +262,7 @@ void vm_create_vcpus(struct vm *vm, uint64_t entry)
 			die(EMBER_EXIT_HOST_ERROR, "cannot map vcpu %d: %s", i, strerror(errno));
 
 		memcpy(cpuid, vm->cpuid, cpuid_size);
-		cpuid_normalise(cpuid, i, vm->nvcpus);
+		cpuid_normalise(cpuid, i, vm->nvcpus, vm->threads_per_core ? vm->threads_per_core : 1);
 		KVM_OR_DIE(c->fd, KVM_SET_CPUID2, cpuid);
 		set_fpu_msrs_lapic(c);
 		/* Application processors wait for INIT/SIPI from the guest. */

@@ -28,6 +28,7 @@ struct vm {
 	struct guest_mem mem;
 	struct kvm_cpuid2 *cpuid;  /* KVM_GET_SUPPORTED_CPUID, shared template */
 	int nvcpus;
+	int threads_per_core;      /* 1, or 2 with SMT (machine-config smt) */
 	struct vcpu *vcpus;
 	struct bus pio;
 	struct bus mmio;
@@ -58,7 +59,15 @@ void vm_resume_vcpus(struct vm *vm);
 /* Pulse an edge-triggered interrupt line (ISA IRQ / GSI). */
 void vm_irq_pulse(struct vm *vm, int gsi);
 
-/* CPUID for vcpu id of n (cpuid.c). */
-void cpuid_normalise(struct kvm_cpuid2 *c, int id, int n);
+/*
+ * Give the x2APIC topology leaves (0xB, 0x1F) their core level (index 1)
+ * where KVM lists only index 0; c has room for max entries (cpuid.c).
+ */
+void cpuid_add_topology_levels(struct kvm_cpuid2 *c, unsigned int max);
+/*
+ * CPUID for vcpu id of n, t threads per core (1, or 2 with n even): one
+ * package of n/t cores (cpuid.c).
+ */
+void cpuid_normalise(struct kvm_cpuid2 *c, int id, int n, int t);
 
 #endif

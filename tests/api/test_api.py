@@ -335,7 +335,8 @@ def machine_config(tmp):
             ({"vcpu_count": 0, "mem_size_mib": 128}, "The number of vCPUs"),
             ({"vcpu_count": 33, "mem_size_mib": 128}, "The number of vCPUs"),
             ({"vcpu_count": 1, "mem_size_mib": 0}, "memory size (MiB) is either 0"),
-            ({"vcpu_count": 2, "mem_size_mib": 128, "smt": True}, "smt"),
+            ({"vcpu_count": 3, "mem_size_mib": 128, "smt": True},
+             "must be 1 or an even number if SMT is enabled"),
             ({"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "C3"}, "CPU template"),
             ({"vcpu_count": 1, "mem_size_mib": 127, "huge_pages": "2M"},
              "not a multiple of the configured page size"),
@@ -355,6 +356,10 @@ def machine_config(tmp):
         mc = e.get("/machine-config").json
         check(mc["vcpu_count"] == 4 and mc["mem_size_mib"] == 256 and not mc["smt"],
               "refusals changed the config: %r" % mc)
+        # SMT: taken and reported (the topology is test-guests' boot-elf-4cpus-smt)
+        expect(e.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 128, "smt": True}),
+               204)
+        check(e.get("/machine-config").json["smt"] is True, "smt not reported")
         # huge pages: taken, reported (the boots are test-guests' hugetlb cases)
         expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128,
                                          "huge_pages": "2M"}), 204)

@@ -9,6 +9,8 @@
  *                           RAM [1M, min(N MiB, 0xd0000000))
  *                           RAM [4G, 4G + rest) when N MiB > 0xd0000000
  *   expect_cpus=N           MP table processor entries (default 1)
+ *   expect_threads=T        threads per core in CPUID's topology (default 1):
+ *                           leaf 0xB (or AMD's 0x8000001E) and leaf 4's cores
  *   expect_initrd_size=N    ramdisk_size (0: no initrd, image must be 0)
  *   expect_initrd_sum=H     FNV-1a 32 of the initrd bytes
  *   expect_cmdline_len=N    strlen of the whole command line
@@ -316,21 +318,44 @@ static void check_mptable(uint64_t cpus)
 		fail("MP table lists %u processors, want %lu", nproc, cpus);
 }
 
-static void check_cpuid(void)
+static void check_cpuid(uint64_t cpus, uint64_t threads)
 {
 	struct cpuid_regs r = cpuid(1, 0);
+	uint32_t max = cpuid(0, 0).eax, maxext = cpuid(0x80000000u, 0).eax;
 
 	if (!(r.ecx & (1u << 31)))
 		fail("CPUID.1:ECX 0x%x lacks the hypervisor bit 31", r.ecx);
 	if (r.ebx >> 24 != 0)
 		fail("CPUID.1:EBX APIC id %u, want 0 on the BSP", r.ebx >> 24);
+	if (((r.ebx >> 16) & 0xff) != cpus)
+		fail("CPUID.1:EBX %u logical processors, want %lu", (r.ebx >> 16) & 0xff, cpus);
+	if (max >= 0xb) {
+		r = cpuid(0xb, 0);
+		if ((r.ebx & 0xffff) != threads || ((r.ecx >> 8) & 0xff) != 1)
+			fail("CPUID.B.0: %u threads per core (level type %u), want %lu",
+			     r.ebx & 0xffff, (r.ecx >> 8) & 0xff, threads);
+		r = cpuid(0xb, 1);
+		if ((r.ebx & 0xffff) != cpus)
+			fail("CPUID.B.1: %u logical processors, want %lu", r.ebx & 0xffff, cpus);
+	}
+	if (max >= 4) {
+		r = cpuid(4, 0);
+		if ((r.eax & 0x1f) && (r.eax >> 26) + 1 != cpus / threads)
+			fail("CPUID.4: %u cores, want %lu", (r.eax >> 26) + 1, cpus / threads);
+	}
+	if (maxext >= 0x8000001eu && cpuid(0x80000001u, 0).ecx) {
+		r = cpuid(0x8000001eu, 0);
+		if (((r.ebx >> 8) & 0xff) + 1 != threads && ((r.ebx >> 8) & 0xff) != 0xff)
+			fail("CPUID.8000001E: %u threads per core, want %lu",
+			     ((r.ebx >> 8) & 0xff) + 1, threads);
+	}
 }
 
 void guest_main(const uint8_t *zp_arg)
 {
 	(void)zp_arg;
 	const uint8_t *zp = phys(0x7000);
-	uint64_t mem_mib = 0, cpus = 1, bz = 0;
+	uint64_t mem_mib = 0, cpus = 1, bz = 0, threads = 1;
 
 	check_entry_state();
 	check_header(zp, 0);
@@ -353,8 +378,9 @@ void guest_main(const uint8_t *zp_arg)
 		return;
 	}
 	if (cmdline_u64(raw, "expect_cpus", 1, &cpus) != 0 ||
+	    cmdline_u64(raw, "expect_threads", 1, &threads) != 0 ||
 	    cmdline_u64(raw, "expect_bzimage", 0, &bz) != 0) {
-		fail("bad expect_cpus/expect_bzimage");
+		fail("bad expect_cpus/expect_threads/expect_bzimage");
 		return;
 	}
 	uint64_t mem = mem_mib << 20;
@@ -369,7 +395,7 @@ void guest_main(const uint8_t *zp_arg)
 		check_initrd(zp, cl);
 	check_ram_end();
 	check_mptable(cpus);
-	check_cpuid();
+	check_cpuid(cpus, threads);
 
 	if (failures == 0)
 		print("PASS boot\n");

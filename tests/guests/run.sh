@@ -23,6 +23,7 @@ PY=/usr/bin/python3
 
 T=$(mktemp -d /tmp/ember-guests.XXXXXX) || exit 1
 NET_TAP=""   # the TAP the net case made, deleted on exit
+EXTRA_ARGS=() # more ember arguments for boot_case
 PEER_PID=""  # its host-side peer, killed on exit
 cleanup() {
 	[ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null
@@ -140,6 +141,10 @@ boot_case boot-elf-4096m-32cpus-highmem "$G/boot.elf" 4096 32 4097
 boot_case boot-elf-3328m-gap-edge "$G/boot.elf" 3328 1 2048
 boot_case boot-bzimage-4096m-highmem "$G/boot.bzImage" 4096 1 100 expect_bzimage=1
 boot_case boot-elf-cmdline-2047 "$G/boot.elf" 64 1 0 "" 2047
+# SMT (machine-config's smt): one package of 2 cores of 2 threads in CPUID
+EXTRA_ARGS=(--smt)
+boot_case boot-elf-4cpus-smt "$G/boot.elf" 64 4 0 expect_threads=2
+EXTRA_ARGS=()
 boot_case boot-bzimage-cmdline-2047 "$G/boot.bzImage" 64 1 0 expect_bzimage=1 2047
 
 # --- guest memory in 2 MiB huge pages (hugetlbfs) ------------------------------

@@ -251,8 +251,19 @@ static void test_machine(void)
 	       "{\"vcpu_count\": 1, \"mem_size_mib\": 4}", "from 8 to 1048576");
 	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
 	       "{\"vcpu_count\": 1, \"mem_size_mib\": 99999999999999999999}", "invalid value");
+	/* SMT: 1 or an even number of vCPUs (Firecracker's words) */
 	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
-	       "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": true}", "smt");
+	       "{\"vcpu_count\": 3, \"mem_size_mib\": 256, \"smt\": true}",
+	       "must be 1 or an even number if SMT is enabled");
+	ACCEPT(config_machine(&C, j, false, err, sizeof(err)),
+	       "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": true}");
+	CHECK(C.vm.smt);
+	REFUSE(config_machine(&C, j, true, err, sizeof(err)), "{\"vcpu_count\": 5}",
+	       "must be 1 or an even number if SMT is enabled");
+	ACCEPT(config_machine(&C, j, true, err, sizeof(err)), "{\"vcpu_count\": 1}");
+	ACCEPT(config_machine(&C, j, false, err, sizeof(err)),
+	       "{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
+	CHECK(!C.vm.smt);
 	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
 	       "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": null}", "invalid type: null");
 	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
