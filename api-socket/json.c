@@ -318,6 +318,10 @@ static int check_value(const cJSON *m, const struct json_field *f, const char *a
 		return errorf(err, errlen, JSON_SERDE "invalid type: %s, expected %s for `%s`%s.", k,
 			      type_names[f->type], f->name, at);
 	}
+	/* past u64, serde_json reads a number as a float: an invalid type */
+	if (f->type == J_UINT && m->valuedouble >= 18446744073709551616.0)
+		return errorf(err, errlen, JSON_SERDE "invalid type: floating point `%.0f`, expected "
+			      "%s for `%s`%s.", m->valuedouble, type_names[f->type], f->name, at);
 	if (f->type == J_UINT && f->max && m->valuedouble > (double)f->max)
 		return errorf(err, errlen, JSON_SERDE "invalid value: integer `%.0f`, expected an "
 			      "integer from 0 to %llu for `%s`%s.", m->valuedouble,

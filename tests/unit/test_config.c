@@ -250,7 +250,13 @@ static void test_machine(void)
 	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
 	       "{\"vcpu_count\": 1, \"mem_size_mib\": 4}", "from 8 to 1048576");
 	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
-	       "{\"vcpu_count\": 1, \"mem_size_mib\": 99999999999999999999}", "invalid value");
+	       "{\"vcpu_count\": 1, \"mem_size_mib\": 99999999999999999999}",
+	       "invalid type: floating point");
+	/* past u64: a float to serde, an invalid type */
+	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
+	       "{\"vcpu_count\": 1, \"mem_size_mib\": 18446744073709551616}",
+	       "invalid type: floating point `18446744073709551616`, expected an unsigned integer "
+	       "for `mem_size_mib` at line 1 column 54.");
 	/* SMT: 1 or an even number of vCPUs (Firecracker's words) */
 	REFUSE(config_machine(&C, j, false, err, sizeof(err)),
 	       "{\"vcpu_count\": 3, \"mem_size_mib\": 256, \"smt\": true}",
