@@ -228,7 +228,7 @@ case "$body" in
 *"not supported after starting the microVM"*) ok fault-after-start ;;
 *) bad fault-after-start "$body" ;;
 esac
-if grep -q "The API server received a PUT request" "$LOGFILE" 2>/dev/null; then
+if grep -q "The API server received a Put request on" "$LOGFILE" 2>/dev/null; then
 	ok log-file
 else
 	bad log-file "no API requests in $LOGFILE"
