@@ -145,7 +145,10 @@ class Ember:
             return f.read().decode("utf-8", "replace")
 
     def request(self, method, path, body=None, raw=None, headers=None, new=False):
-        """One request on a kept-alive connection; body is JSON-encoded unless raw."""
+        """One request on a kept-alive connection; body is JSON-encoded unless raw.
+        A kept-alive connection the server closed while idle (its keep-alive
+        timeout) is opened anew once, as HTTP clients do."""
+        reused = self.conn is not None and not new
         if self.conn is None or new:
             if self.conn:
                 self.conn.close()
@@ -159,6 +162,12 @@ class Ember:
             self.conn.request(method, path, body=data, headers=hdrs)
             r = self.conn.getresponse()
             out = Resp(r.status, r.read().decode("utf-8", "replace"), r.getheaders())
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self.conn.close()
+            self.conn = None
+            if not reused:
+                raise
+            return self.request(method, path, body, raw, headers, new=True)
         except (OSError, http.client.HTTPException):
             self.conn.close()
             self.conn = None
@@ -1408,7 +1417,9 @@ def main():
             failed += 1
         except Exception:  # noqa: BLE001 - a crash in a case is a failed case
             tb = traceback.format_exc().strip().splitlines()
-            print("FAIL %s: %s" % (fn.__name__, " | ".join(tb[-3:])[:1500]))
+            # where in this file it happened, and what was raised
+            here = [l.strip() for l in tb if "test_api.py" in l][-2:]
+            print("FAIL %s: %s" % (fn.__name__, " | ".join(here + tb[-3:])[:1500]))
             failed += 1
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
