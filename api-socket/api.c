@@ -67,10 +67,9 @@ static int redirect_serial(const char *path, int *saved, char *err, size_t errle
 	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
 	*saved = -1;
-	if (fd < 0) {
+	if (fd < 0)
 		return errorf(err, errlen, "cannot open serial_out_path %.200s: %s", path,
 			      strerror(errno));
-	}
 	fflush(stdout);
 	*saved = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 	if (*saved < 0 || dup2(fd, STDOUT_FILENO) < 0) {
@@ -91,13 +90,11 @@ int api_start(struct api *a, int *status, char *err, size_t errlen)
 	int saved = -1;
 
 	*status = EMBER_EXIT_BAD_INPUT;
-	if (a->booted) {
+	if (a->booted)
 		return errorf(err, errlen, NOT_AFTER);
-	}
-	if (!a->cfg.vm.kernel[0]) {
+	if (!a->cfg.vm.kernel[0])
 		return errorf(err, errlen, "Start microvm error: Cannot start microvm without kernel "
 			      "configuration.");
-	}
 	if (config_to_vm(&a->cfg, &a->boot, err, errlen) < 0)
 		return -1;
 	a->boot.boot_timer = a->boot_timer;

@@ -563,21 +563,17 @@ int api_server_start(struct api_server **out, const char *sock_path,
 	int e;
 
 	*out = NULL;
-	if (!sock_path || !*sock_path) {
+	if (!sock_path || !*sock_path)
 		return errorf(err, errlen, "the API socket path is empty");
-	}
-	if (strlen(sock_path) >= sizeof(addr.sun_path)) {
+	if (strlen(sock_path) >= sizeof(addr.sun_path))
 		return errorf(err, errlen, "the API socket path is longer than %zu bytes",
 			      sizeof(addr.sun_path) - 1);
-	}
-	if (!lstat(sock_path, &st)) {
+	if (!lstat(sock_path, &st))
 		return errorf(err, errlen, "API socket %s: already exists (remove it first)",
 			      sock_path);
-	}
 	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (!s)
 		return errorf(err, errlen, "API server: out of memory");
-	}
 	s->listen_fd = s->epfd = s->stop_fd = s->vmm_fd = -1;
 	s->loop = vmm_loop;
 	s->handler = handler;

@@ -80,18 +80,16 @@ int log_sink_open(struct log_sink *s, const char *path, char *err, size_t errlen
 
 	s->fd = -1;
 	s->fifo = s->broken = false;
-	if (!path || !path[0]) {
+	if (!path || !path[0])
 		return errorf(err, errlen, "the path is empty");
-	}
 	/*
 	 * Read-write, as Firecracker opens it: on a FIFO this neither blocks
 	 * nor fails when no reader is there yet (O_WRONLY|O_NONBLOCK would
 	 * fail with ENXIO), and there is never a SIGPIPE.
 	 */
 	fd = open(path, O_RDWR | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_CREAT, 0600);
-	if (fd < 0) {
+	if (fd < 0)
 		return errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-	}
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) ||
 				    S_ISCHR(st.st_mode))) {
 		errorf(err, errlen, "cannot use %s: not a file, FIFO or character device",
@@ -178,12 +176,10 @@ int logger_configure(const char *path, enum log_level level, bool show_level,
 	struct log_sink sink = { .fd = -1 }, old = { .fd = -1 };
 	char why[512];
 
-	if ((unsigned)level > LOG_LEVEL_TRACE) {
+	if ((unsigned)level > LOG_LEVEL_TRACE)
 		return errorf(err, errlen, "invalid log level %d", (int)level);
-	}
-	if (path && log_sink_open(&sink, path, why, sizeof(why)) < 0) {
+	if (path && log_sink_open(&sink, path, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "logger: %s", why);
-	}
 	pthread_mutex_lock(&lg.lock);
 	if (path) {
 		old = lg.sink;

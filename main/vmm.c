@@ -241,9 +241,8 @@ unmap:
 
 static int need_running(struct vmm *v, char *err, size_t errlen)
 {
-	if (!v->booted) {
+	if (!v->booted)
 		return errorf(err, errlen, "the VM is not running (InstanceStart first)");
-	}
 	return 0;
 }
 
@@ -251,9 +250,8 @@ int vmm_pause(struct vmm *v, char *err, size_t errlen)
 {
 	if (need_running(v, err, errlen) < 0)
 		return -1;
-	if (!v->paused && vm_pause_vcpus(&v->vm) < 0) {
+	if (!v->paused && vm_pause_vcpus(&v->vm) < 0)
 		return errorf(err, errlen, "the VM is stopping");
-	}
 	v->paused = true;
 	return 0;
 }

@@ -289,9 +289,8 @@ int virtio_blk_set_backing(struct virtio_blk *b, const char *path, char *err, si
 	uint64_t sectors;
 	int fd, old;
 
-	if (strlen(path) >= sizeof(b->spec.path)) {
+	if (strlen(path) >= sizeof(b->spec.path))
 		return errorf(err, errlen, "drive %s: path too long", b->spec.id);
-	}
 	if (open_backing(&b->spec, path, &fd, &sectors, err, errlen) < 0)
 		return -1;
 	pthread_mutex_lock(&b->dev.lock);
