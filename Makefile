@@ -35,9 +35,10 @@ CORE_SRCS   := $(wildcard core/*.c)
 LOADER_SRCS := $(wildcard kernel-loader/*.c)
 VMM_SRCS    := $(filter-out vmm/seccomp_gen.c,$(wildcard vmm/*.c))
 VIRTIO_SRCS := $(wildcard virtio/*.c)
+MMDS_SRCS   := $(filter-out mmds/fuzz_%.c,$(wildcard mmds/*.c))
 API_SRCS    := $(filter-out api-socket/fuzz_%.c,$(wildcard api-socket/*.c))
 MAIN_SRCS   := $(wildcard main/*.c)
-EMBER_SRCS  := $(CORE_SRCS) $(LOADER_SRCS) $(VMM_SRCS) $(VIRTIO_SRCS) $(API_SRCS) $(MAIN_SRCS)
+EMBER_SRCS  := $(CORE_SRCS) $(LOADER_SRCS) $(VMM_SRCS) $(VIRTIO_SRCS) $(MMDS_SRCS) $(API_SRCS) $(MAIN_SRCS)
 EMBER_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(EMBER_SRCS))
 
 .PHONY: all deps deps-guest deps-nested guest run test test-unit test-guests test-e2e clean

@@ -4,6 +4,7 @@
 #include "api-socket/json.h"
 #include "core/ember.h"
 #include "core/metrics.h"
+#include "mmds/mmds.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -16,8 +17,8 @@
 #define NOT_AFTER  "The requested operation is not supported after starting the microVM."
 #define NOT_BEFORE "The requested operation is not supported before starting the microVM."
 
-void api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evloop *loop,
-	      const char *id)
+int api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evloop *loop,
+	     const char *id)
 {
 	memset(a, 0, sizeof(*a));
 	a->ops = ops;
@@ -25,6 +26,8 @@ void api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evlo
 	a->loop = loop;
 	ember_config_init(&a->cfg);
 	snprintf(a->id, sizeof(a->id), "%s", id);
+	a->mmds = mmds_new(HTTP_MAX_BODY);
+	return a->mmds ? 0 : -1;
 }
 
 int api_apply_logger(struct api *a, const struct config_logger *l, char *err, size_t errlen)
@@ -98,6 +101,17 @@ int api_start(struct api *a, int *status, char *err, size_t errlen)
 	if (config_to_vm(&a->cfg, &a->boot, err, errlen) < 0)
 		return -1;
 	a->boot.boot_timer = a->boot_timer;
+	if (a->cfg.mmds.set) {
+		const struct config_mmds *m = &a->cfg.mmds;
+
+		mmds_set_version(a->mmds, m->v2 ? MMDS_V2 : MMDS_V1, m->imds_compat);
+		a->boot.mmds = a->mmds;
+		a->boot.mmds_ip = m->ip;
+		for (int i = 0; i < a->boot.nnets; i++)
+			for (int k = 0; k < m->nifaces; k++)
+				if (!strcmp(a->cfg.iface_id[i], m->ifaces[k]))
+					a->boot.nets[i].mmds = true;
+	}
 	if (a->cfg.serial.set && a->cfg.serial.path[0] &&
 	    redirect_serial(a->cfg.serial.path, &saved, why, sizeof(why)) < 0) {
 		return errorf(err, errlen, "Start microvm error: %s", why);
@@ -322,6 +336,49 @@ static int patch_vm(struct api *a, const char *id, const cJSON *j, char *err, si
 	return 0;
 }
 
+/* --- MMDS ------------------------------------------------------------------------- */
+
+#define MMDS_NOT_INIT "MMDS error: The MMDS data store is not initialized."
+#define API_TOO_LARGE (-2) /* a handler's refusal answered 413 */
+
+/* After boot, the store is reachable only when an interface serves it. */
+static bool mmds_reachable(const struct api *a)
+{
+	return !a->booted || a->cfg.mmds.set;
+}
+
+static char *get_mmds(struct api *a)
+{
+	return mmds_json(a->mmds);
+}
+
+static int mmds_result(enum mmds_error e, char *err, size_t errlen)
+{
+	if (e == MMDS_OK)
+		return 0;
+	if (e == MMDS_TOO_BIG) {
+		errorf(err, errlen, "MMDS limit exceeded error: %s", mmds_strerror(e));
+		return API_TOO_LARGE;
+	}
+	return errorf(err, errlen, "MMDS error: %s", mmds_strerror(e));
+}
+
+static int put_mmds(struct api *a, const char *id, const cJSON *j, char *err, size_t errlen)
+{
+	(void)id;
+	if (!mmds_reachable(a))
+		return errorf(err, errlen, MMDS_NOT_INIT);
+	return mmds_result(mmds_put(a->mmds, j), err, errlen);
+}
+
+static int patch_mmds(struct api *a, const char *id, const cJSON *j, char *err, size_t errlen)
+{
+	(void)id;
+	if (!mmds_reachable(a))
+		return errorf(err, errlen, MMDS_NOT_INIT);
+	return mmds_result(mmds_patch(a->mmds, j), err, errlen);
+}
+
 /* --- the routes ------------------------------------------------------------------ */
 
 /* When a route is served: Firecracker's pre-boot and post-boot controllers. */
@@ -339,41 +396,51 @@ struct route_def {
 	int (*body)(struct api *a, const char *id, const cJSON *j, char *err, size_t errlen);
 	uint64_t *count, *fails;  /* metrics (NULL: none) */
 	const struct config_resource *res; /* instead of body: a configuration resource */
+	bool prefix;              /* /resource and anything below it, no id */
+	bool any_json;            /* the body is any JSON value (json_parse_value) */
+	const char *(*deprecation)(const cJSON *j); /* see struct config_resource */
 };
 
-#define M_(g, n)     &ember_metrics.g.n##_count, &ember_metrics.g.n##_fails
-#define GET_M(n)     &ember_metrics.get_api_requests.n##_count, NULL
+#define M_(g, n)     .count = &ember_metrics.g.n##_count, .fails = &ember_metrics.g.n##_fails
+#define GET_M(n)     .count = &ember_metrics.get_api_requests.n##_count
 #define PUT_M(n)     M_(put_api_requests, n)
 #define PATCH_M(n)   M_(patch_api_requests, n)
 
 static const struct route_def routes[] = {
-	{ HTTP_GET, "", false, ANY, get_instance, NULL, NULL, GET_M(instance_info), NULL },
-	{ HTTP_GET, "version", false, ANY, get_version, NULL, NULL, GET_M(vmm_version), NULL },
-	{ HTTP_GET, "vm/config", false, ANY, get_vm_config, NULL, NULL, NULL, NULL, NULL },
-	{ HTTP_GET, "machine-config", false, ANY, get_machine, NULL, NULL, GET_M(machine_cfg),
-	  NULL },
-	{ HTTP_PUT, "actions", false, ANY, NULL, &config_action_schema, put_actions,
-	  PUT_M(actions), NULL },
-	{ HTTP_PATCH, "drives", true, POST_BOOT, NULL, &config_drive_patch_schema, patch_drive,
-	  PATCH_M(drive), NULL },
-	{ HTTP_PATCH, "network-interfaces", true, POST_BOOT, NULL, &config_net_patch_schema,
-	  patch_net, PATCH_M(network), NULL },
-	{ HTTP_PUT, "logger", false, PRE_BOOT, NULL, &config_logger_schema, put_logger,
-	  PUT_M(logger), NULL },
-	{ HTTP_PUT, "metrics", false, PRE_BOOT, NULL, &config_metrics_schema, put_metrics,
-	  PUT_M(metrics), NULL },
-	{ HTTP_PUT, "serial", false, PRE_BOOT, NULL, &config_serial_schema, put_serial,
-	  NULL, NULL, NULL },
-	{ HTTP_PATCH, "vm", false, POST_BOOT, NULL, &config_vm_state_schema, patch_vm,
-	  NULL, NULL, NULL },
+	{ .method = HTTP_GET, .resource = "", .get = get_instance, GET_M(instance_info) },
+	{ .method = HTTP_GET, .resource = "version", .get = get_version, GET_M(vmm_version) },
+	{ .method = HTTP_GET, .resource = "vm/config", .get = get_vm_config },
+	{ .method = HTTP_GET, .resource = "machine-config", .get = get_machine,
+	  GET_M(machine_cfg) },
+	{ .method = HTTP_PUT, .resource = "actions", .schema = &config_action_schema,
+	  .body = put_actions, PUT_M(actions) },
+	{ .method = HTTP_PATCH, .resource = "drives", .with_id = true, .phase = POST_BOOT,
+	  .schema = &config_drive_patch_schema, .body = patch_drive, PATCH_M(drive) },
+	{ .method = HTTP_PATCH, .resource = "network-interfaces", .with_id = true,
+	  .phase = POST_BOOT, .schema = &config_net_patch_schema, .body = patch_net,
+	  PATCH_M(network) },
+	{ .method = HTTP_PUT, .resource = "logger", .phase = PRE_BOOT,
+	  .schema = &config_logger_schema, .body = put_logger, PUT_M(logger) },
+	{ .method = HTTP_PUT, .resource = "metrics", .phase = PRE_BOOT,
+	  .schema = &config_metrics_schema, .body = put_metrics, PUT_M(metrics) },
+	{ .method = HTTP_PUT, .resource = "serial", .phase = PRE_BOOT,
+	  .schema = &config_serial_schema, .body = put_serial },
+	{ .method = HTTP_PATCH, .resource = "vm", .phase = POST_BOOT,
+	  .schema = &config_vm_state_schema, .body = patch_vm },
+	/* Firecracker reads GET and PATCH /mmds/anything as /mmds */
+	{ .method = HTTP_GET, .resource = "mmds", .prefix = true, .get = get_mmds, GET_M(mmds) },
+	{ .method = HTTP_PUT, .resource = "mmds", .any_json = true, .body = put_mmds,
+	  PUT_M(mmds) },
+	{ .method = HTTP_PATCH, .resource = "mmds", .prefix = true, .any_json = true,
+	  .body = patch_mmds, PATCH_M(mmds) },
 };
 
 static bool route_matches(const struct route_def *d, const struct route *r, const char *path)
 {
 	if (d->method != r->method)
 		return false;
-	return d->with_id ? r->ntok >= 1 && !strcmp(r->tok[0], d->resource) :
-			    r->ntok <= 2 && !strcmp(path, d->resource);
+	return d->with_id || d->prefix ? r->ntok >= 1 && !strcmp(r->tok[0], d->resource) :
+					 r->ntok <= 2 && !strcmp(path, d->resource);
 }
 
 /*
@@ -406,6 +473,7 @@ static bool find_route(const struct route *r, struct route_def *out)
 			.count = c->count,
 			.fails = c->fails,
 			.res = c,
+			.deprecation = c->deprecation,
 		};
 		if (route_matches(out, r, path))
 			return true;
@@ -444,8 +512,21 @@ static void serve_body(struct api *a, const struct route_def *d, const struct ro
 	if (rc == 0) {
 		LOG_INFO("The request was executed successfully. Status code: 204 No Content.");
 		http_response_empty(resp, 204);
+	} else if (rc == API_TOO_LARGE) {
+		LOG_ERROR("Received Error. Status code: 413 Payload too large. Message: %s", err);
+		http_response_error(resp, 413, "%s", err);
 	} else {
 		fault(resp, err[0] ? err : "bad request");
+	}
+	/* A deprecated form the body parsed as: said in a header, whatever came of it. */
+	if (d->deprecation && json_check(j, d->schema, fields, err, sizeof(err)) == 0) {
+		const char *msg = d->deprecation(j);
+
+		if (msg) {
+			LOG_WARN("%s", msg);
+			METRIC_INC(ember_metrics.deprecated_api.deprecated_http_api_calls);
+			resp->deprecation = true;
+		}
 	}
 }
 
@@ -518,9 +599,16 @@ void api_handle(void *opaque, const struct http_request *req, struct http_respon
 		return;
 	}
 	if (!find_route(&r, &route)) {
-		errorf(err, sizeof(err), "Invalid request method and/or path: %s %.100s.",
-		       http_method_name(r.method), r.ntok >= 1 ? r.tok[0] : "");
+		if (r.method == HTTP_PUT && r.ntok >= 2 && !strcmp(r.tok[0], "mmds"))
+			errorf(err, sizeof(err), "Unrecognized PUT request path `%.100s`.", r.tok[1]);
+		else
+			errorf(err, sizeof(err), "Invalid request method and/or path: %s %.100s.",
+			       http_method_name(r.method), r.ntok >= 1 ? r.tok[0] : "");
 		fault(resp, err);
+		return;
+	}
+	if (d->get == get_mmds && !mmds_reachable(a)) {
+		fault(resp, MMDS_NOT_INIT);
 		return;
 	}
 	if (d->get) {
@@ -537,7 +625,8 @@ void api_handle(void *opaque, const struct http_request *req, struct http_respon
 		free(json);
 		return;
 	}
-	j = json_parse(req->body, req->body_len, err, sizeof(err));
+	j = d->any_json ? json_parse_value(req->body, req->body_len, err, sizeof(err)) :
+			  json_parse(req->body, req->body_len, err, sizeof(err));
 	if (!j) {
 		fault(resp, err);
 		return;

@@ -17,6 +17,8 @@
  *   PUT   /actions                   InstanceStart (pre), SendCtrlAltDel and
  *                                    FlushMetrics (post-boot)
  *   PATCH /vm                        {"state": "Paused" | "Resumed"}, post-boot
+ *   GET   /mmds                      the MMDS's data; PUT replaces it, PATCH merges
+ *   PUT   /mmds/config               pre-boot: version, interfaces, address
  *
  * Success is 204 (200 and JSON for GETs); every refusal is 400 with
  * {"fault_message":"..."} worded like Firecracker's ("The requested
@@ -62,11 +64,12 @@ struct api {
 	struct vm_config boot;    /* what InstanceStart booted (from cfg) */
 	char id[LOG_INSTANCE_ID_MAX + 1];
 	bool boot_timer;          /* --boot-timer */
+	struct mmds *mmds;        /* the MMDS's store (/mmds, --metadata) */
 };
 
-/* id is the instance id (--id). */
-void api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evloop *loop,
-	      const char *id);
+/* id is the instance id (--id). -1 when out of memory. */
+int api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evloop *loop,
+	     const char *id);
 
 /*
  * Apply a logger or metrics configuration now (PUT /logger, /metrics, the

@@ -6,8 +6,10 @@
 #include "core/ember.h"
 #include "core/logger.h"
 #include "core/metrics.h"
+#include "mmds/mmds.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -35,7 +37,6 @@ int (*config_tap_check)(const char *tap_name, char *err, size_t errlen);
 
 const struct config_unsupported config_unsupported[] = {
 	{ "balloon", "balloon", "a balloon device" },
-	{ "mmds", "mmds-config", "a microVM metadata service (MMDS)" },
 	{ "vsock", "vsock", "vsock devices" },
 	{ "entropy", "entropy", "an entropy device" },
 	{ "snapshot", NULL, "snapshots" },
@@ -759,19 +760,128 @@ static int apply_machine_patch(struct ember_config *c, const cJSON *j, const cha
 	return config_machine(c, j, true, err, errlen);
 }
 
-#define M_(g, n) &ember_metrics.g.n##_count, &ember_metrics.g.n##_fails
+/* --- MMDS -------------------------------------------------------------------- */
+
+/* An address serde reads as an Ipv4Addr (four decimal octets, no leading zeros). */
+static int parse_ipv4(const char *s, uint8_t o[4])
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = 0;
+		int n = 0;
+
+		while (isdigit((unsigned char)s[n]) && n < 4)
+			v = v * 10 + (unsigned)(s[n++] - '0');
+		if (!n || n > 3 || v > 255 || (n > 1 && s[0] == '0'))
+			return -1;
+		o[i] = (uint8_t)v;
+		s += n;
+		if (i < 3 && *s++ != '.')
+			return -1;
+	}
+	return *s ? -1 : 0;
+}
+
+static int check_ipv4(const cJSON *v, const char *name, char *err, size_t errlen)
+{
+	uint8_t o[4];
+
+	(void)name;
+	if (parse_ipv4(v->valuestring, o) < 0)
+		return errorf(err, errlen, SERDE "invalid IPv4 address syntax.");
+	return 0;
+}
+
+static const char *const mmds_versions[] = { "V1", "V2", NULL };
+enum { MC_VERSION, MC_IFACES, MC_IPV4, MC_IMDS };
+static const struct json_field mmds_fields[] = {
+	[MC_VERSION] = { "version", J_ENUM, 0, .variants = mmds_versions },
+	[MC_IFACES] = { "network_interfaces", J_ARR, J_REQ },
+	[MC_IPV4] = { "ipv4_address", J_STR, J_NULL, .check = check_ipv4 },
+	[MC_IMDS] = { "imds_compat", J_BOOL, 0 },
+};
+SCHEMA(config_mmds_schema, "MmdsConfig", mmds_fields);
+
+#define MMDS_ERR "MMMDS config error: " /* sic: Firecracker's words */
+
+int config_put_mmds(struct ember_config *c, const cJSON *j, char *err, size_t errlen)
+{
+	const cJSON *v[ARRAY_SIZE(mmds_fields)], *it;
+	struct config_mmds m = { .set = true };
+	uint8_t o[4];
+
+	if (json_check(j, &config_mmds_schema, v, err, errlen) < 0)
+		return -1;
+	cJSON_ArrayForEach(it, v[MC_IFACES])
+		if (!cJSON_IsString(it))
+			return errorf(err, errlen, SERDE "invalid type: %s, expected a string.",
+				      cJSON_IsNumber(it) ? "integer" : cJSON_IsObject(it) ? "map" :
+				      cJSON_IsArray(it) ? "sequence" : cJSON_IsBool(it) ? "boolean" :
+				      "null");
+	m.v2 = v[MC_VERSION] && !strcmp(v[MC_VERSION]->valuestring, "V2");
+	m.imds_compat = v[MC_IMDS] && cJSON_IsTrue(v[MC_IMDS]);
+	snprintf(m.ipv4, sizeof(m.ipv4), "%s", v[MC_IPV4] ? v[MC_IPV4]->valuestring :
+		 MMDS_DEFAULT_IPV4);
+	parse_ipv4(m.ipv4, o); /* checked by the schema */
+	/* 169.254.X.Y, X neither 0 nor 255 (Firecracker's is_link_local_valid) */
+	if (o[0] != 169 || o[1] != 254 || o[2] == 0 || o[2] == 255)
+		return errorf(err, errlen, MMDS_ERR "The MMDS IPv4 address is not link local.");
+	memcpy(&m.ip, o, 4);
+	if (!v[MC_IFACES]->child)
+		return errorf(err, errlen, MMDS_ERR "The list of network interface IDs that allow "
+			      "forwarding MMDS requests is empty.");
+	cJSON_ArrayForEach(it, v[MC_IFACES]) {
+		bool dup = false;
+
+		if (find_net(c, it->valuestring) < 0)
+			return errorf(err, errlen, MMDS_ERR "The list of network interface IDs "
+				      "provided contains at least one ID that does not correspond to "
+				      "any existing network interface.");
+		for (int i = 0; i < m.nifaces; i++)
+			dup |= !strcmp(m.ifaces[i], it->valuestring);
+		if (!dup && m.nifaces < MAX_NETS)
+			strcpy(m.ifaces[m.nifaces++], it->valuestring);
+	}
+	c->mmds = m;
+	return 0;
+}
+
+static int apply_mmds(struct ember_config *c, const cJSON *j, const char *id, char *err,
+		      size_t errlen)
+{
+	(void)id;
+	return config_put_mmds(c, j, err, errlen);
+}
+
+/* V1, given or by default, is deprecated (the response says so). */
+static const char *mmds_deprecation(const cJSON *j)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "version");
+
+	if (!v || (cJSON_IsString(v) && !strcmp(v->valuestring, "V1")))
+		return "PUT /mmds/config: V1 is deprecated. Use V2 instead.";
+	return NULL;
+}
+
+#define M_(g, n) .count = &ember_metrics.g.n##_count, .fails = &ember_metrics.g.n##_fails
 
 const struct config_resource config_resources[] = {
-	{ "boot-source", false, false, true, true, NULL, &config_boot_source_schema,
-	  apply_boot_source, M_(put_api_requests, boot_source) },
-	{ "machine-config", false, false, true, false, NULL, &config_machine_schema,
-	  apply_machine, M_(put_api_requests, machine_cfg) },
-	{ "machine-config", true, false, false, false, NULL, &config_machine_patch_schema,
-	  apply_machine_patch, M_(patch_api_requests, machine_cfg) },
-	{ "drives", false, true, true, true, "drive_id", &config_drive_schema, config_put_drive,
+	{ .resource = "boot-source", .in_file = true, .file_required = true,
+	  .schema = &config_boot_source_schema, .apply = apply_boot_source,
+	  M_(put_api_requests, boot_source) },
+	{ .resource = "machine-config", .in_file = true, .schema = &config_machine_schema,
+	  .apply = apply_machine, M_(put_api_requests, machine_cfg) },
+	{ .resource = "machine-config", .patch = true, .schema = &config_machine_patch_schema,
+	  .apply = apply_machine_patch, M_(patch_api_requests, machine_cfg) },
+	{ .resource = "drives", .with_id = true, .in_file = true, .file_required = true,
+	  .id_field = "drive_id", .schema = &config_drive_schema, .apply = config_put_drive,
 	  M_(put_api_requests, drive) },
-	{ "network-interfaces", false, true, true, false, "iface_id", &config_net_schema,
-	  config_put_net, M_(put_api_requests, network) },
+	{ .resource = "network-interfaces", .with_id = true, .in_file = true,
+	  .id_field = "iface_id", .schema = &config_net_schema, .apply = config_put_net,
+	  M_(put_api_requests, network) },
+	/* after the interfaces, which it names */
+	{ .resource = "mmds/config", .in_file = true, .file_key = "mmds-config",
+	  .schema = &config_mmds_schema, .apply = apply_mmds, M_(put_api_requests, mmds),
+	  .deprecation = mmds_deprecation },
 	{ NULL },
 };
 
@@ -814,7 +924,7 @@ static int parse_doc(struct ember_config *c, const cJSON *j, char *err, size_t e
 			continue;
 		res[doc.n] = r;
 		all[doc.n++] = (struct json_field){
-			.name = r->resource,
+			.name = r->file_key ? r->file_key : r->resource,
 			.type = r->with_id ? J_ARR : J_OBJ,
 			.flags = r->file_required ? J_REQ : J_NULL,
 		};
@@ -1016,7 +1126,18 @@ char *config_vm_json(const struct ember_config *c)
 	} else {
 		ok = ok && cJSON_AddNullToObject(j, "metrics");
 	}
-	ok = ok && cJSON_AddNullToObject(j, "mmds-config");
+	if (c->mmds.set) {
+		cJSON *m = cJSON_AddObjectToObject(j, "mmds-config"), *ifs;
+
+		ok = ok && m && cJSON_AddStringToObject(m, "version", c->mmds.v2 ? "V2" : "V1");
+		ok = ok && (ifs = cJSON_AddArrayToObject(m, "network_interfaces"));
+		for (int i = 0; ok && i < c->mmds.nifaces; i++)
+			ok = cJSON_AddItemToArray(ifs, cJSON_CreateString(c->mmds.ifaces[i]));
+		ok = ok && cJSON_AddStringToObject(m, "ipv4_address", c->mmds.ipv4);
+		ok = ok && cJSON_AddBoolToObject(m, "imds_compat", c->mmds.imds_compat);
+	} else {
+		ok = ok && cJSON_AddNullToObject(j, "mmds-config");
+	}
 	ok = ok && (arr = cJSON_AddArrayToObject(j, "network-interfaces"));
 	for (int i = 0; ok && i < c->vm.nnets; i++)
 		ok = add_net(arr, c, i);

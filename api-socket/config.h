@@ -65,6 +65,17 @@ struct config_serial {
 	struct config_bucket limiter;
 };
 
+/* PUT /mmds/config (Firecracker's MmdsConfig). */
+struct config_mmds {
+	bool set;
+	bool v2;                  /* version "V2" (else "V1") */
+	bool imds_compat;
+	char ipv4[16];            /* dotted, MMDS_DEFAULT_IPV4 unless given */
+	uint32_t ip;              /* the same, network order */
+	char ifaces[MAX_NETS][API_ID_MAX + 1];
+	int nifaces;
+};
+
 /* What the API builds before InstanceStart (and GET /vm/config shows). */
 struct ember_config {
 	struct vm_config vm;     /* kernel, initrd, cmdline, mem, vCPUs, drives, NICs */
@@ -79,6 +90,7 @@ struct ember_config {
 	struct config_logger logger;
 	struct config_metrics metrics;
 	struct config_serial serial;
+	struct config_mmds mmds;
 };
 
 /*
@@ -122,6 +134,9 @@ struct config_resource {
 	int (*apply)(struct ember_config *c, const struct cJSON *j, const char *id, char *err,
 		     size_t errlen);
 	uint64_t *count, *fails;  /* the API's metrics (NULL: none) */
+	const char *file_key;     /* the config file's key, when not resource */
+	/* A deprecation the request's body asks for (its log line), or NULL. */
+	const char *(*deprecation)(const struct cJSON *j);
 };
 extern const struct config_resource config_resources[]; /* ends with resource NULL */
 
@@ -130,7 +145,7 @@ struct json_schema;
 extern const struct json_schema config_boot_source_schema, config_machine_schema,
 	config_machine_patch_schema, config_drive_schema, config_drive_patch_schema,
 	config_net_schema, config_net_patch_schema, config_logger_schema, config_metrics_schema,
-	config_serial_schema, config_action_schema, config_vm_state_schema;
+	config_serial_schema, config_action_schema, config_vm_state_schema, config_mmds_schema;
 
 /* A resource id from a URL or a body: 1 to 64 of [A-Za-z0-9_]. */
 bool config_valid_id(const char *id);
@@ -177,6 +192,9 @@ int config_patch_drive(const struct ember_config *c, const struct cJSON *j,
 /* PATCH /network-interfaces/{id}: new rate limiters, kept in c. */
 int config_patch_net(struct ember_config *c, const struct cJSON *j,
 		     const char *path_id, char *err, size_t errlen);
+
+/* PUT /mmds/config (and the config file's mmds-config): into c->mmds. */
+int config_put_mmds(struct ember_config *c, const struct cJSON *j, char *err, size_t errlen);
 
 enum config_action { ACTION_INSTANCE_START, ACTION_CTRL_ALT_DEL, ACTION_FLUSH_METRICS };
 int config_parse_action(const struct cJSON *j, enum config_action *a, char *err, size_t errlen);

@@ -540,7 +540,8 @@ int http_response_serialize(const struct http_response *r, bool close,
 
 	/* micro-http's: an empty reason phrase, its Server, keep-alive. */
 	h = snprintf(head, sizeof(head), "HTTP/1.1 %d \r\nServer: Firecracker API\r\n"
-		     "Connection: %s\r\n", status, close ? "close" : "keep-alive");
+		     "Connection: %s\r\n%s", status, close ? "close" : "keep-alive",
+		     r->deprecation ? "Deprecation: true\r\n" : "");
 	if (!nobody && h > 0 && (size_t)h < sizeof(head))
 		h += snprintf(head + h, sizeof(head) - h, "Content-Type: application/json\r\n"
 			      "Content-Length: %zu\r\n", blen);

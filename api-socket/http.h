@@ -137,6 +137,7 @@ struct http_response {
 	size_t body_len;
 	bool json;           /* send "Content-Type: application/json" */
 	bool close;          /* close the connection after this response */
+	bool deprecation;    /* send "Deprecation: true" (kept by the setters) */
 };
 
 void http_response_init(struct http_response *r);
@@ -158,7 +159,7 @@ void http_response_parse_error(struct http_response *r, const char *msg);
 
 /*
  * Serialize as Firecracker's micro-http does: "HTTP/1.1 <code> \r\n
- * Server: Firecracker API\r\nConnection: keep-alive\r\n[Content-Type:
+ * Server: Firecracker API\r\nConnection: keep-alive\r\n[Deprecation: true\r\n][Content-Type:
  * application/json\r\nContent-Length: N\r\n]\r\n<body>" into a malloc'd
  * buffer (*out, *outlen); "Connection: close" when close. A 204 carries
  * neither body nor Content-Length (RFC 9110); a status outside 100..599 is

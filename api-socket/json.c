@@ -39,7 +39,8 @@ static int lex_fail(const char *text, size_t off, char *err, size_t errlen, cons
  * UTF-8, NUL bytes, control characters and \u0000 in strings, numbers with
  * a fraction or exponent (no field is a float), leading zeros.
  */
-static int lex_check(const char *text, size_t len, bool *incomplete, char *err, size_t errlen)
+static int lex_check(const char *text, size_t len, bool floats, bool *incomplete, char *err,
+		     size_t errlen)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	bool in_str = false;
@@ -83,7 +84,7 @@ static int lex_check(const char *text, size_t len, bool *incomplete, char *err, 
 				return lex_fail(text, start, err, errlen, "invalid number (leading zero)");
 			while (i < len && isdigit(s[i]))
 				i++;
-			if (i < len && (s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
+			if (!floats && i < len && (s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
 				return lex_fail(text, start, err, errlen,
 						"invalid type: floating point number, expected an "
 						"integer");
@@ -218,14 +219,14 @@ static const char *where(const cJSON *j, const cJSON *m, bool key, char *buf, si
 	return buf;
 }
 
-cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen)
+static cJSON *parse(const char *text, size_t len, bool any, char *err, size_t errlen)
 {
 	const char *end = NULL;
 	bool incomplete = false;
 	size_t ws = 0;
 	cJSON *j;
 
-	if (lex_check(text, len, &incomplete, err, errlen) < 0)
+	if (lex_check(text, len, any, &incomplete, err, errlen) < 0)
 		return NULL;
 	j = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!j) {
@@ -245,6 +246,8 @@ cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen)
 			lex_fail(text, off, err, errlen, "trailing characters");
 			return NULL;
 		}
+	if (any)
+		return j;
 	if (dup_check(j, err, errlen) < 0) {
 		cJSON_Delete(j);
 		return NULL;
@@ -252,6 +255,16 @@ cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen)
 	if (cJSON_IsObject(j))
 		remember_positions(text, len, j);
 	return j;
+}
+
+cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+	return parse(text, len, false, err, errlen);
+}
+
+cJSON *json_parse_value(const char *text, size_t len, char *err, size_t errlen)
+{
+	return parse(text, len, true, err, errlen);
 }
 
 /* ---- objects against schemas --------------------------------------------- */

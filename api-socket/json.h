@@ -49,6 +49,11 @@ struct json_schema {
  * ("... invalid UTF-8 at line 1 column 12.", "... EOF while parsing...").
  */
 struct cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen);
+/*
+ * Any JSON value, as serde_json reads a Value (the MMDS's data): floats
+ * too, and duplicate keys (all kept: mmds_put() keeps the last, as serde).
+ */
+struct cJSON *json_parse_value(const char *text, size_t len, char *err, size_t errlen);
 
 /*
  * Check object j against schema s: out[i] gets field i's value (s->n

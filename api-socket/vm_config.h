@@ -20,6 +20,8 @@
 #include "core/layout.h"
 #include "virtio/blk.h"
 
+struct mmds;
+
 #define MAX_DRIVES 8
 #define MAX_NETS   8
 
@@ -28,6 +30,7 @@ struct net_spec {
 	char tap[IFNAMSIZ];
 	uint8_t mac[6];
 	bool has_mac;
+	bool mmds;                      /* the MMDS answers on this interface (vm_config.mmds) */
 };
 
 /*
@@ -55,6 +58,8 @@ struct vm_config {
 	bool boot_timer;                 /* --boot-timer: map the boot-timer page */
 	enum gm_pages pages;             /* huge_pages: None, Transparent, 2M */
 	bool smt;                        /* 2 threads per core (vcpus 1 or even) */
+	struct mmds *mmds;               /* the MMDS store (mmds/mmds.h), or NULL */
+	uint32_t mmds_ip;                /* its address (network order) */
 };
 
 /* A config with the defaults. */

@@ -41,9 +41,13 @@ struct evloop;
 #define METRICS_api_server(X)                                                  \
 	X(api_server, process_startup_time_us, M_STORE)                        \
 	X(api_server, process_startup_time_cpu_us, M_STORE)
+#define METRICS_deprecated_api(X)                                              \
+	X(deprecated_api, deprecated_http_api_calls, M_INC)                    \
+	X(deprecated_api, deprecated_cmd_line_api_calls, M_INC)
 #define METRICS_get_api_requests(X)                                            \
 	X(get_api_requests, instance_info_count, M_INC)                        \
 	X(get_api_requests, machine_cfg_count, M_INC)                          \
+	X(get_api_requests, mmds_count, M_INC)                                 \
 	X(get_api_requests, vmm_version_count, M_INC)
 #define METRICS_logger(X)                                                      \
 	X(logger, missed_metrics_count, M_INC)                                 \
@@ -55,7 +59,9 @@ struct evloop;
 	X(patch_api_requests, network_count, M_INC)                            \
 	X(patch_api_requests, network_fails, M_INC)                            \
 	X(patch_api_requests, machine_cfg_count, M_INC)                        \
-	X(patch_api_requests, machine_cfg_fails, M_INC)
+	X(patch_api_requests, machine_cfg_fails, M_INC)                        \
+	X(patch_api_requests, mmds_count, M_INC)                               \
+	X(patch_api_requests, mmds_fails, M_INC)
 #define METRICS_put_api_requests(X)                                            \
 	X(put_api_requests, actions_count, M_INC)                              \
 	X(put_api_requests, actions_fails, M_INC)                              \
@@ -69,6 +75,8 @@ struct evloop;
 	X(put_api_requests, machine_cfg_fails, M_INC)                          \
 	X(put_api_requests, metrics_count, M_INC)                              \
 	X(put_api_requests, metrics_fails, M_INC)                              \
+	X(put_api_requests, mmds_count, M_INC)                                 \
+	X(put_api_requests, mmds_fails, M_INC)                                 \
 	X(put_api_requests, network_count, M_INC)                              \
 	X(put_api_requests, network_fails, M_INC)
 #define METRICS_uart(X)                                                        \
@@ -86,7 +94,8 @@ struct evloop;
 
 /* The groups in the order they are written (devices go after api_server and logger). */
 #define METRICS_GROUPS(G)                                                      \
-	G(api_server) G(get_api_requests) G(logger) G(patch_api_requests)      \
+	G(api_server) G(deprecated_api) G(get_api_requests) G(logger)           \
+	G(patch_api_requests)                                                  \
 	G(put_api_requests) G(uart) G(vcpu) G(vmm)
 
 #define METRICS_FIELD_(g, name, kind) uint64_t name;

@@ -3,6 +3,8 @@
 #include "main/devices.h"
 #include "core/ember.h"
 #include "virtio/blk.h"
+#include "mmds/mmds.h"
+#include "mmds/tcp.h"
 #include "virtio/net.h"
 
 #include <stdio.h>
@@ -85,25 +87,67 @@ static int net_count(const struct vm_config *c)
 	return c->nnets;
 }
 
+/* A NIC and, when the MMDS answers on it, the MMDS's network side. */
+struct net_dev {
+	struct virtio_net *n;
+	struct tcp_stack *mmds;
+};
+
+static bool mmds_wants(void *s, const uint8_t *frame, size_t len)
+{
+	return tcp_stack_wants(s, frame, len);
+}
+
+static void mmds_take(void *s, const uint8_t *frame, size_t len)
+{
+	tcp_stack_input(s, frame, len);
+}
+
+static size_t mmds_give(void *s, uint8_t *buf, size_t cap)
+{
+	return tcp_stack_output(s, buf, cap);
+}
+
 static int net_open(struct vm_device *d, const struct vm_config *c, int i,
 		    const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen)
 {
 	const struct net_spec *s = &c->nets[i];
-	struct virtio_net *n;
+	struct net_dev *nd = calloc(1, sizeof(*nd));
 
-	if (virtio_net_create(&n, s->tap, s->has_mac ? s->mac : NULL, mem, loop, err,
-			      errlen) < 0)
+	if (!nd)
+		return errorf(err, errlen, "out of memory");
+	if (virtio_net_create(&nd->n, s->tap, s->has_mac ? s->mac : NULL, mem, loop, err,
+			      errlen) < 0) {
+		free(nd);
 		return -1;
-	d->obj = n;
-	d->dev = virtio_net_dev(n);
-	d->metrics_obj = n;
+	}
+	if (s->mmds && c->mmds) {
+		struct tcp_app app = { mmds_serve, c->mmds };
+		struct virtio_net_detour det = { mmds_wants, mmds_take, mmds_give, NULL };
+
+		nd->mmds = tcp_stack_new(c->mmds_ip, mmds_mac, &app);
+		det.opaque = nd->mmds;
+		if (!nd->mmds || virtio_net_set_detour(nd->n, &det) < 0) {
+			tcp_stack_free(nd->mmds);
+			virtio_net_destroy(nd->n);
+			free(nd);
+			return errorf(err, errlen, "out of memory");
+		}
+	}
+	d->obj = nd;
+	d->dev = virtio_net_dev(nd->n);
+	d->metrics_obj = nd->n;
 	snprintf(d->id, sizeof(d->id), "%s", s->id[0] ? s->id : s->tap);
 	return 0;
 }
 
 static void net_close(struct vm_device *d)
 {
-	virtio_net_destroy(d->obj);
+	struct net_dev *nd = d->obj;
+
+	virtio_net_destroy(nd->n);
+	tcp_stack_free(nd->mmds);
+	free(nd);
 }
 
 static const struct device_kind device_virtio_net = {

@@ -6,15 +6,18 @@
  */
 #include "api-socket/api.h"
 #include "api-socket/config.h"
+#include "api-socket/json.h"
 #include "api-socket/server.h"
 #include "api-socket/vm_config.h"
 #include "core/ember.h"
 #include "core/logger.h"
 #include "core/metrics.h"
 #include "main/vmm.h"
+#include "mmds/mmds.h"
 #include "virtio/net.h"
 #include "vmm/seccomp.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -108,9 +111,11 @@ static const char usage_text[] =
 "                     refused at boot; less than 16 MiB left over is a warning\n"
 "    --no-seccomp     no seccomp filters (by default each thread kind, VMM, API\n"
 "                     and vCPU, may only make the syscalls it needs)\n"
+"    --metadata FILE  the MMDS's data at start (JSON, as PUT /mmds)\n"
 "    --mmds-size-limit N\n"
-"                     accepted and unused (ember has no MMDS)\n"
-"    Refused, ember has no such feature: --seccomp-filter, --metadata,\n"
+"                     the MMDS's largest data in bytes (default: the API's payload\n"
+"                     limit)\n"
+"    Refused, ember has no such feature: --seccomp-filter,\n"
 "    --enable-pci, --snapshot-version, --describe-snapshot.\n"
 "\n"
 "LOGGING (both modes)\n"
@@ -155,6 +160,9 @@ struct args {
 	uint64_t start_us, start_cpu_us, parent_cpu_us;
 	bool has_mem_limit;
 	uint64_t mem_limit;
+	const char *metadata;        /* --metadata */
+	bool has_mmds_limit;
+	uint64_t mmds_limit;
 };
 
 /* Copy a path or command line argument, refusing what does not fit. */
@@ -203,7 +211,7 @@ enum {
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
 	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES, O_SMT,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
-	O_MEM_LIMIT,
+	O_MEM_LIMIT, O_METADATA,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
 };
 
@@ -238,7 +246,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "cgroup-memory-limit", required_argument, NULL, O_MEM_LIMIT },
 		{ "mmds-size-limit", required_argument, NULL, O_MMDS_LIMIT },
 		{ "seccomp-filter", required_argument, NULL, O_UNSUPPORTED_ARG },
-		{ "metadata", required_argument, NULL, O_UNSUPPORTED_ARG },
+		{ "metadata", required_argument, NULL, O_METADATA },
 		{ "describe-snapshot", required_argument, NULL, O_UNSUPPORTED_ARG },
 		{ "enable-pci", no_argument, NULL, O_UNSUPPORTED_FLAG },
 		{ "snapshot-version", no_argument, NULL, O_UNSUPPORTED_FLAG },
@@ -249,7 +257,6 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 	/* {flag, why} or {flag, NULL, the resource of config_unsupported it needs} */
 	static const char *const why_unsupported[][3] = {
 		{ "--seccomp-filter", "ember's filters are built in (--no-seccomp disables them)" },
-		{ "--metadata", NULL, "mmds" },
 		{ "--describe-snapshot", NULL, "snapshot" },
 		{ "--enable-pci", "ember has no PCI bus (its devices are virtio-mmio)" },
 		{ "--snapshot-version", NULL, "snapshot" },
@@ -365,7 +372,11 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			a->mem_limit = parse_num("--cgroup-memory-limit", optarg, 0, UINT64_MAX - 1);
 			a->has_mem_limit = true;
 			break;
-		case O_MMDS_LIMIT: parse_num("--mmds-size-limit", optarg, 0, UINT64_MAX); break;
+		case O_MMDS_LIMIT:
+			a->mmds_limit = parse_num("--mmds-size-limit", optarg, 0, UINT64_MAX);
+			a->has_mmds_limit = true;
+			break;
+		case O_METADATA: a->metadata = path_arg("--metadata", optarg); break;
 		case O_UNSUPPORTED_ARG:
 		case O_UNSUPPORTED_FLAG:
 			for (size_t i = 0; i < ARRAY_SIZE(why_unsupported); i++) {
@@ -485,31 +496,53 @@ static void apply_log_flags(struct api *api, const struct args *a)
 
 #define CONFIG_FILE_MAX (1 << 20)
 
-/* Read the whole config file (at most CONFIG_FILE_MAX bytes); malloc'd. */
-static char *read_config(const char *path, size_t *len)
+/*
+ * The whole of file path (at most CONFIG_FILE_MAX bytes; malloc'd), opened
+ * without blocking; opt names it in messages.
+ */
+static char *read_config(const char *opt, const char *path, size_t *len)
 {
-	struct stat st;
-	char *buf;
+	char *buf, why[300];
 	size_t got = 0;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_host_file(path, O_RDONLY, false, why, sizeof(why));
 
 	if (fd < 0)
-		die(EMBER_EXIT_BAD_INPUT, "--config-file: cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode))
-		die(EMBER_EXIT_BAD_INPUT, "--config-file: %s is not a file", path);
+		die(EMBER_EXIT_BAD_INPUT, "%s: %s", opt, why);
 	buf = malloc(CONFIG_FILE_MAX + 1);
 	if (!buf)
 		die(EMBER_EXIT_HOST_ERROR, "out of memory");
 	while ((n = read(fd, buf + got, CONFIG_FILE_MAX + 1 - got)) > 0 || (n < 0 && errno == EINTR))
 		if (n > 0 && (got += n) > CONFIG_FILE_MAX)
-			die(EMBER_EXIT_BAD_INPUT, "--config-file: %s is larger than %d bytes", path,
+			die(EMBER_EXIT_BAD_INPUT, "%s: %s is larger than %d bytes", opt, path,
 			    CONFIG_FILE_MAX);
 	if (n < 0)
-		die(EMBER_EXIT_BAD_INPUT, "--config-file: cannot read %s: %s", path, strerror(errno));
+		die(EMBER_EXIT_BAD_INPUT, "%s: cannot read %s: %s", opt, path, strerror(errno));
 	close(fd);
 	*len = got;
 	return buf;
+}
+
+/* --metadata: the MMDS's data at start, as PUT /mmds would put it. */
+static void load_metadata(struct api *api, const char *path)
+{
+	char err[600], *text;
+	enum mmds_error e;
+	size_t len;
+	cJSON *j;
+
+	text = read_config("--metadata", path, &len);
+	j = json_parse_value(text, len, err, sizeof(err));
+	free(text);
+	if (!j)
+		die(EMBER_EXIT_BAD_INPUT, "--metadata %s: MMDS error: metadata provided not valid "
+		    "json: %s", path, strncmp(err, JSON_SERDE, strlen(JSON_SERDE)) ? err :
+		    err + strlen(JSON_SERDE));
+	e = mmds_put(api->mmds, j);
+	cJSON_Delete(j);
+	if (e != MMDS_OK)
+		die(e == MMDS_NO_MEMORY ? EMBER_EXIT_HOST_ERROR : EMBER_EXIT_BAD_INPUT,
+		    "--metadata %s: Populating MMDS from file failed: %s", path, mmds_strerror(e));
 }
 
 /* --config-file: the configuration, its logger and metrics, and InstanceStart. */
@@ -519,7 +552,7 @@ static void start_from_file(struct api *api, const char *path)
 	size_t len;
 	int status;
 
-	text = read_config(path, &len);
+	text = read_config("--config-file", path, &len);
 	if (config_parse_file(&api->cfg, text, len, err, sizeof(err)) < 0)
 		die(EMBER_EXIT_BAD_INPUT, "--config-file %s: %s", path, err);
 	free(text);
@@ -548,8 +581,12 @@ int main(int argc, char **argv)
 	vmm_init(&vmm);
 	vmm.has_mem_limit = args.has_mem_limit;
 	vmm.mem_limit = args.mem_limit;
-	api_init(&api, &vmm_api_ops, &vmm, &vmm.loop, args.id);
+	if (api_init(&api, &vmm_api_ops, &vmm, &vmm.loop, args.id) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "out of memory");
 	api.boot_timer = args.boot_timer;
+	/* Firecracker's default: the API's payload limit */
+	mmds_set_limit(api.mmds, args.has_mmds_limit ? args.mmds_limit :
+		       args.max_payload ? args.max_payload : HTTP_MAX_BODY);
 	apply_log_flags(&api, &args);
 	cfg.boot_timer = args.boot_timer;
 	if (args.direct) {
@@ -557,6 +594,8 @@ int main(int argc, char **argv)
 			die(status, "%s", err);
 		return vmm_run(&vmm);
 	}
+	if (args.metadata)
+		load_metadata(&api, args.metadata);
 	if (args.config_file)
 		start_from_file(&api, args.config_file);
 	if (!args.no_api) {

@@ -118,6 +118,8 @@ static void set_half(uint64_t *v, bool high, uint32_t val)
 	*v = high ? (*v & 0xffffffffULL) | (uint64_t)val << 32 : (*v & ~0xffffffffULL) | val;
 }
 
+static void mmio_reschedule(struct virtio_dev *d, int q);
+
 static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 {
 	struct virtio_dev *d = m->dev;
@@ -168,9 +170,14 @@ static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		}
 		break;
 	case REG_QUEUE_NOTIFY:
-		/* Normally caught by the ioeventfd; handle a stray one the same way. */
+		/*
+		 * Normally caught by the ioeventfd; a stray one (another width)
+		 * goes through it too, so that the device runs on the VMM thread
+		 * only (a vCPU thread's seccomp filter has no malloc, the MMDS's
+		 * answers need it).
+		 */
 		if (v < (uint32_t)d->nqueues && (d->status & VIRTIO_STATUS_DRIVER_OK))
-			d->ops->notify(d, v);
+			mmio_reschedule(d, (int)v);
 		break;
 	case REG_INT_ACK: __atomic_and_fetch(&m->int_status, ~v, __ATOMIC_SEQ_CST); break;
 	case REG_STATUS: write_status(m, v); break;

@@ -116,6 +116,9 @@ struct virtio_net {
 	struct virtq_chain *tx_chain;
 	struct iovec tx_iov[VIRTQ_MAX_CHAIN];
 
+	struct virtio_net_detour detour; /* .wants NULL: none */
+	uint8_t *detour_buf;             /* MAX_FRAME bytes: a frame for it */
+
 	struct virtio_net_stats st;
 };
 
@@ -225,11 +228,32 @@ static bool rx_fix_header(struct virtio_net *n)
 	return true;
 }
 
+/* A frame from the detour, if it has one: 1 pending, 0 none. */
+static int rx_detour(struct virtio_net *n)
+{
+	size_t len;
+
+	if (!n->detour.give)
+		return 0;
+	len = n->detour.give(n->detour.opaque, n->rx_frame + HDR_LEN, MAX_FRAME);
+	if (len < MIN_FRAME || len > MAX_FRAME)
+		return 0;
+	/* Complete checksums, no offloads: the header is all zeroes but num_buffers. */
+	memset(n->rx_frame, 0, HDR_LEN);
+	n->rx_frame[NUM_BUFFERS_OFF] = 1;
+	n->rx_len = HDR_LEN + (uint32_t)len;
+	n->rx_off = 0;
+	n->rx_nused = 0;
+	return 1;
+}
+
 /* Read one frame from the TAP. 1: pending; 0: none now; -1: skipped one; -2: TAP failed. */
 static int rx_read(struct virtio_net *n)
 {
 	ssize_t r;
 
+	if (rx_detour(n))
+		return 1;
 	do
 		r = read(n->tap_fd, n->rx_frame, HDR_LEN + MAX_FRAME);
 	while (r < 0 && errno == EINTR);
@@ -369,9 +393,15 @@ static void rx_run(struct virtio_net *n)
 		int r;
 
 		if (!n->rx_len) {
-			if (n->tap_gone || budget-- == 0)
+			if (budget-- == 0)
 				break;
-			r = rx_read(n);
+			if (n->tap_gone) {
+				if (!rx_detour(n))
+					break;
+				r = 1;
+			} else {
+				r = rx_read(n);
+			}
 			if (r == -1)
 				continue;
 			if (r <= 0)
@@ -402,15 +432,38 @@ static void rx_run(struct virtio_net *n)
 
 /* --- TX ------------------------------------------------------------------ */
 
-static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
+/* Whether the chain's frame is the detour's: then it has it. */
+static bool tx_detour(struct virtio_net *n, const struct virtq_chain *c)
+{
+	uint8_t peek[HDR_LEN + VIRTIO_NET_PEEK];
+	uint32_t plen = c->read_len < sizeof(peek) ? c->read_len : sizeof(peek);
+
+	if (!n->detour.wants)
+		return false;
+	virtq_chain_read(c, 0, peek, plen);
+	if (!n->detour.wants(n->detour.opaque, peek + HDR_LEN, plen - HDR_LEN))
+		return false;
+	virtq_chain_read(c, HDR_LEN, n->detour_buf, c->read_len - HDR_LEN);
+	n->detour.take(n->detour.opaque, n->detour_buf, c->read_len - HDR_LEN);
+	n->st.detour_frames++;
+	return true;
+}
+
+/* One frame to the TAP (or the detour). true: the detour took it. */
+static bool tx_one(struct virtio_net *n, const struct virtq_chain *c)
 {
 	ssize_t r;
 	int err;
 
-	if (c->read_len < HDR_LEN + MIN_FRAME || c->read_len > HDR_LEN + MAX_FRAME ||
-	    n->tap_gone) {
+	if (c->read_len < HDR_LEN + MIN_FRAME || c->read_len > HDR_LEN + MAX_FRAME) {
 		n->st.tx_drops++;
-		return;
+		return false;
+	}
+	if (tx_detour(n, c))
+		return true;
+	if (n->tap_gone) {
+		n->st.tx_drops++;
+		return false;
 	}
 	for (int i = 0; i < c->nread; i++) {
 		n->tx_iov[i].iov_base = c->buf[i].host;
@@ -422,12 +475,12 @@ static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
 	if (r >= 0) {
 		n->st.tx_frames++;
 		n->st.tx_bytes += c->read_len - HDR_LEN;
-		return;
+		return false;
 	}
 	err = errno;
 	n->st.tx_drops++;
 	if (err == EAGAIN)
-		return;
+		return false;
 	n->st.tx_errors++;
 	if (err == EBADFD || err == EIO || err == ENODEV || err == ENXIO) {
 		tap_lost(n, strerror(err));
@@ -437,11 +490,13 @@ static void tx_one(struct virtio_net *n, const struct virtq_chain *c)
 		warn("%s: TAP '%s' refused a frame: %s (counted from now on, not reported)",
 		     n->name, n->tap, strerror(err));
 	}
+	return false;
 }
 
 static void tx_run(struct virtio_net *n)
 {
 	struct virtq *q = &n->dev.vq[TX_QUEUE];
+	bool detoured = false;
 	int done = 0;
 
 	if (!n->active)
@@ -456,7 +511,7 @@ static void tx_run(struct virtio_net *n)
 				continue;
 			break;
 		}
-		tx_one(n, n->tx_chain);
+		detoured |= tx_one(n, n->tx_chain);
 		virtq_push(q, n->tx_chain->head, 0);
 		/*
 		 * Each completion at once, not at the end of the round (the
@@ -475,6 +530,9 @@ static void tx_run(struct virtio_net *n)
 			break;
 		}
 	}
+	/* The detour's answers go out now, ahead of the TAP's frames. */
+	if (detoured)
+		rx_run(n);
 }
 
 /* --- event-loop callbacks (without dev->lock) ---------------------------- */
@@ -544,7 +602,12 @@ static int net_activate(struct virtio_dev *d)
 	n->rx_nused = 0;
 	n->rx_chain_held = false;
 	rx_watch(n, true);
-	tx_run(n);
+	/*
+	 * Frames queued before DRIVER_OK: sent from the VMM thread (this is a
+	 * vCPU's register write, and the detour's answers need malloc).
+	 */
+	if (write(n->kick_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0 && errno != EAGAIN)
+		warn("%s: cannot schedule TX: %s", n->name, strerror(errno));
 	return 0;
 }
 
@@ -633,6 +696,7 @@ static void net_free(struct virtio_net *n)
 	if (n->kick_fd >= 0)
 		close(n->kick_fd);
 	free(n->rx_frame);
+	free(n->detour_buf);
 	free(n->rx_chain);
 	free(n->tx_chain);
 	free(n);
@@ -776,6 +840,14 @@ struct virtio_dev *virtio_net_dev(struct virtio_net *n)
 void virtio_net_mac(struct virtio_net *n, uint8_t mac[6])
 {
 	memcpy(mac, n->config, 6);
+}
+
+int virtio_net_set_detour(struct virtio_net *n, const struct virtio_net_detour *d)
+{
+	if (!n->detour_buf && !(n->detour_buf = malloc(MAX_FRAME)))
+		return -1;
+	n->detour = *d;
+	return 0;
 }
 
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *st)

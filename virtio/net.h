@@ -27,6 +27,7 @@ struct virtio_net_stats {
 	uint64_t tx_frames, tx_bytes; /* written to the TAP (bytes without the header) */
 	uint64_t tx_drops;            /* sent by the guest but not written to the TAP */
 	uint64_t tx_errors;           /* of those, refused by the TAP (write errors) */
+	uint64_t detour_frames;       /* sent by the guest to the detour (the MMDS) */
 };
 
 /*
@@ -73,6 +74,26 @@ struct virtio_dev *virtio_net_dev(struct virtio_net *n);
 
 /* The MAC the guest sees. */
 void virtio_net_mac(struct virtio_net *n, uint8_t mac[6]);
+
+/*
+ * A detour: frames the guest sends that another party answers instead of
+ * the TAP (the MMDS, mmds/tcp.h). wants() sees the first bytes of each
+ * frame the guest sends (at most VIRTIO_NET_PEEK, without the virtio
+ * header); a frame it wants goes whole to take() and never to the TAP.
+ * give() is asked for frames for the guest before the TAP is read (at most
+ * cap bytes; 0: none), whenever the guest has receive buffers and after
+ * each frame take() got. The device calls them under its lock.
+ */
+#define VIRTIO_NET_PEEK 64
+struct virtio_net_detour {
+	bool (*wants)(void *opaque, const uint8_t *frame, size_t len);
+	void (*take)(void *opaque, const uint8_t *frame, size_t len);
+	size_t (*give)(void *opaque, uint8_t *buf, size_t cap);
+	void *opaque;
+};
+
+/* Set the detour (before the guest runs). 0, or -1 (no memory). */
+int virtio_net_set_detour(struct virtio_net *n, const struct virtio_net_detour *d);
 
 /* A snapshot of the counters (takes the device lock). */
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *st);

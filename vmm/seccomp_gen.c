@@ -102,6 +102,7 @@ static const struct allow allowlist[] = {
 	ANY(VMM, "preadv"),         /* virtio-blk */
 	ANY(VMM, "pwritev"),
 	ANY(VMM, "fdatasync"),      /* virtio-blk flush */
+	ANY(VMM, "getrandom"),      /* the MMDS: TCP sequence numbers, session tokens */
 	/* PATCH /drives after boot: open the new backing file (musl's open
 	 * adds F_SETFD FD_CLOEXEC), check it, size a block device. Only as
 	 * open_host_file() opens (musl adds O_LARGEFILE): no O_CREAT, no

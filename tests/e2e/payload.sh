@@ -205,6 +205,32 @@ api_pause() {
 		/tmp/console.in /payload/vmlinux "$VM_ROOT"
 }
 
+# mmds_setup,TAP,HOST_ADDR/PREFIX,GUEST_ADDR/PREFIX: the TAP (net_setup), and
+# /tmp/vm-mmds.json, a VM with eth0 on it whose MMDS (V2) serves
+# /tmp/mmds.json (given with --metadata), for a guest running ember.test=mmds.
+mmds_setup() {
+	net_setup "$1" "$2" 1 || return 1
+	big=$(head -c 3000 /dev/zero | tr '\0' 'm')
+	printf '{"latest":{"meta-data":{"ami-id":"ami-12345678","local-hostname":"ember",' >/tmp/mmds.json
+	printf '"big":"%s","placement":{"zone":"z1"}}}}' "$big" >>/tmp/mmds.json
+	echo "HOST-MMDS-BIG 3000 $(printf '%s' "$big" | md5sum | cut -d' ' -f1)"
+	cat >/tmp/vm-mmds.json <<EOF
+{
+  "boot-source": {
+    "kernel_image_path": "/payload/vmlinux",
+    "initrd_path": "/payload/initrd.cpio.gz",
+    "boot_args": "$VM_ARGS ember.test=mmds:$3"
+  },
+  "drives": [],
+  "network-interfaces": [
+    { "iface_id": "eth0", "guest_mac": "$VM_MAC", "host_dev_name": "$1" }
+  ],
+  "mmds-config": { "version": "V2", "network_interfaces": ["eth0"] },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 128 }
+}
+EOF
+}
+
 # FUNCTION[,ARG]...
 run_hook() {
 	# shellcheck disable=SC2086

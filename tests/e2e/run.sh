@@ -117,6 +117,7 @@ all_cases=(
 	"net $net_tmo net_setup,tap0,$net_host/24,$net_mib net_peer,$net_guest - --kernel ./vmlinux --initrd ./initrd.cpio.gz --mem-mib $((net_mib * 2 + 128)) --net tap=tap0,mac=02:00:00:00:00:01 --cmdline ember.test=net:$net_guest/24,$net_host,$net_mib"
 	"api-getting-started - vm_setup,tap0,$net_host/24,$api_mib api_net,tap0,$net_guest,$net_host,$api_mib - --api-sock /tmp/ember.sock"
 	"config-file - config_setup,tap0,$net_host,$net_guest,$api_mib net_peer,$net_guest - --no-api --config-file /tmp/vm.json"
+	"mmds - mmds_setup,tap0,$net_host/24,$net_guest/24 - EMBER-MMDS-DONE --no-api --config-file /tmp/vm-mmds.json --metadata /tmp/mmds.json"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
 	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
 	"jailed-memory-limit - jail_setup - - jailer $jail_args --id e2e-jailed-mem --cgroup memory.max=$((64 << 20)) -- --no-api --config-file /vm.json"
@@ -454,6 +455,40 @@ check_config_file() {
 	vm_checks
 	[ -z "$why" ] || return 0
 	net_checks "$api_mib"
+}
+
+# The MMDS from the guest (guest/init's mmds_test), V2, against Firecracker's
+# answers (src/vmm/src/mmds/mod.rs; test_mmds.py's test_mmds_v2_negative,
+# test_larger_than_mss_payloads).
+check_mmds() {
+	local k want got big
+	big=$(head -c 3000 /dev/zero | tr '\0' m)
+	local -A exp=(
+		[no-token]='HTTP/1.1 401  | No MMDS token provided. Use `X-metadata-token` or `X-aws-ec2-metadata-token` header to specify the session token.'
+		[token-length]='48'
+		[ami-id]='HTTP/1.1 200  | ami-12345678'
+		[listing]='HTTP/1.0 200  | ami-id|big|local-hostname|placement/'
+		[json]="HTTP/1.1 200  | {\"ami-id\":\"ami-12345678\",\"big\":\"$big\",\"local-hostname\":\"ember\",\"placement\":{\"zone\":\"z1\"}}"
+		[bad-token]='HTTP/1.1 401  | MMDS token not valid.'
+		[ttl-0]='HTTP/1.1 400  | Invalid time to live value provided for token: 0. Please provide a value between 1 and 21600.'
+		[post]='HTTP/1.1 501  | Unsupported HTTP method.'
+		[pipelined-count]='2'
+		[big]="3000 $(field HOST-MMDS-BIG "$host" | cut -d' ' -f2)"
+		[ping]='unanswered'
+	)
+	for k in no-token token-length ami-id listing json bad-token ttl-0 post pipelined-count big ping; do
+		want=${exp[$k]}
+		got=$(field "EMBER-MMDS $k" "$text")
+		if [ "$got" != "$want" ]; then
+			why="MMDS $k: got '${got:0:160}', expected '${want:0:160}'"
+			return 0
+		fi
+	done
+	if grep -q 'EMBER-MMDS-NC-ERROR' <<<"$text"; then
+		why="$(grep -m1 'EMBER-MMDS-NC-ERROR' <<<"$text")"
+		return 0
+	fi
+	info="11 answers as Firecracker's"
 }
 
 check_pause_resume() {

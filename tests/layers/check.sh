@@ -14,8 +14,9 @@ declare -A MAY=(
 	[kernel-loader]="core"
 	[vmm]="core"
 	[virtio]="core vmm"
-	[api-socket]="core kernel-loader vmm virtio"
-	[main]="core kernel-loader vmm virtio api-socket"
+	[mmds]="core"
+	[api-socket]="core kernel-loader vmm virtio mmds"
+	[main]="core kernel-loader vmm virtio mmds api-socket"
 	[jailer]="core"
 )
 
