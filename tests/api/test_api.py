@@ -560,7 +560,7 @@ def unsupported_and_unknown(tmp):
     e = Ember(tmp)
     try:
         for m, p, b in [("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/v"}),
-                        ("GET", "/balloon", None), ("PUT", "/mmds", {"a": 1}),
+                        ("GET", "/balloon", None),
                         ("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"}),
                         ("PUT", "/entropy", {}), ("PUT", "/cpu-config", {})]:
             expect(e.request(m, p, b), 400, "The requested operation is not supported")
@@ -1041,6 +1041,109 @@ def memory_limit(tmp):
                    "the guest's 32 MiB of memory do not fit the cgroup memory limit of 16 MiB", tmp)
 
 
+MMDS_NOT_INIT = "MMDS error: The MMDS data store is not initialized."
+MMDS_TOO_BIG = "MMDS limit exceeded error: The MMDS patch request doesn't fit."
+
+
+def header(r, name):
+    return [v for k, v in r.headers if k.lower() == name.lower()]
+
+
+@case
+def mmds_api(tmp):
+    """PUT/PATCH/GET /mmds and PUT /mmds/config as Firecracker answers them
+    (src/vmm/src/mmds/data_store.rs, rpc_interface.rs, request/mmds.rs,
+    resources.rs; test_mmds.py's test_mmds_dummy, test_mmds_limit_scenario,
+    test_deprecated_mmds_config; test_api.py's test_api_mmds_config)."""
+    tap = "embm%d" % os.getpid()
+    make_tap(tap)
+    e = Ember(tmp, ["--mmds-size-limit", "100"])
+    try:
+        r = e.get("/mmds")
+        check(r.status == 200 and r.raw == "{}", "GET /mmds at first: %r" % r)
+        expect(e.patch("/mmds", {"a": 1}), 400, MMDS_NOT_INIT)
+        # any JSON value; keys sorted, the last of duplicates, floats kept
+        expect(e.request("PUT", "/mmds", raw=b'{"b":{"c":"d"},"a":[1.5],"b":{"x":"y"},"z":null}'),
+               204)
+        check(e.get("/mmds").raw == '{"a":[1.5],"b":{"x":"y"},"z":null}', "GET /mmds after PUT")
+        check(e.get("/mmds/anything/below").raw == e.get("/mmds").raw, "GET /mmds/...")
+        # merge patch: null removes, objects merge
+        expect(e.patch("/mmds", {"b": {"x": None, "n": {"k": "v"}}, "z": None}), 204)
+        check(e.get("/mmds").raw == '{"a":[1.5],"b":{"n":{"k":"v"}}}', "after PATCH: %r"
+              % e.get("/mmds").raw)
+        # the limit (--mmds-size-limit 100) on the compact JSON: 413, nothing changed
+        before = e.get("/mmds").raw
+        r = e.put("/mmds", {"k": "v" * 100})
+        expect(r, 413, MMDS_TOO_BIG)
+        expect(e.patch("/mmds", {"k": "v" * 100}), 413, MMDS_TOO_BIG)
+        check(e.get("/mmds").raw == before, "a refused PUT/PATCH changed the store")
+        expect(e.put("/mmds/foo", {"a": 1}), 400, "Unrecognized PUT request path `foo`.")
+        expect(e.request("PUT", "/mmds", raw=b"{bad"), 400, SERDE)
+        # /mmds/config: the checks in Firecracker's order
+        for body, fault in [
+            ({}, "missing field `network_interfaces`"),
+            ({"network_interfaces": ["eth0"], "version": "V3"},
+             "unknown variant `V3`, expected `V1` or `V2`"),
+            ({"network_interfaces": ["eth0"], "ipv4_address": ""}, "invalid IPv4 address syntax"),
+            ({"network_interfaces": ["eth0"], "ipv4_address": "1.1.1.1"},
+             "MMMDS config error: The MMDS IPv4 address is not link local."),
+            ({"network_interfaces": ["eth0"], "ipv4_address": "169.254.0.2"},
+             "MMMDS config error: The MMDS IPv4 address is not link local."),
+            ({"network_interfaces": []}, "MMMDS config error: The list of network interface IDs "
+             "that allow forwarding MMDS requests is empty."),
+            ({"network_interfaces": ["eth0"]}, "MMMDS config error: The list of network "
+             "interface IDs provided contains at least one ID that does not correspond to any "
+             "existing network interface."),
+            ({"network_interfaces": ["eth0"], "bogus": 1}, "unknown field `bogus`"),
+        ]:
+            expect(e.put("/mmds/config", body), 400, fault)
+        check(e.get("/vm/config").json["mmds-config"] is None, "mmds-config after refusals")
+        expect(e.put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": tap}), 204)
+        # V1 (given or by default) is deprecated: a Deprecation header, success or not
+        for body, status, dep in [({"network_interfaces": ["eth0"]}, 204, True),
+                                  ({"network_interfaces": ["eth0"], "version": "V1"}, 204, True),
+                                  ({"network_interfaces": [], "version": "V1"}, 400, True),
+                                  ({"network_interfaces": ["eth0"], "version": "V2",
+                                    "ipv4_address": "169.254.170.2", "imds_compat": True},
+                                   204, False)]:
+            r = e.put("/mmds/config", body)
+            expect(r, status)
+            check((header(r, "Deprecation") == ["true"]) == dep,
+                  "%r: Deprecation header %r" % (body, header(r, "Deprecation")))
+        check(e.get("/vm/config").json["mmds-config"] ==
+              {"version": "V2", "network_interfaces": ["eth0"], "ipv4_address": "169.254.170.2",
+               "imds_compat": True}, "mmds-config %r" % e.get("/vm/config").json["mmds-config"])
+        boot(e)
+        # after boot: the store works on, the configuration is fixed
+        expect(e.patch("/mmds", {"c": "d"}), 204)
+        check(e.get("/mmds").json == {"a": [1.5], "b": {"n": {"k": "v"}}, "c": "d"},
+              "GET /mmds after boot")
+        expect(e.put("/mmds/config", {"network_interfaces": ["eth0"], "version": "V2"}), 400,
+               NOT_AFTER)
+        e.alive()
+    finally:
+        e.stop()
+        subprocess.run(["ip", "link", "del", tap], capture_output=True)
+    # a VM booted without an MMDS interface has no store to reach
+    e = Ember(tmp, name="ember2")
+    try:
+        boot(e)
+        for m, b in [("GET", None), ("PUT", {"a": 1}), ("PATCH", {"a": 1})]:
+            expect(e.request(m, "/mmds", b), 400, MMDS_NOT_INIT)
+    finally:
+        e.stop()
+    # --metadata and the config file's mmds-config
+    meta = os.path.join(tmp, "meta.json")
+    with open(meta, "w") as f:
+        f.write('{"latest": {"meta-data": {"ami-id": "ami-1"}}}')
+    e = Ember(tmp, ["--metadata", meta], name="ember3")
+    try:
+        check(e.get("/mmds").raw == '{"latest":{"meta-data":{"ami-id":"ami-1"}}}',
+              "GET /mmds after --metadata: %r" % e.get("/mmds").raw)
+    finally:
+        e.stop()
+
+
 def one_line_exit2(argv, want, tmp):
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20, cwd=tmp)
     err = p.stderr.decode("utf-8", "replace")
@@ -1175,6 +1278,12 @@ def flags(tmp):
     broken_cfg = os.path.join(tmp, "broken.json")
     with open(broken_cfg, "w") as f:
         f.write('{"boot-source": ')
+    bad_meta = os.path.join(tmp, "bad-meta.json")
+    with open(bad_meta, "w") as f:
+        f.write('{"a": ')
+    big_meta = os.path.join(tmp, "big-meta.json")
+    with open(big_meta, "w") as f:
+        f.write('{"a": "0123456789"}')
     cases = [
         ([EMBER, "--no-api"], "--no-api needs --config-file"),
         ([EMBER, "--kernel", GUEST, "--api-sock", sock], "cannot be combined"),
@@ -1186,13 +1295,18 @@ def flags(tmp):
         ([EMBER, "--id", "x" * 65, "--api-sock", sock], "--id"),
         ([EMBER, "--level", "loud", "--api-sock", sock], "--level"),
         ([EMBER, "--seccomp-filter", "/f", "--api-sock", sock], "--seccomp-filter"),
-        ([EMBER, "--metadata", "/m", "--api-sock", sock], "MMDS"),
+        ([EMBER, "--metadata", tmp + "/none.json", "--api-sock", sock],
+         "--metadata: cannot open"),
+        ([EMBER, "--metadata", bad_meta, "--api-sock", sock],
+         "MMDS error: metadata provided not valid json"),
+        ([EMBER, "--metadata", big_meta, "--mmds-size-limit", "10", "--api-sock", sock],
+         "Populating MMDS from file failed: The MMDS patch request doesn't fit."),
         ([EMBER, "--http-api-max-payload-size", "0", "--api-sock", sock], "not a number"),
         ([EMBER, "--http-api-max-payload-size", "999999", "--api-sock", sock], "not a number"),
         ([EMBER, "--no-api", "--config-file", bad_cfg], "unknown field `frobnicate`"),
         ([EMBER, "--no-api", "--config-file", broken_cfg], "EOF while parsing"),
         ([EMBER, "--no-api", "--config-file", tmp + "/none.json"], "cannot open"),
-        ([EMBER, "--no-api", "--config-file", tmp], "not a file"),
+        ([EMBER, "--no-api", "--config-file", tmp], "not a regular file"),
         ([EMBER, "--api-sock", sock, "extra"], "unexpected argument"),
     ]
     for argv, want in cases:

@@ -26,6 +26,12 @@
 #     exits 0 and removes its socket;
 #   config-file: the same VM from Firecracker's JSON with --no-api
 #     --config-file;
+#   mmds: Firecracker's config file with mmds-config V2 on eth0 (a TAP) and
+#     --metadata: the guest (ember.test=mmds, initramfs) asks the MMDS over
+#     busybox nc and wget: no token, a token, values, the listing, JSON,
+#     a bad token, a bad TTL, POST, two requests on one connection, a
+#     3000-byte value over several segments, and a ping nobody answers;
+#     each answer must be Firecracker's (check_mmds).
 #   pause-resume: the same requests (no NIC) for the guest's shell, which
 #     gets a loop printing a line every 150 ms typed on ember's console
 #     input; PATCH /vm Paused: no line for 2 s; Resumed: lines again; then

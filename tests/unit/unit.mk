@@ -46,12 +46,13 @@ test-unit: $(UNIT_TESTS)
 # $(BUILD)/fuzz/crash-*.
 #   make fuzz        each target for FUZZ_TIME seconds (default 300)
 #   make test-fuzz   each target for FUZZ_TEST_TIME seconds (default 30)
+# Targets: http (the API's parser), mmds (the MMDS's TCP responder and HTTP).
 PKGS_FUZZ      := clang-14 libclang-rt-14-dev
 FUZZ_DIR       := $(BUILD)/fuzz
 FUZZ_CC        := clang-14
 FUZZ_CFLAGS    := -std=gnu11 -Wall -Wextra -Werror -g -O1 -I. \
                   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS   := http
+FUZZ_TARGETS   := http mmds
 FUZZ_TIME      ?= 300
 FUZZ_TEST_TIME ?= 30
 
@@ -62,6 +63,12 @@ deps-fuzz:
 $(FUZZ_DIR)/fuzz_http: api-socket/fuzz_http.c api-socket/http.c api-socket/http.h | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) api-socket/fuzz_http.c api-socket/http.c -o $@
+
+$(FUZZ_DIR)/fuzz_mmds: mmds/fuzz_mmds.c mmds/tcp.c mmds/mmds.c mmds/tcp.h mmds/mmds.h \
+		$(CJSON_HOST_LIB) | deps-fuzz
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -isystem $(BUILD)/third_party/include mmds/fuzz_mmds.c \
+		mmds/tcp.c mmds/mmds.c $(CJSON_HOST_LIB) -o $@
 
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 fuzz: $(FUZZ_BINS)
