@@ -53,6 +53,20 @@ struct evloop;
 	X(logger, missed_metrics_count, M_INC)                                 \
 	X(logger, metrics_fails, M_INC)                                        \
 	X(logger, missed_log_count, M_INC)
+#define METRICS_mmds(X)                                                        \
+	X(mmds, rx_accepted, M_INC)                                            \
+	X(mmds, rx_accepted_err, M_INC)                                        \
+	X(mmds, rx_accepted_unusual, M_INC)                                    \
+	X(mmds, rx_bad_eth, M_INC)                                             \
+	X(mmds, rx_invalid_token, M_INC)                                       \
+	X(mmds, rx_no_token, M_INC)                                            \
+	X(mmds, rx_count, M_INC)                                               \
+	X(mmds, tx_bytes, M_INC)                                               \
+	X(mmds, tx_count, M_INC)                                               \
+	X(mmds, tx_errors, M_INC)                                              \
+	X(mmds, tx_frames, M_INC)                                              \
+	X(mmds, connections_created, M_INC)                                    \
+	X(mmds, connections_destroyed, M_INC)
 #define METRICS_patch_api_requests(X)                                          \
 	X(patch_api_requests, drive_count, M_INC)                              \
 	X(patch_api_requests, drive_fails, M_INC)                              \
@@ -94,7 +108,7 @@ struct evloop;
 
 /* The groups in the order they are written (devices go after api_server and logger). */
 #define METRICS_GROUPS(G)                                                      \
-	G(api_server) G(deprecated_api) G(get_api_requests) G(logger)           \
+	G(api_server) G(deprecated_api) G(get_api_requests) G(logger) G(mmds)   \
 	G(patch_api_requests)                                                  \
 	G(put_api_requests) G(uart) G(vcpu) G(vmm)
 

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* asprintf */
 #endif
 #include "mmds/mmds.h"
+#include "core/metrics.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -293,7 +294,7 @@ static int token_new(struct mmds *m, unsigned ttl, char out[MMDS_TOKEN_LEN + 1])
 	uint64_t now = now_ms();
 	struct token *t = &m->tokens[0];
 
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
 		return -1;
 	base64(r, sizeof(r), out);
 	/* A free or expired slot, else the one that expires first. */
@@ -621,10 +622,13 @@ static void serve_get(struct mmds *m, const struct req *q, const char *uri, stru
 	bool valid = t && t->value_len <= TOKEN_MAX_LEN && token_valid(m, t->value, t->value_len);
 
 	/* V1 serves without a valid token; the metrics count them all the same. */
-	if (!t)
+	if (!t) {
 		m->st.rx_no_token++;
-	else if (!valid)
+		METRIC_INC(ember_metrics.mmds.rx_no_token);
+	} else if (!valid) {
 		m->st.rx_invalid_token++;
+		METRIC_INC(ember_metrics.mmds.rx_invalid_token);
+	}
 	if (m->version == MMDS_V2 && !t) {
 		set_body(r, 401, false, "No MMDS token provided. Use `X-metadata-token` or "
 			 "`X-aws-ec2-metadata-token` header to specify the session token.");
@@ -782,6 +786,7 @@ int mmds_serve(void *opaque, const uint8_t *in, size_t len, bool eof, size_t *co
 	memset(&r, 0, sizeof(r));
 	pthread_mutex_lock(&m->lock);
 	m->st.rx_count++;
+	METRIC_INC(ember_metrics.mmds.rx_count);
 	if (parse(&q, (const char *)in, n, &r) == 0) {
 		if (!abs_path(&q, uri, sizeof(uri))) {
 			set_body(&r, 400, false, "Invalid URI.");
@@ -797,8 +802,12 @@ int mmds_serve(void *opaque, const uint8_t *in, size_t len, bool eof, size_t *co
 		r.http10 = false; /* refusals of the parser go out as HTTP/1.1 */
 	}
 	rc = serialize(&r, out, outlen);
-	if (rc == 0)
+	if (rc == 0) {
 		m->st.tx_bytes += *outlen;
+		METRIC_INC(ember_metrics.mmds.tx_count);
+	} else {
+		METRIC_INC(ember_metrics.mmds.tx_errors);
+	}
 	pthread_mutex_unlock(&m->lock);
 	free(r.body);
 	return rc < 0 ? -1 : 1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The MMDS's ARP and TCP responder (see tcp.h). */
 #include "mmds/tcp.h"
+#include "core/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,8 @@ struct tcp_stack *tcp_stack_new(uint32_t ip, const uint8_t mac[6], const struct 
 
 static void conn_free(struct conn *c)
 {
+	if (c->state != C_FREE)
+		METRIC_INC(ember_metrics.mmds.connections_destroyed);
 	free(c->out);
 	c->out = NULL;
 	c->out_len = 0;
@@ -177,6 +180,7 @@ static void arp_input(struct tcp_stack *s, const uint8_t *a, size_t len)
 	if (len < ARP_LEN || get16(a) != 1 || get16(a + 2) != ETH_IPV4 || a[4] != 6 ||
 	    a[5] != 4 || get16(a + 6) != 1) {
 		s->st.rx_bad++;
+		METRIC_INC(ember_metrics.mmds.rx_accepted_unusual);
 		return;
 	}
 	for (int i = 0; i < s->narp; i++)
@@ -349,6 +353,7 @@ static void tcp_input(struct tcp_stack *s, const uint8_t *eth, const uint8_t *ip
 
 	if (tlen < TCP_HLEN || (hlen = (size_t)(t[12] >> 4) * 4) < TCP_HLEN || hlen > tlen) {
 		s->st.rx_bad++;
+		METRIC_INC(ember_metrics.mmds.rx_accepted_err);
 		return;
 	}
 	memcpy(&src, ip + 12, 4);
@@ -363,6 +368,7 @@ static void tcp_input(struct tcp_stack *s, const uint8_t *eth, const uint8_t *ip
 
 	if (dport != TCP_PORT) {
 		s->st.rx_bad++; /* dropped without a word, as Firecracker's MMDS does */
+		METRIC_INC(ember_metrics.mmds.rx_accepted_unusual);
 		return;
 	}
 	c = conn_find(s, src, sport);
@@ -392,6 +398,7 @@ static void tcp_input(struct tcp_stack *s, const uint8_t *eth, const uint8_t *ip
 		c->used = ++s->clock;
 		c->used_ms = now_ms();
 		s->st.conns_opened++;
+		METRIC_INC(ember_metrics.mmds.connections_created);
 		return; /* the SYN-ACK is output's */
 	}
 	c->used = ++s->clock;
@@ -467,9 +474,11 @@ void tcp_stack_input(struct tcp_stack *s, const uint8_t *f, size_t len)
 
 	if (!tcp_stack_wants(s, f, len)) {
 		s->st.rx_bad++;
+		METRIC_INC(ember_metrics.mmds.rx_bad_eth);
 		return;
 	}
 	s->st.rx_frames++;
+	METRIC_INC(ember_metrics.mmds.rx_accepted);
 	if (get16(f + 12) == ETH_ARP) {
 		arp_input(s, f + ETH_HLEN, len - ETH_HLEN);
 		return;
@@ -481,6 +490,7 @@ void tcp_stack_input(struct tcp_stack *s, const uint8_t *f, size_t len)
 	if ((ip[0] >> 4) != 4 || ihl < IP_HLEN || total < ihl || total > len - ETH_HLEN ||
 	    (get16(ip + 6) & 0x3fff) || ip[9] != IP_TCP) {
 		s->st.rx_bad++;
+		METRIC_INC(ember_metrics.mmds.rx_accepted_err);
 		return;
 	}
 	tcp_input(s, f, ip, ip + ihl, total - ihl);
@@ -643,8 +653,11 @@ size_t tcp_stack_output(struct tcp_stack *s, uint8_t *buf, size_t cap)
 				conn_free(c);
 		}
 	}
-	if (len)
+	if (len) {
 		s->st.tx_frames++;
+		METRIC_INC(ember_metrics.mmds.tx_frames);
+		METRIC_ADD(ember_metrics.mmds.tx_bytes, len);
+	}
 	return len;
 }
 

@@ -8,6 +8,7 @@
  * and its refusals, micro-http's parse errors, the response bytes.
  */
 #include "api-socket/json.h"
+#include "core/metrics.h"
 #include "mmds/mmds.h"
 #include "tests/unit/unit.h"
 
@@ -164,6 +165,10 @@ static void test_get_v1(void)
 	ask(m, "GET / HTTP/1.1\r\nX-metadata-token: foo\r\n\r\n");
 	mmds_get_stats(m, &st);
 	CHECK_EQ(st.rx_invalid_token, 1);
+	/* and so do Firecracker's metrics (test_mmds_token reads them) */
+	CHECK_EQ(METRIC_GET(ember_metrics.mmds.rx_invalid_token), 1);
+	CHECK_EQ(METRIC_GET(ember_metrics.mmds.rx_no_token), st.rx_no_token);
+	CHECK_EQ(METRIC_GET(ember_metrics.mmds.rx_count), st.rx_count);
 	/* An absolute URI */
 	CHECK_STREQ(body_of(ask(m, "GET http://169.254.169.254/latest/meta-data/ami-id "
 				"HTTP/1.1\r\n\r\n")), "ami-12345678");
