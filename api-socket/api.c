@@ -45,13 +45,20 @@ int api_apply_logger(struct api *a, const struct config_logger *l, char *err, si
 	return 0;
 }
 
-int api_apply_metrics(struct api *a, const char *path, char *err, size_t errlen)
+int api_apply_metrics(struct api *a, const struct config_metrics *m, char *err, size_t errlen)
 {
-	char why[300];
+	char why[300], extra[METRICS_PROPERTIES_MAX + LOG_INSTANCE_ID_MAX + 32] = "";
 
-	if (metrics_configure(path, why, sizeof(why)) < 0)
+	if (metrics_configure(m->path, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Metrics error: Cannot initialize the metrics system due "
 			      "to bad user input: %s", why);
+	/* Firecracker's top-level fields after the timestamp (ids are plain: no escaping) */
+	if (m->emit_id)
+		snprintf(extra, sizeof(extra), "\"id\":\"%s\"", a->id);
+	if (m->properties[0])
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "%s\"properties\":%s",
+			 extra[0] ? "," : "", m->properties);
+	metrics_set_extra(extra);
 	/* Firecracker writes the metrics every 60 s from the start, and once now. */
 	if (metrics_start_periodic(a->loop) < 0 && errno != EBUSY)
 		LOG_WARN("cannot start the periodic metrics: %s", strerror(errno));
@@ -308,7 +315,7 @@ static int put_metrics(struct api *a, const char *id, const cJSON *j, char *err,
 
 	(void)id;
 	if (config_parse_metrics(j, &m, err, errlen) < 0 ||
-	    api_apply_metrics(a, m.path, err, errlen) < 0)
+	    api_apply_metrics(a, &m, err, errlen) < 0)
 		return -1;
 	a->cfg.metrics = m;
 	return 0;

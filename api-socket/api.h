@@ -76,7 +76,7 @@ int api_init(struct api *a, const struct api_vm_ops *ops, void *vm, struct evloo
  * config file, --log-path, --metrics-path). 0, or -1 with a reason.
  */
 int api_apply_logger(struct api *a, const struct config_logger *l, char *err, size_t errlen);
-int api_apply_metrics(struct api *a, const char *path, char *err, size_t errlen);
+int api_apply_metrics(struct api *a, const struct config_metrics *m, char *err, size_t errlen);
 
 /*
  * InstanceStart: boot a->cfg. 0, or -1 with a one-line reason in err and

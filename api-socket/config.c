@@ -655,10 +655,44 @@ int config_parse_metrics(const cJSON *j, struct config_metrics *out, char *err, 
 	if (json_check(j, &config_metrics_schema, v, err, errlen) < 0 ||
 	    json_str(v[ME_PATH], "metrics_path", m.path, sizeof(m.path), err, errlen) < 0)
 		return -1;
-	if ((v[ME_EMIT_ID] && cJSON_IsTrue(v[ME_EMIT_ID])) ||
-	    (v[ME_PROPERTIES] && v[ME_PROPERTIES]->child))
-		return errorf(err, errlen, "Metrics error: emit_id and properties are not supported "
-			      "by ember.");
+	m.emit_id = v[ME_EMIT_ID] && cJSON_IsTrue(v[ME_EMIT_ID]);
+	if (v[ME_PROPERTIES]) {
+		/* a map of strings, written with its keys sorted (serde's BTreeMap) */
+		const cJSON *p;
+		cJSON *sorted;
+		char *s;
+
+		cJSON_ArrayForEach(p, v[ME_PROPERTIES])
+			if (!cJSON_IsString(p))
+				return errorf(err, errlen, SERDE "invalid type: %s, expected a string "
+					      "(properties.%.60s).", cJSON_IsNumber(p) ? "integer" :
+					      cJSON_IsBool(p) ? "boolean" : cJSON_IsNull(p) ? "null" :
+					      cJSON_IsArray(p) ? "sequence" : "map", p->string);
+		sorted = cJSON_CreateObject();
+		for (const cJSON *least = NULL, *prev = NULL;; prev = least, least = NULL) {
+			cJSON_ArrayForEach(p, v[ME_PROPERTIES])
+				if ((!prev || strcmp(p->string, prev->string) > 0) &&
+				    (!least || strcmp(p->string, least->string) < 0))
+					least = p;
+			if (!least || !sorted)
+				break;
+			if (!cJSON_AddStringToObject(sorted, least->string, least->valuestring)) {
+				cJSON_Delete(sorted);
+				sorted = NULL;
+			}
+		}
+		s = sorted ? cJSON_PrintUnformatted(sorted) : NULL;
+		cJSON_Delete(sorted);
+		if (!s)
+			return errorf(err, errlen, "out of memory");
+		if (strlen(s) >= sizeof(m.properties)) {
+			free(s);
+			return errorf(err, errlen, "Metrics error: properties longer than %d bytes.",
+				      METRICS_PROPERTIES_MAX - 1);
+		}
+		strcpy(m.properties, s);
+		free(s);
+	}
 	*out = m;
 	return 0;
 }
@@ -1123,6 +1157,9 @@ char *config_vm_json(const struct ember_config *c)
 	if (ok && c->metrics.set) {
 		ok = (o = cJSON_AddObjectToObject(j, "metrics"));
 		ok = ok && cJSON_AddStringToObject(o, "metrics_path", c->metrics.path);
+		ok = ok && cJSON_AddBoolToObject(o, "emit_id", c->metrics.emit_id);
+		if (ok && c->metrics.properties[0])
+			ok = cJSON_AddItemToObject(o, "properties", cJSON_Parse(c->metrics.properties));
 	} else {
 		ok = ok && cJSON_AddNullToObject(j, "metrics");
 	}

@@ -54,9 +54,14 @@ struct config_logger {
 	char module[LOG_MODULE_MAX];  /* source path prefix; "" for all */
 };
 
+#define METRICS_PROPERTIES_MAX 4096
+
 struct config_metrics {
 	bool set;
 	char path[PATH_MAX];
+	bool emit_id;             /* an "id" (the instance id) on every line */
+	char properties[METRICS_PROPERTIES_MAX]; /* "properties" on every line: a compact
+					  * JSON object of strings, keys sorted; "" none */
 };
 
 struct config_serial {

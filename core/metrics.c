@@ -87,6 +87,16 @@ int metrics_configure(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+static char line_extra[8192];
+
+void metrics_set_extra(const char *fragment)
+{
+	pthread_mutex_lock(&m.lock);
+	if (strlen(fragment) < sizeof(line_extra))
+		strcpy(line_extra, fragment);
+	pthread_mutex_unlock(&m.lock);
+}
+
 bool metrics_configured(void)
 {
 	bool c;
@@ -246,6 +256,8 @@ static void format_line(struct jbuf *b, const struct metrics *snap)
 	clock_gettime(CLOCK_REALTIME, &now);
 	jput(b, "{\"utc_timestamp_ms\":%llu",
 	     (unsigned long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	if (line_extra[0])
+		jput(b, ",%s", line_extra);
 	for (size_t i = 0; i < NFIELDS; i++) {
 		const struct field *f = &fields[i];
 		uint64_t v = *at((struct metrics *)snap, f);

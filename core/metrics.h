@@ -180,6 +180,13 @@ int metrics_add_kind(const struct metrics_kind *k);
  */
 int metrics_add_device(const struct metrics_kind *k, const char *id, void *dev);
 
+/*
+ * Top-level members written after the timestamp on every line, as a JSON
+ * fragment ("\"id\":\"vm1\",\"properties\":{...}"; "" for none): Firecracker's
+ * emit_id and properties. Copied; longer than 8 KiB is cut off (not valid).
+ */
+void metrics_set_extra(const char *fragment);
+
 /* api_server.process_startup_time_us and _cpu_us. */
 void metrics_set_startup(uint64_t wall_us, uint64_t cpu_us);
 /*

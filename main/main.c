@@ -490,8 +490,13 @@ static void apply_log_flags(struct api *api, const struct args *a)
 		if (api_apply_logger(api, &l, err, sizeof(err)) < 0)
 			die(EMBER_EXIT_BAD_INPUT, "--log-path: %s", err);
 	}
-	if (a->metrics_path && api_apply_metrics(api, a->metrics_path, err, sizeof(err)) < 0)
-		die(EMBER_EXIT_BAD_INPUT, "--metrics-path: %s", err);
+	if (a->metrics_path) {
+		struct config_metrics m = { .set = true };
+
+		snprintf(m.path, sizeof(m.path), "%s", a->metrics_path);
+		if (api_apply_metrics(api, &m, err, sizeof(err)) < 0)
+			die(EMBER_EXIT_BAD_INPUT, "--metrics-path: %s", err);
+	}
 }
 
 #define CONFIG_FILE_MAX (1 << 20)
@@ -559,7 +564,7 @@ static void start_from_file(struct api *api, const char *path)
 	if (api->cfg.logger.set && api_apply_logger(api, &api->cfg.logger, err, sizeof(err)) < 0)
 		die(EMBER_EXIT_BAD_INPUT, "--config-file %s: %s", path, err);
 	if (api->cfg.metrics.set &&
-	    api_apply_metrics(api, api->cfg.metrics.path, err, sizeof(err)) < 0)
+	    api_apply_metrics(api, &api->cfg.metrics, err, sizeof(err)) < 0)
 		die(EMBER_EXIT_BAD_INPUT, "--config-file %s: %s", path, err);
 	if (api_start(api, &status, err, sizeof(err)) < 0)
 		die(status, "--config-file %s: %s", path, err);

@@ -517,10 +517,13 @@ def logger_and_metrics(tmp):
         expect(e.put("/logger", {"level": "Loud"}), 400, "Invalid LevelFilter")
         expect(e.put("/logger", {"log_path": tmp + "/no/such/dir/log"}), 400, "Logger error")
         expect(e.put("/metrics", {"metrics_path": metrics}), 204)
+        expect(e.put("/metrics", {"metrics_path": metrics, "properties": {"a": 1}}), 400,
+               "expected a string")
         wait_for(lambda: os.path.exists(metrics) and "utc_timestamp_ms" in open(metrics).read(),
                  "a metrics line")
         first = json.loads(open(metrics).read().splitlines()[0])
-        check("put_api_requests" in first, "metrics line %r" % first)
+        check("put_api_requests" in first and "id" not in first and "properties" not in first,
+              "metrics line %r" % first)
         expect(e.put("/metrics", {"metrics_path": metrics}), 400,
                "Metrics error: Cannot initialize the metrics system due to bad user input: "
                "Reinitialization of metrics not allowed.")
@@ -529,6 +532,26 @@ def logger_and_metrics(tmp):
         cfg = e.get("/vm/config").json
         check(cfg["logger"]["log_path"] == log and cfg["metrics"]["metrics_path"] == metrics,
               "GET /vm/config logger/metrics %r %r" % (cfg["logger"], cfg["metrics"]))
+    finally:
+        e.stop()
+    # emit_id and properties: top-level members after the timestamp on every line
+    # (Firecracker's logger/metrics.rs: test_instance_id_serialize_enabled,
+    # test_metrics_properties_serialize_set)
+    e = Ember(tmp, ["--id", "vm-7"], name="ember2")
+    try:
+        metrics = os.path.join(tmp, "fc2.metrics")
+        props = {"customer_id": "1234", "bundle_id": "fn-abc"}
+        expect(e.put("/metrics", {"metrics_path": metrics, "emit_id": True,
+                                  "properties": props}), 204)
+        wait_for(lambda: os.path.exists(metrics) and "utc_timestamp_ms" in open(metrics).read(),
+                 "a metrics line")
+        line = open(metrics).read().splitlines()[0]
+        check(line.startswith('{"utc_timestamp_ms":') and
+              ',"id":"vm-7","properties":{"bundle_id":"fn-abc","customer_id":"1234"},"api_server"'
+              in line, "metrics line %r" % line[:200])
+        check(e.get("/vm/config").json["metrics"] ==
+              {"metrics_path": metrics, "emit_id": True, "properties": props},
+              "GET /vm/config metrics %r" % e.get("/vm/config").json["metrics"])
     finally:
         e.stop()
 

@@ -575,10 +575,18 @@ static void test_misc_bodies(void)
 	REFUSE(config_put_metrics(&C, j, err, sizeof(err)), "{}", "missing field `metrics_path`");
 	REFUSE(config_put_metrics(&C, j, err, sizeof(err)), "{\"metrics_path\": \"\"}", "empty");
 	REFUSE(config_put_metrics(&C, j, err, sizeof(err)),
-	       "{\"metrics_path\": \"/m\", \"emit_id\": true}", "not supported");
+	       "{\"metrics_path\": \"/m\", \"properties\": {\"a\": 1}}",
+	       "invalid type: integer, expected a string (properties.a)");
 	ACCEPT(config_put_metrics(&C, j, err, sizeof(err)),
 	       "{\"metrics_path\": \"/m\", \"emit_id\": false}");
 	CHECK_STREQ(C.metrics.path, "/m");
+	CHECK(!C.metrics.emit_id && !C.metrics.properties[0]);
+	/* Firecracker's emit_id and properties (a map of strings, kept with sorted keys) */
+	ACCEPT(config_put_metrics(&C, j, err, sizeof(err)),
+	       "{\"metrics_path\": \"/m\", \"emit_id\": true, "
+	       "\"properties\": {\"z\": \"1\", \"bundle_id\": \"fn-abc\"}}");
+	CHECK(C.metrics.emit_id);
+	CHECK_STREQ(C.metrics.properties, "{\"bundle_id\":\"fn-abc\",\"z\":\"1\"}");
 
 	REFUSE(config_put_serial(&C, j, err, sizeof(err)), "{\"serial_out_path\": 1}",
 	       "invalid type");
