@@ -222,7 +222,7 @@ static const char *const huge_pages_variants[] = { "None", "Transparent", "2M", 
 enum { MC_VCPUS, MC_MEM, MC_SMT, MC_TEMPLATE, MC_DIRTY, MC_HUGE };
 static const struct json_field machine_fields[] = {
 	[MC_VCPUS] = { "vcpu_count", J_UINT, J_REQ, .max = 255 },
-	[MC_MEM] = { "mem_size_mib", J_UINT, J_REQ, .max = UINT64_MAX >> 20 },
+	[MC_MEM] = { "mem_size_mib", J_UINT, J_REQ },  /* a usize: any u64 */
 	[MC_SMT] = { "smt", J_BOOL, 0 },
 	[MC_TEMPLATE] = { "cpu_template", J_STR, J_NULL },
 	[MC_DIRTY] = { "track_dirty_pages", J_BOOL, 0 },
@@ -230,7 +230,7 @@ static const struct json_field machine_fields[] = {
 };
 static const struct json_field machine_patch_fields[] = {
 	[MC_VCPUS] = { "vcpu_count", J_UINT, J_NULL, .max = 255 },
-	[MC_MEM] = { "mem_size_mib", J_UINT, J_NULL, .max = UINT64_MAX >> 20 },
+	[MC_MEM] = { "mem_size_mib", J_UINT, J_NULL },
 	[MC_SMT] = { "smt", J_BOOL, J_NULL },
 	[MC_TEMPLATE] = { "cpu_template", J_STR, J_NULL },
 	[MC_DIRTY] = { "track_dirty_pages", J_BOOL, J_NULL },
@@ -261,8 +261,9 @@ int config_machine(struct ember_config *c, const cJSON *j, bool patch, char *err
 		mem = json_uint(v[MC_MEM]);
 	if (v[MC_SMT])
 		smt = cJSON_IsTrue(v[MC_SMT]);
+	/* The size's range is checked at InstanceStart, as Firecracker's allocation would fail. */
 	if (field_vcpus(vcpus, smt, why, sizeof(why)) < 0 ||
-	    field_mem_mib(mem, why, sizeof(why)) < 0)
+	    (mem == 0 && field_mem_mib(mem, why, sizeof(why)) < 0))
 		return errorf(err, errlen, "Machine config error: %s", why);
 	if (v[MC_TEMPLATE] && strcmp(v[MC_TEMPLATE]->valuestring, "None"))
 		return errorf(err, errlen, "Machine config error: CPU template \"%.32s\" is not "
@@ -1032,9 +1033,12 @@ static cJSON *machine_obj(const struct ember_config *c)
 {
 	cJSON *m = cJSON_CreateObject();
 	bool ok = m != NULL;
+	char num[24];
 
 	ok = ok && cJSON_AddNumberToObject(m, "vcpu_count", c->vm.vcpus);
-	ok = ok && cJSON_AddNumberToObject(m, "mem_size_mib", (double)c->vm.mem_mib);
+	/* as a u64, exactly (a double would round what PATCH may set, up to 2^64-1) */
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)c->vm.mem_mib);
+	ok = ok && cJSON_AddRawToObject(m, "mem_size_mib", num);
 	ok = ok && cJSON_AddBoolToObject(m, "smt", c->vm.smt);
 	ok = ok && cJSON_AddBoolToObject(m, "track_dirty_pages", c->track_dirty_pages);
 	ok = ok && cJSON_AddStringToObject(m, "huge_pages", field_huge_pages_name(c->vm.pages));

@@ -6,7 +6,9 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- the text: strict lexical checks, then cJSON --------------------------- */
@@ -219,6 +221,60 @@ static const char *where(const cJSON *j, const cJSON *m, bool key, char *buf, si
 	return buf;
 }
 
+/*
+ * cJSON keeps numbers as doubles, which cannot tell 2^64-1 from 2^64: give
+ * each number node its text (in valuestring, which cJSON frees and copies
+ * with the node but never prints for a number), for json_uint(). Strict
+ * documents only (integers: the number tokens outside strings come in the
+ * order a pre-order walk meets the nodes). 0, or -1 when out of memory.
+ */
+struct num_cursor {
+	const char *t;
+	size_t len, i;
+};
+
+static bool next_number(struct num_cursor *c, size_t *start, size_t *n)
+{
+	bool in_str = false;
+
+	for (; c->i < c->len; c->i++) {
+		char ch = c->t[c->i];
+
+		if (in_str) {
+			if (ch == '\\')
+				c->i++;
+			else if (ch == '"')
+				in_str = false;
+		} else if (ch == '"') {
+			in_str = true;
+		} else if (ch == '-' || isdigit((unsigned char)ch)) {
+			*start = c->i;
+			while (++c->i < c->len && isdigit((unsigned char)c->t[c->i]))
+				;
+			*n = c->i - *start;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int attach_numbers(cJSON *j, struct num_cursor *c)
+{
+	for (; j; j = j->next) {
+		if (cJSON_IsNumber(j)) {
+			size_t start, n;
+
+			if (!next_number(c, &start, &n))
+				return 0;
+			if (!(j->valuestring = strndup(c->t + start, n)))
+				return -1;
+		}
+		if (j->child && attach_numbers(j->child, c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static cJSON *parse(const char *text, size_t len, bool any, char *err, size_t errlen)
 {
 	const char *end = NULL;
@@ -252,6 +308,15 @@ static cJSON *parse(const char *text, size_t len, bool any, char *err, size_t er
 		cJSON_Delete(j);
 		return NULL;
 	}
+	{
+		struct num_cursor c = { text, len, 0 };
+
+		if (attach_numbers(j, &c) < 0) {
+			cJSON_Delete(j);
+			errorf(err, errlen, "out of memory");
+			return NULL;
+		}
+	}
 	if (cJSON_IsObject(j))
 		remember_positions(text, len, j);
 	return j;
@@ -265,6 +330,22 @@ cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen)
 cJSON *json_parse_value(const char *text, size_t len, char *err, size_t errlen)
 {
 	return parse(text, len, true, err, errlen);
+}
+
+/* The exact value of an integer's text; ERANGE past u64 (a double's value otherwise). */
+static uint64_t exact_uint(const cJSON *v, bool *range)
+{
+	unsigned long long x;
+	char *end;
+
+	*range = false;
+	if (!v->valuestring || v->valuestring[0] == '-')
+		return v->valuedouble >= 18446744073709551616.0 ? (*range = true, UINT64_MAX) :
+		       v->valuedouble <= 0 ? 0 : (uint64_t)v->valuedouble;
+	errno = 0;
+	x = strtoull(v->valuestring, &end, 10);
+	*range = errno == ERANGE;
+	return x;
 }
 
 /* ---- objects against schemas --------------------------------------------- */
@@ -332,13 +413,19 @@ static int check_value(const cJSON *m, const struct json_field *f, const char *a
 			      type_names[f->type], f->name, at);
 	}
 	/* past u64, serde_json reads a number as a float: an invalid type */
-	if (f->type == J_UINT && m->valuedouble >= 18446744073709551616.0)
-		return errorf(err, errlen, JSON_SERDE "invalid type: floating point `%.0f`, expected "
-			      "%s for `%s`%s.", m->valuedouble, type_names[f->type], f->name, at);
-	if (f->type == J_UINT && f->max && m->valuedouble > (double)f->max)
-		return errorf(err, errlen, JSON_SERDE "invalid value: integer `%.0f`, expected an "
-			      "integer from 0 to %llu for `%s`%s.", m->valuedouble,
-			      (unsigned long long)f->max, f->name, at);
+	if (f->type == J_UINT) {
+		bool range;
+		uint64_t x = exact_uint(m, &range);
+
+		if (range)
+			return errorf(err, errlen, JSON_SERDE "invalid type: floating point `%.0f`, "
+				      "expected %s for `%s`%s.", m->valuedouble, type_names[f->type],
+				      f->name, at);
+		if (f->max && x > f->max)
+			return errorf(err, errlen, JSON_SERDE "invalid value: integer `%llu`, expected "
+				      "an integer from 0 to %llu for `%s`%s.", (unsigned long long)x,
+				      (unsigned long long)f->max, f->name, at);
+	}
 	if (f->type == J_ENUM) {
 		size_t i;
 
@@ -398,7 +485,9 @@ int json_check(const cJSON *j, const struct json_schema *s, const cJSON **out,
 
 uint64_t json_uint(const cJSON *v)
 {
-	return (uint64_t)v->valuedouble;
+	bool range;
+
+	return exact_uint(v, &range);
 }
 
 bool json_has_ctl(const char *s)
