@@ -205,10 +205,12 @@ api_pause() {
 		/tmp/console.in /payload/vmlinux "$VM_ROOT"
 }
 
-# mmds_setup,TAP,HOST_ADDR/PREFIX,GUEST_ADDR/PREFIX: the TAP (net_setup), and
-# /tmp/vm-mmds.json, a VM with eth0 on it whose MMDS (V2) serves
-# /tmp/mmds.json (given with --metadata), for a guest running ember.test=mmds.
+# mmds_setup,TAP,HOST_ADDR/PREFIX,GUEST_ADDR/PREFIX[,VERSION]: the TAP
+# (net_setup), and /tmp/vm-mmds.json, a VM with eth0 on it whose MMDS (V2 by
+# default) serves /tmp/mmds.json (given with --metadata), for a guest running
+# ember.test=mmds.
 mmds_setup() {
+	v=${4:-V2}
 	net_setup "$1" "$2" 1 || return 1
 	big=$(head -c 3000 /dev/zero | tr '\0' 'm')
 	printf '{"latest":{"meta-data":{"ami-id":"ami-12345678","local-hostname":"ember",' >/tmp/mmds.json
@@ -219,13 +221,13 @@ mmds_setup() {
   "boot-source": {
     "kernel_image_path": "/payload/vmlinux",
     "initrd_path": "/payload/initrd.cpio.gz",
-    "boot_args": "$VM_ARGS ember.test=mmds:$3"
+    "boot_args": "$VM_ARGS ember.test=mmds:$3,169.254.169.254,$v"
   },
   "drives": [],
   "network-interfaces": [
     { "iface_id": "eth0", "guest_mac": "$VM_MAC", "host_dev_name": "$1" }
   ],
-  "mmds-config": { "version": "V2", "network_interfaces": ["eth0"] },
+  "mmds-config": { "version": "$v", "network_interfaces": ["eth0"] },
   "machine-config": { "vcpu_count": 1, "mem_size_mib": 128 }
 }
 EOF

@@ -30,8 +30,10 @@
 #     --metadata: the guest (ember.test=mmds, initramfs) asks the MMDS over
 #     busybox nc and wget: no token, a token, values, the listing, JSON,
 #     a bad token, a bad TTL, POST, two requests on one connection, a
-#     3000-byte value over several segments, and a ping nobody answers;
-#     each answer must be Firecracker's (check_mmds).
+#     request with a body (refused at once), one over 2500 bytes (reset,
+#     the MMDS serves on), a 3000-byte value over several segments, and a
+#     ping nobody answers; each answer must be Firecracker's (check_mmds).
+#   mmds-v1: the same with V1: GETs without a token or with a bad one.
 #   pause-resume: the same requests (no NIC) for the guest's shell, which
 #     gets a loop printing a line every 150 ms typed on ember's console
 #     input; PATCH /vm Paused: no line for 2 s; Resumed: lines again; then
@@ -124,6 +126,7 @@ all_cases=(
 	"api-getting-started - vm_setup,tap0,$net_host/24,$api_mib api_net,tap0,$net_guest,$net_host,$api_mib - --api-sock /tmp/ember.sock"
 	"config-file - config_setup,tap0,$net_host,$net_guest,$api_mib net_peer,$net_guest - --no-api --config-file /tmp/vm.json"
 	"mmds - mmds_setup,tap0,$net_host/24,$net_guest/24 - EMBER-MMDS-DONE --no-api --config-file /tmp/vm-mmds.json --metadata /tmp/mmds.json"
+	"mmds-v1 - mmds_setup,tap0,$net_host/24,$net_guest/24,V1 - EMBER-MMDS-DONE --no-api --config-file /tmp/vm-mmds.json --metadata /tmp/mmds.json"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
 	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
 	"jailed-memory-limit - jail_setup - - jailer $jail_args --id e2e-jailed-mem --cgroup memory.max=$((64 << 20)) -- --no-api --config-file /vm.json"
@@ -479,10 +482,14 @@ check_mmds() {
 		[ttl-0]='HTTP/1.1 400  | Invalid time to live value provided for token: 0. Please provide a value between 1 and 21600.'
 		[post]='HTTP/1.1 501  | Unsupported HTTP method.'
 		[pipelined-count]='2'
+		[content-length]='HTTP/1.1 400  | Invalid request.'
+		[oversized]='0 bytes'
+		[after-oversized]='HTTP/1.1 200  | ami-12345678'
 		[big]="3000 $(field HOST-MMDS-BIG "$host" | cut -d' ' -f2)"
 		[ping]='unanswered'
 	)
-	for k in no-token token-length ami-id listing json bad-token ttl-0 post pipelined-count big ping; do
+	for k in no-token token-length ami-id listing json bad-token ttl-0 post pipelined-count \
+		content-length oversized after-oversized big ping; do
 		want=${exp[$k]}
 		got=$(field "EMBER-MMDS $k" "$text")
 		if [ "$got" != "$want" ]; then
@@ -494,7 +501,19 @@ check_mmds() {
 		why="$(grep -m1 'EMBER-MMDS-NC-ERROR' <<<"$text")"
 		return 0
 	fi
-	info="11 answers as Firecracker's"
+	info="14 answers as Firecracker's"
+}
+
+check_mmds_v1() {
+	local k got
+	for k in no-token bad-token; do
+		got=$(field "EMBER-MMDS $k" "$text")
+		if [ "$got" != 'HTTP/1.1 200  | ami-12345678' ]; then
+			why="MMDS V1 $k: got '${got:0:160}', expected 'HTTP/1.1 200  | ami-12345678'"
+			return 0
+		fi
+	done
+	info="V1: no token needed"
 }
 
 check_pause_resume() {
