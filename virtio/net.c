@@ -21,6 +21,11 @@
  * is lost because the guest is slow, and the TAP's own queue (and the host
  * stack behind it) absorbs the backlog.
  *
+ * A detour (virtio_net_set_detour: the MMDS) sees each TX frame's first
+ * bytes; a frame it wants goes to it instead of the TAP, and the frames it
+ * has for the guest are delivered before the TAP is read (after each TX
+ * round that fed it, and whenever RX runs).
+ *
  * Everything runs under dev->lock: the transport holds it for the ops, the
  * event-loop callbacks here take it.
  */
