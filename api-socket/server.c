@@ -81,14 +81,6 @@ struct api_server {
 	ino_t sock_ino;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void poke(int fd)
 {
 	uint64_t one = 1;
@@ -356,7 +348,7 @@ static int service(struct api_server *s, struct conn *c)
 	}
 
 	/* Timeouts: a partial request must complete, output must move. */
-	uint64_t now = now_ms();
+	uint64_t now = mono_ms();
 	uint64_t tmo = (uint64_t)__atomic_load_n(&s->timeout_ms, __ATOMIC_RELAXED);
 
 	if (out_pending(c)) {
@@ -435,7 +427,7 @@ static void accept_all(struct api_server *s)
 		c->fd = fd;
 		c->events = EPOLLIN;
 		/* A client that connects and says nothing is idle too. */
-		c->deadline = now_ms() + (uint64_t)__atomic_load_n(&s->keepalive_ms, __ATOMIC_RELAXED);
+		c->deadline = mono_ms() + (uint64_t)__atomic_load_n(&s->keepalive_ms, __ATOMIC_RELAXED);
 		http_parser_init(&c->parser, __atomic_load_n(&max_payload, __ATOMIC_RELAXED));
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
@@ -475,7 +467,7 @@ static void *api_thread(void *arg)
 	if (seccomp_install) /* seccomp: before any client byte is handled */
 		seccomp_install(SECCOMP_API, 0);
 	while (!stopping(s)) {
-		uint64_t now = now_ms(), next = 0;
+		uint64_t now = mono_ms(), next = 0;
 		bool more = false;
 		int timeout = -1, n;
 
@@ -513,7 +505,7 @@ static void *api_thread(void *arg)
 			if (c->more && service(s, c))
 				conn_close(s, c);
 		}
-		now = now_ms();
+		now = mono_ms();
 		for (int i = s->nconns - 1; i >= 0 && i < s->nconns; i--) {
 			struct conn *c = s->conns[i];
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/logger.h"
 
@@ -86,5 +87,14 @@ int open_host_file(const char *path, int flags, bool blk_ok, char *err, size_t e
 const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* CLOCK_MONOTONIC in milliseconds (timeouts, rate limits, expiries). */
+static inline uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 #endif

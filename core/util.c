@@ -87,13 +87,10 @@ void guest_warn_reset(void)
 void guest_warn_at(const char *file, int line, const char *fmt, ...)
 {
 	char msg[512];
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = mono_ms();
 	bool say;
 	va_list ap;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	pthread_mutex_lock(&gw_lock);
 	if (!last_ms)
 		last_ms = now;

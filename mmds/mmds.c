@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* asprintf */
 #endif
 #include "mmds/mmds.h"
+#include "core/ember.h"
 #include "core/metrics.h"
 
 #include <cjson/cJSON.h>
@@ -172,25 +173,33 @@ static size_t json_size(const cJSON *v)
 	return n;
 }
 
-enum mmds_error mmds_put(struct mmds *m, const cJSON *v)
+/* The store becomes d (NULL: out of memory), when it fits (lock held; d is taken). */
+static enum mmds_error replace(struct mmds *m, cJSON *d)
 {
-	cJSON *d = cJSON_Duplicate(v, true);
 	size_t n;
 
 	if (!d || normalize(d) < 0 || !(n = json_size(d))) {
 		cJSON_Delete(d);
 		return MMDS_NO_MEMORY;
 	}
-	pthread_mutex_lock(&m->lock);
 	if (n > m->limit) {
-		pthread_mutex_unlock(&m->lock);
 		cJSON_Delete(d);
 		return MMDS_TOO_BIG;
 	}
 	cJSON_Delete(m->data);
 	m->data = d;
-	pthread_mutex_unlock(&m->lock);
 	return MMDS_OK;
+}
+
+enum mmds_error mmds_put(struct mmds *m, const cJSON *v)
+{
+	cJSON *d = cJSON_Duplicate(v, true);
+	enum mmds_error e;
+
+	pthread_mutex_lock(&m->lock);
+	e = replace(m, d);
+	pthread_mutex_unlock(&m->lock);
+	return e;
 }
 
 /* RFC 7396 onto t (owned; NULL: null): the result, or NULL when out of memory. */
@@ -227,8 +236,8 @@ static cJSON *merge(cJSON *t, const cJSON *p)
 
 enum mmds_error mmds_patch(struct mmds *m, const cJSON *patch)
 {
+	enum mmds_error e;
 	cJSON *d;
-	size_t n;
 
 	pthread_mutex_lock(&m->lock);
 	if (!m->data) {
@@ -236,20 +245,9 @@ enum mmds_error mmds_patch(struct mmds *m, const cJSON *patch)
 		return MMDS_NOT_INITIALIZED;
 	}
 	d = merge(cJSON_Duplicate(m->data, true), patch);
-	if (!d || normalize(d) < 0 || !(n = json_size(d))) {
-		pthread_mutex_unlock(&m->lock);
-		cJSON_Delete(d);
-		return MMDS_NO_MEMORY;
-	}
-	if (n > m->limit) {
-		pthread_mutex_unlock(&m->lock);
-		cJSON_Delete(d);
-		return MMDS_TOO_BIG;
-	}
-	cJSON_Delete(m->data);
-	m->data = d;
+	e = replace(m, d);
 	pthread_mutex_unlock(&m->lock);
-	return MMDS_OK;
+	return e;
 }
 
 char *mmds_json(struct mmds *m)
@@ -263,14 +261,6 @@ char *mmds_json(struct mmds *m)
 }
 
 /* --- tokens --------------------------------------------------------------------- */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void base64(const uint8_t *in, size_t n, char *out)
 {
@@ -291,7 +281,7 @@ static void base64(const uint8_t *in, size_t n, char *out)
 static int token_new(struct mmds *m, unsigned ttl, char out[MMDS_TOKEN_LEN + 1])
 {
 	uint8_t r[MMDS_TOKEN_LEN / 4 * 3];
-	uint64_t now = now_ms();
+	uint64_t now = mono_ms();
 	struct token *t = &m->tokens[0];
 
 	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
@@ -313,7 +303,7 @@ static int token_new(struct mmds *m, unsigned ttl, char out[MMDS_TOKEN_LEN + 1])
 
 static bool token_valid(struct mmds *m, const char *s, size_t len)
 {
-	uint64_t now = now_ms();
+	uint64_t now = mono_ms();
 
 	if (len != MMDS_TOKEN_LEN)
 		return false;

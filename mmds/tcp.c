@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The MMDS's ARP and TCP responder (see tcp.h). */
 #include "mmds/tcp.h"
+#include "core/ember.h"
 #include "core/metrics.h"
 
 #include <stdlib.h>
@@ -204,14 +205,6 @@ static struct conn *conn_find(struct tcp_stack *s, uint32_t ip, uint16_t port)
 	return NULL;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void conn_reset(struct tcp_stack *s, struct conn *c);
 
 /*
@@ -228,7 +221,7 @@ static struct conn *conn_slot(struct tcp_stack *s)
 		if (s->conns[i].used < lru->used)
 			lru = &s->conns[i];
 	}
-	if (now_ms() - lru->used_ms < TCP_IDLE_MS)
+	if (mono_ms() - lru->used_ms < TCP_IDLE_MS)
 		return NULL;
 	s->st.conns_evicted++;
 	conn_reset(s, lru);
@@ -396,13 +389,13 @@ static void tcp_input(struct tcp_stack *s, const uint8_t *eth, const uint8_t *ip
 		c->rcv_nxt = seq + 1;
 		c->wnd = win;
 		c->used = ++s->clock;
-		c->used_ms = now_ms();
+		c->used_ms = mono_ms();
 		s->st.conns_opened++;
 		METRIC_INC(ember_metrics.mmds.connections_created);
 		return; /* the SYN-ACK is output's */
 	}
 	c->used = ++s->clock;
-	c->used_ms = now_ms();
+	c->used_ms = mono_ms();
 	if (flags & F_RST) {
 		/* In the window only (RFC 5961 would ask for more; the guest is local). */
 		if (seq_le(c->rcv_nxt, seq) && seq_lt(seq, c->rcv_nxt + TCP_RCV_BUF + 1))
