@@ -108,6 +108,7 @@ int api_start(struct api *a, int *status, char *err, size_t errlen)
 	if (config_to_vm(&a->cfg, &a->boot, err, errlen) < 0)
 		return -1;
 	a->boot.boot_timer = a->boot_timer;
+	a->boot.no_acpi = a->no_acpi;
 	if (a->cfg.mmds.set) {
 		const struct config_mmds *m = &a->cfg.mmds;
 

@@ -64,6 +64,7 @@ struct api {
 	struct vm_config boot;    /* what InstanceStart booted (from cfg) */
 	char id[LOG_INSTANCE_ID_MAX + 1];
 	bool boot_timer;          /* --boot-timer */
+	bool no_acpi;             /* --no-acpi */
 	struct mmds *mmds;        /* the MMDS's store (/mmds, --metadata) */
 };
 

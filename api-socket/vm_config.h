@@ -56,6 +56,7 @@ struct vm_config {
 	struct net_spec nets[MAX_NETS];
 	int nnets;
 	bool boot_timer;                 /* --boot-timer: map the boot-timer page */
+	bool no_acpi;                    /* --no-acpi: the MP table only */
 	enum gm_pages pages;             /* huge_pages: None, Transparent, 2M */
 	bool smt;                        /* 2 threads per core (vcpus 1 or even) */
 	struct mmds *mmds;               /* the MMDS store (mmds/mmds.h), or NULL */

@@ -18,6 +18,7 @@
 #define ZERO_PAGE_SIZE        0x1000
 
 /* boot_params, outside the setup header */
+#define BP_ACPI_RSDP_ADDR     0x070 /* u64, where the RSDP is (0: scan for it) */
 #define BP_EXT_RAMDISK_IMAGE  0x0c0 /* u32, high half of ramdisk_image */
 #define BP_EXT_RAMDISK_SIZE   0x0c4 /* u32, high half of ramdisk_size */
 #define BP_EXT_CMD_LINE_PTR   0x0c8 /* u32, high half of cmd_line_ptr */

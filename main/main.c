@@ -98,6 +98,8 @@ static const char usage_text[] =
 "                     digits and '-' (default " LOG_INSTANCE_ID_DEFAULT ")\n"
 "    --boot-timer     log the guest's boot time when it writes 123 to the boot\n"
 "                     timer device\n"
+"    --no-acpi        no ACPI tables (the MP table and the command line's\n"
+"                     virtio_mmio.device= entries describe the machine either way)\n"
 "    --http-api-max-payload-size N\n"
 "                     largest API request body in bytes (default and maximum 51200)\n"
 "    --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
@@ -154,6 +156,7 @@ struct args {
 	bool show_level, show_origin;
 	const char *metrics_path;
 	bool boot_timer;
+	bool no_acpi;
 	bool no_seccomp;
 	uint64_t max_payload;
 	bool has_start, has_start_cpu;
@@ -211,7 +214,7 @@ enum {
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
 	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES, O_SMT,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
-	O_MEM_LIMIT, O_METADATA,
+	O_MEM_LIMIT, O_METADATA, O_NO_ACPI,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
 };
 
@@ -236,6 +239,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "show-log-origin", no_argument, NULL, O_SHOW_ORIGIN },
 		{ "metrics-path", required_argument, NULL, O_METRICS_PATH },
 		{ "boot-timer", no_argument, NULL, O_BOOT_TIMER },
+		{ "no-acpi", no_argument, NULL, O_NO_ACPI },
 		{ "huge-pages", required_argument, NULL, O_HUGE_PAGES },
 		{ "smt", no_argument, NULL, O_SMT },
 		{ "http-api-max-payload-size", required_argument, NULL, O_MAX_PAYLOAD },
@@ -352,6 +356,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		case O_SHOW_ORIGIN: a->show_origin = true; break;
 		case O_METRICS_PATH: a->metrics_path = path_arg("--metrics-path", optarg); break;
 		case O_BOOT_TIMER: a->boot_timer = true; break;
+		case O_NO_ACPI: a->no_acpi = true; break;
 		case O_MAX_PAYLOAD:
 			a->max_payload = parse_num("--http-api-max-payload-size", optarg, 1,
 						   HTTP_MAX_BODY);
@@ -589,11 +594,13 @@ int main(int argc, char **argv)
 	if (api_init(&api, &vmm_api_ops, &vmm, &vmm.loop, args.id) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "out of memory");
 	api.boot_timer = args.boot_timer;
+	api.no_acpi = args.no_acpi;
 	/* Firecracker's default: the API's payload limit */
 	mmds_set_limit(api.mmds, args.has_mmds_limit ? args.mmds_limit :
 		       args.max_payload ? args.max_payload : HTTP_MAX_BODY);
 	apply_log_flags(&api, &args);
 	cfg.boot_timer = args.boot_timer;
+	cfg.no_acpi = args.no_acpi;
 	if (args.direct) {
 		if (vmm_boot(&vmm, &cfg, &status, err, sizeof(err)) < 0)
 			die(status, "%s", err);

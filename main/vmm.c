@@ -4,8 +4,10 @@
 #include "core/ember.h"
 #include "core/logger.h"
 #include "core/metrics.h"
+#include "kernel-loader/bootparam.h"
 #include "kernel-loader/loader.h"
 #include "virtio/mmio.h"
+#include "vmm/acpi.h"
 #include "vmm/boot_timer.h"
 #include "vmm/legacy.h"
 #include "vmm/mptable.h"
@@ -110,6 +112,32 @@ static const char *mem_size(uint64_t bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%llu MiB", (unsigned long long)(bytes >> 20));
 	return buf;
+}
+
+
+/*
+ * The ACPI tables (kernels that read them find the CPUs, the IOAPIC and the
+ * virtio-mmio devices there; the MP table and the command line stay for
+ * the others) and their RSDP in boot_params. 0, or -1.
+ */
+static int write_acpi(struct vmm *v, const struct vm_config *c)
+{
+	struct acpi_mmio_dev devs[ACPI_MAX_DEVS];
+	struct acpi_machine m = { .ncpus = c->vcpus, .devs = devs };
+	uint64_t rsdp = ACPI_START;
+	char why[200];
+
+	for (int i = 0; i < v->ndevs && m.ndevs < ACPI_MAX_DEVS; i++)
+		devs[m.ndevs++] = (struct acpi_mmio_dev){
+			.base = VIRTIO_MMIO_BASE + (uint64_t)v->devs[i].slot * VIRTIO_MMIO_SIZE,
+			.size = VIRTIO_MMIO_SIZE,
+			.gsi = VIRTIO_MMIO_FIRST_GSI + (uint32_t)v->devs[i].slot,
+		};
+	if (acpi_setup(&v->vm, &m, why, sizeof(why)) < 0) {
+		warn("%s", why);
+		return -1;
+	}
+	return gm_write(&v->vm.mem, ZERO_PAGE_START + BP_ACPI_RSDP_ADDR, &rsdp, sizeof(rsdp));
 }
 
 /*
@@ -226,6 +254,8 @@ unmap:
 				       v->devs[i].metrics_obj) < 0)
 			warn("no metrics for %s %s", v->devs[i].kind->name, v->devs[i].id);
 	vm_write_boot_tables(&v->vm);
+	if (!c->no_acpi && write_acpi(v, c) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "cannot write the ACPI tables");
 	legacy_init(&v->vm);
 	i8042_init(&v->i8042, &v->vm);
 	serial_init(&v->com1, &v->vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, STDOUT_FILENO);

@@ -34,6 +34,11 @@
 #     the MMDS serves on), a 3000-byte value over several segments, and a
 #     ping nobody answers; each answer must be Firecracker's (check_mmds).
 #   mmds-v1: the same with V1: GETs without a token or with a bad one.
+#   stock-kernel: Debian's cloud kernel (linux-image-cloud-amd64, the test
+#     host's own: no MP table support, finds its machine through ACPI) with
+#     the initramfs and 2 vCPUs: it must see both CPUs (MADT) and the ACPI
+#     tables, and its `poweroff -f` must end ember with status 0 through the
+#     FADT's sleep control register (ember logs "ACPI S5").
 #   pause-resume: the same requests (no NIC) for the guest's shell, which
 #     gets a loop printing a line every 150 ms typed on ember's console
 #     input; PATCH /vm Paused: no line for 2 s; Resumed: lines again; then
@@ -127,6 +132,7 @@ all_cases=(
 	"config-file - config_setup,tap0,$net_host,$net_guest,$api_mib net_peer,$net_guest - --no-api --config-file /tmp/vm.json"
 	"mmds - mmds_setup,tap0,$net_host/24,$net_guest/24 - EMBER-MMDS-DONE --no-api --config-file /tmp/vm-mmds.json --metadata /tmp/mmds.json"
 	"mmds-v1 - mmds_setup,tap0,$net_host/24,$net_guest/24,V1 - EMBER-MMDS-DONE --no-api --config-file /tmp/vm-mmds.json --metadata /tmp/mmds.json"
+	"stock-kernel - - - EMBER-CPUS_2 --kernel ./stock-vmlinuz --initrd ./initrd.cpio.gz --vcpus 2 --cmdline ember.test=cpus-poweroff"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
 	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
 	"jailed-memory-limit - jail_setup - - jailer $jail_args --id e2e-jailed-mem --cgroup memory.max=$((64 << 20)) -- --no-api --config-file /vm.json"
@@ -220,6 +226,11 @@ attempt() {
 	done
 	files=("$ember:ember" "$jailer:ember-jailer" "$vmlinux:vmlinux" "$bzimage:bzImage"
 		"$initrd:initrd.cpio.gz" "$cases:cases.txt")
+	# Debian's cloud kernel, the test host's own, as a stock guest kernel
+	if grep -q stock-vmlinuz "$cases"; then
+		th_kernel
+		files+=("$TH_VMLINUZ:stock-vmlinuz")
+	fi
 	[ "$need_rootfs" = 0 ] || files+=("$rootfs:rootfs.ext4")
 	if [ "$need_curl" = 1 ]; then
 		mapfile -t curl_files < <(e2e_curl_files)
@@ -514,6 +525,20 @@ check_mmds_v1() {
 		fi
 	done
 	info="V1: no token needed"
+}
+
+check_stock_kernel() {
+	if ! grep -q 'ACPI: FACP 0x' <<<"$text" || ! grep -q 'ACPI: APIC 0x' <<<"$text"; then
+		why="the kernel did not list ember's FACP and APIC tables"
+	elif ! grep -q 'ACPI: Using ACPI (MADT) for SMP configuration' <<<"$text" &&
+		! grep -q 'ACPI: LAPIC' <<<"$text"; then
+		why="the kernel did not take its CPUs from the MADT"
+	elif ! grep -q 'EMBER-ACPI .*DSDT' <<<"$text"; then
+		why="no DSDT in /sys/firmware/acpi/tables: $(field EMBER-ACPI "$text")"
+	elif ! grep -q 'the guest powered off (ACPI S5)' <<<"$text"; then
+		why="ember did not see an ACPI power-off"
+	fi
+	info="$(grep -m1 -o 'ACPI: Using ACPI (MADT)[^|]*' <<<"$text" || true)"
 }
 
 check_pause_resume() {

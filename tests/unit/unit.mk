@@ -7,7 +7,7 @@ UNIT_DIR     := $(BUILD)/tests/unit
 UNIT_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
                 -fno-sanitize-recover=all -I. -isystem $(BUILD)/third_party/include
 # Code under test plus the framework and the image builders.
-UNIT_LIB_SRCS := core/guest_mem.c vmm/mptable.c $(wildcard kernel-loader/*.c) \
+UNIT_LIB_SRCS := core/guest_mem.c vmm/mptable.c vmm/acpi.c $(wildcard kernel-loader/*.c) \
                  virtio/virtqueue.c virtio/virtio.c virtio/blk.c virtio/net.c virtio/mmio.c mmds/tcp.c mmds/mmds.c \
                  core/util.c core/evloop.c core/stop.c \
                  api-socket/http.c api-socket/server.c api-socket/vm_config.c \
@@ -32,7 +32,13 @@ $(UNIT_LIB_OBJS) $(UNIT_TEST_OBJS): | $(CJSON_HDR)
 
 -include $(UNIT_LIB_OBJS:.o=.d) $(UNIT_TEST_OBJS:.o=.d)
 
-test-unit: $(UNIT_TESTS)
+# ACPICA's disassembler checks the ACPI tables (test_acpi).
+PKGS_UNIT := acpica-tools
+.PHONY: deps-unit
+deps-unit:
+	$(call need_pkgs,$(PKGS_UNIT))
+
+test-unit: deps-unit $(UNIT_TESTS)
 	@fail=0; tests/layers/check.sh || fail=1; \
 	for t in $(UNIT_TESTS); do \
 		echo "== $$t"; \

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Hardware-reduced ACPI tables for kernels that find their machine through
+ * ACPI (a stock distribution kernel): RSDP, XSDT, FADT, MADT and a DSDT in
+ * AML, written by our own code below 1 MiB (reserved in the e820 map, where
+ * Linux also scans for the RSDP; boot_params.acpi_rsdp_addr names it too).
+ *
+ *   FADT  HW_REDUCED_ACPI; sleep control, sleep status and reset registers
+ *         on I/O ports of ours (ACPI_SLEEP_CONTROL...); no legacy PM blocks
+ *   MADT  one local APIC per vCPU (ids 0..n-1), the IOAPIC (id n, GSI 0):
+ *         the same machine as the MP table, which stays for other kernels
+ *   DSDT  COM1 (PNP0501), the i8042 (PNP0303), one LNRO0005 device per
+ *         virtio-mmio slot (its page and interrupt), and _S5 for poweroff
+ *
+ * A guest's poweroff writes SLP_TYP 5 with SLP_EN to the sleep control
+ * register, its reboot the reset value to the reset register:
+ * acpi_pm_init() turns both into the end of the VM (status 0).
+ */
+#ifndef EMBER_VMM_ACPI_H
+#define EMBER_VMM_ACPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ACPI_START          0xe0000ULL /* RSDP, then the tables (up to 0xfffff) */
+#define ACPI_MAX_SIZE       0x10000ULL
+#define ACPI_SLEEP_CONTROL  0x600      /* I/O ports (byte registers) */
+#define ACPI_SLEEP_STATUS   0x601
+#define ACPI_RESET          0x602
+#define ACPI_RESET_VALUE    0x01
+#define ACPI_S5_TYPE        5          /* _S5's SLP_TYP */
+#define ACPI_MAX_DEVS       16
+
+/* A virtio-mmio slot for the DSDT. */
+struct acpi_mmio_dev {
+	uint64_t base, size;
+	uint32_t gsi;
+};
+
+struct acpi_machine {
+	int ncpus;
+	const struct acpi_mmio_dev *devs;
+	int ndevs;                  /* at most ACPI_MAX_DEVS */
+};
+
+/*
+ * Build the tables into buf (cap bytes), as they go at guest address
+ * ACPI_START (the RSDP first): their length, or 0 when they do not fit.
+ */
+size_t acpi_build(uint8_t *buf, size_t cap, const struct acpi_machine *m);
+
+struct vm;
+/*
+ * Write the tables into the VM's memory and register the sleep and reset
+ * ports. 0, or -1 with a reason.
+ */
+int acpi_setup(struct vm *vm, const struct acpi_machine *m, char *err, size_t errlen);
+
+#endif
