@@ -38,7 +38,11 @@
 #     host's own: no MP table support, finds its machine through ACPI) with
 #     the initramfs and 2 vCPUs: it must see both CPUs (MADT) and the ACPI
 #     tables, and its `poweroff -f` must end ember with status 0 through the
-#     FADT's sleep control register (ember logs "ACPI S5").
+#     FADT's sleep control register (ember logs "ACPI S5"); the serial
+#     port's interrupts arrive.
+#   stock-kernel-reboot: the same kernel, told to reboot through ACPI
+#     (/sys/kernel/reboot/type acpi, as reboot=a): its reboot -f ends ember
+#     with status 0 through the FADT's reset register.
 #   pause-resume: the same requests (no NIC) for the guest's shell, which
 #     gets a loop printing a line every 150 ms typed on ember's console
 #     input; PATCH /vm Paused: no line for 2 s; Resumed: lines again; then
@@ -133,6 +137,7 @@ all_cases=(
 	"mmds - mmds_setup,tap0,$net_host/24,$net_guest/24 - EMBER-MMDS-DONE --no-api --config-file /tmp/vm-mmds.json --metadata /tmp/mmds.json"
 	"mmds-v1 - mmds_setup,tap0,$net_host/24,$net_guest/24,V1 - EMBER-MMDS-DONE --no-api --config-file /tmp/vm-mmds.json --metadata /tmp/mmds.json"
 	"stock-kernel - - - EMBER-CPUS_2 --kernel ./stock-vmlinuz --initrd ./initrd.cpio.gz --vcpus 2 --cmdline ember.test=cpus-poweroff"
+	"stock-kernel-reboot - - - EMBER-REBOOT-TYPE_acpi --kernel ./stock-vmlinuz --initrd ./initrd.cpio.gz --cmdline ember.test=reboot-acpi"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
 	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
 	"jailed-memory-limit - jail_setup - - jailer $jail_args --id e2e-jailed-mem --cgroup memory.max=$((64 << 20)) -- --no-api --config-file /vm.json"
@@ -537,8 +542,15 @@ check_stock_kernel() {
 		why="no DSDT in /sys/firmware/acpi/tables: $(field EMBER-ACPI "$text")"
 	elif ! grep -q 'the guest powered off (ACPI S5)' <<<"$text"; then
 		why="ember did not see an ACPI power-off"
+	elif ! grep -Eq 'EMBER-IRQ +[0-9]+: +[1-9][0-9]* .*IO-APIC +4-edge +ttyS0' <<<"$text"; then
+		why="no serial interrupts on IOAPIC pin 4: $(field EMBER-IRQ "$text")"
 	fi
 	info="$(grep -m1 -o 'ACPI: Using ACPI (MADT)[^|]*' <<<"$text" || true)"
+}
+
+check_stock_kernel_reboot() {
+	grep -q 'the guest reset itself (ACPI reset register)' <<<"$text" ||
+		why="ember did not see the ACPI reset register written"
 }
 
 check_pause_resume() {
