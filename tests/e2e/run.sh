@@ -40,6 +40,12 @@
 #     tables, and its `poweroff -f` must end ember with status 0 through the
 #     FADT's sleep control register (ember logs "ACPI S5"); the serial
 #     port's interrupts arrive.
+#   stock-kernel-virtio: the same kernel, 2 vCPUs, with the root disk
+#     (read-only) and a NIC on a TAP: its initramfs (ours, with the
+#     kernel's virtio_mmio, virtio_blk and virtio_net modules appended)
+#     loads them; they find the devices through the DSDT alone (the
+#     kernel has no virtio_mmio.device= support): it mounts /dev/vda, pings
+#     the test host 3 times over eth0 and powers off (status 0).
 #   stock-kernel-reboot: the same kernel, told to reboot through ACPI
 #     (/sys/kernel/reboot/type acpi, as reboot=a): its reboot -f ends ember
 #     with status 0 through the FADT's reset register.
@@ -137,6 +143,7 @@ all_cases=(
 	"mmds - mmds_setup,tap0,$net_host/24,$net_guest/24 - EMBER-MMDS-DONE --no-api --config-file /tmp/vm-mmds.json --metadata /tmp/mmds.json"
 	"mmds-v1 - mmds_setup,tap0,$net_host/24,$net_guest/24,V1 - EMBER-MMDS-DONE --no-api --config-file /tmp/vm-mmds.json --metadata /tmp/mmds.json"
 	"stock-kernel - - - EMBER-CPUS_2 --kernel ./stock-vmlinuz --initrd ./initrd.cpio.gz --vcpus 2 --cmdline ember.test=cpus-poweroff"
+	"stock-kernel-virtio - net_setup,tap0,$net_host/24,1 - EMBER-STOCK-PING_3/3 --kernel ./stock-vmlinuz --initrd ./stock-initrd.img --vcpus 2 --mem-mib 256 --drive path=./rootfs.ext4,root,ro --net tap=tap0,mac=02:00:00:00:00:05 --cmdline ember.test=stock:$net_guest/24,$net_host"
 	"stock-kernel-reboot - - - EMBER-REBOOT-TYPE_acpi --kernel ./stock-vmlinuz --initrd ./initrd.cpio.gz --cmdline ember.test=reboot-acpi"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
 	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
@@ -198,6 +205,20 @@ e2e_curl_files() {
 	done <"$work/curl.ldd"
 }
 
+# stock_initrd OUT: the initramfs and, appended (the kernel reads both
+# archives), /lib/modules/stock/ with TH_STOCK_GUEST_MODULES from the
+# test-host kernel's package.
+stock_initrd() {
+	local d="$work/stock-modules" m
+	rm -rf "$d"
+	mkdir -p "$d/lib/modules/stock"
+	for m in $TH_STOCK_GUEST_MODULES; do
+		cp "$TH_KDIR/${m##*/}.ko" "$d/lib/modules/stock/" || th_die "no ${m##*/}.ko in $TH_KDIR"
+	done
+	cp "$initrd" "$1"
+	(cd "$d" && find lib | cpio -o -H newc --quiet | gzip -9) >>"$1" || th_die "cannot append the modules to $1"
+}
+
 # A hung test host (seen under heavy load: its console falls silent, the
 # payload's own timeouts never fire) would hold the run for all of its
 # timeout. th_watch stops it once one step outlasts its own limit: the boot
@@ -235,6 +256,11 @@ attempt() {
 	if grep -q stock-vmlinuz "$cases"; then
 		th_kernel
 		files+=("$TH_VMLINUZ:stock-vmlinuz")
+	fi
+	# ... and its modules for ember's devices, in an archive appended to the initramfs
+	if grep -q stock-initrd "$cases"; then
+		stock_initrd "$work/stock-initrd.img"
+		files+=("$work/stock-initrd.img:stock-initrd.img")
 	fi
 	[ "$need_rootfs" = 0 ] || files+=("$rootfs:rootfs.ext4")
 	if [ "$need_curl" = 1 ]; then
@@ -546,6 +572,19 @@ check_stock_kernel() {
 		why="no serial interrupts on IOAPIC pin 4: $(field EMBER-IRQ "$text")"
 	fi
 	info="$(grep -m1 -o 'ACPI: Using ACPI (MADT)[^|]*' <<<"$text" || true)"
+}
+
+check_stock_kernel_virtio() {
+	if [ "$(field EMBER-CPUS "$text")" != 2 ]; then
+		why="the guest saw $(field EMBER-CPUS "$text") CPUs, expected 2"
+	elif [ "$(field EMBER-STOCK-DRIVERS "$text")" != 2 ]; then
+		why="$(field EMBER-STOCK-DRIVERS "$text") LNRO0005 devices bound to virtio-mmio, expected 2"
+	elif [[ "$(field EMBER-STOCK-ROOT "$text")" != "ember /mnt/sbin/init" ]]; then
+		why="the root disk: '$(field EMBER-STOCK-ROOT "$text")'"
+	elif ! grep -q 'the guest powered off (ACPI S5)' <<<"$text"; then
+		why="ember did not see an ACPI power-off"
+	fi
+	info="2 CPUs, vda mounted, 3/3 pings, poweroff"
 }
 
 check_stock_kernel_reboot() {

@@ -46,7 +46,12 @@ TH_KVM_MODULES="virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd drivers
 TH_HOSTROOT_MODULES="drivers/virtio/virtio_ring drivers/virtio/virtio
 	drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev
 	drivers/virtio/virtio_pci fs/fuse/fuse fs/fuse/virtiofs fs/overlayfs/overlay"
-TH_MODULES="$TH_KVM_MODULES $TH_HOSTROOT_MODULES"
+# What a stock guest of the same kernel needs for ember's devices (e2e's
+# stock-kernel-virtio; loaded in this order): virtio-mmio, -blk, -net.
+TH_STOCK_GUEST_MODULES="drivers/virtio/virtio_ring drivers/virtio/virtio
+	drivers/virtio/virtio_mmio drivers/block/virtio_blk net/core/failover
+	drivers/net/net_failover drivers/net/virtio_net"
+TH_MODULES="$TH_KVM_MODULES $TH_HOSTROOT_MODULES $TH_STOCK_GUEST_MODULES"
 # QEMU's virtiofsd (package qemu-system-common), for TH_HOSTROOT=1.
 TH_VIRTIOFSD=/usr/lib/qemu/virtiofsd
 # Two emulated CPUs: QEMU runs them on two host threads (MTTCG), and a guest
