@@ -88,6 +88,12 @@ static inline void put_le32(uint8_t *p, uint32_t v)
 	put_le16(p + 2, (uint16_t)(v >> 16));
 }
 
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
 
 int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	     struct kernel_info *ki, char *err, size_t errlen);

@@ -97,3 +97,39 @@ int write_boot_params(const struct guest_mem *gm, const struct kernel_info *ki,
 		return errorf(err, errlen, "guest memory too small for the boot parameters");
 	return 0;
 }
+
+/* Xen's struct hvm_start_info (version 1) and what it points to. */
+#define PVH_MAGIC        0x336ec578u
+#define PVH_MODLIST      (PVH_START_INFO + 0x40)  /* one hvm_modlist_entry (32 bytes) */
+#define PVH_MEMMAP       (PVH_START_INFO + 0x100) /* hvm_memmap_table_entry (24 bytes) each */
+#define PVH_MEMMAP_MAX   ((0x1000 - 0x100) / 24)
+
+int write_pvh_start_info(const struct guest_mem *gm, uint64_t initrd_addr, uint64_t initrd_len,
+			 uint64_t rsdp, char *err, size_t errlen)
+{
+	struct e820_entry e820[PVH_MEMMAP_MAX];
+	uint8_t page[0x1000] = { 0 }, *si = page, *mod = page + 0x40, *mm = page + 0x100;
+	int n = e820_build(gm, e820, PVH_MEMMAP_MAX);
+
+	if (n <= 0)
+		return errorf(err, errlen, "PVH: no memory map");
+	put_le32(si, PVH_MAGIC);
+	put_le32(si + 4, 1);                     /* version */
+	put_le32(si + 8, 0);                     /* flags */
+	put_le32(si + 12, initrd_len ? 1 : 0);   /* nr_modules */
+	put_le64(si + 16, initrd_len ? PVH_MODLIST : 0);
+	put_le64(si + 24, CMDLINE_START);
+	put_le64(si + 32, rsdp);
+	put_le64(si + 40, PVH_MEMMAP);
+	put_le32(si + 48, (uint32_t)n);          /* memmap_entries */
+	put_le64(mod, initrd_addr);
+	put_le64(mod + 8, initrd_len);
+	for (int i = 0; i < n; i++) {
+		put_le64(mm + 24 * i, e820[i].addr);
+		put_le64(mm + 24 * i + 8, e820[i].size);
+		put_le32(mm + 24 * i + 16, e820[i].type);
+	}
+	if (gm_write(gm, PVH_START_INFO, page, sizeof(page)) < 0)
+		return errorf(err, errlen, "PVH: guest memory too small");
+	return 0;
+}

@@ -85,6 +85,48 @@ static int check_seg(const struct seg *s, uint64_t len, uint64_t low_end,
 	return 0;
 }
 
+/*
+ * The Xen PVH entry (note "Xen", type XEN_ELFNOTE_PHYS32_ENTRY, a 4- or
+ * 8-byte address) if a PT_NOTE segment has one inside a loaded segment
+ * below 4 GiB; else 0. Every note is bounds-checked.
+ */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+static uint64_t pvh_note(const uint8_t *img, uint64_t flen, const Elf64_Ehdr *eh,
+			 const struct seg *segs, unsigned int n)
+{
+	for (unsigned int i = 0; i < eh->e_phnum; i++) {
+		Elf64_Phdr ph;
+		uint64_t off, end;
+
+		memcpy(&ph, img + eh->e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_NOTE || ph.p_offset > flen || ph.p_filesz > flen - ph.p_offset)
+			continue;
+		for (off = ph.p_offset, end = ph.p_offset + ph.p_filesz; end - off >= 12;) {
+			Elf64_Nhdr nh;
+			uint64_t name_sz, desc_off, desc_sz, entry = 0;
+
+			memcpy(&nh, img + off, sizeof(nh));
+			name_sz = ((uint64_t)nh.n_namesz + 3) & ~3ULL;
+			desc_sz = ((uint64_t)nh.n_descsz + 3) & ~3ULL;
+			if (name_sz > end - off - 12 || desc_sz > end - off - 12 - name_sz)
+				break;
+			desc_off = off + 12 + name_sz;
+			if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
+			    !memcmp(img + off + 12, "Xen", 4) &&
+			    (nh.n_descsz == 4 || nh.n_descsz == 8)) {
+				memcpy(&entry, img + desc_off, nh.n_descsz);
+				for (unsigned int k = 0; k < n; k++)
+					if (entry < 0x100000000ULL && entry >= segs[k].paddr &&
+					    entry < segs[k].paddr + segs[k].memsz)
+						return entry;
+				return 0;
+			}
+			off = desc_off + desc_sz;
+		}
+	}
+	return 0;
+}
+
 int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	     struct kernel_info *ki, char *err, size_t errlen)
 {
@@ -168,6 +210,7 @@ int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 
 	ki->format = KERNEL_ELF;
 	ki->entry = eh.e_entry;
+	ki->pvh_entry = pvh_note(img, flen, &eh, segs, n);
 	ki->load_start = lo;
 	ki->load_end = hi;
 	ki->hdr_len = 0;

@@ -20,6 +20,7 @@ enum kernel_format { KERNEL_ELF = 1, KERNEL_BZIMAGE = 2 };
 struct kernel_info {
 	enum kernel_format format;
 	uint64_t entry;          /* 64-bit entry point (guest-physical) */
+	uint64_t pvh_entry;      /* ELF with the Xen PVH note: its 32-bit entry (else 0) */
 	uint64_t load_start;     /* lowest guest-physical byte loaded */
 	uint64_t load_end;       /* one past the highest byte the kernel owns
 				  * (for bzImage: max(1 MiB + image, its runtime
@@ -73,6 +74,16 @@ struct e820_entry {
  * Returns the number of entries written (at most max), -1 if max is short.
  */
 int e820_build(const struct guest_mem *gm, struct e820_entry *out, int max);
+
+/*
+ * PVH boot (Xen's hvm_start_info, version 1, as Linux's pvh_start_xen
+ * reads it): written at PVH_START_INFO with its module list (the initrd)
+ * and memory map after it; cmdline at CMDLINE_START (write_boot_params puts
+ * it there), rsdp 0 for none. 0, or -1 with a reason.
+ */
+#define PVH_START_INFO  0x6000ULL
+int write_pvh_start_info(const struct guest_mem *gm, uint64_t initrd_addr, uint64_t initrd_len,
+			 uint64_t rsdp, char *err, size_t errlen);
 
 /*
  * Write the command line at CMDLINE_START and the zero page at

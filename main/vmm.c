@@ -228,6 +228,14 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 	}
 	if (write_boot_params(&v->vm.mem, &ki, cmdline, initrd_addr, initrd_len, err, errlen) < 0)
 		goto close;
+	/* An ELF vmlinux with Xen's PVH note starts there (its 64-bit entry is the fallback). */
+	if (ki.pvh_entry) {
+		if (write_pvh_start_info(&v->vm.mem, initrd_addr, initrd_len,
+					 c->no_acpi ? 0 : ACPI_START, err, errlen) < 0)
+			goto close;
+		LOG_INFO("kernel %s: PVH entry at 0x%llx", c->kernel,
+			 (unsigned long long)ki.pvh_entry);
+	}
 	r = 0;
 close:
 	if (r < 0)
@@ -259,7 +267,8 @@ unmap:
 	legacy_init(&v->vm);
 	i8042_init(&v->i8042, &v->vm);
 	serial_init(&v->com1, &v->vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, STDOUT_FILENO);
-	vm_create_vcpus(&v->vm, ki.entry);
+	vm_create_vcpus(&v->vm, ki.pvh_entry ? ki.pvh_entry : ki.entry,
+			ki.pvh_entry ? PVH_START_INFO : 0);
 
 	term_raw(STDIN_FILENO);
 	serial_attach_input(&v->com1, &v->loop, STDIN_FILENO);

@@ -199,6 +199,42 @@ static void set_long_mode(struct vcpu *c, uint64_t entry)
 	KVM_OR_DIE(c->fd, KVM_SET_REGS, &r);
 }
 
+/*
+ * Xen's PVH entry: 32-bit protected mode, flat segments, no paging,
+ * %ebx = the hvm_start_info (Linux's pvh_start_xen sets up the rest).
+ */
+static void set_pvh_mode(struct vcpu *c, uint64_t entry, uint64_t start_info)
+{
+	struct kvm_sregs s;
+	struct kvm_regs r = { .rflags = 0x2, .rip = entry, .rbx = start_info };
+	struct kvm_segment code = {
+		.base = 0, .limit = 0xffffffff, .selector = BOOT_CS_SELECTOR,
+		.type = 0xb, .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1,
+	};
+	struct kvm_segment data = code;
+	struct kvm_segment tss = {
+		.base = 0, .limit = 0x67, .selector = BOOT_TSS_SELECTOR,
+		.type = 0xb, .present = 1, .s = 0,
+	};
+
+	data.selector = BOOT_DS_SELECTOR;
+	data.type = 0x3;
+	KVM_OR_DIE(c->fd, KVM_GET_SREGS, &s);
+	s.cs = code;
+	s.ds = s.es = s.fs = s.gs = s.ss = data;
+	s.tr = tss;
+	s.gdt.base = BOOT_GDT_START;
+	s.gdt.limit = 6 * 8 - 1;
+	s.idt.base = BOOT_IDT_START;
+	s.idt.limit = 0;
+	s.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_NE;
+	s.cr3 = 0;
+	s.cr4 = 0;
+	s.efer = 0;
+	KVM_OR_DIE(c->fd, KVM_SET_SREGS, &s);
+	KVM_OR_DIE(c->fd, KVM_SET_REGS, &r);
+}
+
 static void set_fpu_msrs_lapic(struct vcpu *c)
 {
 	static const uint32_t zero_msrs[] = {
@@ -236,7 +272,7 @@ static void set_fpu_msrs_lapic(struct vcpu *c)
 	KVM_OR_DIE(c->fd, KVM_SET_LAPIC, &lapic);
 }
 
-void vm_create_vcpus(struct vm *vm, uint64_t entry)
+void vm_create_vcpus(struct vm *vm, uint64_t entry, uint64_t pvh_start_info)
 {
 	size_t cpuid_size = sizeof(*vm->cpuid) +
 			    vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
@@ -266,7 +302,9 @@ void vm_create_vcpus(struct vm *vm, uint64_t entry)
 		KVM_OR_DIE(c->fd, KVM_SET_CPUID2, cpuid);
 		set_fpu_msrs_lapic(c);
 		/* Application processors wait for INIT/SIPI from the guest. */
-		if (i == 0)
+		if (i == 0 && pvh_start_info)
+			set_pvh_mode(c, entry, pvh_start_info);
+		else if (i == 0)
 			set_long_mode(c, entry);
 	}
 	free(cpuid);

@@ -45,7 +45,11 @@ struct vm {
  */
 void vm_create(struct vm *vm, int nvcpus);
 /* Create the vCPUs: CPUID, MSRs, LAPIC LINTs; the BSP in long mode at entry. */
-void vm_create_vcpus(struct vm *vm, uint64_t entry);
+/*
+ * The vCPUs; the first starts at entry: in 64-bit mode (boot_params in
+ * %rsi), or with pvh_start_info non-zero at a PVH entry in 32-bit mode.
+ */
+void vm_create_vcpus(struct vm *vm, uint64_t entry, uint64_t pvh_start_info);
 /* Write the boot GDT and identity page tables into guest memory. */
 void vm_write_boot_tables(struct vm *vm);
 /* Start one thread per vCPU. */

@@ -317,5 +317,40 @@ static void test_small_guest(void)
 	free(img);
 }
 
-UNIT_MAIN(TEST(test_e820), TEST(test_elf_zero_page), TEST(test_bzimage_zero_page),
-	  TEST(test_high_memory), TEST(test_cmdline_limits), TEST(test_small_guest))
+static uint32_t get32(const uint8_t *p) { return g32(p, 0); }
+static uint64_t get64(const uint8_t *p) { return g32(p, 0) | (uint64_t)g32(p, 4) << 32; }
+
+/* PVH's hvm_start_info (Xen's public/arch-x86/hvm/start_info.h, version 1). */
+static void test_pvh_start_info(void)
+{
+	struct tmem t;
+	char err[200];
+	uint8_t *si;
+
+	if (tmem_init(&t, MEM))
+		return;
+	CHECK_OK(write_pvh_start_info(&t.gm, 0x3000000, 0x123456, 0xe0000, err, sizeof(err)),
+		 err);
+	si = t.buf + PVH_START_INFO;
+	CHECK_EQ(get32(si), 0x336ec578);          /* magic */
+	CHECK_EQ(get32(si + 4), 1);               /* version */
+	CHECK_EQ(get32(si + 12), 1);              /* nr_modules: the initrd */
+	CHECK_EQ(get64(si + 16), PVH_START_INFO + 0x40);
+	CHECK_EQ(get64(si + 24), CMDLINE_START);
+	CHECK_EQ(get64(si + 32), 0xe0000);        /* rsdp */
+	CHECK_EQ(get32(si + 48), 3);              /* memmap entries: the e820 map's */
+	CHECK_EQ(get64(t.buf + get64(si + 16)), 0x3000000);
+	CHECK_EQ(get64(t.buf + get64(si + 16) + 8), 0x123456);
+	CHECK_EQ(get64(t.buf + get64(si + 40) + 48), 0x100000);          /* 3rd: RAM at 1 MiB */
+	CHECK_EQ(get64(t.buf + get64(si + 40) + 56), MEM - 0x100000);
+	CHECK_EQ(get32(t.buf + get64(si + 40) + 64), E820_RAM);
+	/* no initrd, no ACPI */
+	CHECK_OK(write_pvh_start_info(&t.gm, 0, 0, 0, err, sizeof(err)), err);
+	CHECK_EQ(get32(si + 12), 0);
+	CHECK_EQ(get64(si + 16), 0);
+	CHECK_EQ(get64(si + 32), 0);
+	tmem_free(&t);
+}
+
+UNIT_MAIN(TEST(test_e820), TEST(test_pvh_start_info), TEST(test_elf_zero_page),
+	  TEST(test_bzimage_zero_page), TEST(test_high_memory), TEST(test_cmdline_limits), TEST(test_small_guest))

@@ -73,6 +73,7 @@ static void test_good_multi_segment(void)
 	CHECK_EQ(ki.boot_version, 0);
 	CHECK_EQ(ki.cmdline_max, CMDLINE_MAX_SIZE - 1);
 	CHECK_EQ(ki.initrd_addr_max, 0xffffffffULL);
+	CHECK_EQ(ki.pvh_entry, 0); /* the PT_NOTE holds no note that parses */
 	for (int i = 0; i < 4; i++) {
 		const Elf64_Phdr *ph = elf_phdr(img, i);
 
@@ -352,13 +353,73 @@ static void test_error_buffer(void)
 	free(img);
 }
 
+/* Notes: name size, desc size, type, name and desc each padded to 4 bytes. */
+static size_t note(uint8_t *p, const char *name, uint32_t type, const void *desc, uint32_t dlen)
+{
+	uint32_t h[3] = { (uint32_t)strlen(name) + 1, dlen, type };
+	size_t n = (h[0] + 3) & ~3u, d = (dlen + 3) & ~3u;
+
+	memcpy(p, h, 12);
+	memset(p + 12, 0, n + d);
+	memcpy(p + 12, name, h[0]);
+	memcpy(p + 12 + n, desc, dlen);
+	return 12 + n + d;
+}
+
+/* Xen's PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY, 18), after another note. */
+static void test_pvh_note(void)
+{
+	const struct elf_seg s[] = {
+		{ PT_LOAD, K16M, 0x3000, 0x3000 },
+		{ PT_NOTE, 0, 0x40, 0 },
+	};
+	uint64_t entry = K16M + 0x100, outside = K16M + 0x5000;
+	uint32_t gnu = 0x12345678, entry32 = (uint32_t)(K16M + 0x200);
+	size_t len, o;
+	uint8_t *img = make_elf(s, 2, K16M + 0x10, &len), *n;
+
+	n = img + elf_phdr(img, 1)->p_offset;
+	o = note(n, "GNU", 3, &gnu, 4);
+	note(n + o, "Xen", 18, &entry, 8);
+	fresh();
+	CHECK_OK(load(img, len), err);
+	CHECK_EQ(ki.pvh_entry, K16M + 0x100);
+	CHECK_EQ(ki.entry, K16M + 0x10);
+	/* a 4-byte address works too */
+	note(n + o, "Xen", 18, &entry32, 4);
+	fresh();
+	CHECK_OK(load(img, len), err);
+	CHECK_EQ(ki.pvh_entry, K16M + 0x200);
+	/* an entry outside the loaded segments: no PVH (the 64-bit entry stays) */
+	note(n + o, "Xen", 18, &outside, 8);
+	fresh();
+	CHECK_OK(load(img, len), err);
+	CHECK_EQ(ki.pvh_entry, 0);
+	/* a note whose sizes run past its segment: ignored, never read */
+	note(n + o, "Xen", 18, &entry, 8);
+	((uint32_t *)(n + o))[1] = 0xfffffff0u;
+	fresh();
+	CHECK_OK(load(img, len), err);
+	CHECK_EQ(ki.pvh_entry, 0);
+	/* another type, another name: no PVH */
+	note(n + o, "Xen", 17, &entry, 8);
+	fresh();
+	CHECK_OK(load(img, len), err);
+	CHECK_EQ(ki.pvh_entry, 0);
+	note(n + o, "Xe", 18, &entry, 8);
+	fresh();
+	CHECK_OK(load(img, len), err);
+	CHECK_EQ(ki.pvh_entry, 0);
+	free(img);
+}
+
 static void test_cleanup(void)
 {
 	tmem_free(&M);
 	CHECK(M.buf == NULL);
 }
 
-UNIT_MAIN(TEST(test_good_multi_segment), TEST(test_boundaries), TEST(test_truncated),
+UNIT_MAIN(TEST(test_good_multi_segment), TEST(test_pvh_note), TEST(test_boundaries), TEST(test_truncated),
 	  TEST(test_bad_header), TEST(test_bad_segment_file_range),
 	  TEST(test_bad_segment_placement), TEST(test_overlap), TEST(test_error_buffer),
 	  TEST(test_cleanup))
