@@ -294,6 +294,24 @@ static int find_drive(const struct ember_config *c, const char *id)
 	return -1;
 }
 
+static void swap_drives(struct ember_config *c, int a, int b)
+{
+	struct drive_spec d = c->vm.drives[a];
+	struct config_limiter lim = c->drive_limiter[a];
+	char partuuid[PARTUUID_MAX + 1];
+	bool wb = c->writeback[a];
+
+	strcpy(partuuid, c->partuuid[a]);
+	c->vm.drives[a] = c->vm.drives[b];
+	c->drive_limiter[a] = c->drive_limiter[b];
+	c->writeback[a] = c->writeback[b];
+	strcpy(c->partuuid[a], c->partuuid[b]);
+	c->vm.drives[b] = d;
+	c->drive_limiter[b] = lim;
+	c->writeback[b] = wb;
+	strcpy(c->partuuid[b], partuuid);
+}
+
 static const char *const cache_variants[] = { "Unsafe", "Writeback", NULL };
 static const char *const engine_variants[] = { "Sync", "Async", NULL };
 
@@ -318,7 +336,7 @@ int config_put_drive(struct ember_config *c, const cJSON *j, const char *path_id
 	struct drive_spec *d = calloc(1, sizeof(*d));  /* a PATH_MAX path */
 	char why[300], partuuid[PARTUUID_MAX + 1] = "";
 	struct config_limiter lim;
-	bool wb;
+	bool wb, added;
 	int at, r = -1;
 
 	if (!d)
@@ -378,12 +396,24 @@ int config_put_drive(struct ember_config *c, const cJSON *j, const char *path_id
 		       "%s", why);
 		goto out;
 	}
-	if (at < 0)
+	added = at < 0;
+	if (added)
 		at = c->vm.ndrives++;
 	c->vm.drives[at] = *d;
 	strcpy(c->partuuid[at], partuuid);
 	c->writeback[at] = wb;
 	c->drive_limiter[at] = lim;
+	/*
+	 * Firecracker's order (its BlockBuilder::insert), which GET /vm/config
+	 * shows and the slots follow (/dev/vda first): a new root drive goes to
+	 * the front, the others after it as added; a drive updated into the
+	 * root changes places with the first.
+	 */
+	if (d->root && added)
+		for (int k = at; k > 0; k--)
+			swap_drives(c, k, k - 1);
+	else if (d->root && at > 0)
+		swap_drives(c, 0, at);
 	r = 0;
 out:
 	free(d);

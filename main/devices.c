@@ -19,7 +19,11 @@ static int blk_count(const struct vm_config *c)
 	return c->ndrives;
 }
 
-/* The drive in slot order i: the root drive, then the others as given. */
+/*
+ * The drive in slot order i: the root drive, then the others as given (the
+ * API and config file keep Firecracker's order, root first, already; the
+ * command line's --drive options may name the root drive anywhere).
+ */
 static const struct drive_spec *blk_spec(const struct vm_config *c, int i)
 {
 	int root = -1;

@@ -337,6 +337,48 @@ static void test_machine(void)
 #define DRIVE(id, path, extra) \
 	fmt("{\"drive_id\": \"%s\", \"path_on_host\": \"%s\", \"is_root_device\": %s}", id, path, extra)
 
+/* Firecracker's order of the drives (BlockBuilder::insert): GET /vm/config
+ * and the slots follow it. */
+static void test_drive_order(void)
+{
+	static const char *const ids[] = { "x", "y", "z" };
+	char got[4 * 70];
+
+	setup();
+	for (int i = 0; i < 3; i++)
+		ACCEPT(config_put_drive(&C, j, ids[i], err, sizeof(err)), DRIVE(ids[i], disk, "false"));
+	/* a drive updated into the root swaps with the first: z y x, not z x y */
+	ACCEPT(config_put_drive(&C, j, "z", err, sizeof(err)), DRIVE("z", disk2, "true"));
+	snprintf(got, sizeof(got), "%s %s %s", C.vm.drives[0].id, C.vm.drives[1].id,
+		 C.vm.drives[2].id);
+	CHECK_STREQ(got, "z y x");
+	CHECK_STREQ(C.vm.drives[0].path, disk2);
+	CHECK(C.vm.drives[0].root);
+	teardown();
+
+	/* a new root drive goes to the front, the others keep their order (the
+	 * SDK puts its root drive last) */
+	setup();
+	for (int i = 0; i < 3; i++)
+		ACCEPT(config_put_drive(&C, j, ids[i], err, sizeof(err)), DRIVE(ids[i], disk, "false"));
+	ACCEPT(config_put_drive(&C, j, "root_drive", err, sizeof(err)),
+	       fmt("{\"drive_id\": \"root_drive\", \"path_on_host\": \"%s\", \"is_root_device\": true, "
+		   "\"cache_type\": \"Writeback\", \"rate_limiter\": {\"ops\": {\"size\": 5, "
+		   "\"refill_time\": 10}}}", disk2));
+	snprintf(got, sizeof(got), "%s %s %s %s", C.vm.drives[0].id, C.vm.drives[1].id,
+		 C.vm.drives[2].id, C.vm.drives[3].id);
+	CHECK_STREQ(got, "root_drive x y z");
+	/* what belongs to a drive moved with it */
+	CHECK(C.writeback[0] && !C.writeback[1] && !C.writeback[3]);
+	CHECK(C.drive_limiter[0].set && C.drive_limiter[0].ops.size == 5 && !C.drive_limiter[1].set);
+	CHECK_STREQ(C.vm.drives[0].path, disk2);
+	/* the root updated in place stays first */
+	ACCEPT(config_put_drive(&C, j, "root_drive", err, sizeof(err)), DRIVE("root_drive", disk, "true"));
+	CHECK_STREQ(C.vm.drives[0].id, "root_drive");
+	CHECK_STREQ(C.vm.drives[3].id, "z");
+	teardown();
+}
+
 static void test_drives(void)
 {
 	setup();
@@ -429,8 +471,11 @@ static void test_drives(void)
 	{
 		static struct vm_config vm;
 
+		/* the drive updated into the root changed places with the first */
+		CHECK_STREQ(C.vm.drives[0].id, "data");
+		CHECK_STREQ(C.vm.drives[1].id, "rootfs");
 		CHECK_OK(config_to_vm(&C, &vm, err, sizeof(err)), err);
-		CHECK(!vm.drives[1].root);
+		CHECK(!vm.drives[0].root);
 		CHECK_STREQ(vm.cmdline, "root=PARTUUID=0eaa91a0-01 ro");
 	}
 	for (int i = 2; i < MAX_DRIVES; i++) {
@@ -803,5 +848,5 @@ static void test_positions(void)
 	teardown();
 }
 
-UNIT_MAIN(TEST(test_reader), TEST(test_positions), TEST(test_boot_source), TEST(test_machine), TEST(test_drives),
+UNIT_MAIN(TEST(test_reader), TEST(test_positions), TEST(test_boot_source), TEST(test_machine), TEST(test_drive_order), TEST(test_drives),
 	  TEST(test_nets), TEST(test_misc_bodies), TEST(test_config_file), TEST(test_ids))
