@@ -119,11 +119,12 @@ include tests/unit/unit.mk
 include tests/guests/guests.mk
 include tests/api/api.mk
 include tests/seccomp/seccomp.mk
+include tests/clients/clients.mk
 
 test-e2e: $(BUILD)/ember guest deps-nested
 	tests/e2e/run.sh $(BUILD)
 
-TEST_LEVELS := test-unit test-fuzz test-guests test-api test-seccomp test-jailer test-e2e
+TEST_LEVELS := test-unit test-fuzz test-guests test-api test-seccomp test-jailer test-e2e test-clients
 test:
 	@tests/run-all.sh $(TEST_LEVELS)
 

@@ -5,7 +5,9 @@
 # needs KVM (CMD, from the repository's top) where a KVM can run it.
 #
 # - On this machine's /dev/kvm when it exists and runs a test guest
-#   (BUILD/ember boots BUILD/tests/guests/badport.elf to "PASS badport"):
+#   (BUILD/ember boots BUILD/tests/guests/badport.elf to "PASS badport";
+#   with LEVEL_LINUX=1, for a level that boots Linux guests, the kernel-mode
+#   instructions of BUILD/tests/guests/kvmprobe.elf to "KVMPROBE OK"):
 #   CMD runs here as it is.
 # - Otherwise inside the nested test host, which has a real KVM whatever this
 #   machine has: this machine's / is shared with it read-only (virtiofs) under
@@ -56,7 +58,10 @@ case "${EMBER_TEST_KVM:-}" in
 local) where=local why="forced by EMBER_TEST_KVM=local" ;;
 nested) where=nested why="forced by EMBER_TEST_KVM=nested" ;;
 "")
-	probe="$build/tests/guests/badport.elf"
+	probe="$build/tests/guests/badport.elf" pass="PASS badport" what="a test guest"
+	if [ "${LEVEL_LINUX:-0}" = 1 ]; then
+		probe="$build/tests/guests/kvmprobe.elf" pass="KVMPROBE OK" what="a Linux guest"
+	fi
 	if [ ! -e /dev/kvm ]; then
 		where=nested why="this machine has no /dev/kvm"
 	elif [ ! -x "$build/ember" ] || [ ! -r "$probe" ]; then
@@ -64,11 +69,11 @@ nested) where=nested why="forced by EMBER_TEST_KVM=nested" ;;
 	else
 		out=$(timeout -k 5 30 "$build/ember" --kernel "$probe" --mem-mib 64 </dev/null 2>&1)
 		rc=$?
-		if [ "$rc" = 0 ] && grep -q "PASS badport" <<<"$out"; then
-			where=local why="a test guest runs on it"
+		if [ "$rc" = 0 ] && grep -q "$pass" <<<"$out"; then
+			where=local why="$what runs on it"
 		else
 			where=nested
-			why="a test guest does not run on this machine's /dev/kvm (status $rc: $(tail -n 1 <<<"$out"))"
+			why="$what does not run on this machine's /dev/kvm (status $rc: $(tail -n 1 <<<"$out"))"
 		fi
 	fi
 	;;
