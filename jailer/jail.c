@@ -154,8 +154,13 @@ static int dev_dir(const struct jail_cfg *cfg, int dirfd, const char *name, cons
 void jail_make_devices(const struct jail_cfg *cfg, struct jail_fs *fs)
 {
 	char p[8300];
-	int dev, net;
+	int dev, net, run;
 
+	/* run/: for the default API socket, /run/firecracker.socket (as
+	 * Firecracker's jailer makes it). */
+	snprintf(p, sizeof(p), "%s/run", fs->root_path);
+	run = dev_dir(cfg, fs->root_fd, "run", p);
+	close(run);
 	snprintf(p, sizeof(p), "%s/dev", fs->root_path);
 	dev = dev_dir(cfg, fs->root_fd, "dev", p);
 	snprintf(p, sizeof(p), "%s/dev/net", fs->root_path);

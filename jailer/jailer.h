@@ -96,7 +96,8 @@ void jail_die(int code, const char *step, const char *fmt, ...);
 __attribute__((noreturn, format(printf, 3, 4)))
 void jail_die_errno(int code, const char *step, const char *fmt, ...);
 
-/* jail.c: the jail directory, the exec file copy, device nodes, pivot. */
+/* jail.c: the jail directory, the exec file copy, device nodes (and run/,
+ * owned as they are), pivot. */
 struct jail_fs {
 	int exec_dir_fd;	/* <base>/<exec-name>, O_PATH */
 	int id_fd;		/* <base>/<exec-name>/<id>, O_PATH */

@@ -292,7 +292,7 @@ JAIL_UID=1000
 JAIL_CHROOT=/mnt/hostroot
 
 # jail_setup: cgroup2 on /sys/fs/cgroup (the test host's /init mounts none),
-# the jail's root with run/ and the guest's files in it, owned by JAIL_UID as
+# the jail's root with the guest's files in it (the jailer makes run/), owned by JAIL_UID as
 # the jailed ember runs: vmlinux, a copy of rootfs.ext4, and vm.json
 # (Firecracker's config file: 1 vCPU, 128 MiB, paths inside the jail).
 jail_setup() {
@@ -308,7 +308,7 @@ jail_setup() {
 		mkdir -p "$JAIL_CHROOT" && mount --rbind / "$JAIL_CHROOT" ||
 			{ echo "HOST-ERROR cannot bind / on $JAIL_CHROOT"; return 1; }
 	fi
-	mkdir -p "$JAIL_ROOT/run" || return 1
+	mkdir -p "$JAIL_ROOT" || return 1
 	cp vmlinux "$JAIL_ROOT/vmlinux" && cp rootfs.ext4 "$JAIL_ROOT/rootfs.ext4" || return 1
 	cat >"$JAIL_ROOT/vm.json" <<EOF
 {

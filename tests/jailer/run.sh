@@ -305,8 +305,10 @@ else
 	[ "$(readlink "/proc/$pid/ns/net")" = "net:[$(stat -L -c %i "$NETNS_FILE")]" ] || why="$why not in netns $NETNS;"
 	[ "$(readlink "/proc/$pid/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || why="$why same mount namespace as the host;"
 	[ ! -s "/proc/$pid/mountinfo" ] || why="$why sees mounts: $(head -c 200 "/proc/$pid/mountinfo");"
-	[ "$(ls -A "/proc/$pid/root" | tr '\n' ' ')" = "dev probe " ] || why="$why its / holds $(ls -A "/proc/$pid/root" | tr '\n' ' ');"
+	[ "$(ls -A "/proc/$pid/root" | tr '\n' ' ')" = "dev probe run " ] || why="$why its / holds $(ls -A "/proc/$pid/root" | tr '\n' ' ');"
 	J=$BASE/probe/$ID/root
+	# run/ for the default API socket, /run/firecracker.socket
+	[ "$(stat -c '%F %u:%g %a' "$J/run")" = "directory $UID_J:$GID_J 700" ] || why="$why run/: $(stat -c '%F %u:%g %a' "$J/run");"
 	[ "$(stat -c '%F %t:%T %u:%g %a' "$J/dev/kvm")" = "character special file a:e8 $UID_J:$GID_J 600" ] || why="$why dev/kvm: $(stat -c '%F %t:%T %u:%g %a' "$J/dev/kvm");"
 	[ "$(stat -c '%t:%T' "$J/dev/net/tun")" = "$(stat -c '%t:%T' /dev/net/tun)" ] || why="$why dev/net/tun numbers;"
 	[ "$(stat -c '%t:%T' "$J/dev/urandom")" = "$(stat -c '%t:%T' /dev/urandom)" ] || why="$why dev/urandom numbers;"
@@ -319,7 +321,7 @@ if [ -z "$why" ]; then
 fi
 if [ -z "$why" ]; then
 	wants fds=0,1,2 "uid=$UID_J,$UID_J,$UID_J" "gid=$GID_J,$GID_J,$GID_J" groups=0 \
-		capeff=0 capprm=0 capinh=0 capbnd=0 capamb=0 nnp=1 root=dev,probe \
+		capeff=0 capprm=0 capinh=0 capbnd=0 capamb=0 nnp=1 root=dev,probe,run \
 		dev=kvm,net,urandom devnet=tun kvm_open=ok tun_open=ok urandom_open=ok \
 		passwd=ENOENT escape=ENOENT proc=ENOENT mknod=EPERM mount=EPERM chroot=EPERM \
 		setuid0=EPERM ambient_raise=EPERM unshare_user=EPERM rlimit_nofile=64,64 \
@@ -372,7 +374,7 @@ else
 		[ "$(cat "$CGMNT/$CGP/$ID/cgroup.procs")" = "$cpid" ] || why="$why cgroup.procs: $(cat "$CGMNT/$CGP/$ID/cgroup.procs" | tr '\n' ' ') want only $cpid;"
 		grep -qx 'CapEff:	0000000000000000' "/proc/$cpid/status" || why="$why CapEff not 0;"
 	fi
-	wants pid=1 root=dev,probe,probe.pid
+	wants pid=1 root=dev,probe,probe.pid,run
 fi
 exec 8>&-
 wait_exit "$pid"
@@ -582,7 +584,7 @@ gone() {
 }
 retry_ok() { # NAME ID: a good start with ID now works
 	run_j --id "$2" "${P[@]}" "${COMMON[@]}" --cgroup cgroup.max.depth=0 -- report
-	if [ "$rc" = 0 ] && grep -qx root=dev,probe "$T/out"; then ok "$1-retry"; else bad "$1-retry" "retry failed"; fi
+	if [ "$rc" = 0 ] && grep -qx root=dev,probe,run "$T/out"; then ok "$1-retry"; else bad "$1-retry" "retry failed"; fi
 }
 
 ID=fail-netns-$$
