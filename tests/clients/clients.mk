@@ -18,7 +18,7 @@ $(CLIENTS_OUT)/sdkvm: $(CLIENTS_SRCS) tests/clients/go.sh
 	cd tests/clients && ./go.sh build -trimpath -o $(abspath $@).tmp ./sdkvm
 	mv $@.tmp $@
 
-test-clients: $(BUILD)/ember guest deps-nested $(CLIENTS_OUT)/sdkvm $(GUEST_OUT)/kvmprobe.elf \
+test-clients: $(BUILD)/ember $(BUILD)/ember-jailer guest deps-nested $(CLIENTS_OUT)/sdkvm $(GUEST_OUT)/kvmprobe.elf \
 		$(KVM_PROBE_GUEST)
 	$(call need_pkgs,iproute2 util-linux)
 	LEVEL_LINUX=1 $(ON_KVM) tests/clients/run.sh $(BUILD)

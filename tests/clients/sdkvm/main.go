@@ -34,12 +34,15 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-var failed int
+var (
+	failed int
+	prefix string // the case's name, before each check's
+)
 
-func ok(name string) { fmt.Printf("ok %s\n", name) }
+func ok(name string) { fmt.Printf("ok %s%s\n", prefix, name) }
 func fail(name, f string, a ...interface{}) {
 	failed++
-	fmt.Printf("FAIL %s: %s\n", name, fmt.Sprintf(f, a...))
+	fmt.Printf("FAIL %s%s: %s\n", prefix, name, fmt.Sprintf(f, a...))
 }
 
 func check(name string, cond bool, f string, a ...interface{}) bool {
@@ -152,7 +155,16 @@ func main() {
 	guest := flag.String("guest", "169.254.100.2/24", "guest address/prefix")
 	dir := flag.String("dir", "", "directory for the socket, FIFOs and logs")
 	bootTmo := flag.Duration("boot-timeout", 60*time.Second, "time for the guest to come up")
+	jailer := flag.String("jailer", "", "run ember through this jailer (the SDK's JailerCfg); "+
+		"the kernel and drives must be on the file system of -dir (the SDK hard-links them into the jail)")
+	uid := flag.Int("uid", 1000, "the jailed ember's uid")
+	gid := flag.Int("gid", 1000, "the jailed ember's gid")
+	cgv := flag.String("cgroup-version", "2", "the jailer's cgroup version")
+	name := flag.String("case", "", "a name put before every check's")
 	flag.Parse()
+	if *name != "" {
+		prefix = *name + "/"
+	}
 	if *rootfs == "" || *scratch == "" || *scratch2 == "" || *dir == "" {
 		fmt.Fprintln(os.Stderr, "sdkvm: -rootfs, -scratch, -scratch2 and -dir are required")
 		os.Exit(2)
@@ -162,10 +174,25 @@ func main() {
 		fmt.Fprintf(os.Stderr, "sdkvm: -guest %q: %v\n", *guest, err)
 		os.Exit(2)
 	}
-	os.Exit(run(*ember, *kernel, *rootfs, *scratch, *scratch2, *tap, *mac, *guest, guestIP.String(), *dir, *bootTmo))
+	var jail *firecracker.JailerConfig
+	if *jailer != "" {
+		jail = &firecracker.JailerConfig{
+			JailerBinary:   *jailer,
+			ExecFile:       *ember,
+			ID:             fmt.Sprintf("sdk-jailed-%d", os.Getpid()),
+			UID:            uid,
+			GID:            gid,
+			NumaNode:       firecracker.Int(0),
+			ChrootBaseDir:  filepath.Join(*dir, "jail"),
+			CgroupVersion:  *cgv,
+			ChrootStrategy: firecracker.NewNaiveChrootStrategy(*kernel),
+		}
+	}
+	os.Exit(run(*ember, *kernel, *rootfs, *scratch, *scratch2, *tap, *mac, *guest, guestIP.String(), *dir, *bootTmo, jail))
 }
 
-func run(ember, kernel, rootfs, scratch, scratch2, tap, mac, guestCIDR, guestIP, dir string, bootTmo time.Duration) int {
+func run(ember, kernel, rootfs, scratch, scratch2, tap, mac, guestCIDR, guestIP, dir string,
+	bootTmo time.Duration, jail *firecracker.JailerConfig) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -174,6 +201,8 @@ func run(ember, kernel, rootfs, scratch, scratch2, tap, mac, guestCIDR, guestIP,
 	metricsFifo := filepath.Join(dir, "metrics.fifo")
 	vmid := "sdk-vm-1"
 	vmLog := &lockedBuffer{}
+	// ember's log, as far as it came, for the logs of a failed run.
+	defer func() { os.WriteFile(filepath.Join(dir, "vmm.log"), []byte(vmLog.String()), 0644) }()
 
 	sdkLog := logrus.New()
 	sdkLog.SetLevel(logrus.DebugLevel)
@@ -220,22 +249,49 @@ func run(ember, kernel, rootfs, scratch, scratch2, tap, mac, guestCIDR, guestIP,
 		VMID:    vmid,
 		Seccomp: firecracker.SeccompConfig{Enabled: true},
 	}
-	// As firectl does for --firecracker-binary: the SDK's command builder
-	// with another binary, the arguments NewMachine gives its own.
-	cmd := firecracker.VMCommandBuilder{}.
-		WithBin(ember).
-		WithSocketPath(sock).
-		AddArgs("--id", vmid).
-		WithStdin(bytes.NewReader(nil)).
-		WithStdout(stdoutW).
-		WithStderr(vmLogStderr(dir)).
-		Build(ctx)
-	m, err := firecracker.NewMachine(ctx, cfg,
-		firecracker.WithProcessRunner(cmd),
-		firecracker.WithLogger(logrus.NewEntry(sdkLog)))
+	opts := []firecracker.Opt{firecracker.WithLogger(logrus.NewEntry(sdkLog))}
+	if jail != nil {
+		// The base directory must exist, as for Firecracker's jailer
+		// (which canonicalizes it).
+		if err := os.MkdirAll(jail.ChrootBaseDir, 0755); err != nil {
+			fail("setup", "%v", err)
+			return 1
+		}
+		// The SDK builds the jailer's command line (--id --uid --gid
+		// --exec-file --cgroup cpuset.* --cgroup-version --chroot-base-dir
+		// -- --api-sock /run/firecracker.socket) and hard-links the kernel,
+		// drives and FIFOs into the jail.
+		vmid = jail.ID
+		cfg.VMID = vmid
+		cfg.SocketPath = ""
+		jail.Stdin = bytes.NewReader(nil)
+		jail.Stdout = stdoutW
+		jail.Stderr = vmLogStderr(dir)
+		cfg.JailerCfg = jail
+	} else {
+		// As firectl does for --firecracker-binary: the SDK's command
+		// builder with another binary, the arguments NewMachine gives its
+		// own.
+		cmd := firecracker.VMCommandBuilder{}.
+			WithBin(ember).
+			WithSocketPath(sock).
+			AddArgs("--id", vmid).
+			WithStdin(bytes.NewReader(nil)).
+			WithStdout(stdoutW).
+			WithStderr(vmLogStderr(dir)).
+			Build(ctx)
+		opts = append(opts, firecracker.WithProcessRunner(cmd))
+	}
+	m, err := firecracker.NewMachine(ctx, cfg, opts...)
 	if err != nil {
 		fail("new-machine", "%v", err)
 		return 1
+	}
+	sock = m.Cfg.SocketPath
+	// In a jail, the SDK's start-up gives ember paths inside it.
+	jailRoot := ""
+	if jail != nil {
+		jailRoot = filepath.Join(jail.ChrootBaseDir, filepath.Base(ember), jail.ID, "root")
 	}
 	m.Handlers.FcInit = m.Handlers.FcInit.Append(firecracker.NewSetMetadataHandler(metadata))
 	ok("new-machine")
@@ -302,7 +358,7 @@ func run(ember, kernel, rootfs, scratch, scratch2, tap, mac, guestCIDR, guestIP,
 	if check("vm-config", err == nil, "GET /vm/config: %v", err) {
 		// The SDK rewrites the kernel arguments (their order) before it
 		// sends them: compare with what it sent.
-		checkVMConfig(vc.Payload, kernel, rootfs, scratch, tap, mac, m.Cfg.KernelArgs)
+		checkVMConfig(vc.Payload, &m.Cfg, tap, mac)
 	}
 
 	var md map[string]interface{}
@@ -323,7 +379,15 @@ func run(ember, kernel, rootfs, scratch, scratch2, tap, mac, guestCIDR, guestIP,
 			scratchID = firecracker.StringValue(d.DriveID)
 		}
 	}
-	err = m.UpdateGuestDrive(ctx, scratchID, scratch2)
+	newPath := scratch2
+	if jail != nil {
+		// A new backing file for a jailed ember: inside the jail.
+		newPath = filepath.Base(scratch2)
+		if err := os.Link(scratch2, filepath.Join(jailRoot, newPath)); err != nil {
+			fail("drive-link", "%v", err)
+		}
+	}
+	err = m.UpdateGuestDrive(ctx, scratchID, newPath)
 	if check("drive-patch", err == nil, "PATCH /drives/%s: %v", scratchID, err) {
 		vc, err = client.GetExportVMConfig()
 		got := ""
@@ -334,7 +398,7 @@ func run(ember, kernel, rootfs, scratch, scratch2, tap, mac, guestCIDR, guestIP,
 				}
 			}
 		}
-		check("drive-patched", got == scratch2, "GET /vm/config after PATCH: drive %s on %q, want %q (%v)", scratchID, got, scratch2, err)
+		check("drive-patched", got == newPath, "GET /vm/config after PATCH: drive %s on %q, want %q (%v)", scratchID, got, newPath, err)
 	}
 
 	checkMetrics(ctx, client, metricsFifo)
@@ -373,7 +437,6 @@ func run(ember, kernel, rootfs, scratch, scratch2, tap, mac, guestCIDR, guestIP,
 	// process).
 	time.Sleep(200 * time.Millisecond)
 	logText := vmLog.String()
-	os.WriteFile(filepath.Join(dir, "vmm.log"), []byte(logText), 0644)
 	check("log-fifo", strings.Contains(logText, "InstanceStart") || strings.Contains(logText, "Running"),
 		"the log FIFO gave %d bytes without the start (vmm.log in %s)", len(logText), dir)
 
@@ -423,8 +486,19 @@ func jsonText(v interface{}) string {
 	return string(b)
 }
 
-func checkVMConfig(c *models.FullVMConfiguration, kernel, rootfs, scratch, tap, mac, args string) {
+// checkVMConfig compares GET /vm/config with what the SDK sent (its Cfg
+// after Start: it rewrites the kernel arguments, and a jail's paths).
+func checkVMConfig(c *models.FullVMConfiguration, sent *firecracker.Config, tap, mac string) {
 	var why []string
+	kernel, args := sent.KernelImagePath, sent.KernelArgs
+	rootfs, scratch := "", ""
+	for _, d := range sent.Drives {
+		if firecracker.BoolValue(d.IsRootDevice) {
+			rootfs = firecracker.StringValue(d.PathOnHost)
+		} else {
+			scratch = firecracker.StringValue(d.PathOnHost)
+		}
+	}
 	mc := c.MachineConfig
 	if mc == nil || mc.VcpuCount == nil || *mc.VcpuCount != 2 || mc.MemSizeMib == nil || *mc.MemSizeMib != 256 {
 		why = append(why, "machine-config "+jsonText(mc))
