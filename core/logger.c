@@ -277,14 +277,15 @@ void logger_log(enum log_level level, const char *file, int line, const char *fm
 
 	if (level == LOG_LEVEL_OFF || (unsigned)level > LOG_LEVEL_TRACE || !log_enabled(level))
 		return;
-	if (thread_name[0]) {
-		memcpy(tname, thread_name, sizeof(tname));
-	} else {
+	if (!thread_name[0]) {
+		/* A thread never named by logger_set_thread_name: its comm, read
+		 * once (only that function renames a thread). */
 		char comm[17] = "";
 
 		prctl(PR_GET_NAME, (unsigned long)comm, 0, 0, 0);
-		copy_clean(tname, sizeof(tname), comm[0] ? comm : "-");
+		copy_clean(thread_name, sizeof(thread_name), comm[0] ? comm : "-");
 	}
+	memcpy(tname, thread_name, sizeof(tname));
 
 	pthread_mutex_lock(&lg.lock);
 	if (lg.module[0] && (!file || strncmp(file, lg.module, strlen(lg.module)))) {
