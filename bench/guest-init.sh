@@ -3,9 +3,10 @@
 # /bench/init: the guest side of bench/run.sh. bench/run.sh appends it,
 # iobench and ready (as /bench/init, /bench/iobench, /bench/ready) to the
 # ember guest's initrd; the VMM boots that with rdinit=/bench/init and
-#   bench.ready=mmio|port
+#   bench.ready=mmio|mmio@ADDR|port
 #                    first signal readiness with /bench/ready (mmio: ember's
-#                    boot-timer page; port: QEMU's isa-debugcon on 0x402),
+#                    boot-timer page, mmio@ADDR: Firecracker's; port: QEMU's
+#                    isa-debugcon on 0x402),
 #                    right before EMBER-GUEST-READY on the console
 #   bench.mode=boot  then `reboot -f` at once (the boot figures)
 #   bench.mode=idle  then stay idle until the VMM is killed (density)

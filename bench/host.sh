@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# bench/host.sh BUILD OUT RESET_RUNS EXIT_RUNS N1 N2: the KVM runs of
+# bench/host.sh BUILD OUT RESET_RUNS EXIT_RUNS N1 N2 [FIRECRACKER]: the KVM runs of
 # bench/run.sh's first part, on whatever KVM it runs on (bench/run.sh starts
 # it through tests/nested/level.sh: this machine's /dev/kvm when a test guest
 # runs there, else the nested test host). Needs OUT/{vmmtime,kvmloop,
@@ -9,13 +9,14 @@
 #   HOST <vmmtime line>   one per run (labels reset, kvm-min, kvm-irq,
 #                         ember-N1/N2, raw-N1/N2)
 #   API <apibench line>   process start to the API socket, round trips
+#   API-FC <apibench line>  the same for FIRECRACKER, when given
 #   HOST-BEGIN            first (only the lines after the last one count)
-#   HOST-API-STATUS N     apibench's exit status
+#   HOST-API-STATUS N     apibench's exit status (HOST-API-FC-STATUS for FIRECRACKER)
 # Figures are printed, never asserted.
 set -uo pipefail
 
 build=${1:?usage: host.sh BUILD OUT RESET_RUNS EXIT_RUNS N1 N2}
-out=${2:?} reset_runs=${3:?} exit_runs=${4:?} n1=${5:?} n2=${6:?}
+out=${2:?} reset_runs=${3:?} exit_runs=${4:?} n1=${5:?} n2=${6:?} fc=${7:-}
 
 # t LABEL [vmmtime options] -- ARGS: one vmmtime run set, prefixed.
 t() {
@@ -38,3 +39,7 @@ for ((r = 0; r < exit_runs; r++)); do
 done
 "$out/apibench" 100 2000 "$build/ember" 2>&1 | sed -u 's/^/API /'
 echo "HOST-API-STATUS ${PIPESTATUS[0]}"
+if [ -n "$fc" ]; then
+	"$out/apibench" 100 2000 "$fc" 2>&1 | sed -u 's/^/API-FC /'
+	echo "HOST-API-FC-STATUS ${PIPESTATUS[0]}"
+fi

@@ -23,7 +23,11 @@
 # Every VMM run is bounded by vmmtime -t; the payload always exits 0 once it
 # has started, so that every figure it got is reported.
 # params.sh: the sizes, PARTS (which of boot, density, mem, blk, net run) and QEMU_RUNS
-# (0: ember only). When ./ember-b is there, its blk and net runs join the
+# (0: ember only). When ./firecracker is there (bench/run.sh's FIRECRACKER=),
+# it joins the boot, mem, blk and net runs as boot-*-fc, mem-fc, blk-fc and
+# net-fc, with Firecracker's config file (--no-api --config-file) for the
+# same guest and kernel command line as ember's, its boot timer for the
+# readiness marker. When ./ember-b is there, its blk and net runs join the
 # rounds as mem-emberb, blk-emberb and net-emberb (an A/B comparison of two ember builds
 # in the same boot). I/O rounds run the VMMs in turn, in the reverse order
 # every other round.
@@ -39,12 +43,15 @@ info() { echo "BENCH-INFO $*"; }
 part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 emberb=0
 [ -x ./ember-b ] && emberb=1
+fc=0
+[ -x ./firecracker ] && fc=1
 # order: the VMMs of I/O round $i (ember, ember-b if any, QEMU if it runs),
 # reversed in odd rounds.
 order() {
 	o="ember"
 	[ "$emberb" = 1 ] && o="$o emberb"
 	[ "$qemu_ok" = 1 ] && o="$o qemu"
+	[ "$fc" = 1 ] && o="$o fc"
 	[ $((i % 2)) = 0 ] && { echo "$o"; return; }
 	r=
 	for x in $o; do r="$x $r"; done
@@ -63,6 +70,13 @@ QEMU*) info "qemu: $v" ;;
 *) qemu_ok=0; error "qemu does not run: $v" ;;
 esac
 [ "${QEMU_RUNS:-1}" = 1 ] || qemu_ok=0
+if [ "$fc" = 1 ]; then
+	v=$(./firecracker --version 2>&1 | head -n 1)
+	case "$v" in
+	Firecracker*) info "firecracker: $v" ;;
+	*) fc=0; error "firecracker does not run: $v" ;;
+	esac
+fi
 info "test host: $(grep -c ^processor /proc/cpuinfo) CPUs, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 # run LABEL RUN MARKER VMM-ARGS...: one timed run; its output in /tmp/LABEL.out.
@@ -116,6 +130,28 @@ ERDY="--boot-timer --log-path /proc/self/fd/3"
 QMARK="{"
 QRDY="-chardev file,id=rdy,path=/proc/self/fd/3 -device isa-debugcon,iobase=0x402,chardev=rdy"
 
+# Firecracker: the kernel command line ember starts from (its default,
+# which --cmdline appends to), its boot timer's page, and
+# fc_conf FILE VCPUS MIB ARGS [DRIVE [NET]]: its config file for the bench
+# guest (DRIVE: a file for a virtio-blk drive; NET: 1 for tap0).
+FCMD="console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+FRDY="--boot-timer --log-path /proc/self/fd/3 --level Info"
+FC_TIMER=0xc0000000
+fc_conf() {
+	drv= net=
+	[ -z "${5:-}" ] || drv="{ \"drive_id\": \"d0\", \"path_on_host\": \"$5\", \"is_root_device\": false, \"is_read_only\": false }"
+	[ "${6:-}" != 1 ] || net="{ \"iface_id\": \"eth0\", \"guest_mac\": \"52:54:00:12:34:56\", \"host_dev_name\": \"tap0\" }"
+	cat >"$1" <<EOF
+{
+  "boot-source": { "kernel_image_path": "/payload/vmlinux",
+    "initrd_path": "/payload/bench-initrd.cpio.gz", "boot_args": "$FCMD $4" },
+  "drives": [ $drv ],
+  "network-interfaces": [ $net ],
+  "machine-config": { "vcpu_count": $2, "mem_size_mib": $3 }
+}
+EOF
+}
+
 # --- boot to the readiness marker and to the VMM's exit ------------------
 # Variants: NAME:VCPUS:MIB:KERNEL-ARGS (quiet: the kernel log off the console).
 part boot && for spec in quiet-1-128:1:128:quiet quiet-2-512:2:512:quiet console-1-128:1:128:; do
@@ -131,6 +167,11 @@ part boot && for spec in quiet-1-128:1:128:quiet quiet-2-512:2:512:quiet console
 		[ "$qemu_ok" = 1 ] && MARKER_FD=$QMARK run "boot-$variant-qemu" "$i" EMBER-GUEST-READY \
 			$QEMU_BASE -m "$mib" -smp "$vcpus" $QRDY -kernel ./vmlinux \
 			-initrd ./bench-initrd.cpio.gz -append "$QCMD $bcmd bench.ready=port"
+		if [ "$fc" = 1 ]; then
+			fc_conf /tmp/fc-boot.json "$vcpus" "$mib" "$bcmd bench.ready=mmio@$FC_TIMER"
+			MARKER_FD=$EMARK run "boot-$variant-fc" "$i" EMBER-GUEST-READY ./firecracker \
+				--no-api --config-file /tmp/fc-boot.json $FRDY
+		fi
 		i=$((i + 1))
 	done
 done
@@ -263,7 +304,7 @@ mem_read() {
 	esac
 	echo "BENCH-MEM $1 $2 $3 $rss $g $thr $fds"
 }
-# mem_one VMM RUN: one run of VMM (ember, emberb, qemu), read at both pauses.
+# mem_one VMM RUN: one run of VMM (ember, emberb, qemu, fc), read at both pauses.
 mem_one() {
 	ml="mem-$1"
 	rm -f "/tmp/$ml.out"
@@ -285,6 +326,11 @@ mem_one() {
 			-drive "file=$mdisk,format=raw,if=none,id=d0" -device virtio-blk-device,drive=d0 \
 			-netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
 			-device virtio-net-device,netdev=n0,mac=52:54:00:12:34:56 &
+		;;
+	fc)
+		mcomm=firecracker
+		fc_conf /tmp/fc-mem.json 1 128 "$mcmd" "$mdisk" 1
+		run "$ml" "$2" EMBER-GUEST-READY ./firecracker --no-api --config-file /tmp/fc-mem.json &
 		;;
 	esac
 	vpid=$!
@@ -351,6 +397,9 @@ elif truncate -s "${BLK_MIB}M" "$disk" 2>/dev/null || dd if=/dev/zero of="$disk"
 			run blk-qemu "$i" EMBER-GUEST-READY $QEMU \
 				-kernel ./vmlinux -initrd ./bench-initrd.cpio.gz -append "$QCMD $icmd" \
 				-drive "file=$disk,format=raw,if=none,id=d0" -device virtio-blk-device,drive=d0 ;;
+		fc)
+			fc_conf /tmp/fc-blk.json 1 128 "$icmd" "$disk"
+			run blk-fc "$i" EMBER-GUEST-READY ./firecracker --no-api --config-file /tmp/fc-blk.json ;;
 		esac
 	}
 	i=0
@@ -362,6 +411,7 @@ elif truncate -s "${BLK_MIB}M" "$disk" 2>/dev/null || dd if=/dev/zero of="$disk"
 			ember) blk_one ember ember ;;
 			emberb) blk_one emberb ember-b ;;
 			qemu) blk_one qemu ;;
+			fc) blk_one fc ;;
 			esac
 		done
 		i=$((i + 1))
@@ -422,6 +472,9 @@ elif net_ready; then
 					-kernel ./vmlinux -initrd ./bench-initrd.cpio.gz -append "$QCMD $ncmd" \
 					-netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
 					-device virtio-net-device,netdev=n0,mac=52:54:00:12:34:56 ;;
+			fc)
+				fc_conf /tmp/fc-net.json 1 128 "$ncmd" "" 1
+				net_run net-fc "$i" ./firecracker --no-api --config-file /tmp/fc-net.json ;;
 			esac
 		done
 		i=$((i + 1))

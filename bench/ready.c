@@ -6,6 +6,8 @@
  *   ready mmio   writes the byte 123 to guest-physical 0xd1000000 through
  *                /dev/mem: ember's boot-timer page (`ember --boot-timer`
  *                logs "Guest-boot-time = ..." to its --log-path)
+ *   ready mmio@ADDR  the same at another page-aligned address (Firecracker's
+ *                boot timer, 0xc0000000 since its 1.13 memory layout)
  *   ready port   writes the byte 123 to I/O port 0x402 (ioperm): QEMU's
  *                `-device isa-debugcon,iobase=0x402,chardev=ID` copies it to
  *                the chardev
@@ -20,6 +22,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/io.h>
 #include <sys/mman.h>
@@ -29,7 +32,7 @@
 #define BOOT_TIMER_PA  0xd1000000UL
 #define DEBUGCON_PORT  0x402
 
-static int ready_mmio(void)
+static int ready_mmio(unsigned long pa)
 {
 	volatile uint8_t *page;
 	int fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
@@ -38,11 +41,10 @@ static int ready_mmio(void)
 		fprintf(stderr, "ready: /dev/mem: %s\n", strerror(errno));
 		return 1;
 	}
-	page = mmap(NULL, 4096, PROT_WRITE, MAP_SHARED, fd, BOOT_TIMER_PA);
+	page = mmap(NULL, 4096, PROT_WRITE, MAP_SHARED, fd, (off_t)pa);
 	close(fd);
 	if (page == MAP_FAILED) {
-		fprintf(stderr, "ready: cannot map 0x%lx from /dev/mem: %s\n", BOOT_TIMER_PA,
-			strerror(errno));
+		fprintf(stderr, "ready: cannot map 0x%lx from /dev/mem: %s\n", pa, strerror(errno));
 		return 1;
 	}
 	page[0] = READY_BYTE; /* one 1-byte store: one MMIO exit */
@@ -62,10 +64,19 @@ static int ready_port(void)
 
 int main(int argc, char **argv)
 {
+	char *end;
+	unsigned long pa;
+
 	if (argc == 2 && !strcmp(argv[1], "mmio"))
-		return ready_mmio();
+		return ready_mmio(BOOT_TIMER_PA);
+	if (argc == 2 && !strncmp(argv[1], "mmio@", 5)) {
+		errno = 0;
+		pa = strtoul(argv[1] + 5, &end, 0);
+		if (!errno && end != argv[1] + 5 && !*end && pa && !(pa & 4095))
+			return ready_mmio(pa);
+	}
 	if (argc == 2 && !strcmp(argv[1], "port"))
 		return ready_port();
-	fprintf(stderr, "usage: ready mmio|port\n");
+	fprintf(stderr, "usage: ready mmio|mmio@ADDR|port\n");
 	return 2;
 }

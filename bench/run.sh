@@ -46,7 +46,10 @@
 # BENCH_EMBER_B (a second ember binary whose mem, blk and net runs alternate
 # with the others in the same test host boot, as "ember-b": an A/B
 # comparison of two builds), BENCH_QEMU=0 (no QEMU runs), BENCH_NESTED_LOG
-# (report on an earlier run's console.log instead of booting the test host).
+# (report on an earlier run's console.log instead of booting the test host),
+# FIRECRACKER (a Firecracker binary: its API start-up beside ember's in part
+# 1, and its boot, mem, blk and net runs alternating with the others in the
+# test host; ember/Firecracker ratios in a group of their own).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -76,6 +79,7 @@ results=${BENCH_RESULTS:-$here/results.md}
 plot=${BENCH_PLOT:-$here/results.png}
 only=" ${BENCH_ONLY:-host boot density mem blk net} "
 ember_b=${BENCH_EMBER_B:-}
+fc_bin=${FIRECRACKER:-}
 qemu_runs=${BENCH_QEMU:-1}
 all_parts="host boot density mem blk net"
 
@@ -117,6 +121,13 @@ if [ -n "$ember_b" ]; then
 	[ -x "$ember_b" ] || die "BENCH_EMBER_B: $ember_b is not an executable file"
 fi
 [ "$n2" -gt "$n1" ] || die "BENCH_EXIT_N2 must be larger than BENCH_EXIT_N1"
+fc_ver=
+if [ -n "$fc_bin" ]; then
+	[ -f "$fc_bin" ] && [ -x "$fc_bin" ] || die "FIRECRACKER: $fc_bin is not an executable file"
+	fc_bin=$(realpath "$fc_bin")
+	fc_ver=$("$fc_bin" --version 2>&1 | head -n 1)
+	[[ "$fc_ver" == Firecracker* ]] || die "FIRECRACKER: $fc_bin --version says '$fc_ver', not Firecracker's version"
+fi
 
 # shellcheck source=../tests/nested/testhost.sh
 . "$root/tests/nested/testhost.sh"
@@ -268,7 +279,7 @@ if [[ "$phases" == *" host "* ]]; then
 	# The KVM runs: on this machine's /dev/kvm when a test guest runs there,
 	# else in the nested test host (tests/nested/level.sh says which).
 	LEVEL_SUMMARY=0 tests/nested/level.sh bench-host "$build" -- bench/host.sh "$build" "$out" \
-		"$reset_runs" "$exit_runs" "$n1" "$n2" >"$out/host-run.txt" 2>&1 || true
+		"$reset_runs" "$exit_runs" "$n1" "$n2" "$fc_bin" >"$out/host-run.txt" 2>&1 || true
 	where=$(sed -n 's/^bench-host: runs \(.*\)$/\1/p' "$out/host-run.txt" | head -n 1)
 	log "host: the KVM runs ${where:-did not start: $(tail -n 1 "$out/host-run.txt")}"
 	[[ "$where" != "in the nested test host"* ]] || kvm="the nested test host's KVM (this machine's cannot run them)"
@@ -277,6 +288,7 @@ if [[ "$phases" == *" host "* ]]; then
 		"$out/host-run.txt" >"$out/host-last.txt"
 	sed -n 's/^HOST //p' "$out/host-last.txt" >"$hl"
 	sed -n 's/^API //p' "$out/host-last.txt" >"$out/api.txt"
+	sed -n 's/^API-FC //p' "$out/host-last.txt" >"$out/api-fc.txt"
 	[ -s "$hl" ] || notes+=("the KVM runs of part 1 gave no figures: $(grep -v '^TESTHOST' "$out/host-run.txt" | tail -n 2 | tr '\n' ' ')")
 	notes+=("part 1's KVM runs (start-up, exit cost, API) ran $where")
 	bad=$(awk '$8 != 0' "$hl" | wc -l)
@@ -317,6 +329,22 @@ if [[ "$phases" == *" host "* ]]; then
 		row 1 "PUT /drives/rootfs round trip (µs)" "$(api put-drive-us 1)" "—" "—" "2000"
 	else
 		notes+=("bench/apibench failed: $(tail -n 1 "$out/api.txt")")
+	fi
+	if [ -n "$fc_bin" ] && grep -qx 'HOST-API-FC-STATUS 0' "$out/host-last.txt" &&
+		grep -qx 'HOST-API-STATUS 0' "$out/host-last.txt"; then
+		for spec in "startup-wall-us|process start → API socket accepting, wall (µs)|API socket start, wall|0" \
+			"startup-cpu-us|process start → API socket accepting, CPU of all threads (µs)|API socket start, CPU|0" \
+			"get-root-us|GET / round trip on a keep-alive connection (µs)||1" \
+			"put-drive-us|PUT /drives/rootfs round trip (µs)||1"; do
+			IFS='|' read -r k name short d <<<"$spec"
+			fe=$(awk -v k="$k" '$1 == k { print $3, $5, $7, $5, $7, $11 }' "$out/api.txt")
+			ff=$(awk -v k="$k" '$1 == k { print $3, $5, $7, $5, $7, $11 }' "$out/api-fc.txt")
+			r=$(ratio "$(med "$fe")" "$(med "$ff")")
+			row 8 "$name" "$(fmt "$fe" 1 "$d" p)" "$(fmt "$ff" 1 "$d" p)" "$r" "$(cnt "$fe") / $(cnt "$ff")"
+			[ -z "$short" ] || plot_add 8 "$short (vs Firecracker)" "$r" "" "" lower
+		done
+	elif [ -n "$fc_bin" ]; then
+		notes+=("bench/apibench on Firecracker failed: $(tail -n 1 "$out/api-fc.txt")")
 	fi
 fi
 
@@ -388,6 +416,13 @@ if [[ "$phases" == *" nested "* ]]; then
 			"$out/vmmtime:vmmtime" "$out/density:density" "$out/iobench:iobench" "$tun:tun.ko"
 			"$qbin:qemu-system-x86_64")
 		[ -z "$ember_b" ] || files+=("$ember_b:ember-b")
+		if [ -n "$fc_bin" ]; then
+			files+=("$fc_bin:firecracker")
+			# A dynamic one: its libraries beside QEMU's (one copy each).
+			while read -r lib; do
+				[[ " ${files[*]} " == *" $lib:"* ]] || files+=("$lib:$(basename "$lib")")
+			done < <(ldd "$fc_bin" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
+		fi
 		while read -r lib; do
 			files+=("$lib:$(basename "$lib")")
 		done < <(ldd "$qbin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
@@ -472,7 +507,16 @@ if [[ "$phases" == *" nested "* ]]; then
 			# shellcheck disable=SC2016
 			cmp 2 "VMM CPU user+sys for the whole run (guest time included), $what (ms)" \
 				"$(nkv "boot-$v-ember" '$7 + $8')" "$(nkv "boot-$v-qemu" '$7 + $8')" 1000 0 m "" ""
-			for l in "boot-$v-ember" "boot-$v-qemu"; do
+			if [ -n "$fc_bin" ]; then
+				# shellcheck disable=SC2016
+				cmp 8 "start → guest readiness marker, $what (ms)" \
+					"$(nkv "boot-$v-ember" '$4')" "$(nkv "boot-$v-fc" '$4')" 1000 0 m \
+					"boot to readiness, $short (vs Firecracker)" lower
+				# shellcheck disable=SC2016
+				cmp 8 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
+					"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-fc" '$6')" 1000 0 m "" ""
+			fi
+			for l in "boot-$v-ember" "boot-$v-qemu" "boot-$v-fc"; do
 				b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && ($9 != 0 || $4 < 0)' "$ct" | wc -l)
 				[ "$b" = 0 ] || notes+=("$l: $b runs failed (no marker, or a non-zero exit) and are left out")
 			done
@@ -517,8 +561,11 @@ if [[ "$phases" == *" nested "* ]]; then
 				cmp "$g" "$n" "$(mkv "mem-$v" "$when" "$x")" "$(mkv mem-qemu "$when" "$x")" \
 					"$scale" "$d" m "$s" lower
 			done
+			[ -z "$fc_bin" ] || [ "$g" != 3 ] || [[ "$name" == *overhead* ]] || continue
+			[ -z "$fc_bin" ] || cmp 8 "$name" "$(mkv mem-ember "$when" "$x")" "$(mkv mem-fc "$when" "$x")" \
+				"$scale" "$d" m "${short:+$short (vs Firecracker)}" lower
 		done
-		for l in mem-ember mem-emberb mem-qemu; do
+		for l in mem-ember mem-emberb mem-qemu mem-fc; do
 			b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && $9 != 0' "$ct" | wc -l)
 			[ "$b" = 0 ] || notes+=("$l: $b runs ended with a non-zero status")
 		done
@@ -526,7 +573,7 @@ if [[ "$phases" == *" nested "* ]]; then
 		notes+=("memory: Rss from /proc/PID/smaps_rollup, the guest RAM's Rss from /proc/PID/smaps (the anonymous mapping of exactly the guest's size when there is one only, as for ember, else the largest anonymous mapping, as for QEMU; sizes in KiB: ${gs:-none}), read while the guest sleeps 3 s after boot and after the I/O (a 64 MiB raw file in the test host's tmpfs, \`iobench seqwrite\` + \`seqread\`, then \`iobench tcpsend\` of 64 MiB to the test host through a TAP); readings that ended after the guest's pause are left out")
 	fi
 	if [ "$do_io" = 1 ] && { has_part blk || has_part net; }; then
-		for l in blk-ember blk-emberb blk-qemu net-ember net-emberb net-qemu; do
+		for l in blk-ember blk-emberb blk-qemu blk-fc net-ember net-emberb net-qemu net-fc; do
 			b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && $9 != 0' "$ct" | wc -l)
 			[ "$b" = 0 ] || notes+=("$l: $b of $(awk -v l="$l" '$1 == "BENCH" && $2 == l' "$ct" | wc -l) runs ended with a non-zero status (the test host lines above say how)")
 		done
@@ -559,8 +606,18 @@ if [[ "$phases" == *" nested "* ]]; then
 				[ "$v" = ember ] || { n="$name — **ember-b** ($(basename "$ember_b"))"; s=; }
 				cmp 6 "$n" "$e" "$o" 1 "$d" m "$s" higher
 			done
+			if [ -n "$fc_bin" ]; then
+				case $kind in
+				tcprecv) e=$(io net-ember-recv "$kind" "$scale"); o=$(io net-fc-recv "$kind" "$scale") ;;
+				guestrecv) e=$(io net-ember tcprecv "$scale"); o=$(io net-fc tcprecv "$scale") ;;
+				irqs|RetransSegs|OutSegs) continue ;;
+				*) e=$(io blk-ember "$kind" "$scale"); o=$(io blk-fc "$kind" "$scale") ;;
+				esac
+				cmp 8 "$name" "$e" "$o" 1 "$d" m "${short:+$short (vs Firecracker)}" higher
+			fi
 		done
 	fi
+	[ -z "$fc_bin" ] || notes+=("Firecracker ($fc_ver, \`FIRECRACKER=$fc_bin\`) ran in the same test host boot, alternating with ember and QEMU, as \`firecracker --no-api --config-file\` with the same kernel, initrd, kernel command line (ember's default, \`$(sed -n 's/^FCMD="\(.*\)"$/\1/p' "$here/payload.sh")\`, and the test arguments), vCPUs, memory, drive file and TAP as ember; its readiness marker is the same byte written to its boot-timer page (0xc0000000, \`--boot-timer --log-path /proc/self/fd/3 --level Info\`); its default seccomp filters on. Density has no Firecracker rows")
 	notes+=("readiness marker (boot and density rows): the guest's /bench/init runs \`/bench/ready\` right after mounting /proc, /sys and /dev; for ember it writes the byte 123 to guest-physical 0xd1000000 through /dev/mem (ember's boot-timer page; \`ember --boot-timer --log-path /proc/self/fd/3\` logs a \"Guest-boot-time\" line), for QEMU it writes the byte 123 to port 0x402 (\`-chardev file,id=rdy,path=/proc/self/fd/3 -device isa-debugcon,iobase=0x402,chardev=rdy\`). fd 3 of the VMM is a pipe to the timer (bench/vmmtime.c \`-M\`, bench/density.c), which takes CLOCK_MONOTONIC just before the fork and again when the marker arrives on that pipe; the console is only copied on the clock. The guest then prints EMBER-GUEST-READY on the serial console: a run whose console lacks it is counted as failed (checked after the run)")
 	notes+=("density: in a window of $dens_secs s from the first fork, 128 MiB / 1 vCPU VMs (kernel \`quiet\`, guest idle after its marker, never rebooting) are started one after another (the next when the previous is ready) or with $dens_par booting at once (a new one whenever one is ready or has failed); every VM stays alive until the window is over, then all are killed. Counted: the VMs whose marker arrived within the window. Bounded by $dens_cap VMs per window and by the test host's MemAvailable (no new VM under 256 MiB; the test host has 2 GiB, tests/nested/testhost.sh has no option to change it); ${dens_rounds} rounds per VMM and mode, the VMMs alternating")
 	notes+=("QEMU ran as \`qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off -accel kvm -cpu host -m MIB -smp N -nographic -no-reboot -nodefaults -serial stdio\` (acpi=off: the guest kernel has no ACPI, and only then does QEMU add virtio_mmio.device= to the command line), with \`console=ttyS0 reboot=t panic=-1\` before the test arguments; ember with its default command line (\`console=ttyS0 reboot=k panic=1\`) and the same test arguments; both with \`rdinit=/bench/init\` from the same initrd")
@@ -579,7 +636,8 @@ groups=("1. start-up ($kvm; no QEMU here, against a bare KVM VMM)"
 	"4. binary size, threads, open fds"
 	"5. density (nested test host)"
 	"6. I/O (nested test host)"
-	"7. exit cost ($kvm, against the raw KVM_RUN loop)")
+	"7. exit cost ($kvm, against the raw KVM_RUN loop)"
+	"8. against Firecracker (FIRECRACKER=; the reference column is Firecracker, the ratio ember/Firecracker; same runs as above)")
 {
 	echo "# ember benchmarks"
 	echo
@@ -600,7 +658,7 @@ groups=("1. start-up ($kvm; no QEMU here, against a bare KVM VMM)"
 	echo
 	echo "| figure | ember | QEMU (or reference) | ember/QEMU | N |"
 	echo "|---|---|---|---|---|"
-	for g in 1 2 3 4 5 6 7; do
+	for g in 1 2 3 4 5 6 7 8; do
 		[ -n "${rows[$g]:-}" ] || continue
 		echo "| **${groups[$((g - 1))]}** | | | | |"
 		printf '%s' "${rows[$g]}"
@@ -621,7 +679,7 @@ if [ -s "$plotdat" ] && command -v gnuplot >/dev/null; then
 		set terminal pngcairo size 1000,$((170 + 32 * np)) font "DejaVu Sans,10" noenhanced
 		set output "$plot"
 		set datafile separator "\t"
-		set title "ember / QEMU -M microvm, $started\nmedians; bars: min–max of the per-run ratios; nested test host under TCG, 2 shared cores"
+		set title "ember / QEMU -M microvm$([ -z "$fc_bin" ] || echo ", and ember / Firecracker on the rows marked so"), $started\nmedians; bars: min–max of the per-run ratios; nested test host under TCG, 2 shared cores"
 		set logscale x 2
 		set xrange [0.0078125:8]
 		set xtics ("1/128" 0.0078125, "1/64" 0.015625, "1/32" 0.03125, "1/16" 0.0625, "1/8" 0.125, "1/4" 0.25, "1/2" 0.5, "1" 1, "2" 2, "4" 4, "8" 8)
@@ -631,7 +689,7 @@ if [ -s "$plotdat" ] && command -v gnuplot >/dev/null; then
 		set grid xtics lc rgb "#dddddd"
 		set key inside left bottom box opaque
 		set arrow 1 from 1, graph 0 to 1, graph 1 nohead lw 2 lc rgb "#444444"
-		set lmargin 44
+		set lmargin 52
 		cl(x) = x < 0.0078125 ? 0.0078125 : (x > 8 ? 8 : x)
 		ok(k, r) = (k eq "lower" && r < 1) || (k eq "higher" && r > 1)
 		plot "$plotdat" using (ok(strcol(5), \$2) ? cl(\$2) : 1/0):0:(cl(\$3)):(cl(\$4)):ytic(1) \
