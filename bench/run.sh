@@ -416,6 +416,9 @@ if [[ "$phases" == *" nested "* ]]; then
 			"$out/vmmtime:vmmtime" "$out/density:density" "$out/iobench:iobench" "$tun:tun.ko"
 			"$qbin:qemu-system-x86_64")
 		[ -z "$ember_b" ] || files+=("$ember_b:ember-b")
+		while read -r lib; do
+			files+=("$lib:$(basename "$lib")")
+		done < <(ldd "$qbin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
 		if [ -n "$fc_bin" ]; then
 			files+=("$fc_bin:firecracker")
 			# A dynamic one: its libraries beside QEMU's (one copy each).
@@ -423,9 +426,6 @@ if [[ "$phases" == *" nested "* ]]; then
 				[[ " ${files[*]} " == *" $lib:"* ]] || files+=("$lib:$(basename "$lib")")
 			done < <(ldd "$fc_bin" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
 		fi
-		while read -r lib; do
-			files+=("$lib:$(basename "$lib")")
-		done < <(ldd "$qbin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
 		for fw in bios-microvm.bin qboot.rom pvh.bin linuxboot_dma.bin; do
 			[ -r "/usr/share/qemu/$fw" ] && files+=("/usr/share/qemu/$fw:$fw")
 		done

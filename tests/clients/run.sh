@@ -45,7 +45,13 @@ ip tuntap add dev tap0 mode tap user 1000 group 1000 || die "cannot create TAP t
 ip addr add 169.254.100.1/24 dev tap0 && ip link set tap0 up || die "cannot configure tap0"
 
 work=$(mktemp -d /tmp/ember-clients.XXXXXX) || die "mktemp failed"
-trap 'rm -rf "$work"' EXIT
+# The jail's cgroups (ember-jailer leaves them, as Firecracker's jailer
+# does: whoever started it removes them) go with the work directory.
+cleanup() {
+	find /sys/fs/cgroup -depth -type d -name 'sdk-jailed-*' -exec rmdir {} + 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
 cgv=1
 [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ] || cgv=2
 
