@@ -29,36 +29,10 @@ void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size)
 #define MAP_HUGE_2MB (21 << 26) /* log2(2 MiB) << MAP_HUGE_SHIFT */
 #endif
 
-/*
- * Guest RAM starts on a 2 MiB boundary of the host's address space, as QEMU's
- * does: where the host backs anonymous memory with transparent huge pages
- * (THP "always", or "madvise" with huge_pages "Transparent"), guest frames
- * and host huge pages then line up, and KVM can map the guest with 2 MiB
- * pages (far fewer nested page faults at boot). Over-reserve by 2 MiB and
- * give the slack back.
- */
-static void *map_aligned(uint64_t size, int flags)
-{
-	const uintptr_t align = 2ULL << 20;
-	uint8_t *raw, *start;
-
-	if (flags & MAP_HUGETLB) /* hugetlbfs pages are aligned */
-		return mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
-	raw = mmap(NULL, size + align, PROT_READ | PROT_WRITE, flags, -1, 0);
-	if (raw == MAP_FAILED)
-		return MAP_FAILED;
-	start = (uint8_t *)(((uintptr_t)raw + align - 1) & ~(align - 1));
-	if (start > raw)
-		munmap(raw, start - raw);
-	if (start + size < raw + size + align)
-		munmap(start + size, raw + size + align - (start + size));
-	return start;
-}
-
 int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 {
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-	uint8_t *p;
+	void *p;
 
 	if (pages == GM_PAGES_HUGETLB_2M) {
 		if (size % (2ULL << 20)) {
@@ -69,7 +43,7 @@ int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 	} else {
 		flags |= MAP_NORESERVE;
 	}
-	p = map_aligned(size, flags);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	/* Advice only: a kernel without THP (or with it off) keeps 4 KiB pages. */

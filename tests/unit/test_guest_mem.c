@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gm_layout()/gm_ptr(): the bounds checks every loader relies on. */
 #include "tests/unit/unit.h"
-#include "core/ember.h"
 #include "core/layout.h"
 
 static void test_small_layout(void)
@@ -48,27 +47,4 @@ static void test_split_layout(void)
 	tmem_free(&t);
 }
 
-/* gm_alloc(): guest RAM on a 2 MiB boundary (THP can back it), all of it usable. */
-static void test_alloc_aligned(void)
-{
-	static const enum gm_pages kinds[] = { GM_PAGES_NORMAL, GM_PAGES_THP };
-
-	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-		for (uint64_t size = 1 << 20; size <= (9ULL << 20); size += (3ULL << 20) + 4096) {
-			struct guest_mem gm;
-
-			if (gm_alloc(&gm, size, kinds[k]) < 0) {
-				CHECK(!"gm_alloc failed");
-				continue;
-			}
-			CHECK_EQ((uintptr_t)gm.host & ((2u << 20) - 1), 0);
-			CHECK_EQ(gm.size, size);
-			gm.host[0] = 1;
-			gm.host[size - 1] = 2;
-			CHECK(gm_ptr(&gm, size - 1, 1) == gm.host + size - 1);
-			gm_free(&gm);
-		}
-	}
-}
-
-UNIT_MAIN(TEST(test_small_layout), TEST(test_split_layout), TEST(test_alloc_aligned))
+UNIT_MAIN(TEST(test_small_layout), TEST(test_split_layout))
