@@ -7,7 +7,7 @@
  *                /dev/mem: ember's boot-timer page (`ember --boot-timer`
  *                logs "Guest-boot-time = ..." to its --log-path)
  *   ready mmio@ADDR  the same at another page-aligned address (Firecracker's
- *                boot timer, 0xc0000000 since its 1.13 memory layout)
+ *                boot timer: 0xc0000000 in its v1.16)
  *   ready port   writes the byte 123 to I/O port 0x402 (ioperm): QEMU's
  *                `-device isa-debugcon,iobase=0x402,chardev=ID` copies it to
  *                the chardev
