@@ -3,13 +3,16 @@
  * Per-vCPU CPUID: KVM's supported set, with the topology rewritten so that
  * the guest sees one package of n/t cores of t threads (t = 1, or 2 with
  * SMT), vCPU id = APIC id (thread = its low bit with SMT), and the
- * hypervisor bit set.
+ * hypervisor bit set; KVM's hypervisor leaves extended by the timing leaf
+ * 0x40000010 (TSC and local APIC timer frequencies) when the TSC's is known;
+ * the TSC-deadline mode of the local APIC timer where KVM emulates it.
  */
 #include "vmm/vm.h"
 
 #define CPUID_HYPERVISOR   (1u << 31) /* leaf 1 ECX */
 #define CPUID_HTT          (1u << 28) /* leaf 1 EDX */
 #define CPUID_CMP_LEGACY   (1u << 1)  /* leaf 0x80000001 ECX (AMD) */
+#define CPUID_TSC_DEADLINE (1u << 24) /* leaf 1 ECX */
 
 static unsigned int order(int n)
 {
@@ -43,6 +46,40 @@ void cpuid_add_topology_levels(struct kvm_cpuid2 *c, unsigned int max)
 			c->nent++;
 		}
 	}
+}
+
+void cpuid_set_tsc_deadline(struct kvm_cpuid2 *c)
+{
+	for (unsigned int i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			c->entries[i].ecx |= CPUID_TSC_DEADLINE;
+}
+
+void cpuid_add_timing_leaf(struct kvm_cpuid2 *c, unsigned int max, uint32_t tsc_khz)
+{
+	struct kvm_cpuid_entry2 *base = NULL, *timing = NULL;
+
+	for (unsigned int i = 0; i < c->nent; i++) {
+		if (c->entries[i].function == CPUID_KVM_BASE)
+			base = &c->entries[i];
+		else if (c->entries[i].function == CPUID_KVM_TIMING)
+			timing = &c->entries[i];
+	}
+	/* Only under KVM's own signature, whose range this leaf extends. */
+	if (!base || !tsc_khz)
+		return;
+	if (!timing) {
+		if (c->nent >= max)
+			return;
+		timing = &c->entries[c->nent++];
+	}
+	*timing = (struct kvm_cpuid_entry2){
+		.function = CPUID_KVM_TIMING,
+		.eax = tsc_khz,
+		.ebx = CPUID_KVM_APIC_BUS_KHZ,
+	};
+	if (base->eax < CPUID_KVM_TIMING)
+		base->eax = CPUID_KVM_TIMING;
 }
 
 void cpuid_normalise(struct kvm_cpuid2 *c, int id, int n, int t)

@@ -124,6 +124,8 @@ void vm_create(struct vm *vm, int nvcpus)
 	vm->cpuid->nent = CPUID_MAX_ENTRIES;
 	KVM_OR_DIE(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid);
 	cpuid_add_topology_levels(vm->cpuid, CPUID_MAX_ENTRIES);
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+		cpuid_set_tsc_deadline(vm->cpuid);
 }
 
 void vm_write_boot_tables(struct vm *vm)
@@ -275,7 +277,7 @@ static void set_fpu_msrs_lapic(struct vcpu *c)
 void vm_create_vcpus(struct vm *vm, uint64_t entry, uint64_t pvh_start_info)
 {
 	size_t cpuid_size = sizeof(*vm->cpuid) +
-			    vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
+			    CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *cpuid = malloc(cpuid_size);
 
 	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
@@ -297,6 +299,12 @@ void vm_create_vcpus(struct vm *vm, uint64_t entry, uint64_t pvh_start_info)
 		if (c->run == MAP_FAILED)
 			die(EMBER_EXIT_HOST_ERROR, "cannot map vcpu %d: %s", i, strerror(errno));
 
+		if (i == 0) {
+			/* The TSC's frequency, so that the guest need not calibrate it. */
+			int khz = ioctl(c->fd, KVM_GET_TSC_KHZ, 0);
+
+			cpuid_add_timing_leaf(vm->cpuid, CPUID_MAX_ENTRIES, khz > 0 ? (uint32_t)khz : 0);
+		}
 		memcpy(cpuid, vm->cpuid, cpuid_size);
 		cpuid_normalise(cpuid, i, vm->nvcpus, vm->threads_per_core ? vm->threads_per_core : 1);
 		KVM_OR_DIE(c->fd, KVM_SET_CPUID2, cpuid);

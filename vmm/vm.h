@@ -69,6 +69,23 @@ void vm_irq_pulse(struct vm *vm, int gsi);
  */
 void cpuid_add_topology_levels(struct kvm_cpuid2 *c, unsigned int max);
 /*
+ * Announce the local APIC timer's TSC-deadline mode (leaf 1 ECX bit 24),
+ * which KVM emulates but leaves out of KVM_GET_SUPPORTED_CPUID: a Linux guest
+ * then needs neither the PIT nor a calibration of the APIC timer (cpuid.c).
+ */
+void cpuid_set_tsc_deadline(struct kvm_cpuid2 *c);
+/* The hypervisor's leaves, KVM's signature at the first of them. */
+#define CPUID_KVM_BASE          0x40000000u
+/* The timing leaf (VMware's, also read under KVM): EAX TSC kHz, EBX bus kHz. */
+#define CPUID_KVM_TIMING        0x40000010u
+/* KVM's local APIC timer counts at 1 GHz (one bus cycle a nanosecond). */
+#define CPUID_KVM_APIC_BUS_KHZ  1000000u
+/*
+ * Add the timing leaf for a TSC of tsc_khz (nothing if 0, or if c has no
+ * KVM leaves), raising the hypervisor range's maximum to it (cpuid.c).
+ */
+void cpuid_add_timing_leaf(struct kvm_cpuid2 *c, unsigned int max, uint32_t tsc_khz);
+/*
  * CPUID for vcpu id of n, t threads per core (1, or 2 with n even): one
  * package of n/t cores (cpuid.c).
  */

@@ -16,6 +16,9 @@
  *   expect_cmdline_len=N    strlen of the whole command line
  *   expect_bzimage=1        setup header fields of boot.bzImage (mkbzimage)
  *   end=1                   must be the last token: nothing appended
+ * Always checked: the entry state, the page tables, the command line, CPUID
+ * (hypervisor and TSC-deadline bits, topology, KVM's signature and the timing
+ * leaf 0x40000010).
  * The command line must start with "console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd guest=boot "
  * (ember's defaults, then the user text, whose first token is guest=boot).
  *
@@ -327,6 +330,8 @@ static void check_cpuid(uint64_t cpus, uint64_t threads)
 		fail("CPUID.1:ECX 0x%x lacks the hypervisor bit 31", r.ecx);
 	if (r.ebx >> 24 != 0)
 		fail("CPUID.1:EBX APIC id %u, want 0 on the BSP", r.ebx >> 24);
+	if (!(r.ecx & (1u << 24)))
+		fail("CPUID.1:ECX 0x%x lacks TSC-deadline bit 24 (Linux would use the PIT)", r.ecx);
 	if (((r.ebx >> 16) & 0xff) != cpus)
 		fail("CPUID.1:EBX %u logical processors, want %lu", (r.ebx >> 16) & 0xff, cpus);
 	if (max >= 0xb) {
@@ -343,6 +348,16 @@ static void check_cpuid(uint64_t cpus, uint64_t threads)
 		if ((r.eax & 0x1f) && (r.eax >> 26) + 1 != cpus / threads)
 			fail("CPUID.4: %u cores, want %lu", (r.eax >> 26) + 1, cpus / threads);
 	}
+	/* KVM's signature, and the timing leaf: TSC kHz (a sane range), bus 1 GHz */
+	r = cpuid(0x40000000u, 0);
+	if (r.ebx != 0x4b4d564bu || r.ecx != 0x564b4d56u || r.edx != 0x4d)
+		fail("CPUID.40000000: signature %x %x %x, want KVMKVMKVM", r.ebx, r.ecx, r.edx);
+	else if (r.eax < 0x40000010u)
+		fail("CPUID.40000000: maximum leaf 0x%x, want 0x40000010 (timing)", r.eax);
+	r = cpuid(0x40000010u, 0);
+	if (r.eax < 100000 || r.eax > 10000000 || r.ebx != 1000000)
+		fail("CPUID.40000010: TSC %u kHz, bus %u kHz; want 100000-10000000 and 1000000",
+		     r.eax, r.ebx);
 	if (maxext >= 0x8000001eu && cpuid(0x80000001u, 0).ecx) {
 		r = cpuid(0x8000001eu, 0);
 		if (((r.ebx >> 8) & 0xff) + 1 != threads && ((r.ebx >> 8) & 0xff) != 0xff)
