@@ -29,13 +29,41 @@ void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size)
 #define MAP_HUGE_2MB (21 << 26) /* log2(2 MiB) << MAP_HUGE_SHIFT */
 #endif
 
+#define HUGE_2M (2ULL << 20)
+
+/*
+ * size bytes at a 2 MiB-aligned address: KVM maps a guest's 2 MiB page with
+ * one huge page only where guest-physical and host-virtual addresses agree
+ * modulo 2 MiB (gm_layout keeps every region start a multiple of 2 MiB).
+ * Over-map by 2 MiB, then unmap the head and the tail.
+ */
+static void *map_aligned(uint64_t size, int flags)
+{
+	uint64_t total = size + HUGE_2M;
+	uint8_t *p, *a;
+
+	if (total < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = mmap(NULL, total, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (uint8_t *)(((uintptr_t)p + HUGE_2M - 1) & ~(uintptr_t)(HUGE_2M - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (p + total > a + size)
+		munmap(a + size, (size_t)(p + total - (a + size)));
+	return a;
+}
+
 int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 {
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 	void *p;
 
 	if (pages == GM_PAGES_HUGETLB_2M) {
-		if (size % (2ULL << 20)) {
+		if (size % HUGE_2M) {
 			errno = EINVAL;
 			return -1;
 		}
@@ -43,12 +71,23 @@ int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 	} else {
 		flags |= MAP_NORESERVE;
 	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
-	if (p == MAP_FAILED)
-		return -1;
-	/* Advice only: a kernel without THP (or with it off) keeps 4 KiB pages. */
-	if (pages == GM_PAGES_THP)
-		(void)madvise(p, size, MADV_HUGEPAGE);
+	if (pages == GM_PAGES_HUGETLB_2M) {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+		if (p == MAP_FAILED)
+			return -1;
+	} else {
+		/*
+		 * Aligned in any case: a host whose THP mode is "always" backs
+		 * it with huge pages unasked (as it would on Linux 6.7 and later,
+		 * which align large anonymous mappings themselves).
+		 */
+		p = map_aligned(size, flags);
+		if (!p)
+			return -1;
+		/* Advice only: a kernel without THP (or with it off) keeps 4 KiB pages. */
+		if (pages == GM_PAGES_THP)
+			(void)madvise(p, size, MADV_HUGEPAGE);
+	}
 	gm_layout(gm, p, size);
 	return 0;
 }

@@ -47,4 +47,27 @@ static void test_split_layout(void)
 	tmem_free(&t);
 }
 
-UNIT_MAIN(TEST(test_small_layout), TEST(test_split_layout))
+/* 4 KiB pages or THP: every region 2 MiB-aligned in the host too. */
+static void test_aligned(void)
+{
+	const uint64_t sizes[] = { 64ULL << 20, (3ULL << 30) + (2ULL << 20), 5ULL << 30,
+				   (64ULL << 20) + 4096 };
+
+	for (unsigned int i = 0; i < 2 * sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct guest_mem gm;
+
+		CHECK(gm_alloc(&gm, sizes[i / 2], i % 2 ? GM_PAGES_THP : GM_PAGES_NORMAL) == 0);
+		if (!gm.host)
+			continue;
+		for (int r = 0; r < gm.nregions; r++)
+			CHECK(((uintptr_t)gm.region[r].host & ((2u << 20) - 1)) == 0);
+		/* Both ends are mapped and writable */
+		CHECK(gm_write(&gm, 0, "a", 1) == 0);
+		CHECK(gm_write(&gm, gm.nregions == 2 ? (4ULL << 30) + sizes[i / 2] - 0xd0000000ULL - 1 :
+				    sizes[i / 2] - 1, "z", 1) == 0);
+		CHECK(gm.host[0] == 'a' && gm.host[sizes[i / 2] - 1] == 'z');
+		gm_free(&gm);
+	}
+}
+
+UNIT_MAIN(TEST(test_small_layout), TEST(test_split_layout), TEST(test_aligned))
