@@ -20,24 +20,10 @@ static int blk_count(const struct vm_config *c)
 }
 
 /*
- * The drive in slot order i: the root drive, then the others as given (the
- * API and config file keep Firecracker's order, root first, already; the
- * command line's --drive options may name the root drive anywhere).
+ * Slot i serves drive i: the configuration keeps Firecracker's order, the
+ * root drive first, whether it came from the API, the config file or
+ * --drive.
  */
-static const struct drive_spec *blk_spec(const struct vm_config *c, int i)
-{
-	int root = -1;
-
-	for (int k = 0; k < c->ndrives; k++)
-		if (c->drives[k].root)
-			root = k;
-	if (root < 0)
-		return &c->drives[i];
-	if (i == 0)
-		return &c->drives[root];
-	return &c->drives[i <= root ? i - 1 : i];
-}
-
 static int blk_open(struct vm_device *d, const struct vm_config *c, int i,
 		    const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen)
 {
@@ -45,7 +31,7 @@ static int blk_open(struct vm_device *d, const struct vm_config *c, int i,
 
 	if (!b)
 		return errorf(err, errlen, "out of memory");
-	if (virtio_blk_create(b, blk_spec(c, i), mem, loop, err, errlen) < 0) {
+	if (virtio_blk_create(b, &c->drives[i], mem, loop, err, errlen) < 0) {
 		free(b);
 		return -1;
 	}

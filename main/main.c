@@ -322,9 +322,17 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 				if (!strcmp(o->drives[i].id, o->drives[o->ndrives].id))
 					die(EMBER_EXIT_BAD_INPUT, "--drive: id '%s' used twice",
 					    o->drives[i].id);
-			roots += o->drives[o->ndrives++].root;
+			roots += o->drives[o->ndrives].root;
 			if (roots > 1)
 				die(EMBER_EXIT_BAD_INPUT, "--drive: only one drive can be root");
+			/* As the API's (Firecracker's) order: the root first (/dev/vda) */
+			if (o->drives[o->ndrives].root) {
+				struct drive_spec root = o->drives[o->ndrives];
+
+				memmove(&o->drives[1], &o->drives[0], o->ndrives * sizeof(o->drives[0]));
+				o->drives[0] = root;
+			}
+			o->ndrives++;
 			break;
 		case O_NET: {
 			struct net_spec *n = &o->nets[o->nnets];

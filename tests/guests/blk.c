@@ -2,11 +2,13 @@
 /*
  * blk: drives ember's virtio-blk as a minimal polled driver would.
  *
- * Command line (all required):
+ * Command line (all required but drives):
  *   sectors=N   the disk's size in 512-byte sectors (N >= 16)
  *   id=ID       the drive's id (GET_ID must return it)
  *   ro=0|1      whether the drive is read-only
  *   wsector=W   the sector the guest writes (8 <= W < N - 1)
+ *   drives=D    how many devices ember announces (default 1); the guest
+ *               drives the first, /dev/vda to Linux
  * The disk must hold the pattern disk_byte(s, j) = (7j + 13s + 3) & 0xff
  * (byte j of sector s); the guest writes wr_byte(j) = (11j + 0x5a) & 0xff
  * to sector W (on a read-only drive the write must fail with IOERR).
@@ -135,7 +137,7 @@ static void batch_reads(struct vq *q)
 void guest_main(const uint8_t *zp)
 {
 	const char *cl = (const char *)phys(rd32(zp + BP_CMD_LINE_PTR));
-	uint64_t sectors, ro, w;
+	uint64_t sectors, ro, w, ndrives;
 	size_t idlen;
 	const char *id = cmdline_get(cl, "id", &idlen);
 	struct vdev dev;
@@ -148,8 +150,9 @@ void guest_main(const uint8_t *zp)
 		     "(8 <= W < N-1) on the command line: \"%s\"", cl);
 		return;
 	}
-	if (virtio_count(cl) != 1) {
-		fail("%u virtio_mmio.device= announcements, want 1: \"%s\"", virtio_count(cl), cl);
+	if (cmdline_u64(cl, "drives", 1, &ndrives) || virtio_count(cl) != ndrives) {
+		fail("%u virtio_mmio.device= announcements, want drives=%lu: \"%s\"",
+		     virtio_count(cl), ndrives, cl);
 		return;
 	}
 	if (virtio_find(cl, VIRTIO_ID_BLOCK, 0, &dev) < 0) {

@@ -330,17 +330,31 @@ for s in range(n):
 EOF
 }
 
-# blk_case NAME RO(0|1): read, GET_ID, write, flush, out-of-range requests.
+# blk_case NAME RO(0|1) [ROOT-SECOND]: read, GET_ID, write, flush,
+# out-of-range requests. ROOT-SECOND=1: the drive is the root one, given
+# after another drive: it must still be the first slot (/dev/vda), which
+# the guest drives, and the other drive stays untouched.
 blk_case() {
-	local name=$1 ro=$2 id=testdisk opt="" w=37 why
+	local name=$1 ro=$2 id=testdisk opt="" w=37 why pre=() n=1
 	rc=-
 	if [ "$ro" = 1 ]; then
 		id=rodisk
 		opt=,ro
 	fi
+	if [ "${3:-0}" = 1 ]; then
+		id=rootdisk
+		opt=$opt,root
+		head -c 65536 /dev/zero >"$T/other.img"
+		pre=(--drive "path=$T/other.img,id=other")
+		n=2
+	fi
 	mkdisk "$T/disk.img" || { bad "$name" "cannot make the disk image"; return; }
-	run_ember --kernel "$G/blk.elf" --drive "path=$T/disk.img,id=$id$opt" \
-		--cmdline "guest=blk sectors=$DISK_SECTORS id=$id ro=$ro wsector=$w"
+	run_ember --kernel "$G/blk.elf" "${pre[@]}" --drive "path=$T/disk.img,id=$id$opt" \
+		--cmdline "guest=blk sectors=$DISK_SECTORS id=$id ro=$ro wsector=$w drives=$n"
+	if [ "${3:-0}" = 1 ] && ! cmp -s "$T/other.img" <(head -c 65536 /dev/zero); then
+		bad "$name" "the drive given first (not root) was written"
+		return
+	fi
 	[ "$ro" = 1 ] && w=-1
 	why=$(disk_why "$T/disk.img" "$w")
 	if [ "$rc" != 0 ]; then
@@ -358,6 +372,7 @@ blk_case() {
 
 blk_case virtio-blk 0
 blk_case virtio-blk-ro 1
+blk_case virtio-blk-root-given-second 0 1
 
 # --- virtio-blk against a malicious driver -------------------------------------
 # Every attack of blkhostile.c must cost exactly one warning, the VMM must
