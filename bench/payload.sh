@@ -23,7 +23,8 @@
 # Every VMM run is bounded by vmmtime -t; the payload always exits 0 once it
 # has started, so that every figure it got is reported.
 # params.sh: the sizes, PARTS (which of boot, density, mem, blk, net run) and QEMU_RUNS
-# (0: ember only). When ./firecracker is there (bench/run.sh's FIRECRACKER=),
+# (0: ember only). ./stock-vmlinuz is Debian's cloud kernel (the stock-*
+# boot runs). When ./firecracker is there (bench/run.sh's FIRECRACKER=),
 # it joins the boot, mem, blk and net runs as boot-*-fc, mem-fc, blk-fc and
 # net-fc, with Firecracker's config file (--no-api --config-file) for the
 # same guest and kernel command line as ember's, its boot timer for the
@@ -78,18 +79,35 @@ if [ "$fc" = 1 ]; then
 	esac
 fi
 info "test host: $(grep -c ^processor /proc/cpuinfo) CPUs, uptime $(cut -d' ' -f1 /proc/uptime) s"
+info "test host THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo none)"
+# The test host's KVM statistics per VM (vmmtime -k): debugfs.
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+KSTAT=0
+if [ -r /sys/kernel/debug/kvm/exits ]; then
+	KSTAT=1
+else
+	error "no KVM statistics (debugfs /sys/kernel/debug/kvm): no exit counts"
+fi
+# The counters BENCH-KVM lines carry (sums over the VM's vCPUs).
+KKEYS="exits pf_fixed pf_taken io_exits mmio_exits halt_exits irq_exits irq_window_exits
+	request_irq_exits signal_exits insn_emulation hypercalls pages_4k pages_2m"
 
 # run LABEL RUN MARKER VMM-ARGS...: one timed run; its output in /tmp/LABEL.out.
 # MARKER is looked for on the console; with MARKER_FD=STRING set, READY is
 # STRING on the VMM's fd 3 (vmmtime -M) and MARKER on the console is checked
-# after the run (a run without it counts as failed: READY_US -1).
+# after the run (a run without it counts as failed: READY_US -1). With
+# KVM_AT_READY=1 (and debugfs), a good run's KVM counters at READY follow
+# as "BENCH-KVM LABEL RUN NAME=VALUE...".
 run() {
 	label=$1 i=$2 marker=$3
 	shift 3
+	kf=
+	[ "${KVM_AT_READY:-0}" = 1 ] && [ "$KSTAT" = 1 ] && kf="-k /tmp/$label.kvm"
+	rm -f "/tmp/$label.kvm"
 	if [ -n "${MARKER_FD:-}" ]; then
-		line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -M "$MARKER_FD" -o "/tmp/$label.out" -- "$@")
+		line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -M "$MARKER_FD" -o "/tmp/$label.out" $kf -- "$@")
 	else
-		line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -m "$marker" -o "/tmp/$label.out" -- "$@")
+		line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -m "$marker" -o "/tmp/$label.out" $kf -- "$@")
 	fi
 	# shellcheck disable=SC2086
 	set -- $line
@@ -105,6 +123,15 @@ run() {
 	[ -n "${MARKER_FD:-}" ] && [ "$3" -lt 0 ] && error "$label: run $i: no '$MARKER_FD' on fd 3"
 	echo "BENCH $1 $i $rdy $4 $5 $6 $7 $8"
 	st=${line##* }
+	if [ -n "$kf" ] && [ "$st" = 0 ] && [ "$rdy" -ge 0 ]; then
+		if [ -s "/tmp/$label.kvm" ]; then
+			echo "BENCH-KVM $label $i $(awk -v keys="$KKEYS" 'BEGIN { n = split(keys, k) }
+				{ v[$1] = $2 } END { for (j = 1; j <= n; j++) if (k[j] in v) printf("%s=%s ", k[j], v[k[j]]) }' \
+				"/tmp/$label.kvm")"
+		else
+			error "$label: run $i: no KVM counters of its VM in debugfs"
+		fi
+	fi
 	if [ "$st" != 0 ] || [ "$rdy" -lt 0 ] || ! grep -q "$marker" "/tmp/$label.out"; then
 		grep -v '^BENCH-GUEST-STAT ' "/tmp/$label.out" | tail -n 12 | tr -d '\r' |
 			sed "s/^/BENCH-OUT $label /"
@@ -117,10 +144,13 @@ run() {
 }
 
 QEMU_M=microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off
+# For the stock kernel (no MP table parsing, CONFIG_X86_MPPARSE off): ACPI.
+QEMU_M_ACPI=microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=on
 # -nodefaults drops the default serial that -nographic would put on stdio.
 # (No spaces inside: used unquoted, as separate words.)
-QEMU_BASE="./qemu-system-x86_64 -L /payload -M $QEMU_M -accel kvm -cpu host
-	-nographic -no-reboot -nodefaults -serial stdio"
+QEMU_OPTS="-accel kvm -cpu host -nographic -no-reboot -nodefaults -serial stdio"
+QEMU_BASE="./qemu-system-x86_64 -L /payload -M $QEMU_M $QEMU_OPTS"
+QEMU_ACPI="./qemu-system-x86_64 -L /payload -M $QEMU_M_ACPI $QEMU_OPTS"
 QEMU="$QEMU_BASE -m 128 -smp 1"
 QCMD="console=ttyS0 reboot=t panic=-1"
 # The readiness marker: what each VMM writes to fd 3 when the guest's
@@ -153,21 +183,34 @@ EOF
 }
 
 # --- boot to the readiness marker and to the VMM's exit ------------------
-# Variants: NAME:VCPUS:MIB:KERNEL-ARGS (quiet: the kernel log off the console).
-part boot && for spec in quiet-1-128:1:128:quiet quiet-2-512:2:512:quiet console-1-128:1:128:; do
+# Variants: NAME:VCPUS:MIB:KERNEL:KERNEL-ARGS (quiet: the kernel log off the
+# console). KERNEL: guest (ours, vmlinux), or stock (Debian's cloud kernel,
+# the test host's own bzImage, which finds its CPUs through ACPI only: QEMU
+# with acpi=on; no Firecracker run).
+# Every run also reports the test host's KVM counters at the marker.
+KVM_AT_READY=1
+part boot && for spec in quiet-1-128:1:128:guest:quiet quiet-2-512:2:512:guest:quiet \
+	console-1-128:1:128:guest: stock-quiet-2-256:2:256:stock:quiet; do
 	variant=${spec%%:*} rest=${spec#*:}
 	vcpus=${rest%%:*} rest=${rest#*:}
-	mib=${rest%%:*} extra=${rest#*:}
+	mib=${rest%%:*} rest=${rest#*:}
+	kern=${rest%%:*} extra=${rest#*:}
 	bcmd="rdinit=/bench/init bench.mode=boot${extra:+ $extra}"
+	if [ "$kern" = stock ]; then
+		kimg=./stock-vmlinuz qbase=$QEMU_ACPI
+		[ -s "$kimg" ] || { error "no stock kernel: no $variant runs"; continue; }
+	else
+		kimg=./vmlinux qbase=$QEMU_BASE
+	fi
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		MARKER_FD=$EMARK run "boot-$variant-ember" "$i" EMBER-GUEST-READY ./ember \
-			--kernel ./vmlinux --initrd ./bench-initrd.cpio.gz --mem-mib "$mib" \
+			--kernel "$kimg" --initrd ./bench-initrd.cpio.gz --mem-mib "$mib" \
 			--vcpus "$vcpus" $ERDY --cmdline "$bcmd bench.ready=mmio"
 		[ "$qemu_ok" = 1 ] && MARKER_FD=$QMARK run "boot-$variant-qemu" "$i" EMBER-GUEST-READY \
-			$QEMU_BASE -m "$mib" -smp "$vcpus" $QRDY -kernel ./vmlinux \
+			$qbase -m "$mib" -smp "$vcpus" $QRDY -kernel "$kimg" \
 			-initrd ./bench-initrd.cpio.gz -append "$QCMD $bcmd bench.ready=port"
-		if [ "$fc" = 1 ]; then
+		if [ "$fc" = 1 ] && [ "$kern" = guest ]; then
 			fc_conf /tmp/fc-boot.json "$vcpus" "$mib" "$bcmd bench.ready=mmio@$FC_TIMER"
 			MARKER_FD=$EMARK run "boot-$variant-fc" "$i" EMBER-GUEST-READY ./firecracker \
 				--no-api --config-file /tmp/fc-boot.json $FRDY
@@ -175,6 +218,7 @@ part boot && for spec in quiet-1-128:1:128:quiet quiet-2-512:2:512:quiet console
 		i=$((i + 1))
 	done
 done
+KVM_AT_READY=0
 part boot && info "boot runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 # --- density: 128 MiB microVMs ready within DENS_SECS ----------------------

@@ -414,7 +414,7 @@ if [[ "$phases" == *" nested "* ]]; then
 		files=("$build/ember:ember" "$build/guest/vmlinux:vmlinux"
 			"$build/guest/initrd.cpio.gz:initrd.cpio.gz" "$nd/bench-initrd.cpio.gz:bench-initrd.cpio.gz"
 			"$out/vmmtime:vmmtime" "$out/density:density" "$out/iobench:iobench" "$tun:tun.ko"
-			"$qbin:qemu-system-x86_64")
+			"$qbin:qemu-system-x86_64" "$TH_VMLINUZ:stock-vmlinuz")
 		[ -z "$ember_b" ] || files+=("$ember_b:ember-b")
 		while read -r lib; do
 			files+=("$lib:$(basename "$lib")")
@@ -492,6 +492,41 @@ if [[ "$phases" == *" nested "* ]]; then
 	# nkv LABEL AWK-EXPR: "RUN VALUE" per good run (exit status 0, marker
 	# seen); fields: $3 RUN, $4 READY_US, $5 EOF_US, $6 EXIT_US, $7 USER_US, $8 SYS_US.
 	nkv() { awk -v l="$1" '$1 == "BENCH" && $2 == l && $9 == 0 && $4 >= 0 { print $3, '"$2"' }' "$ct"; }
+	# kvmkv LABEL NAME: "RUN VALUE" of the KVM counter NAME at the readiness
+	# marker (BENCH-KVM lines: payload.sh prints them for good runs only).
+	kvmkv() {
+		awk -v l="$1" -v k="$2" '$1 == "BENCH-KVM" && $2 == l {
+			for (i = 4; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print $3, a[2] } }' "$ct"
+	}
+	# kvm_medians LABEL: "name median, ..." for every counter of LABEL.
+	kvm_medians() {
+		local k m r=
+		for k in $(awk -v l="$1" '$1 == "BENCH-KVM" && $2 == l {
+				for (i = 4; i <= NF; i++) { split($i, a, "="); if (!(a[1] in s)) { s[a[1]]; print a[1] } } }' "$ct"); do
+			m=$(med "$(kvmkv "$1" "$k" | kstats)")
+			r="$r, $k $m"
+		done
+		echo "${r#, }"
+	}
+	# boot_kvm_rows VARIANT WHAT SHORT: exits, nested page faults and port
+	# I/O exits from start to the readiness marker, ember against QEMU.
+	boot_kvm_rows() {
+		local e=ember
+		cmp 2 "KVM exits, start → guest readiness marker, $2 (count: the test host's KVM, debugfs \`exits\`)" \
+			"$(kvmkv "boot-$1-$e" exits)" "$(kvmkv "boot-$1-qemu" exits)" 1 0 m "VM exits to readiness, $3" lower
+		cmp 2 "… of which nested page faults fixed (\`pf_fixed\`), $2 (count)" \
+			"$(kvmkv "boot-$1-$e" pf_fixed)" "$(kvmkv "boot-$1-qemu" pf_fixed)" 1 0 m "" ""
+		cmp 2 "… of which port I/O exits (\`io_exits\`), $2 (count)" \
+			"$(kvmkv "boot-$1-$e" io_exits)" "$(kvmkv "boot-$1-qemu" io_exits)" 1 0 m "" ""
+	}
+	# boot_failed VARIANT: a note for each VMM whose runs failed.
+	boot_failed() {
+		local l b
+		for l in "boot-$1-ember" "boot-$1-qemu" "boot-$1-fc"; do
+			b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && ($9 != 0 || $4 < 0)' "$ct" | wc -l)
+			[ "$b" = 0 ] || notes+=("$l: $b runs failed (no marker, or a non-zero exit) and are left out")
+		done
+	}
 	if has_part boot; then
 		for spec in "quiet-1-128|1 vCPU, 128 MiB, kernel \`quiet\`|1 vCPU, 128 MiB" \
 			"quiet-2-512|2 vCPUs, 512 MiB, kernel \`quiet\`|2 vCPUs, 512 MiB" \
@@ -515,11 +550,28 @@ if [[ "$phases" == *" nested "* ]]; then
 				# shellcheck disable=SC2016
 				cmp 8 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
 					"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-fc" '$6')" 1000 0 m "" ""
+				cmp 8 "KVM exits, start → guest readiness marker, $what (count; of which \`pf_fixed\`: $(med "$(kvmkv "boot-$v-ember" pf_fixed | kstats)") / $(med "$(kvmkv "boot-$v-fc" pf_fixed | kstats)"))" \
+					"$(kvmkv "boot-$v-ember" exits)" "$(kvmkv "boot-$v-fc" exits)" 1 0 m \
+					"VM exits to readiness, $short (vs Firecracker)" lower
 			fi
-			for l in "boot-$v-ember" "boot-$v-qemu" "boot-$v-fc"; do
-				b=$(awk -v l="$l" '$1 == "BENCH" && $2 == l && ($9 != 0 || $4 < 0)' "$ct" | wc -l)
-				[ "$b" = 0 ] || notes+=("$l: $b runs failed (no marker, or a non-zero exit) and are left out")
-			done
+			boot_kvm_rows "$v" "$what" "$short"
+			boot_failed "$v"
+		done
+		# Debian's cloud kernel (the test host's bzImage; ACPI on both sides).
+		v=stock-quiet-2-256 what="Debian's cloud kernel (stock bzImage), 2 vCPUs, 256 MiB, \`quiet\`"
+		short="stock kernel, 2 vCPUs, 256 MiB"
+		# shellcheck disable=SC2016
+		cmp 2 "start → guest readiness marker, $what (ms)" \
+			"$(nkv "boot-$v-ember" '$4')" "$(nkv "boot-$v-qemu" '$4')" 1000 0 m \
+			"boot to readiness, $short" lower
+		# shellcheck disable=SC2016
+		cmp 2 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
+			"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-qemu" '$6')" 1000 0 m "" ""
+		boot_kvm_rows "$v" "$what" "$short"
+		boot_failed "$v"
+		# Exits by reason: the medians of every counter, per VMM and variant.
+		for l in $(awk '$1 == "BENCH-KVM" { print $2 }' "$ct" | sort -u); do
+			notes+=("KVM counters at the readiness marker, $l (medians of $(kvmkv "$l" exits | wc -l) runs): $(kvm_medians "$l")")
 		done
 	fi
 	if has_part density; then
@@ -620,7 +672,7 @@ if [[ "$phases" == *" nested "* ]]; then
 	[ -z "$fc_bin" ] || notes+=("Firecracker ($fc_ver, \`FIRECRACKER=$fc_bin\`) ran in the same test host boot, alternating with ember and QEMU, as \`firecracker --no-api --config-file\` with the same kernel, initrd, kernel command line (ember's default, \`$(sed -n 's/^FCMD="\(.*\)"$/\1/p' "$here/payload.sh")\`, and the test arguments), vCPUs, memory, drive file and TAP as ember; its readiness marker is the same byte written to its boot-timer page (0xc0000000, \`--boot-timer --log-path /proc/self/fd/3 --level Info\`); its default seccomp filters on. Density has no Firecracker rows")
 	notes+=("readiness marker (boot and density rows): the guest's /bench/init runs \`/bench/ready\` right after mounting /proc, /sys and /dev; for ember it writes the byte 123 to guest-physical 0xd1000000 through /dev/mem (ember's boot-timer page; \`ember --boot-timer --log-path /proc/self/fd/3\` logs a \"Guest-boot-time\" line), for QEMU it writes the byte 123 to port 0x402 (\`-chardev file,id=rdy,path=/proc/self/fd/3 -device isa-debugcon,iobase=0x402,chardev=rdy\`). fd 3 of the VMM is a pipe to the timer (bench/vmmtime.c \`-M\`, bench/density.c), which takes CLOCK_MONOTONIC just before the fork and again when the marker arrives on that pipe; the console is only copied on the clock. The guest then prints EMBER-GUEST-READY on the serial console: a run whose console lacks it is counted as failed (checked after the run)")
 	notes+=("density: in a window of $dens_secs s from the first fork, 128 MiB / 1 vCPU VMs (kernel \`quiet\`, guest idle after its marker, never rebooting) are started one after another (the next when the previous is ready) or with $dens_par booting at once (a new one whenever one is ready or has failed); every VM stays alive until the window is over, then all are killed. Counted: the VMs whose marker arrived within the window. Bounded by $dens_cap VMs per window and by the test host's MemAvailable (no new VM under 256 MiB; the test host has 2 GiB, tests/nested/testhost.sh has no option to change it); ${dens_rounds} rounds per VMM and mode, the VMMs alternating")
-	notes+=("QEMU ran as \`qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off -accel kvm -cpu host -m MIB -smp N -nographic -no-reboot -nodefaults -serial stdio\` (acpi=off: the guest kernel has no ACPI, and only then does QEMU add virtio_mmio.device= to the command line), with \`console=ttyS0 reboot=t panic=-1\` before the test arguments; ember with its default command line (\`console=ttyS0 reboot=k panic=1\`) and the same test arguments; both with \`rdinit=/bench/init\` from the same initrd")
+	notes+=("QEMU ran as \`qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=off -accel kvm -cpu host -m MIB -smp N -nographic -no-reboot -nodefaults -serial stdio\` (acpi=off: the guest kernel has no ACPI, and only then does QEMU add virtio_mmio.device= to the command line), with \`console=ttyS0 reboot=t panic=-1\` before the test arguments; ember with its default command line (\`console=ttyS0 reboot=k panic=1\`) and the same test arguments; both with \`rdinit=/bench/init\` from the same initrd. The stock-kernel rows boot Debian's cloud kernel (the test host's own bzImage, which finds its CPUs through ACPI only) with QEMU's acpi=on and ember's defaults (ACPI and the MP table). VM exits and the other KVM counters are the test host's KVM statistics of the VMM's VM (debugfs /sys/kernel/debug/kvm/PID-FD/, summed over its vCPUs), read by vmmtime -k right after the readiness marker arrived: the counts from the VM's creation to the marker. The test host's transparent huge pages: $(sed -n 's/^BENCH-INFO test host THP: //p' "$ct" | head -n 1) (with \`always\`, ember's 2 MiB-aligned guest RAM and QEMU's both get them: \`pages_2m\`)")
 	if [ -n "${BENCH_NESTED_LOG:-}" ]; then
 		notes+=("nested figures from the earlier console log $BENCH_NESTED_LOG")
 	else

@@ -4,7 +4,7 @@
  * the first appearance of a marker and to its exit.
  *
  *   vmmtime [-n RUNS] [-m MARKER | -M MARKER] [-t SECS] [-l LABEL] [-o FILE]
- *           -- CMD [ARG]...
+ *           [-k FILE] -- CMD [ARG]...
  *
  * The child's stdin is /dev/null; its stdout and stderr go to one pipe that
  * vmmtime reads (and copies to FILE, -o, the output of the last run).
@@ -16,6 +16,12 @@
  *              /proc/self/fd/3, MARKER "Guest-boot-time"; QEMU: an
  *              isa-debugcon chardev file on it): the console is then only
  *              copied, never searched, on the clock.
+ *   -k FILE    when READY comes, the host KVM's statistics of the child's
+ *              VM (debugfs, /sys/kernel/debug/kvm/PID-FD/: exits, pf_fixed,
+ *              io_exits, ..., summed over its vCPUs) are written to FILE as
+ *              "NAME VALUE" lines: the counts from the VM's creation to the
+ *              marker (FILE is left empty without debugfs or a VM). They are
+ *              read after READY's time is taken, off the clock.
  * One line per run on stdout:
  *
  *   LABEL RUN READY_US EOF_US EXIT_US USER_US SYS_US STATUS
@@ -30,6 +36,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -49,11 +56,65 @@
 
 #define MARKER_MAX 200
 
+#define KVM_DEBUGFS "/sys/kernel/debug/kvm"
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: vmmtime [-n RUNS] [-m MARKER | -M MARKER] [-t SECS] [-l LABEL] "
-		"[-o FILE] -- CMD [ARG]...\n");
+		"[-o FILE] [-k FILE] -- CMD [ARG]...\n");
 	exit(2);
+}
+
+/*
+ * Write the counters of pid's VM (the first KVM_DEBUGFS/PID-FD directory)
+ * to path as "NAME VALUE" lines; an empty file when there is none.
+ */
+static void kvm_stats(pid_t pid, const char *path)
+{
+	char prefix[32], dir[300], file[600], buf[32];
+	FILE *out = fopen(path, "we");
+	struct dirent *d;
+	DIR *top, *vm;
+
+	if (!out) {
+		fprintf(stderr, "vmmtime: %s: %s\n", path, strerror(errno));
+		return;
+	}
+	snprintf(prefix, sizeof(prefix), "%d-", (int)pid);
+	top = opendir(KVM_DEBUGFS);
+	dir[0] = 0;
+	while (top && (d = readdir(top)))
+		if (!strncmp(d->d_name, prefix, strlen(prefix))) {
+			snprintf(dir, sizeof(dir), "%s/%s", KVM_DEBUGFS, d->d_name);
+			break;
+		}
+	if (top)
+		closedir(top);
+	vm = dir[0] ? opendir(dir) : NULL;
+	while (vm && (d = readdir(vm))) {
+		unsigned long long v;
+		char *end;
+		ssize_t n;
+		int fd;
+
+		if (d->d_type != DT_REG)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", dir, d->d_name);
+		fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		v = strtoull(buf, &end, 10);
+		if (end != buf && (*end == '\n' || !*end))
+			fprintf(out, "%s %llu\n", d->d_name, v);
+	}
+	if (vm)
+		closedir(vm);
+	fclose(out);
 }
 
 /* A search for a marker in a stream that arrives in pieces. */
@@ -98,7 +159,7 @@ static void child(char **argv, int out_w, int mark_w)
 
 /* One run; prints its line. Returns 0, or -1 if the command could not run. */
 static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
-		    const char *label, int run, const char *outpath)
+		    const char *label, int run, const char *outpath, const char *kvmpath)
 {
 	int p[2], m[2] = { -1, -1 }, out_fd = -1, status = 0;
 	struct scan sc = { .marker = marker, .mlen = marker ? strlen(marker) : 0 };
@@ -150,8 +211,11 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 		}
 		if (m[0] >= 0 && pfd[1].revents) {
 			n = read(m[0], buf, sizeof(buf));
-			if (n > 0 && t_ready < 0 && scan_feed(&sc, buf, (size_t)n))
+			if (n > 0 && t_ready < 0 && scan_feed(&sc, buf, (size_t)n)) {
 				t_ready = now_us();
+				if (kvmpath)
+					kvm_stats(pid, kvmpath);
+			}
 			if (n == 0 || (n < 0 && errno != EINTR)) {
 				close(m[0]);
 				m[0] = -1;
@@ -168,8 +232,11 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 		}
 		if (out_fd >= 0 && write(out_fd, buf, (size_t)n) != n)
 			perror("vmmtime: write");
-		if (!on_fd3 && sc.mlen && t_ready < 0 && scan_feed(&sc, buf, (size_t)n))
+		if (!on_fd3 && sc.mlen && t_ready < 0 && scan_feed(&sc, buf, (size_t)n)) {
 			t_ready = now_us();
+			if (kvmpath)
+				kvm_stats(pid, kvmpath);
+		}
 	}
 	close(p[0]);
 	while (wait4(pid, &status, 0, &ru) < 0) {
@@ -192,6 +259,9 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 	}
 	if (out_fd >= 0)
 		close(out_fd);
+	/* No marker while the VM lived: an empty statistics file. */
+	if (kvmpath && t_ready < 0)
+		kvm_stats(0, kvmpath);
 	printf("%s %d %lld %lld %lld %lld %lld %d\n", label, run,
 	       t_ready < 0 ? -1LL : (long long)(t_ready - t0),
 	       t_eof < 0 ? -1LL : (long long)(t_eof - t0), (long long)(t_exit - t0),
@@ -205,11 +275,11 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 int main(int argc, char **argv)
 {
 	long runs = 1, tmo = 60;
-	const char *marker = NULL, *label = "run", *outpath = NULL;
+	const char *marker = NULL, *label = "run", *outpath = NULL, *kvmpath = NULL;
 	bool on_fd3 = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "+n:m:M:t:l:o:")) != -1) {
+	while ((c = getopt(argc, argv, "+n:m:M:t:l:o:k:")) != -1) {
 		switch (c) {
 		case 'n': runs = num(optarg, 1, 100000, "-n"); break;
 		case 't': tmo = num(optarg, 1, 86400, "-t"); break;
@@ -228,6 +298,7 @@ int main(int argc, char **argv)
 			break;
 		case 'l': label = optarg; break;
 		case 'o': outpath = optarg; break;
+		case 'k': kvmpath = optarg; break;
 		default: usage();
 		}
 	}
@@ -235,7 +306,7 @@ int main(int argc, char **argv)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	for (long i = 0; i < runs; i++)
-		if (run_once(argv + optind, marker, on_fd3, tmo, label, (int)i, outpath) < 0)
+		if (run_once(argv + optind, marker, on_fd3, tmo, label, (int)i, outpath, kvmpath) < 0)
 			return 1;
 	return 0;
 }
