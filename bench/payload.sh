@@ -17,6 +17,8 @@
 #   BENCH-DENS LABEL ROUND sum READY STARTED FAILED NOCON STOP MINAVAIL_MIB
 #   BENCH-IO LABEL RUN KIND COUNT US       (an IOBENCH line of that run)
 #   BENCH-STAT LABEL RUN WHEN KEY VALUE    (a guest counter, before/after)
+#   BENCH-KVM LABEL RUN NAME=VALUE...      (the host KVM's counters at READY)
+#   BENCH-EXITS LABEL REASON=COUNT...      (kvm:kvm_exit until READY, traced run)
 #   BENCH-MEM LABEL RUN WHEN RSS_KB GUEST_RSS_KB GUEST_SIZE_KB THREADS FDS
 #   BENCH-OUT LABEL TEXT                   (the tail of a failed run's output)
 #   BENCH-INFO TEXT, BENCH-ERROR TEXT
@@ -88,6 +90,17 @@ if [ -r /sys/kernel/debug/kvm/exits ]; then
 else
 	error "no KVM statistics (debugfs /sys/kernel/debug/kvm): no exit counts"
 fi
+# Exit reasons: the kvm:kvm_exit tracepoint, in one more traced run per VMM
+# and boot variant (vmmtime -T stops the trace at the marker).
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+TR=/sys/kernel/tracing
+[ -e "$TR/events/kvm/kvm_exit/enable" ] || TR=/sys/kernel/debug/tracing
+KTRACE=0
+if [ "$KSTAT" = 1 ] && [ -e "$TR/events/kvm/kvm_exit/enable" ] && echo 8192 >"$TR/buffer_size_kb"; then
+	KTRACE=1
+else
+	error "no kvm:kvm_exit tracepoint (tracefs): no exit reasons"
+fi
 # The counters BENCH-KVM lines carry (sums over the VM's vCPUs).
 KKEYS="exits pf_fixed pf_taken io_exits mmio_exits halt_exits irq_exits irq_window_exits
 	request_irq_exits signal_exits insn_emulation hypercalls pages_4k pages_2m"
@@ -97,17 +110,30 @@ KKEYS="exits pf_fixed pf_taken io_exits mmio_exits halt_exits irq_exits irq_wind
 # STRING on the VMM's fd 3 (vmmtime -M) and MARKER on the console is checked
 # after the run (a run without it counts as failed: READY_US -1). With
 # KVM_AT_READY=1 (and debugfs), a good run's KVM counters at READY follow
-# as "BENCH-KVM LABEL RUN NAME=VALUE...".
+# as "BENCH-KVM LABEL RUN NAME=VALUE..."; with TRACE_EXITS=1 too, its exit
+# reasons until READY as "BENCH-EXITS LABEL REASON=COUNT...".
 run() {
 	label=$1 i=$2 marker=$3
 	shift 3
-	kf=
+	kf= tf=
 	[ "${KVM_AT_READY:-0}" = 1 ] && [ "$KSTAT" = 1 ] && kf="-k /tmp/$label.kvm"
+	if [ -n "$kf" ] && [ "${TRACE_EXITS:-0}" = 1 ]; then
+		echo 0 >"$TR/tracing_on" && echo >"$TR/trace" &&
+			echo 1 >"$TR/events/kvm/kvm_exit/enable" && echo 1 >"$TR/tracing_on" &&
+			tf="-T $TR/tracing_on"
+	fi
 	rm -f "/tmp/$label.kvm"
 	if [ -n "${MARKER_FD:-}" ]; then
-		line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -M "$MARKER_FD" -o "/tmp/$label.out" $kf -- "$@")
+		line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -M "$MARKER_FD" -o "/tmp/$label.out" $kf $tf -- "$@")
 	else
-		line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -m "$marker" -o "/tmp/$label.out" $kf -- "$@")
+		line=$(./vmmtime -n 1 -t "$TMO" -l "$label" -m "$marker" -o "/tmp/$label.out" $kf $tf -- "$@")
+	fi
+	if [ -n "$tf" ]; then
+		echo 0 >"$TR/tracing_on"
+		echo 0 >"$TR/events/kvm/kvm_exit/enable"
+		echo "BENCH-EXITS $label $(grep -o 'reason [A-Za-z_0-9]*' "$TR/trace" | sort | uniq -c |
+			sort -rn | awk '{ printf("%s=%s ", $3, $1) }')"
+		echo >"$TR/trace"
 	fi
 	# shellcheck disable=SC2086
 	set -- $line
@@ -202,21 +228,30 @@ part boot && for spec in quiet-1-128:1:128:guest:quiet quiet-2-512:2:512:guest:q
 	else
 		kimg=./vmlinux qbase=$QEMU_BASE
 	fi
-	i=0
-	while [ "$i" -lt "$RUNS" ]; do
-		MARKER_FD=$EMARK run "boot-$variant-ember" "$i" EMBER-GUEST-READY ./ember \
+	# RUNS timed runs, then, for our kernel's quiet variants, one traced for
+	# the exit reasons (label exits-*). Not the console variant nor the
+	# stock kernel: the tens of thousands of port I/O exits of a console
+	# log (QEMU's stock-kernel runs too) are more than the test host can
+	# trace (it froze once) and the counters already name them.
+	trace=0
+	case $variant in quiet-*) trace=$KTRACE ;; esac
+	i=0 p=boot
+	while [ "$i" -lt "$RUNS" ] || { [ "$i" = "$RUNS" ] && [ "$trace" = 1 ]; }; do
+		[ "$i" = "$RUNS" ] && p=exits TRACE_EXITS=1
+		MARKER_FD=$EMARK run "$p-$variant-ember" "$i" EMBER-GUEST-READY ./ember \
 			--kernel "$kimg" --initrd ./bench-initrd.cpio.gz --mem-mib "$mib" \
 			--vcpus "$vcpus" $ERDY --cmdline "$bcmd bench.ready=mmio"
-		[ "$qemu_ok" = 1 ] && MARKER_FD=$QMARK run "boot-$variant-qemu" "$i" EMBER-GUEST-READY \
+		[ "$qemu_ok" = 1 ] && MARKER_FD=$QMARK run "$p-$variant-qemu" "$i" EMBER-GUEST-READY \
 			$qbase -m "$mib" -smp "$vcpus" $QRDY -kernel "$kimg" \
 			-initrd ./bench-initrd.cpio.gz -append "$QCMD $bcmd bench.ready=port"
 		if [ "$fc" = 1 ] && [ "$kern" = guest ]; then
 			fc_conf /tmp/fc-boot.json "$vcpus" "$mib" "$bcmd bench.ready=mmio@$FC_TIMER"
-			MARKER_FD=$EMARK run "boot-$variant-fc" "$i" EMBER-GUEST-READY ./firecracker \
+			MARKER_FD=$EMARK run "$p-$variant-fc" "$i" EMBER-GUEST-READY ./firecracker \
 				--no-api --config-file /tmp/fc-boot.json $FRDY
 		fi
 		i=$((i + 1))
 	done
+	TRACE_EXITS=0
 done
 KVM_AT_READY=0
 part boot && info "boot runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"

@@ -569,10 +569,14 @@ if [[ "$phases" == *" nested "* ]]; then
 			"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-qemu" '$6')" 1000 0 m "" ""
 		boot_kvm_rows "$v" "$what" "$short"
 		boot_failed "$v"
-		# Exits by reason: the medians of every counter, per VMM and variant.
-		for l in $(awk '$1 == "BENCH-KVM" { print $2 }' "$ct" | sort -u); do
+		# Exits by reason: the medians of every counter, per VMM and variant
+		# of the timed runs; the tracepoint's reasons of the one traced run.
+		for l in $(awk '$1 == "BENCH-KVM" && $2 ~ /^boot-/ { print $2 }' "$ct" | sort -u); do
 			notes+=("KVM counters at the readiness marker, $l (medians of $(kvmkv "$l" exits | wc -l) runs): $(kvm_medians "$l")")
 		done
+		while read -r _ l r; do
+			notes+=("exit reasons to the readiness marker, ${l#exits-} (one more run, traced: the test host's kvm:kvm_exit events until the marker): ${r// /, }")
+		done < <(grep '^BENCH-EXITS ' "$ct" | sort -k2,2)
 	fi
 	if has_part density; then
 		# dkv LABEL: "ROUND READY" of the density windows of LABEL.

@@ -4,7 +4,7 @@
  * the first appearance of a marker and to its exit.
  *
  *   vmmtime [-n RUNS] [-m MARKER | -M MARKER] [-t SECS] [-l LABEL] [-o FILE]
- *           [-k FILE] -- CMD [ARG]...
+ *           [-k FILE [-T FILE]] -- CMD [ARG]...
  *
  * The child's stdin is /dev/null; its stdout and stderr go to one pipe that
  * vmmtime reads (and copies to FILE, -o, the output of the last run).
@@ -22,6 +22,8 @@
  *              "NAME VALUE" lines: the counts from the VM's creation to the
  *              marker (FILE is left empty without debugfs or a VM). They are
  *              read after READY's time is taken, off the clock.
+ *   -T FILE    when READY comes, write "0" to FILE first (tracefs'
+ *              tracing_on: a trace of the VM's exits ends at the marker).
  * One line per run on stdout:
  *
  *   LABEL RUN READY_US EOF_US EXIT_US USER_US SYS_US STATUS
@@ -61,7 +63,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: vmmtime [-n RUNS] [-m MARKER | -M MARKER] [-t SECS] [-l LABEL] "
-		"[-o FILE] [-k FILE] -- CMD [ARG]...\n");
+		"[-o FILE] [-k FILE [-T FILE]] -- CMD [ARG]...\n");
 	exit(2);
 }
 
@@ -69,6 +71,8 @@ static void usage(void)
  * Write the counters of pid's VM (the first KVM_DEBUGFS/PID-FD directory)
  * to path as "NAME VALUE" lines; an empty file when there is none.
  */
+static const char *trace_off; /* -T */
+
 static void kvm_stats(pid_t pid, const char *path)
 {
 	char prefix[32], dir[300], file[600], buf[32];
@@ -76,6 +80,14 @@ static void kvm_stats(pid_t pid, const char *path)
 	struct dirent *d;
 	DIR *top, *vm;
 
+	if (trace_off && pid) {
+		int fd = open(trace_off, O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			fprintf(stderr, "vmmtime: %s: %s\n", trace_off, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
 	if (!out) {
 		fprintf(stderr, "vmmtime: %s: %s\n", path, strerror(errno));
 		return;
@@ -279,7 +291,7 @@ int main(int argc, char **argv)
 	bool on_fd3 = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "+n:m:M:t:l:o:k:")) != -1) {
+	while ((c = getopt(argc, argv, "+n:m:M:t:l:o:k:T:")) != -1) {
 		switch (c) {
 		case 'n': runs = num(optarg, 1, 100000, "-n"); break;
 		case 't': tmo = num(optarg, 1, 86400, "-t"); break;
@@ -299,6 +311,7 @@ int main(int argc, char **argv)
 		case 'l': label = optarg; break;
 		case 'o': outpath = optarg; break;
 		case 'k': kvmpath = optarg; break;
+		case 'T': trace_off = optarg; break;
 		default: usage();
 		}
 	}
