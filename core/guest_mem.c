@@ -67,12 +67,8 @@ int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 			errno = EINVAL;
 			return -1;
 		}
-		flags |= MAP_HUGETLB | MAP_HUGE_2MB;
-	} else {
-		flags |= MAP_NORESERVE;
-	}
-	if (pages == GM_PAGES_HUGETLB_2M) {
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags | MAP_HUGETLB | MAP_HUGE_2MB,
+			 -1, 0);
 		if (p == MAP_FAILED)
 			return -1;
 	} else {
@@ -81,7 +77,7 @@ int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 		 * it with huge pages unasked (as it would on Linux 6.7 and later,
 		 * which align large anonymous mappings themselves).
 		 */
-		p = map_aligned(size, flags);
+		p = map_aligned(size, flags | MAP_NORESERVE);
 		if (!p)
 			return -1;
 		/* Advice only: a kernel without THP (or with it off) keeps 4 KiB pages. */

@@ -76,7 +76,7 @@ void cpuid_add_topology_levels(struct kvm_cpuid2 *c, unsigned int max);
 void cpuid_set_tsc_deadline(struct kvm_cpuid2 *c);
 /* The hypervisor's leaves, KVM's signature at the first of them. */
 #define CPUID_KVM_BASE          0x40000000u
-/* The timing leaf (VMware's, also read under KVM): EAX TSC kHz, EBX bus kHz. */
+/* The timing leaf (VMware's, given under KVM too): EAX TSC kHz, EBX bus kHz. */
 #define CPUID_KVM_TIMING        0x40000010u
 /* KVM's local APIC timer counts at 1 GHz (one bus cycle a nanosecond). */
 #define CPUID_KVM_APIC_BUS_KHZ  1000000u
