@@ -85,6 +85,12 @@ if [ "$where" = local ]; then
 	exec "$@"
 fi
 echo "$level: runs in the nested test host (QEMU TCG + kvm_amd, this machine's / shared read-only; $why)"
+# The test host has /tmp (and /run, /proc, ...) of its own: a checkout there
+# is not where the level would run.
+case "$(pwd -P)/" in
+/tmp/* | /run/* | /proc/* | /sys/* | /dev/*)
+	die "the repository is under $(pwd -P | cut -d/ -f2 | sed 's|^|/|'), which the nested test host does not share with this machine: clone it elsewhere (e.g. under /work or \$HOME)" ;;
+esac
 
 # --- in the nested test host ------------------------------------------------------
 # shellcheck source=testhost.sh
