@@ -7,7 +7,7 @@ UNIT_DIR     := $(BUILD)/tests/unit
 UNIT_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
                 -fno-sanitize-recover=all -I. -isystem $(BUILD)/third_party/include
 # Code under test plus the framework and the image builders.
-UNIT_LIB_SRCS := core/guest_mem.c vmm/mptable.c vmm/acpi.c vmm/cpuid.c $(wildcard kernel-loader/*.c) \
+UNIT_LIB_SRCS := core/guest_mem.c core/snapfile.c vmm/mptable.c vmm/acpi.c vmm/cpuid.c $(wildcard kernel-loader/*.c) \
                  virtio/virtqueue.c virtio/virtio.c virtio/blk.c virtio/net.c virtio/mmio.c mmds/tcp.c mmds/mmds.c \
                  core/util.c core/evloop.c core/stop.c \
                  api-socket/http.c api-socket/server.c api-socket/vm_config.c \
@@ -52,13 +52,14 @@ test-unit: deps-unit $(UNIT_TESTS)
 # $(BUILD)/fuzz/crash-*.
 #   make fuzz        each target for FUZZ_TIME seconds (default 300)
 #   make test-fuzz   each target for FUZZ_TEST_TIME seconds (default 30)
-# Targets: http (the API's parser), mmds (the MMDS's TCP responder and HTTP).
+# Targets: http (the API's parser), mmds (the MMDS's TCP responder and HTTP),
+# snapfile (the snapshot state file's container).
 PKGS_FUZZ      := clang-14 libclang-rt-14-dev
 FUZZ_DIR       := $(BUILD)/fuzz
 FUZZ_CC        := clang-14
 FUZZ_CFLAGS    := -std=gnu11 -Wall -Wextra -Werror -g -O1 -I. \
                   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS   := http mmds
+FUZZ_TARGETS   := http mmds snapfile
 FUZZ_TIME      ?= 300
 FUZZ_TEST_TIME ?= 30
 
@@ -75,6 +76,10 @@ $(FUZZ_DIR)/fuzz_mmds: mmds/fuzz_mmds.c mmds/tcp.c mmds/mmds.c mmds/tcp.h mmds/m
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -isystem $(BUILD)/third_party/include mmds/fuzz_mmds.c \
 		mmds/tcp.c mmds/mmds.c $(CJSON_HOST_LIB) -o $@
+
+$(FUZZ_DIR)/fuzz_snapfile: core/fuzz_snapfile.c core/snapfile.c core/snapfile.h | deps-fuzz
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) core/fuzz_snapfile.c core/snapfile.c -o $@
 
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 fuzz: $(FUZZ_BINS)
