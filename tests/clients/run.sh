@@ -87,7 +87,7 @@ one() {
 		# line that says so (tests/nested/level.sh runs such a level again
 		# in a new test host); what failed after it is in the log.
 		grep -v '^FAIL ' "$d/out"
-		sed 's/^/  after it: /' <(grep '^FAIL ' "$d/out")
+		grep '^FAIL ' "$d/out" | sed 's/^/  after it: /'
 		echo "FAIL $c: ember: $nsvm"
 		f=1
 	else
