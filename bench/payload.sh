@@ -24,7 +24,7 @@
 #   BENCH-INFO TEXT, BENCH-ERROR TEXT
 # Every VMM run is bounded by vmmtime -t; the payload always exits 0 once it
 # has started, so that every figure it got is reported.
-# params.sh: the sizes, PARTS (which of boot, density, mem, blk, net run) and QEMU_RUNS
+# params.sh: the sizes, PARTS (which of boot, density, mem, blk, net, exits run) and QEMU_RUNS
 # (0: ember only). ./stock-vmlinuz is Debian's cloud kernel (the stock-*
 # boot runs). When ./firecracker is there (bench/run.sh's FIRECRACKER=),
 # it joins the boot, mem, blk and net runs as boot-*-fc, mem-fc, blk-fc and
@@ -36,7 +36,7 @@
 # every other round.
 
 RUNS=8 IO_ROUNDS=4 BLK_MIB=256 RAND_SECS=5 NET_MIB=128 TMO=90 DO_IO=1
-PARTS="boot density mem blk net"
+PARTS="boot density mem blk net exits"
 MEM_RUNS=3 MEM_MIB=64 MEM_SECS=3
 DENS_ROUNDS=2 DENS_SECS=10 DENS_PAR=4 DENS_CAP=64 DENS_MIN_MIB=256
 # shellcheck disable=SC1091
@@ -91,7 +91,8 @@ else
 	error "no KVM statistics (debugfs /sys/kernel/debug/kvm): no exit counts"
 fi
 # Exit reasons: the kvm:kvm_exit tracepoint, in one more traced run per VMM
-# and boot variant (vmmtime -T stops the trace at the marker).
+# of the quiet boot variants (the exits part; vmmtime -T stops the trace at
+# the marker).
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 TR=/sys/kernel/tracing
 [ -e "$TR/events/kvm/kvm_exit/enable" ] || TR=/sys/kernel/debug/tracing
@@ -214,44 +215,48 @@ EOF
 # the test host's own bzImage, which finds its CPUs through ACPI only: QEMU
 # with acpi=on; no Firecracker run).
 # Every run also reports the test host's KVM counters at the marker.
-KVM_AT_READY=1
-part boot && for spec in quiet-1-128:1:128:guest:quiet quiet-2-512:2:512:guest:quiet \
-	console-1-128:1:128:guest: stock-quiet-2-256:2:256:stock:quiet; do
-	variant=${spec%%:*} rest=${spec#*:}
+BOOT_VARIANTS="quiet-1-128:1:128:guest:quiet quiet-2-512:2:512:guest:quiet
+	console-1-128:1:128:guest: stock-quiet-2-256:2:256:stock:quiet"
+# boot_variant SPEC: sets variant vcpus mib kern bcmd kimg qbase; 1 if it
+# cannot run here.
+boot_variant() {
+	variant=${1%%:*} rest=${1#*:}
 	vcpus=${rest%%:*} rest=${rest#*:}
 	mib=${rest%%:*} rest=${rest#*:}
 	kern=${rest%%:*} extra=${rest#*:}
 	bcmd="rdinit=/bench/init bench.mode=boot${extra:+ $extra}"
 	if [ "$kern" = stock ]; then
 		kimg=./stock-vmlinuz qbase=$QEMU_ACPI
-		[ -s "$kimg" ] || { error "no stock kernel: no $variant runs"; continue; }
+		[ -s "$kimg" ] || { error "no stock kernel: no $variant runs"; return 1; }
 	else
 		kimg=./vmlinux qbase=$QEMU_BASE
 	fi
-	# RUNS timed runs, then, for our kernel's quiet variants, one traced for
-	# the exit reasons (label exits-*). Not the console variant nor the
-	# stock kernel: the tens of thousands of port I/O exits of a console
-	# log (QEMU's stock-kernel runs too) are more than the test host can
-	# trace (it froze once) and the counters already name them.
-	trace=0
-	case $variant in quiet-*) trace=$KTRACE ;; esac
-	i=0 p=boot
-	while [ "$i" -lt "$RUNS" ] || { [ "$i" = "$RUNS" ] && [ "$trace" = 1 ]; }; do
-		[ "$i" = "$RUNS" ] && p=exits TRACE_EXITS=1
-		MARKER_FD=$EMARK run "$p-$variant-ember" "$i" EMBER-GUEST-READY ./ember \
-			--kernel "$kimg" --initrd ./bench-initrd.cpio.gz --mem-mib "$mib" \
-			--vcpus "$vcpus" $ERDY --cmdline "$bcmd bench.ready=mmio"
-		[ "$qemu_ok" = 1 ] && MARKER_FD=$QMARK run "$p-$variant-qemu" "$i" EMBER-GUEST-READY \
-			$qbase -m "$mib" -smp "$vcpus" $QRDY -kernel "$kimg" \
-			-initrd ./bench-initrd.cpio.gz -append "$QCMD $bcmd bench.ready=port"
-		if [ "$fc" = 1 ] && [ "$kern" = guest ]; then
-			fc_conf /tmp/fc-boot.json "$vcpus" "$mib" "$bcmd bench.ready=mmio@$FC_TIMER"
-			MARKER_FD=$EMARK run "$p-$variant-fc" "$i" EMBER-GUEST-READY ./firecracker \
-				--no-api --config-file /tmp/fc-boot.json $FRDY
-		fi
+	return 0
+}
+# boot_round PREFIX I: one run of each VMM for the current variant, labels
+# PREFIX-VARIANT-VMM.
+boot_round() {
+	MARKER_FD=$EMARK run "$1-$variant-ember" "$2" EMBER-GUEST-READY ./ember \
+		--kernel "$kimg" --initrd ./bench-initrd.cpio.gz --mem-mib "$mib" \
+		--vcpus "$vcpus" $ERDY --cmdline "$bcmd bench.ready=mmio"
+	[ "$qemu_ok" = 1 ] && MARKER_FD=$QMARK run "$1-$variant-qemu" "$2" EMBER-GUEST-READY \
+		$qbase -m "$mib" -smp "$vcpus" $QRDY -kernel "$kimg" \
+		-initrd ./bench-initrd.cpio.gz -append "$QCMD $bcmd bench.ready=port"
+	if [ "$fc" = 1 ] && [ "$kern" = guest ]; then
+		fc_conf /tmp/fc-boot.json "$vcpus" "$mib" "$bcmd bench.ready=mmio@$FC_TIMER"
+		MARKER_FD=$EMARK run "$1-$variant-fc" "$2" EMBER-GUEST-READY ./firecracker \
+			--no-api --config-file /tmp/fc-boot.json $FRDY
+	fi
+	return 0
+}
+KVM_AT_READY=1
+part boot && for spec in $BOOT_VARIANTS; do
+	boot_variant "$spec" || continue
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		boot_round boot "$i"
 		i=$((i + 1))
 	done
-	TRACE_EXITS=0
 done
 KVM_AT_READY=0
 part boot && info "boot runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
@@ -575,5 +580,21 @@ if part density; then
 		i=$((i + 1))
 	done
 	info "density runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
+fi
+
+# --- exit reasons: one boot per VMM of the quiet variants, traced ----------
+# The test host's kvm:kvm_exit events until the marker (labels exits-*).
+# Last, on its own: tracing the test host's KVM has frozen it (a console-log
+# boot, tens of thousands of port I/O exits, did; so did a loop of boots
+# with eight KVM events on), and then only this part is lost.
+if part exits; then
+	if [ "$KTRACE" = 1 ]; then
+		KVM_AT_READY=1 TRACE_EXITS=1
+		for spec in $BOOT_VARIANTS; do
+			case $spec in quiet-*) boot_variant "$spec" && boot_round exits 0 ;; esac
+		done
+		KVM_AT_READY=0 TRACE_EXITS=0
+	fi
+	info "exits runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 fi
 exit 0

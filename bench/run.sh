@@ -41,7 +41,7 @@
 # BENCH_STALL (a test host silent that long is stopped, 300 s),
 # BENCH_NESTED_TRIES (test hosts in all for the unfinished parts, 2),
 # BENCH_RESULTS (bench/results.md), BENCH_PLOT (bench/results.png),
-# BENCH_ONLY (the parts to run, among "host boot density mem blk net";
+# BENCH_ONLY (the parts to run, among "host boot density mem blk net exits";
 # default all: e.g. BENCH_ONLY=density for the density figures alone),
 # BENCH_EMBER_B (a second ember binary whose mem, blk and net runs alternate
 # with the others in the same test host boot, as "ember-b": an A/B
@@ -77,11 +77,11 @@ stall_secs=${BENCH_STALL:-300}
 nested_tries=${BENCH_NESTED_TRIES:-2}
 results=${BENCH_RESULTS:-$here/results.md}
 plot=${BENCH_PLOT:-$here/results.png}
-only=" ${BENCH_ONLY:-host boot density mem blk net} "
+only=" ${BENCH_ONLY:-host boot density mem blk net exits} "
 ember_b=${BENCH_EMBER_B:-}
 fc_bin=${FIRECRACKER:-}
 qemu_runs=${BENCH_QEMU:-1}
-all_parts="host boot density mem blk net"
+all_parts="host boot density mem blk net exits"
 
 die() { echo "bench: $*" >&2; exit 1; }
 
@@ -574,6 +574,8 @@ if [[ "$phases" == *" nested "* ]]; then
 		for l in $(awk '$1 == "BENCH-KVM" && $2 ~ /^boot-/ { print $2 }' "$ct" | sort -u); do
 			notes+=("KVM counters at the readiness marker, $l (medians of $(kvmkv "$l" exits | wc -l) runs): $(kvm_medians "$l")")
 		done
+	fi
+	if has_part exits; then
 		while read -r _ l r; do
 			notes+=("exit reasons to the readiness marker, ${l#exits-} (one more run, traced: the test host's kvm:kvm_exit events until the marker): ${r// /, }")
 		done < <(grep '^BENCH-EXITS ' "$ct" | sort -k2,2)
