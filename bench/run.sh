@@ -513,11 +513,11 @@ if [[ "$phases" == *" nested "* ]]; then
 	boot_kvm_rows() {
 		local e=ember
 		cmp 2 "KVM exits, start → guest readiness marker, $2 (count: the test host's KVM, debugfs \`exits\`)" \
-			"$(kvmkv "boot-$1-$e" exits)" "$(kvmkv "boot-$1-qemu" exits)" 1 0 m "VM exits to readiness, $3" lower
+			"$(kvmkv "exits-$1-$e" exits)" "$(kvmkv "exits-$1-qemu" exits)" 1 0 m "VM exits to readiness, $3" lower
 		cmp 2 "… of which nested page faults fixed (\`pf_fixed\`), $2 (count)" \
-			"$(kvmkv "boot-$1-$e" pf_fixed)" "$(kvmkv "boot-$1-qemu" pf_fixed)" 1 0 m "" ""
+			"$(kvmkv "exits-$1-$e" pf_fixed)" "$(kvmkv "exits-$1-qemu" pf_fixed)" 1 0 m "" ""
 		cmp 2 "… of which port I/O exits (\`io_exits\`), $2 (count)" \
-			"$(kvmkv "boot-$1-$e" io_exits)" "$(kvmkv "boot-$1-qemu" io_exits)" 1 0 m "" ""
+			"$(kvmkv "exits-$1-$e" io_exits)" "$(kvmkv "exits-$1-qemu" io_exits)" 1 0 m "" ""
 	}
 	# boot_failed VARIANT: a note for each VMM whose runs failed.
 	boot_failed() {
@@ -550,11 +550,11 @@ if [[ "$phases" == *" nested "* ]]; then
 				# shellcheck disable=SC2016
 				cmp 8 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
 					"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-fc" '$6')" 1000 0 m "" ""
-				cmp 8 "KVM exits, start → guest readiness marker, $what (count; of which \`pf_fixed\`: $(med "$(kvmkv "boot-$v-ember" pf_fixed | kstats)") / $(med "$(kvmkv "boot-$v-fc" pf_fixed | kstats)"))" \
-					"$(kvmkv "boot-$v-ember" exits)" "$(kvmkv "boot-$v-fc" exits)" 1 0 m \
+				has_part exits && cmp 8 "KVM exits, start → guest readiness marker, $what (count; of which \`pf_fixed\`: $(med "$(kvmkv "exits-$v-ember" pf_fixed | kstats)") / $(med "$(kvmkv "exits-$v-fc" pf_fixed | kstats)"))" \
+					"$(kvmkv "exits-$v-ember" exits)" "$(kvmkv "exits-$v-fc" exits)" 1 0 m \
 					"VM exits to readiness, $short (vs Firecracker)" lower
 			fi
-			boot_kvm_rows "$v" "$what" "$short"
+			has_part exits && boot_kvm_rows "$v" "$what" "$short"
 			boot_failed "$v"
 		done
 		# Debian's cloud kernel (the test host's bzImage; ACPI on both sides).
@@ -567,17 +567,17 @@ if [[ "$phases" == *" nested "* ]]; then
 		# shellcheck disable=SC2016
 		cmp 2 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
 			"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-qemu" '$6')" 1000 0 m "" ""
-		boot_kvm_rows "$v" "$what" "$short"
+		has_part exits && boot_kvm_rows "$v" "$what" "$short"
 		boot_failed "$v"
-		# Exits by reason: the medians of every counter, per VMM and variant
-		# of the timed runs; the tracepoint's reasons of the one traced run.
-		for l in $(awk '$1 == "BENCH-KVM" && $2 ~ /^boot-/ { print $2 }' "$ct" | sort -u); do
-			notes+=("KVM counters at the readiness marker, $l (medians of $(kvmkv "$l" exits | wc -l) runs): $(kvm_medians "$l")")
-		done
 	fi
+	# Exits by reason: the medians of every counter per VMM and variant, and
+	# the tracepoint's reasons of the traced runs (the exits part).
 	if has_part exits; then
+		for l in $(awk '$1 == "BENCH-KVM" && $2 ~ /^exits-/ { print $2 }' "$ct" | sort -u); do
+			notes+=("KVM counters at the readiness marker, ${l#exits-} (medians of $(kvmkv "$l" exits | wc -l) runs of the exits part): $(kvm_medians "$l")")
+		done
 		while read -r _ l r; do
-			notes+=("exit reasons to the readiness marker, ${l#exits-} (one more run, traced: the test host's kvm:kvm_exit events until the marker): ${r// /, }")
+			notes+=("exit reasons to the readiness marker, ${l#trace-} (one more run, traced: the test host's kvm:kvm_exit events until the marker): ${r// /, }")
 		done < <(grep '^BENCH-EXITS ' "$ct" | sort -k2,2)
 	fi
 	if has_part density; then

@@ -71,18 +71,21 @@ int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 			 -1, 0);
 		if (p == MAP_FAILED)
 			return -1;
-	} else {
-		/*
-		 * Aligned in any case: a host whose THP mode is "always" backs
-		 * it with huge pages unasked (as it would on Linux 6.7 and later,
-		 * which align large anonymous mappings themselves).
-		 */
+	} else if (pages == GM_PAGES_THP) {
 		p = map_aligned(size, flags | MAP_NORESERVE);
 		if (!p)
 			return -1;
 		/* Advice only: a kernel without THP (or with it off) keeps 4 KiB pages. */
-		if (pages == GM_PAGES_THP)
-			(void)madvise(p, size, MADV_HUGEPAGE);
+		(void)madvise(p, size, MADV_HUGEPAGE);
+	} else {
+		/*
+		 * Where mmap puts it: aligned by default, guest RAM made the nested
+		 * test host (QEMU's TCG emulating AMD-V) freeze again and again
+		 * (issue 15); Linux 6.7 and later align it themselves.
+		 */
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return -1;
 	}
 	gm_layout(gm, p, size);
 	return 0;

@@ -42,11 +42,11 @@ enum gm_pages {
 };
 
 /*
- * mmap an anonymous, private mapping of size bytes and lay it out: pages
- * reserved on demand (MAP_NORESERVE) at a 2 MiB-aligned address, so that
- * transparent huge pages can back it and KVM map guest pages 2 MiB at a
- * time (a host whose THP mode is "always" does so unasked), advised to THP
- * with GM_PAGES_THP (a kernel without THP keeps 4 KiB pages), or 2
+ * mmap an anonymous, private mapping of size bytes and lay it out: 4 KiB
+ * pages reserved on demand (MAP_NORESERVE); with GM_PAGES_THP the same at
+ * a 2 MiB-aligned address, so that transparent huge pages can back it and
+ * KVM map guest pages 2 MiB at a time, advised to THP (a kernel without
+ * THP keeps 4 KiB pages); or 2
  * MiB pages from the hugetlbfs pool (size a multiple of 2 MiB; the pool
  * must hold them all now, so that no fault can fail later). 0, or -1 with
  * errno.
