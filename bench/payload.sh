@@ -82,25 +82,25 @@ if [ "$fc" = 1 ]; then
 fi
 info "test host: $(grep -c ^processor /proc/cpuinfo) CPUs, uptime $(cut -d' ' -f1 /proc/uptime) s"
 info "test host THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo none)"
-# The test host's KVM statistics per VM (vmmtime -k): debugfs.
-mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-KSTAT=0
-if [ -r /sys/kernel/debug/kvm/exits ]; then
-	KSTAT=1
-else
-	error "no KVM statistics (debugfs /sys/kernel/debug/kvm): no exit counts"
-fi
-# Exit reasons: the kvm:kvm_exit tracepoint, in one more traced run per VMM
-# of the quiet boot variants (the exits part; vmmtime -T stops the trace at
-# the marker).
-mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
-TR=/sys/kernel/tracing
-[ -e "$TR/events/kvm/kvm_exit/enable" ] || TR=/sys/kernel/debug/tracing
-KTRACE=0
-if [ "$KSTAT" = 1 ] && [ -e "$TR/events/kvm/kvm_exit/enable" ] && echo 8192 >"$TR/buffer_size_kb"; then
-	KTRACE=1
-else
-	error "no kvm:kvm_exit tracepoint (tracefs): no exit reasons"
+# For the exits part only: the test host's KVM statistics per VM (vmmtime
+# -k, debugfs), and the kvm:kvm_exit tracepoint for the exit reasons of one
+# more traced run per VMM of the quiet boot variants (vmmtime -T stops the
+# trace at the marker).
+KSTAT=0 KTRACE=0 TR=/sys/kernel/tracing
+if part exits; then
+	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+	if [ -r /sys/kernel/debug/kvm/exits ]; then
+		KSTAT=1
+	else
+		error "no KVM statistics (debugfs /sys/kernel/debug/kvm): no exit counts"
+	fi
+	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+	[ -e "$TR/events/kvm/kvm_exit/enable" ] || TR=/sys/kernel/debug/tracing
+	if [ "$KSTAT" = 1 ] && [ -e "$TR/events/kvm/kvm_exit/enable" ] && echo 8192 >"$TR/buffer_size_kb"; then
+		KTRACE=1
+	else
+		error "no kvm:kvm_exit tracepoint (tracefs): no exit reasons"
+	fi
 fi
 # The counters BENCH-KVM lines carry (sums over the VM's vCPUs).
 KKEYS="exits pf_fixed pf_taken io_exits mmio_exits halt_exits irq_exits irq_window_exits
@@ -249,14 +249,20 @@ boot_round() {
 	fi
 	return 0
 }
-part boot && for spec in $BOOT_VARIANTS; do
-	boot_variant "$spec" || continue
-	i=0
-	while [ "$i" -lt "$RUNS" ]; do
-		boot_round boot "$i"
-		i=$((i + 1))
+# boot_rounds PREFIX N [PATTERN]: N rounds (boot_round) of every variant
+# whose spec matches PATTERN (default all).
+boot_rounds() {
+	for spec in $BOOT_VARIANTS; do
+		case $spec in ${3:-*}) ;; *) continue ;; esac
+		boot_variant "$spec" || continue
+		i=0
+		while [ "$i" -lt "$2" ]; do
+			boot_round "$1" "$i"
+			i=$((i + 1))
+		done
 	done
-done
+}
+part boot && boot_rounds boot "$RUNS"
 part boot && info "boot runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 # --- density: 128 MiB microVMs ready within DENS_SECS ----------------------
@@ -592,19 +598,10 @@ fi
 if part exits; then
 	if [ "$KSTAT" = 1 ]; then
 		KVM_AT_READY=1
-		for spec in $BOOT_VARIANTS; do
-			boot_variant "$spec" || continue
-			i=0
-			while [ "$i" -lt "$EXIT_RUNS" ]; do
-				boot_round exits "$i"
-				i=$((i + 1))
-			done
-		done
+		boot_rounds exits "$EXIT_RUNS"
 		if [ "$KTRACE" = 1 ]; then
 			TRACE_EXITS=1
-			for spec in $BOOT_VARIANTS; do
-				case $spec in quiet-*) boot_variant "$spec" && boot_round trace 0 ;; esac
-			done
+			boot_rounds trace 1 'quiet-*'
 			TRACE_EXITS=0
 		fi
 		KVM_AT_READY=0

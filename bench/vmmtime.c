@@ -4,7 +4,7 @@
  * the first appearance of a marker and to its exit.
  *
  *   vmmtime [-n RUNS] [-m MARKER | -M MARKER] [-t SECS] [-l LABEL] [-o FILE]
- *           [-k FILE [-T FILE]] -- CMD [ARG]...
+ *           [-k FILE] [-T FILE] -- CMD [ARG]...
  *
  * The child's stdin is /dev/null; its stdout and stderr go to one pipe that
  * vmmtime reads (and copies to FILE, -o, the output of the last run).
@@ -63,16 +63,17 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: vmmtime [-n RUNS] [-m MARKER | -M MARKER] [-t SECS] [-l LABEL] "
-		"[-o FILE] [-k FILE [-T FILE]] -- CMD [ARG]...\n");
+		"[-o FILE] [-k FILE] [-T FILE] -- CMD [ARG]...\n");
 	exit(2);
 }
+
+static const char *kvm_out;   /* -k */
+static const char *trace_off; /* -T */
 
 /*
  * Write the counters of pid's VM (the first KVM_DEBUGFS/PID-FD directory)
  * to path as "NAME VALUE" lines; an empty file when there is none.
  */
-static const char *trace_off; /* -T */
-
 static void kvm_stats(pid_t pid, const char *path)
 {
 	char prefix[32], dir[300], file[600], buf[32];
@@ -80,14 +81,6 @@ static void kvm_stats(pid_t pid, const char *path)
 	struct dirent *d;
 	DIR *top, *vm;
 
-	if (trace_off && pid) {
-		int fd = open(trace_off, O_WRONLY | O_CLOEXEC);
-
-		if (fd < 0 || write(fd, "0", 1) != 1)
-			fprintf(stderr, "vmmtime: %s: %s\n", trace_off, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
 	if (!out) {
 		fprintf(stderr, "vmmtime: %s: %s\n", path, strerror(errno));
 		return;
@@ -127,6 +120,21 @@ static void kvm_stats(pid_t pid, const char *path)
 	if (vm)
 		closedir(vm);
 	fclose(out);
+}
+
+/* READY has come (its time taken): end the trace (-T), read the counters (-k). */
+static void at_ready(pid_t pid)
+{
+	if (trace_off) {
+		int fd = open(trace_off, O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			fprintf(stderr, "vmmtime: %s: %s\n", trace_off, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	if (kvm_out)
+		kvm_stats(pid, kvm_out);
 }
 
 /* A search for a marker in a stream that arrives in pieces. */
@@ -171,7 +179,7 @@ static void child(char **argv, int out_w, int mark_w)
 
 /* One run; prints its line. Returns 0, or -1 if the command could not run. */
 static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
-		    const char *label, int run, const char *outpath, const char *kvmpath)
+		    const char *label, int run, const char *outpath)
 {
 	int p[2], m[2] = { -1, -1 }, out_fd = -1, status = 0;
 	struct scan sc = { .marker = marker, .mlen = marker ? strlen(marker) : 0 };
@@ -225,8 +233,7 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 			n = read(m[0], buf, sizeof(buf));
 			if (n > 0 && t_ready < 0 && scan_feed(&sc, buf, (size_t)n)) {
 				t_ready = now_us();
-				if (kvmpath)
-					kvm_stats(pid, kvmpath);
+				at_ready(pid);
 			}
 			if (n == 0 || (n < 0 && errno != EINTR)) {
 				close(m[0]);
@@ -246,8 +253,7 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 			perror("vmmtime: write");
 		if (!on_fd3 && sc.mlen && t_ready < 0 && scan_feed(&sc, buf, (size_t)n)) {
 			t_ready = now_us();
-			if (kvmpath)
-				kvm_stats(pid, kvmpath);
+			at_ready(pid);
 		}
 	}
 	close(p[0]);
@@ -272,8 +278,12 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 	if (out_fd >= 0)
 		close(out_fd);
 	/* No marker while the VM lived: an empty statistics file. */
-	if (kvmpath && t_ready < 0)
-		kvm_stats(0, kvmpath);
+	if (kvm_out && t_ready < 0) {
+		FILE *f = fopen(kvm_out, "we");
+
+		if (f)
+			fclose(f);
+	}
 	printf("%s %d %lld %lld %lld %lld %lld %d\n", label, run,
 	       t_ready < 0 ? -1LL : (long long)(t_ready - t0),
 	       t_eof < 0 ? -1LL : (long long)(t_eof - t0), (long long)(t_exit - t0),
@@ -287,7 +297,7 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 int main(int argc, char **argv)
 {
 	long runs = 1, tmo = 60;
-	const char *marker = NULL, *label = "run", *outpath = NULL, *kvmpath = NULL;
+	const char *marker = NULL, *label = "run", *outpath = NULL;
 	bool on_fd3 = false;
 	int c;
 
@@ -310,7 +320,7 @@ int main(int argc, char **argv)
 			break;
 		case 'l': label = optarg; break;
 		case 'o': outpath = optarg; break;
-		case 'k': kvmpath = optarg; break;
+		case 'k': kvm_out = optarg; break;
 		case 'T': trace_off = optarg; break;
 		default: usage();
 		}
@@ -319,7 +329,7 @@ int main(int argc, char **argv)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	for (long i = 0; i < runs; i++)
-		if (run_once(argv + optind, marker, on_fd3, tmo, label, (int)i, outpath, kvmpath) < 0)
+		if (run_once(argv + optind, marker, on_fd3, tmo, label, (int)i, outpath) < 0)
 			return 1;
 	return 0;
 }
