@@ -32,10 +32,10 @@ void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size)
 #define HUGE_2M (2ULL << 20)
 
 /*
- * size bytes at a 2 MiB-aligned address: KVM maps a guest's 2 MiB page with
- * one huge page only where guest-physical and host-virtual addresses agree
- * modulo 2 MiB (gm_layout keeps every region start a multiple of 2 MiB).
- * Over-map by 2 MiB, then unmap the head and the tail.
+ * size bytes at a 2 MiB-aligned address (MAP_FAILED as mmap fails): KVM maps
+ * a guest's 2 MiB page with one huge page only where guest-physical and
+ * host-virtual addresses agree modulo 2 MiB (gm_layout keeps every region
+ * start a multiple of 2 MiB). Over-map by 2 MiB, then unmap head and tail.
  */
 static void *map_aligned(uint64_t size, int flags)
 {
@@ -44,11 +44,11 @@ static void *map_aligned(uint64_t size, int flags)
 
 	if (total < size) {
 		errno = ENOMEM;
-		return NULL;
+		return MAP_FAILED;
 	}
 	p = mmap(NULL, total, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
-		return NULL;
+		return MAP_FAILED;
 	a = (uint8_t *)(((uintptr_t)p + HUGE_2M - 1) & ~(uintptr_t)(HUGE_2M - 1));
 	if (a > p)
 		munmap(p, (size_t)(a - p));
@@ -67,26 +67,24 @@ int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 			errno = EINVAL;
 			return -1;
 		}
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags | MAP_HUGETLB | MAP_HUGE_2MB,
-			 -1, 0);
-		if (p == MAP_FAILED)
-			return -1;
-	} else if (pages == GM_PAGES_THP) {
-		p = map_aligned(size, flags | MAP_NORESERVE);
-		if (!p)
-			return -1;
-		/* Advice only: a kernel without THP (or with it off) keeps 4 KiB pages. */
-		(void)madvise(p, size, MADV_HUGEPAGE);
+		flags |= MAP_HUGETLB | MAP_HUGE_2MB;
 	} else {
-		/*
-		 * Where mmap puts it: aligned by default, guest RAM made the nested
-		 * test host (QEMU's TCG emulating AMD-V) freeze again and again
-		 * (issue 15); Linux 6.7 and later align it themselves.
-		 */
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags | MAP_NORESERVE, -1, 0);
-		if (p == MAP_FAILED)
-			return -1;
+		flags |= MAP_NORESERVE;
 	}
+	/*
+	 * Only THP's mapping is aligned: aligned by default, guest RAM made the
+	 * nested test host (QEMU's TCG emulating AMD-V) freeze again and again
+	 * (issue 15). Linux 6.7 and later align large mappings themselves.
+	 */
+	if (pages == GM_PAGES_THP)
+		p = map_aligned(size, flags);
+	else
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	/* Advice only: a kernel without THP (or with it off) keeps 4 KiB pages. */
+	if (pages == GM_PAGES_THP)
+		(void)madvise(p, size, MADV_HUGEPAGE);
 	gm_layout(gm, p, size);
 	return 0;
 }

@@ -89,7 +89,7 @@ echo "$level: runs in the nested test host (QEMU TCG + kvm_amd, this machine's /
 # is not where the level would run.
 case "$(pwd -P)/" in
 /tmp/* | /run/* | /proc/* | /sys/* | /dev/*)
-	die "the repository is under $(pwd -P | cut -d/ -f2 | sed 's|^|/|'), which the nested test host does not share with this machine: clone it elsewhere (e.g. under /work or \$HOME)" ;;
+	die "the repository is under /$(pwd -P | cut -d/ -f2), which the nested test host does not share with this machine: clone it elsewhere (e.g. under /work or \$HOME)" ;;
 esac
 
 # --- in the nested test host ------------------------------------------------------
