@@ -10,6 +10,7 @@
  * checked: valid header framing, Content-Length equal to the body, and a
  * JSON error body that is valid UTF-8 without raw control characters.
  */
+#include "core/fuzz.h"
 #include "api-socket/http.h"
 
 #include <stdint.h>
@@ -26,15 +27,6 @@ struct outcome {
 };
 
 static struct http_parser pa, pb;
-
-#define ASSERT(c)                                                             \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "fuzz_http: %s:%d: %s\n", __FILE__,   \
-				__LINE__, #c);                                \
-			abort();                                              \
-		}                                                             \
-	} while (0)
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {

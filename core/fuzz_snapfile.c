@@ -7,20 +7,12 @@
  * lie inside the input, and written again section by section it must give
  * the same bytes.
  */
+#include "core/fuzz.h"
 #include "core/snapfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ASSERT(c)                                                                 \
-	do {                                                                      \
-		if (!(c)) {                                                       \
-			fprintf(stderr, "fuzz_snapfile: %s:%d: %s\n", __FILE__,   \
-				__LINE__, #c);                                    \
-			abort();                                                  \
-		}                                                                 \
-	} while (0)
 
 #define MAX_SECS 16
 

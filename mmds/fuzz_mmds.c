@@ -14,6 +14,7 @@
  * queue would); every frame must fit and be well-formed. Requests of the
  * dictionary (tests/fuzz/mmds.dict) reach the HTTP side.
  */
+#include "core/fuzz.h"
 #include "core/metrics.h"
 #include "mmds/mmds.h"
 #include "mmds/tcp.h"
@@ -23,15 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ASSERT(c)                                                             \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "fuzz_mmds: %s:%d: %s\n", __FILE__,   \
-				__LINE__, #c);                                \
-			abort();                                              \
-		}                                                             \
-	} while (0)
 
 static const uint8_t IP[4] = { 169, 254, 169, 254 };
 static const uint8_t GUEST_IP[4] = { 169, 254, 0, 2 };

@@ -67,17 +67,17 @@ FUZZ_TEST_TIME ?= 30
 deps-fuzz:
 	$(call need_pkgs,$(PKGS_FUZZ))
 
-$(FUZZ_DIR)/fuzz_http: api-socket/fuzz_http.c api-socket/http.c api-socket/http.h | deps-fuzz
+$(FUZZ_DIR)/fuzz_http: api-socket/fuzz_http.c api-socket/http.c api-socket/http.h core/fuzz.h | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) api-socket/fuzz_http.c api-socket/http.c -o $@
 
-$(FUZZ_DIR)/fuzz_mmds: mmds/fuzz_mmds.c mmds/tcp.c mmds/mmds.c mmds/tcp.h mmds/mmds.h \
+$(FUZZ_DIR)/fuzz_mmds: mmds/fuzz_mmds.c mmds/tcp.c mmds/mmds.c mmds/tcp.h mmds/mmds.h core/fuzz.h \
 		$(CJSON_HOST_LIB) | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -isystem $(BUILD)/third_party/include mmds/fuzz_mmds.c \
 		mmds/tcp.c mmds/mmds.c $(CJSON_HOST_LIB) -o $@
 
-$(FUZZ_DIR)/fuzz_snapfile: core/fuzz_snapfile.c core/snapfile.c core/snapfile.h | deps-fuzz
+$(FUZZ_DIR)/fuzz_snapfile: core/fuzz_snapfile.c core/snapfile.c core/snapfile.h core/fuzz.h | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) core/fuzz_snapfile.c core/snapfile.c -o $@
 
