@@ -72,14 +72,15 @@ int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 		flags |= MAP_NORESERVE;
 	}
 	/*
-	 * Only THP's mapping is aligned: aligned by default, guest RAM made the
-	 * nested test host (QEMU's TCG emulating AMD-V) freeze again and again
-	 * (issue 15). Linux 6.7 and later align large mappings themselves.
+	 * hugetlbfs mappings are aligned by the kernel; 4 KiB-page ones
+	 * aligned here, so that a host with THP on ("always", or "madvise" with
+	 * Transparent) backs guest RAM with huge pages. Linux 6.7 and later
+	 * align large anonymous mappings themselves.
 	 */
-	if (pages == GM_PAGES_THP)
-		p = map_aligned(size, flags);
-	else
+	if (pages == GM_PAGES_HUGETLB_2M)
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	else
+		p = map_aligned(size, flags);
 	if (p == MAP_FAILED)
 		return -1;
 	/* Advice only: a kernel without THP (or with it off) keeps 4 KiB pages. */

@@ -36,20 +36,19 @@ void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size);
 
 /* What backs guest memory (Firecracker's machine-config huge_pages). */
 enum gm_pages {
-	GM_PAGES_NORMAL,     /* "None": 4 KiB pages, reserved on demand */
+	GM_PAGES_NORMAL,     /* "None": 4 KiB pages (huge where THP is "always"), on demand */
 	GM_PAGES_THP,        /* "Transparent": the same, advised to THP (MADV_HUGEPAGE) */
 	GM_PAGES_HUGETLB_2M, /* "2M": hugetlbfs pages, all reserved at the mmap */
 };
 
 /*
  * mmap an anonymous, private mapping of size bytes and lay it out: 4 KiB
- * pages reserved on demand (MAP_NORESERVE); with GM_PAGES_THP the same at
- * a 2 MiB-aligned address, so that transparent huge pages can back it and
- * KVM map guest pages 2 MiB at a time, advised to THP (a kernel without
- * THP keeps 4 KiB pages); or 2
- * MiB pages from the hugetlbfs pool (size a multiple of 2 MiB; the pool
- * must hold them all now, so that no fault can fail later). 0, or -1 with
- * errno.
+ * pages reserved on demand (MAP_NORESERVE) at a 2 MiB-aligned address, so
+ * that transparent huge pages can back it where the host's THP is on and
+ * KVM map guest pages 2 MiB at a time; with GM_PAGES_THP the same, advised
+ * to THP (MADV_HUGEPAGE; a kernel without THP keeps 4 KiB pages); or 2 MiB
+ * pages from the hugetlbfs pool (size a multiple of 2 MiB; the pool must
+ * hold them all now, so that no fault can fail later). 0, or -1 with errno.
  */
 int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages);
 void gm_free(struct guest_mem *gm);

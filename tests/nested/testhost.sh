@@ -247,6 +247,8 @@ if [ ! -c /dev/kvm ]; then
 	mknod /dev/kvm c "$major" "$minor" || fail "mknod /dev/kvm failed"
 fi
 [ -c /dev/kvm ] || fail "no /dev/kvm"
+# One VM open for the test host's whole life: see tests/nested/kvmhold.c.
+/bin/kvmhold || fail "kvmhold could not keep a VM open"
 say "TESTHOST-KVM-READY uptime=$(cut -d' ' -f1 /proc/uptime)"
 
 # testhost.hostroot=CGROUPS: the machine's / (virtiofs, read-only) under a
@@ -298,15 +300,19 @@ EOF
 	chmod 755 "$1"
 }
 
-th_debugexit() {
-	local out="$TH_OUT/debugexit" src="$TH_SRC_DIR/debugexit.c"
-	if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+# th_helpers: build the test host's freestanding helpers (debugexit,
+# kvmhold) from their sources next to this script.
+th_helpers() {
+	local h out src
+	for h in debugexit kvmhold; do
+		out="$TH_OUT/$h" src="$TH_SRC_DIR/$h.c"
+		[ ! -x "$out" ] || [ "$src" -nt "$out" ] || continue
 		command -v gcc >/dev/null || th_need_pkgs gcc
 		gcc -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie -no-pie \
 			-O2 -Wall -Wextra -Werror -s -o "$out.$$" "$src" ||
 			th_die "cannot build $out"
 		mv -f "$out.$$" "$out"
-	fi
+	done
 }
 
 # th_prepare: kernel, tools and the cached base initramfs (busybox, modules,
@@ -318,13 +324,13 @@ th_prepare() {
 		th_need_pkgs qemu-system-x86 busybox-static cpio kmod
 	busybox ls >/dev/null 2>&1 || th_die "/bin/busybox does not run"
 	th_kernel
-	th_debugexit
+	th_helpers
 	stage="$TH_OUT/base.stage.$$"
 	rm -rf "$stage"
 	mkdir -p "$stage"/{bin,sbin,lib/modules,proc,sys,dev,tmp,payload}
 	th_write_init "$stage/init"
 	key=$( (cat "$TH_KDIR/package" "$stage/init"; echo "$TH_MODULES"
-		sha256sum /bin/busybox "$TH_OUT/debugexit") |
+		sha256sum /bin/busybox "$TH_OUT/debugexit" "$TH_OUT/kvmhold") |
 		sha256sum | cut -c1-16)
 	TH_BASE="$TH_OUT/base-$key.cpio"
 	if [ -s "$TH_BASE" ]; then
@@ -336,7 +342,7 @@ th_prepare() {
 	for a in $(busybox --list); do
 		[ "$a" = busybox ] || ln -s busybox "$stage/bin/$a"
 	done
-	cp "$TH_OUT/debugexit" "$stage/bin/debugexit"
+	cp "$TH_OUT/debugexit" "$TH_OUT/kvmhold" "$stage/bin/"
 	for m in $TH_MODULES; do
 		cp "$TH_KDIR/${m##*/}.ko" "$stage/lib/modules/" || th_die "missing ${m##*/}.ko in $TH_KDIR"
 	done
@@ -444,12 +450,15 @@ th_run() {
 	# qboot (from qemu-system-data) boots as well as SeaBIOS and, unlike
 	# SeaBIOS's serial console, sends no terminal-reset sequences (ESC c,
 	# clear screen) to the user's terminal.
-	local bios=()
+	local bios=() mon=()
 	[ ! -r /usr/share/qemu/qboot.rom ] || bios=(-bios /usr/share/qemu/qboot.rom)
+	# TH_MONITOR=SOCKET: QEMU's monitor on that Unix socket, to look into a
+	# test host that froze (info registers -a, info cpus; for debugging).
+	[ -z "${TH_MONITOR:-}" ] || mon=(-monitor "unix:$TH_MONITOR,server=on,wait=off")
 	# shellcheck disable=SC2054 # the commas are QEMU's
 	local cmd=(qemu-system-x86_64 -M q35 -accel tcg -cpu EPYC,+svm,+npt
 		-m "$TH_MEM_MIB" -smp "$TH_SMP" -nographic -no-reboot -nic none
-		"${bios[@]}"
+		"${bios[@]}" "${mon[@]}"
 		-device isa-debug-exit,iobase=0xf4,iosize=0x01
 		"${share[@]}" -kernel "$TH_VMLINUZ" -initrd "$initrd"
 		-append "$TH_APPEND${extra:+ $extra}")
