@@ -31,8 +31,7 @@ define need_pkgs
 endef
 
 # The layers, bottom up (README, Layout; tests/layers.sh checks the includes).
-# core/snapfile.c (the snapshot file's container) joins ember with the snapshots.
-CORE_SRCS   := $(filter-out core/fuzz_%.c core/snapfile.c,$(wildcard core/*.c))
+CORE_SRCS   := $(filter-out core/fuzz_%.c,$(wildcard core/*.c))
 LOADER_SRCS := $(wildcard kernel-loader/*.c)
 VMM_SRCS    := $(filter-out vmm/seccomp_gen.c,$(wildcard vmm/*.c))
 VIRTIO_SRCS := $(wildcard virtio/*.c)

@@ -344,6 +344,82 @@ static int patch_vm(struct api *a, const char *id, const cJSON *j, char *err, si
 	return 0;
 }
 
+/* --- snapshots --------------------------------------------------------------------- */
+
+static int put_snapshot_create(struct api *a, const char *id, const cJSON *j, char *err,
+			       size_t errlen)
+{
+	struct config_snapshot_create p;
+	char why[400];
+	char *json;
+	int r;
+
+	(void)id;
+	if (config_parse_snapshot_create(j, &p, err, errlen) < 0)
+		return -1;
+	if (p.diff)
+		return errorf(err, errlen, "Create snapshot error: Diff snapshots are not "
+			      "supported by ember yet (only Full).");
+	if (!a->paused)
+		return errorf(err, errlen, "Create snapshot error: the microVM must be paused "
+			      "first (PATCH /vm {\"state\": \"Paused\"}).");
+	json = config_vm_json(&a->cfg);
+	if (!json)
+		return errorf(err, errlen, "Create snapshot error: out of memory");
+	r = a->ops->snapshot_create(a->vm, json, &p, why, sizeof(why));
+	free(json);
+	if (r < 0)
+		return errorf(err, errlen, "Create snapshot error: %s", why);
+	LOG_INFO("Snapshot of the microVM written to %s (memory: %s)", p.snapshot_path,
+		 p.mem_path);
+	return 0;
+}
+
+static int put_snapshot_load(struct api *a, const char *id, const cJSON *j, char *err,
+			     size_t errlen)
+{
+	struct config_snapshot_load p;
+	struct ember_config cfg;
+	char why[400];
+	int status;
+
+	(void)id;
+	if (config_parse_snapshot_load(j, &p, err, errlen) < 0)
+		return -1;
+	if (a->configured)
+		return errorf(err, errlen, "Loading a microVM snapshot not allowed after "
+			      "configuring boot-specific resources.");
+	if (p.uffd)
+		return errorf(err, errlen, "Load snapshot error: the Uffd memory backend is not "
+			      "supported by ember yet (only File).");
+	if (p.track_dirty)
+		return errorf(err, errlen, "Load snapshot error: dirty page tracking is not "
+			      "supported by ember yet (no Diff snapshots).");
+	cfg = a->cfg;
+	if (a->ops->snapshot_load(a->vm, &p, &cfg, &status, why, sizeof(why)) < 0)
+		return errorf(err, errlen, "Load snapshot error: %s", why);
+	/* The logger, metrics and serial settings stay this process's. */
+	cfg.logger = a->cfg.logger;
+	cfg.metrics = a->cfg.metrics;
+	cfg.serial = a->cfg.serial;
+	a->cfg = cfg;
+	a->booted = true;
+	a->paused = !p.resume;
+	LOG_INFO("Snapshot %s loaded%s", p.snapshot_path, p.resume ? " and resumed" : "");
+	return 0;
+}
+
+static const char *snapshot_load_deprecation(const cJSON *j)
+{
+	struct config_snapshot_load p;
+	char err[200];
+
+	if (config_parse_snapshot_load(j, &p, err, sizeof(err)) < 0 || !p.deprecated)
+		return NULL;
+	return "PUT /snapshot/load: mem_file_path and enable_diff_snapshots are deprecated; "
+	       "use mem_backend and track_dirty_pages.";
+}
+
 /* --- MMDS ------------------------------------------------------------------------- */
 
 #define MMDS_NOT_INIT "MMDS error: The MMDS data store is not initialized."
@@ -435,6 +511,11 @@ static const struct route_def routes[] = {
 	  .schema = &config_serial_schema, .body = put_serial },
 	{ .method = HTTP_PATCH, .resource = "vm", .phase = POST_BOOT,
 	  .schema = &config_vm_state_schema, .body = patch_vm },
+	{ .method = HTTP_PUT, .resource = "snapshot/create", .phase = POST_BOOT,
+	  .schema = &config_snapshot_create_schema, .body = put_snapshot_create },
+	{ .method = HTTP_PUT, .resource = "snapshot/load", .phase = PRE_BOOT,
+	  .schema = &config_snapshot_load_schema, .body = put_snapshot_load,
+	  .deprecation = snapshot_load_deprecation },
 	/* Firecracker reads GET and PATCH /mmds/anything as /mmds */
 	{ .method = HTTP_GET, .resource = "mmds", .prefix = true, .get = get_mmds, GET_M(mmds) },
 	{ .method = HTTP_PUT, .resource = "mmds", .any_json = true, .body = put_mmds,
@@ -510,6 +591,8 @@ static void serve_body(struct api *a, const struct route_def *d, const struct ro
 			errorf(err, sizeof(err), "%s", a->booted ? NOT_AFTER : NOT_BEFORE);
 	} else if (d->res) {
 		rc = d->res->apply(&a->cfg, j, id, err, sizeof(err));
+		if (rc == 0)
+			a->configured = true;
 	} else {
 		rc = d->body(a, id, j, err, sizeof(err));
 	}

@@ -17,6 +17,8 @@
  *   PUT   /actions                   InstanceStart (pre), SendCtrlAltDel and
  *                                    FlushMetrics (post-boot)
  *   PATCH /vm                        {"state": "Paused" | "Resumed"}, post-boot
+ *   PUT   /snapshot/create           post-boot, paused: Full (Diff refused)
+ *   PUT   /snapshot/load             pre-boot, before any boot-specific resource
  *   GET   /mmds                      the MMDS's data; PUT replaces it, PATCH merges
  *   PUT   /mmds/config               pre-boot: version, interfaces, address
  *
@@ -53,6 +55,16 @@ struct api_vm_ops {
 	int (*ctrl_alt_del)(void *vm, char *err, size_t errlen);
 	/* Swap the backing file of drive id while the guest runs. */
 	int (*drive_update)(void *vm, const char *id, const char *path, char *err, size_t errlen);
+	/* Write a snapshot of the paused VM: its state with cfg_json (GET /vm/config's). */
+	int (*snapshot_create)(void *vm, const char *cfg_json,
+			       const struct config_snapshot_create *p, char *err, size_t errlen);
+	/*
+	 * Start the VM a snapshot holds instead of booting one; *cfg gets the
+	 * snapshot's configuration (network overrides applied). Sets *status
+	 * as boot does.
+	 */
+	int (*snapshot_load)(void *vm, const struct config_snapshot_load *p,
+			     struct ember_config *cfg, int *status, char *err, size_t errlen);
 };
 
 struct api {
@@ -60,6 +72,7 @@ struct api {
 	void *vm;
 	struct evloop *loop;      /* the VMM thread's: the periodic metrics */
 	bool booted, paused;
+	bool configured;          /* a boot-specific resource was set (no snapshot load) */
 	struct ember_config cfg;
 	struct vm_config boot;    /* what InstanceStart booted (from cfg) */
 	char id[LOG_INSTANCE_ID_MAX + 1];

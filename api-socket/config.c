@@ -39,7 +39,6 @@ const struct config_unsupported config_unsupported[] = {
 	{ "balloon", "balloon", "a balloon device" },
 	{ "vsock", "vsock", "vsock devices" },
 	{ "entropy", "entropy", "an entropy device" },
-	{ "snapshot", NULL, "snapshots" },
 	{ "cpu-config", "cpu-config", "custom CPU templates" },
 	{ "pmem", "pmem", "pmem devices" },
 	{ "hotplug", "memory-hotplug", "memory hotplug" },
@@ -799,6 +798,131 @@ int config_parse_vm_state(const cJSON *j, bool *pause, char *err, size_t errlen)
 	if (json_check(j, &config_vm_state_schema, v, err, errlen) < 0)
 		return -1;
 	*pause = !strcmp(v[0]->valuestring, "Paused");
+	return 0;
+}
+
+/* ---- snapshots --------------------------------------------------------------- */
+
+static const char *const snapshot_type_variants[] = { "Full", "Diff", NULL };
+enum { SC_TYPE, SC_PATH, SC_MEM, SC_VERSION };
+static const struct json_field snapshot_create_fields[] = {
+	[SC_TYPE] = { "snapshot_type", J_ENUM, J_NULL, .variants = snapshot_type_variants },
+	[SC_PATH] = { "snapshot_path", J_STR, J_REQ },
+	[SC_MEM] = { "mem_file_path", J_STR, J_REQ },
+	[SC_VERSION] = { "version", J_STR, J_NULL }, /* Firecracker 1.x's, ignored there too */
+};
+SCHEMA(config_snapshot_create_schema, "CreateSnapshotParams", snapshot_create_fields);
+
+int config_parse_snapshot_create(const cJSON *j, struct config_snapshot_create *out, char *err,
+				 size_t errlen)
+{
+	const cJSON *v[ARRAY_SIZE(snapshot_create_fields)];
+
+	memset(out, 0, sizeof(*out));
+	if (json_check(j, &config_snapshot_create_schema, v, err, errlen) < 0 ||
+	    json_str(v[SC_PATH], "snapshot_path", out->snapshot_path, sizeof(out->snapshot_path),
+		     err, errlen) < 0 ||
+	    json_str(v[SC_MEM], "mem_file_path", out->mem_path, sizeof(out->mem_path), err,
+		     errlen) < 0)
+		return -1;
+	out->diff = v[SC_TYPE] && !strcmp(v[SC_TYPE]->valuestring, "Diff");
+	return 0;
+}
+
+static const char *const mem_backend_variants[] = { "File", "Uffd", NULL };
+enum { MB_TYPE, MB_PATH };
+static const struct json_field mem_backend_fields[] = {
+	[MB_TYPE] = { "backend_type", J_ENUM, J_REQ, .variants = mem_backend_variants },
+	[MB_PATH] = { "backend_path", J_STR, J_REQ },
+};
+SCHEMA(mem_backend_schema, "MemBackendConfig", mem_backend_fields);
+
+enum { NO_IFACE, NO_TAP };
+static const struct json_field net_override_fields[] = {
+	[NO_IFACE] = { "iface_id", J_STR, J_REQ },
+	[NO_TAP] = { "host_dev_name", J_STR, J_REQ },
+};
+SCHEMA(net_override_schema, "NetworkOverride", net_override_fields);
+
+enum { SL_PATH, SL_BACKEND, SL_MEM, SL_DIFF, SL_TRACK, SL_RESUME, SL_OVERRIDES };
+static const struct json_field snapshot_load_fields[] = {
+	[SL_PATH] = { "snapshot_path", J_STR, J_REQ },
+	[SL_BACKEND] = { "mem_backend", J_OBJ, J_NULL },
+	[SL_MEM] = { "mem_file_path", J_STR, J_NULL },          /* deprecated */
+	[SL_DIFF] = { "enable_diff_snapshots", J_BOOL, J_NULL }, /* deprecated */
+	[SL_TRACK] = { "track_dirty_pages", J_BOOL, J_NULL },
+	[SL_RESUME] = { "resume_vm", J_BOOL, J_NULL },
+	[SL_OVERRIDES] = { "network_overrides", J_ARR, J_NULL },
+};
+SCHEMA(config_snapshot_load_schema, "LoadSnapshotParams", snapshot_load_fields);
+
+int config_parse_snapshot_load(const cJSON *j, struct config_snapshot_load *out, char *err,
+			       size_t errlen)
+{
+	const cJSON *v[ARRAY_SIZE(snapshot_load_fields)], *b[ARRAY_SIZE(mem_backend_fields)];
+	const cJSON *o[ARRAY_SIZE(net_override_fields)], *e;
+
+	memset(out, 0, sizeof(*out));
+	if (json_check(j, &config_snapshot_load_schema, v, err, errlen) < 0 ||
+	    json_str(v[SL_PATH], "snapshot_path", out->snapshot_path, sizeof(out->snapshot_path),
+		     err, errlen) < 0)
+		return -1;
+	/* Firecracker's rule: one of mem_backend and the deprecated mem_file_path. */
+	if (!v[SL_BACKEND] == !v[SL_MEM])
+		return errorf(err, errlen, "%s%s", SERDE, v[SL_MEM] ?
+			      "too many fields: either `mem_backend` or `mem_file_path` exclusively." :
+			      "missing field: either `mem_backend` or `mem_file_path` is required.");
+	if (v[SL_MEM]) {
+		if (json_str(v[SL_MEM], "mem_file_path", out->mem_path, sizeof(out->mem_path), err,
+			     errlen) < 0)
+			return -1;
+		out->deprecated = true;
+	} else {
+		if (json_check(v[SL_BACKEND], &mem_backend_schema, b, err, errlen) < 0 ||
+		    json_str(b[MB_PATH], "backend_path", out->mem_path, sizeof(out->mem_path), err,
+			     errlen) < 0)
+			return -1;
+		out->uffd = !strcmp(b[MB_TYPE]->valuestring, "Uffd");
+	}
+	if (v[SL_DIFF])
+		out->deprecated = true;
+	out->track_dirty = (v[SL_TRACK] && cJSON_IsTrue(v[SL_TRACK])) ||
+			   (v[SL_DIFF] && cJSON_IsTrue(v[SL_DIFF]));
+	out->resume = v[SL_RESUME] && cJSON_IsTrue(v[SL_RESUME]);
+	cJSON_ArrayForEach(e, v[SL_OVERRIDES]) {
+		struct config_net_override *n = &out->overrides[out->noverrides];
+
+		if (out->noverrides == MAX_NETS)
+			return errorf(err, errlen, "%sat most %d network overrides", SERDE, MAX_NETS);
+		if (json_check(e, &net_override_schema, o, err, errlen) < 0 ||
+		    json_str(o[NO_IFACE], "iface_id", n->iface_id, sizeof(n->iface_id), err,
+			     errlen) < 0 ||
+		    json_str(o[NO_TAP], "host_dev_name", n->tap, sizeof(n->tap), err, errlen) < 0)
+			return -1;
+		out->noverrides++;
+	}
+	return 0;
+}
+
+int config_apply_overrides(struct ember_config *c, const struct config_snapshot_load *l,
+			   char *err, size_t errlen)
+{
+	char why[200];
+
+	for (int k = 0; k < l->noverrides; k++) {
+		const struct config_net_override *n = &l->overrides[k];
+		int i;
+
+		for (i = 0; i < c->vm.nnets && strcmp(c->iface_id[i], n->iface_id); i++)
+			;
+		if (i == c->vm.nnets)
+			return errorf(err, errlen, "Invalid network override: the snapshot has no "
+				      "network interface '%s'.", n->iface_id);
+		if (field_tap_name(n->tap, strlen(n->tap), why, sizeof(why)) < 0)
+			return errorf(err, errlen, "Invalid network override for '%s': %s",
+				      n->iface_id, why);
+		snprintf(c->vm.nets[i].tap, sizeof(c->vm.nets[i].tap), "%s", n->tap);
+	}
 	return 0;
 }
 

@@ -152,6 +152,37 @@ extern const struct json_schema config_boot_source_schema, config_machine_schema
 	config_net_schema, config_net_patch_schema, config_logger_schema, config_metrics_schema,
 	config_serial_schema, config_action_schema, config_vm_state_schema, config_mmds_schema;
 
+/* PUT /snapshot/create (Firecracker's CreateSnapshotParams). */
+struct config_snapshot_create {
+	bool diff;                /* snapshot_type "Diff" (else "Full") */
+	char snapshot_path[PATH_MAX];
+	char mem_path[PATH_MAX];
+};
+
+/* PUT /snapshot/load (Firecracker's LoadSnapshotParams). */
+struct config_net_override {
+	char iface_id[API_ID_MAX + 1];
+	char tap[IFNAMSIZ];       /* host_dev_name */
+};
+struct config_snapshot_load {
+	char snapshot_path[PATH_MAX];
+	char mem_path[PATH_MAX];  /* mem_backend's backend_path, or mem_file_path */
+	bool uffd;                /* backend_type "Uffd" (else "File") */
+	bool track_dirty;         /* track_dirty_pages, or enable_diff_snapshots */
+	bool resume;              /* resume_vm */
+	bool deprecated;          /* mem_file_path or enable_diff_snapshots given */
+	struct config_net_override overrides[MAX_NETS];
+	int noverrides;
+};
+extern const struct json_schema config_snapshot_create_schema, config_snapshot_load_schema;
+int config_parse_snapshot_create(const struct cJSON *j, struct config_snapshot_create *out,
+				 char *err, size_t errlen);
+int config_parse_snapshot_load(const struct cJSON *j, struct config_snapshot_load *out,
+			       char *err, size_t errlen);
+/* The load's network_overrides on c, the snapshot's configuration: each TAP replaced. */
+int config_apply_overrides(struct ember_config *c, const struct config_snapshot_load *l,
+			   char *err, size_t errlen);
+
 /* A resource id from a URL or a body: 1 to 64 of [A-Za-z0-9_]. */
 bool config_valid_id(const char *id);
 

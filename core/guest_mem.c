@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size)
 {
@@ -87,6 +89,64 @@ int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 	if (pages == GM_PAGES_THP)
 		(void)madvise(p, size, MADV_HUGEPAGE);
 	gm_layout(gm, p, size);
+	return 0;
+}
+
+int gm_map_file(struct guest_mem *gm, int fd, uint64_t size)
+{
+	uint8_t *a = map_aligned(size, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+
+	if (a == MAP_FAILED)
+		return -1;
+	/* The file over the aligned reservation: its pages come on demand, copied on write. */
+	if (mmap(a, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
+		int e = errno;
+
+		munmap(a, size);
+		errno = e;
+		return -1;
+	}
+	gm_layout(gm, a, size);
+	return 0;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[GM_PAGE_SIZE];
+
+	return !memcmp(p, zero, GM_PAGE_SIZE);
+}
+
+int gm_dump(const struct guest_mem *gm, int fd)
+{
+	uint64_t off = 0;
+
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)gm->size) < 0)
+		return -1;
+	/* Runs of pages with data; the zero pages stay holes of the sparse file. */
+	while (off < gm->size) {
+		uint64_t end;
+
+		if (page_is_zero(gm->host + off)) {
+			off += GM_PAGE_SIZE;
+			continue;
+		}
+		for (end = off + GM_PAGE_SIZE; end < gm->size && end - off < (64ULL << 20) &&
+		     !page_is_zero(gm->host + end); end += GM_PAGE_SIZE)
+			;
+		while (off < end) {
+			ssize_t n = pwrite(fd, gm->host + off, end - off, (off_t)off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n == 0)
+					errno = EIO;
+				return -1;
+			}
+			off += (uint64_t)n;
+		}
+	}
 	return 0;
 }
 

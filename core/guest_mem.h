@@ -53,6 +53,19 @@ enum gm_pages {
 int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages);
 void gm_free(struct guest_mem *gm);
 
+#define GM_PAGE_SIZE 4096u
+/*
+ * Guest RAM of size bytes from fd, a snapshot's memory file of that size:
+ * mapped private at a 2 MiB-aligned address (pages read on demand, the
+ * guest's writes copied, the file never written). 0, or -1 with errno.
+ */
+int gm_map_file(struct guest_mem *gm, int fd, uint64_t size);
+/*
+ * Write all of guest RAM to fd (a regular file, cut to gm->size): pages of
+ * zeroes are left as holes. 0, or -1 with errno.
+ */
+int gm_dump(const struct guest_mem *gm, int fd);
+
 /*
  * The bounds-checked helper: the host address of [gpa, gpa + len), or NULL
  * when the range wraps, is empty-but-outside, or is not inside one region.

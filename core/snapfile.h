@@ -28,6 +28,16 @@
 /* What one file may hold, whatever its header says. */
 #define SNAP_MAX_BODY   (64u << 20)
 
+/* Section tags: four characters, first in the file's byte order. */
+#define SNAP_TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | \
+			      (uint32_t)(d) << 24)
+#define SNAP_TAG_CONFIG  SNAP_TAG('C', 'O', 'N', 'F') /* the VM's configuration (JSON) */
+#define SNAP_TAG_VM      SNAP_TAG('K', 'V', 'M', 'V') /* irqchip, PIT, clock, TSC kHz */
+#define SNAP_TAG_VCPU    SNAP_TAG('V', 'C', 'P', 'U') /* one per vCPU, in id order */
+#define SNAP_TAG_SERIAL  SNAP_TAG('U', 'A', 'R', 'T')
+#define SNAP_TAG_I8042   SNAP_TAG('I', '8', '0', '4')
+#define SNAP_TAG_VIRTIO  SNAP_TAG('V', 'I', 'R', 'T') /* one per virtio-mmio slot */
+
 /* CRC-64/XZ (ECMA-182 polynomial, reflected, inverted): "123456789" gives
  * 0x995dc9bbdf1939fa. crc starts at 0 and chains across calls. */
 uint64_t crc64_xz(uint64_t crc, const void *data, size_t len);

@@ -93,7 +93,11 @@ static const char usage_text[] =
 "                     start the VM at once from FILE: Firecracker's JSON with\n"
 "                     \"boot-source\", \"drives\" and optionally \"machine-config\",\n"
 "                     \"network-interfaces\", \"logger\", \"metrics\"\n"
-"    --no-api         no API socket (needs --config-file)\n"
+"    --no-api         no API socket (needs --config-file or --restore)\n"
+"    --restore SNAPSHOT --restore-mem MEMFILE [--resume]\n"
+"                     start the VM a snapshot holds (PUT /snapshot/create wrote\n"
+"                     both files), as PUT /snapshot/load does: paused until\n"
+"                     PATCH /vm resumes it, or running at once with --resume\n"
 "    --id ID          the instance id in GET / and the log, 1 to 64 letters,\n"
 "                     digits and '-' (default " LOG_INSTANCE_ID_DEFAULT ")\n"
 "    --boot-timer     log the guest's boot time when it writes 123 to the boot\n"
@@ -117,8 +121,8 @@ static const char usage_text[] =
 "    --mmds-size-limit N\n"
 "                     the MMDS's largest data in bytes (default: the API's payload\n"
 "                     limit)\n"
-"    Refused, ember has no such feature: --seccomp-filter,\n"
-"    --enable-pci, --snapshot-version, --describe-snapshot.\n"
+"    Refused: --seccomp-filter, --enable-pci, and --snapshot-version and\n"
+"    --describe-snapshot (ember's snapshot files are its own).\n"
 "\n"
 "LOGGING (both modes)\n"
 "    --log-path PATH  the log: a file (appended to) or a named pipe (default:\n"
@@ -164,6 +168,8 @@ struct args {
 	bool has_mem_limit;
 	uint64_t mem_limit;
 	const char *metadata;        /* --metadata */
+	const char *restore, *restore_mem; /* --restore, --restore-mem */
+	bool resume;                 /* --resume */
 	bool has_mmds_limit;
 	uint64_t mmds_limit;
 };
@@ -214,7 +220,7 @@ enum {
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
 	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES, O_SMT,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
-	O_MEM_LIMIT, O_METADATA, O_NO_ACPI,
+	O_MEM_LIMIT, O_METADATA, O_NO_ACPI, O_RESTORE, O_RESTORE_MEM, O_RESUME,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
 };
 
@@ -251,6 +257,9 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "mmds-size-limit", required_argument, NULL, O_MMDS_LIMIT },
 		{ "seccomp-filter", required_argument, NULL, O_UNSUPPORTED_ARG },
 		{ "metadata", required_argument, NULL, O_METADATA },
+		{ "restore", required_argument, NULL, O_RESTORE },
+		{ "restore-mem", required_argument, NULL, O_RESTORE_MEM },
+		{ "resume", no_argument, NULL, O_RESUME },
 		{ "describe-snapshot", required_argument, NULL, O_UNSUPPORTED_ARG },
 		{ "enable-pci", no_argument, NULL, O_UNSUPPORTED_FLAG },
 		{ "snapshot-version", no_argument, NULL, O_UNSUPPORTED_FLAG },
@@ -261,9 +270,9 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 	/* {flag, why} or {flag, NULL, the resource of config_unsupported it needs} */
 	static const char *const why_unsupported[][3] = {
 		{ "--seccomp-filter", "ember's filters are built in (--no-seccomp disables them)" },
-		{ "--describe-snapshot", NULL, "snapshot" },
+		{ "--describe-snapshot", "ember's snapshot files are its own, not Firecracker's" },
 		{ "--enable-pci", "ember has no PCI bus (its devices are virtio-mmio)" },
-		{ "--snapshot-version", NULL, "snapshot" },
+		{ "--snapshot-version", "ember's snapshot files are its own, not Firecracker's" },
 	};
 	char err[256];
 	const char *huge = NULL;
@@ -390,6 +399,9 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			a->has_mmds_limit = true;
 			break;
 		case O_METADATA: a->metadata = path_arg("--metadata", optarg); break;
+		case O_RESTORE: a->restore = path_arg("--restore", optarg); break;
+		case O_RESTORE_MEM: a->restore_mem = path_arg("--restore-mem", optarg); break;
+		case O_RESUME: a->resume = true; break;
 		case O_UNSUPPORTED_ARG:
 		case O_UNSUPPORTED_FLAG:
 			for (size_t i = 0; i < ARRAY_SIZE(why_unsupported); i++) {
@@ -439,9 +451,16 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			die(EMBER_EXIT_BAD_INPUT, "%s needs --kernel (see ember --help)",
 			    a->direct_opt);
 	}
-	if (a->no_api && !a->config_file)
-		die(EMBER_EXIT_BAD_INPUT, "--no-api needs --config-file: without the API nothing "
-		    "could start the VM (see ember --help)");
+	if (!a->restore != !a->restore_mem || (a->resume && !a->restore))
+		die(EMBER_EXIT_BAD_INPUT, "%s needs %s (see ember --help)",
+		    a->restore ? "--restore" : a->restore_mem ? "--restore-mem" : "--resume",
+		    a->restore ? "--restore-mem" : "--restore");
+	if (a->restore && (a->direct || a->config_file))
+		die(EMBER_EXIT_BAD_INPUT, "--restore cannot be combined with %s: the VM comes "
+		    "from the snapshot", a->direct ? a->direct_opt : "--config-file");
+	if (a->no_api && !a->config_file && !a->restore)
+		die(EMBER_EXIT_BAD_INPUT, "--no-api needs --config-file or --restore: without the "
+		    "API nothing could start the VM (see ember --help)");
 	if (a->no_api && a->api_sock)
 		die(EMBER_EXIT_BAD_INPUT, "--no-api and --api-sock contradict each other");
 	if (!a->id)
@@ -583,6 +602,27 @@ static void start_from_file(struct api *api, const char *path)
 		die(status, "--config-file %s: %s", path, err);
 }
 
+/* --restore: start the snapshot's VM now, as PUT /snapshot/load would. */
+static void restore_snapshot(struct vmm *vmm, struct api *api, const struct args *a)
+{
+	static struct vm_config c;
+	struct vmm_snapshot s;
+	char err[512];
+	int status;
+
+	if (vmm_snapshot_read(a->restore, &s, err, sizeof(err)) < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--restore: %s", err);
+	if (vmm_snapshot_config(&s, NULL, &api->cfg, &c, err, sizeof(err)) < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--restore: %s", err);
+	c.boot_timer = a->boot_timer;
+	if (vmm_restore(vmm, &c, &s, a->restore_mem, a->resume, &status, err, sizeof(err)) < 0)
+		die(status, "--restore: %s", err);
+	vmm_snapshot_free(&s);
+	api->booted = true;
+	api->paused = !a->resume;
+	LOG_INFO("Snapshot %s loaded%s", a->restore, a->resume ? " and resumed" : "");
+}
+
 int main(int argc, char **argv)
 {
 	static struct vmm vmm;
@@ -598,6 +638,7 @@ int main(int argc, char **argv)
 	seccomp_setup(!args.no_seccomp); /* seccomp: before any thread starts */
 	vmm_init(&vmm);
 	vmm.has_mem_limit = args.has_mem_limit;
+	vmm.boot_timer = args.boot_timer;
 	vmm.mem_limit = args.mem_limit;
 	if (api_init(&api, &vmm_api_ops, &vmm, &vmm.loop, args.id) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "out of memory");
@@ -616,6 +657,8 @@ int main(int argc, char **argv)
 	}
 	if (args.metadata)
 		load_metadata(&api, args.metadata);
+	if (args.restore)
+		restore_snapshot(&vmm, &api, &args);
 	if (args.config_file)
 		start_from_file(&api, args.config_file);
 	if (!args.no_api) {

@@ -13,6 +13,7 @@
 #include "vmm/mptable.h"
 #include "vmm/seccomp.h"
 #include "vmm/term.h"
+#include "vmm/vmstate.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -20,8 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void vmm_init(struct vmm *v)
@@ -168,6 +171,40 @@ static int check_mem_limit(struct vmm *v, const struct vm_config *c, int *status
 	return 0;
 }
 
+/*
+ * The VM around its memory and opened devices: KVM, the devices on their
+ * slots, the boot timer, metrics, the legacy devices. Dies on failure (a
+ * host error).
+ */
+static void assemble(struct vmm *v, const struct vm_config *c, uint64_t start_ns)
+{
+	v->vm.threads_per_core = c->smt && c->vcpus > 1 ? 2 : 1;
+	vm_create(&v->vm, c->vcpus);
+	for (int i = 0; i < v->ndevs; i++)
+		virtio_mmio_add(&v->vm, v->devs[i].slot, v->devs[i].dev);
+	if (c->boot_timer && boot_timer_init(&v->vm, start_ns) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "cannot map the boot timer");
+	for (int i = 0; i < v->ndevs; i++)
+		if (metrics_add_device(v->devs[i].kind->metrics, v->devs[i].id,
+				       v->devs[i].metrics_obj) < 0)
+			warn("no metrics for %s %s", v->devs[i].kind->name, v->devs[i].id);
+	legacy_init(&v->vm);
+	i8042_init(&v->i8042, &v->vm);
+	serial_init(&v->com1, &v->vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, STDOUT_FILENO);
+}
+
+/* The console, then the vCPUs (parked from the start when paused), then seccomp. */
+static void start(struct vmm *v, bool paused)
+{
+	term_raw(STDIN_FILENO);
+	serial_attach_input(&v->com1, &v->loop, STDIN_FILENO);
+	v->vm.pause_req = paused;
+	v->paused = paused;
+	vm_start_vcpus(&v->vm);
+	v->booted = true;
+	seccomp_vmm_booted(); /* seccomp: the VMM filter, once the loop serves too */
+}
+
 int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, size_t errlen)
 {
 	uint64_t start_ns = boot_timer_now_ns(); /* InstanceStart */
@@ -251,31 +288,232 @@ unmap:
 		return r;
 
 	/* From here on a failure is the host's: KVM or resources. */
-	v->vm.threads_per_core = c->smt && c->vcpus > 1 ? 2 : 1;
-	vm_create(&v->vm, c->vcpus);
-	for (int i = 0; i < v->ndevs; i++)
-		virtio_mmio_add(&v->vm, v->devs[i].slot, v->devs[i].dev);
-	if (c->boot_timer && boot_timer_init(&v->vm, start_ns) < 0)
-		die(EMBER_EXIT_HOST_ERROR, "cannot map the boot timer");
-	for (int i = 0; i < v->ndevs; i++)
-		if (metrics_add_device(v->devs[i].kind->metrics, v->devs[i].id,
-				       v->devs[i].metrics_obj) < 0)
-			warn("no metrics for %s %s", v->devs[i].kind->name, v->devs[i].id);
+	assemble(v, c, start_ns);
 	vm_write_boot_tables(&v->vm);
 	if (!c->no_acpi && write_acpi(v, c) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "cannot write the ACPI tables");
-	legacy_init(&v->vm);
-	i8042_init(&v->i8042, &v->vm);
-	serial_init(&v->com1, &v->vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, STDOUT_FILENO);
 	vm_create_vcpus(&v->vm, ki.pvh_entry ? ki.pvh_entry : ki.entry,
 			ki.pvh_entry ? PVH_START_INFO : 0);
-
-	term_raw(STDIN_FILENO);
-	serial_attach_input(&v->com1, &v->loop, STDIN_FILENO);
-	vm_start_vcpus(&v->vm);
-	v->booted = true;
-	seccomp_vmm_booted(); /* seccomp: the VMM filter, once the loop serves too */
+	start(v, false);
 	return 0;
+}
+
+/* --- snapshots ----------------------------------------------------------------------- */
+
+static int need_running(struct vmm *v, char *err, size_t errlen);
+
+/*
+ * A host file for a snapshot: opened without blocking (a FIFO would stall
+ * the VMM thread) and refused unless it is a regular file. fd, or -1 with
+ * a reason.
+ */
+static int open_snap_file(const char *path, int flags, const char *what, char *err,
+			  size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return errorf(err, errlen, "%s %.200s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return errorf(err, errlen, "%s %.200s: not a regular file", what, path);
+	}
+	return fd;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int vmm_snapshot_create(struct vmm *v, const char *cfg_json, const char *snap_path,
+			const char *mem_path, char *err, size_t errlen)
+{
+	struct snap_writer w;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char why[300];
+	int fd, r = -1;
+
+	if (need_running(v, err, errlen) < 0)
+		return -1;
+	if (!v->paused)
+		return errorf(err, errlen, "the VM is not paused");
+	snap_w_init(&w);
+	snap_w_section(&w, SNAP_TAG_CONFIG, cfg_json, strlen(cfg_json));
+	if (vm_state_save(&v->vm, &w, why, sizeof(why)) < 0) {
+		snap_w_finish(&w, &buf, &len);
+		free(buf);
+		return errorf(err, errlen, "%s", why);
+	}
+	serial_save(&v->com1, &w);
+	i8042_save(&v->i8042, &w);
+	for (int i = 0; i < v->ndevs; i++)
+		virtio_mmio_save(v->devs[i].dev, &w);
+	if (snap_w_finish(&w, &buf, &len) < 0)
+		return errorf(err, errlen, "the state does not fit a snapshot file");
+
+	fd = open_snap_file(mem_path, O_WRONLY | O_CREAT, "mem_file_path", err, errlen);
+	if (fd < 0)
+		goto out;
+	if (gm_dump(&v->vm.mem, fd) < 0 || fsync(fd) < 0) {
+		errorf(err, errlen, "cannot write guest memory to %.200s: %s", mem_path,
+		       strerror(errno));
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	fd = open_snap_file(snap_path, O_WRONLY | O_CREAT, "snapshot_path", err, errlen);
+	if (fd < 0)
+		goto out;
+	if (ftruncate(fd, 0) < 0 || write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
+		errorf(err, errlen, "cannot write %.200s: %s", snap_path, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
+int vmm_snapshot_read(const char *snap_path, struct vmm_snapshot *s, char *err, size_t errlen)
+{
+	char why[300];
+	size_t len;
+	const uint8_t *map;
+
+	memset(s, 0, sizeof(*s));
+	map = map_file(snap_path, &len, why, sizeof(why));
+	if (!map)
+		return errorf(err, errlen, "snapshot %.200s: %s", snap_path, why);
+	/* A private copy: the file may change under a mapping. */
+	s->buf = malloc(len ? len : 1);
+	if (!s->buf) {
+		munmap((void *)map, len);
+		return errorf(err, errlen, "out of memory");
+	}
+	memcpy(s->buf, map, len);
+	munmap((void *)map, len);
+	if (snap_parse(s->buf, len, s->secs, VMM_SNAP_MAX_SECTIONS, &s->n, why, sizeof(why)) < 0) {
+		vmm_snapshot_free(s);
+		return errorf(err, errlen, "snapshot %.200s: %s", snap_path, why);
+	}
+	for (unsigned int i = 0; i < s->n; i++)
+		if (s->secs[i].tag == SNAP_TAG_CONFIG && !s->config) {
+			s->config = (const char *)s->secs[i].data;
+			s->config_len = s->secs[i].len;
+		}
+	if (!s->config) {
+		vmm_snapshot_free(s);
+		return errorf(err, errlen, "snapshot %.200s: it holds no configuration", snap_path);
+	}
+	return 0;
+}
+
+void vmm_snapshot_free(struct vmm_snapshot *s)
+{
+	free(s->buf);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The sections with tag, in file order, into out (room for max); their count. */
+static unsigned int sections(const struct vmm_snapshot *s, uint32_t tag,
+			     const struct snap_section **out, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < s->n; i++)
+		if (s->secs[i].tag == tag && n < max)
+			out[n++] = &s->secs[i];
+	return n;
+}
+
+int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snapshot *s,
+		const char *mem_path, bool resume, int *status, char *err, size_t errlen)
+{
+	const struct snap_section *uart[1] = { NULL }, *kbd[1] = { NULL };
+	const struct snap_section *virt[VIRTIO_MMIO_MAX_DEVS + 1];
+	char cmdline[CMDLINE_MAX_SIZE * 2] = "";
+	char why[300];
+	struct stat st = { 0 };
+	int fd;
+
+	*status = EMBER_EXIT_BAD_INPUT;
+	if (v->booted)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the VM is already running");
+	if (field_mem_mib(c->mem_mib, why, sizeof(why)) < 0 ||
+	    field_vcpus(c->vcpus < 0 ? 0 : (uint64_t)c->vcpus, c->smt, why, sizeof(why)) < 0)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the snapshot's %s", why);
+	/* The whole file is checked before anything is made of it. */
+	if (vm_state_check(s->secs, s->n, c->vcpus, why, sizeof(why)) < 0)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "%s", why);
+	if (sections(s, SNAP_TAG_SERIAL, uart, 1) != 1 || sections(s, SNAP_TAG_I8042, kbd, 1) != 1)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
+			    "the snapshot lacks the serial port's or the i8042's state");
+	if (check_mem_limit(v, c, status, err, errlen) < 0)
+		return -1;
+	fd = open_snap_file(mem_path, O_RDONLY, "memory file", err, errlen);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != c->mem_mib << 20) {
+		close(fd);
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "memory file %.200s is %lld "
+			    "bytes, the snapshot's guest has %llu MiB", mem_path,
+			    (long long)st.st_size, (unsigned long long)c->mem_mib);
+	}
+	if (gm_map_file(&v->vm.mem, fd, c->mem_mib << 20) < 0) {
+		close(fd);
+		return fail(status, EMBER_EXIT_HOST_ERROR, err, errlen, "cannot map memory file "
+			    "%.200s: %s", mem_path, strerror(errno));
+	}
+	close(fd); /* the mapping keeps the file */
+	if (open_devices(v, c, cmdline, sizeof(cmdline), status, err, errlen) < 0)
+		goto fail_mem;
+	if (sections(s, SNAP_TAG_VIRTIO, virt, VIRTIO_MMIO_MAX_DEVS + 1) != (unsigned int)v->ndevs) {
+		fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the snapshot's devices are not "
+		     "its configuration's");
+		goto fail_devs;
+	}
+
+	/* From here on the state is applied: a failure ends ember (KVM is half set). */
+	assemble(v, c, boot_timer_now_ns());
+	vm_create_vcpus_bare(&v->vm);
+	*status = EMBER_EXIT_BAD_INPUT;
+	if (vm_state_restore(&v->vm, s->secs, s->n, why, sizeof(why)) < 0 ||
+	    serial_restore(&v->com1, uart[0], why, sizeof(why)) < 0 ||
+	    i8042_restore(&v->i8042, kbd[0], why, sizeof(why)) < 0)
+		die(EMBER_EXIT_BAD_INPUT, "cannot restore the snapshot: %s", why);
+	for (int i = 0; i < v->ndevs; i++)
+		if (virtio_mmio_restore(v->devs[i].dev, virt[i], why, sizeof(why)) < 0)
+			die(EMBER_EXIT_BAD_INPUT, "cannot restore the snapshot: %s", why);
+	/* The guest's ACPI tables, if it has them, are in its memory: their ports. */
+	if (acpi_pm_init(&v->vm, why, sizeof(why)) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "%s", why);
+	vm_clock_paused(&v->vm);
+	start(v, !resume);
+	return 0;
+
+fail_devs:
+	close_devices(v);
+fail_mem:
+	gm_free(&v->vm.mem);
+	return -1;
 }
 
 static int need_running(struct vmm *v, char *err, size_t errlen)
@@ -341,12 +579,57 @@ static int op_drive_update(void *v, const char *id, const char *path, char *err,
 	return vmm_drive_update(v, id, path, err, errlen);
 }
 
+static int op_snapshot_create(void *v, const char *cfg_json,
+			      const struct config_snapshot_create *p, char *err, size_t errlen)
+{
+	return vmm_snapshot_create(v, cfg_json, p->snapshot_path, p->mem_path, err, errlen);
+}
+
+/*
+ * The snapshot's configuration: its CONF section read as a config file
+ * (logger, metrics and serial aside), the network overrides on it.
+ */
+int vmm_snapshot_config(const struct vmm_snapshot *s, const struct config_snapshot_load *p,
+			struct ember_config *cfg, struct vm_config *c, char *err, size_t errlen)
+{
+	char why[400];
+
+	ember_config_init(cfg);
+	if (config_parse_file(cfg, s->config, s->config_len, why, sizeof(why)) < 0)
+		return errorf(err, errlen, "the snapshot's configuration: %s", why);
+	if (p && config_apply_overrides(cfg, p, err, errlen) < 0)
+		return -1;
+	return config_to_vm(cfg, c, err, errlen);
+}
+
+static int op_snapshot_load(void *vp, const struct config_snapshot_load *p,
+			    struct ember_config *cfg, int *status, char *err, size_t errlen)
+{
+	struct vmm *v = vp;
+	struct vmm_snapshot s;
+	static struct vm_config c;
+	int r;
+
+	*status = EMBER_EXIT_BAD_INPUT;
+	if (vmm_snapshot_read(p->snapshot_path, &s, err, errlen) < 0)
+		return -1;
+	r = vmm_snapshot_config(&s, p, cfg, &c, err, errlen);
+	if (r == 0) {
+		c.boot_timer = v->boot_timer;
+		r = vmm_restore(v, &c, &s, p->mem_path, p->resume, status, err, errlen);
+	}
+	vmm_snapshot_free(&s);
+	return r;
+}
+
 const struct api_vm_ops vmm_api_ops = {
 	.boot = op_boot,
 	.pause = op_pause,
 	.resume = op_resume,
 	.ctrl_alt_del = op_ctrl_alt_del,
 	.drive_update = op_drive_update,
+	.snapshot_create = op_snapshot_create,
+	.snapshot_load = op_snapshot_load,
 };
 
 int vmm_run(struct vmm *v)

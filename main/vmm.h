@@ -13,6 +13,7 @@
 #include "api-socket/api.h"
 #include "api-socket/vm_config.h"
 #include "core/evloop.h"
+#include "core/snapfile.h"
 #include "vmm/i8042.h"
 #include "vmm/serial.h"
 #include "vmm/vm.h"
@@ -29,6 +30,7 @@ struct vmm {
 	int ndevs;
 	bool booted;
 	bool paused;
+	bool boot_timer;          /* --boot-timer: a restored VM maps it too */
 	bool has_mem_limit;       /* --cgroup-memory-limit given: mem_limit, else */
 	uint64_t mem_limit;       /* the cgroup's is read at boot (core/cglimit.h) */
 };
@@ -58,6 +60,41 @@ int vmm_resume(struct vmm *v, char *err, size_t errlen);
 int vmm_ctrl_alt_del(struct vmm *v, char *err, size_t errlen);
 /* Swap the backing file of drive id; the guest sees a config change (new capacity). */
 int vmm_drive_update(struct vmm *v, const char *id, const char *path, char *err, size_t errlen);
+
+/* --- snapshots (issue 16; the file's sections: core/snapfile.h) --- */
+
+#define VMM_SNAP_MAX_SECTIONS (4 + GUEST_VCPUS_MAX + VIRTIO_MMIO_MAX_DEVS + 8)
+
+/* A snapshot file read and checked whole (CRC, sections). */
+struct vmm_snapshot {
+	uint8_t *buf;
+	struct snap_section secs[VMM_SNAP_MAX_SECTIONS];
+	unsigned int n;
+	const char *config;       /* its configuration (config-file JSON), not NUL-ended */
+	size_t config_len;
+};
+
+/*
+ * Write a snapshot of the paused VM: its state and cfg_json (the
+ * configuration, as GET /vm/config gives it) to snap_path, all of guest
+ * memory to mem_path (zero pages as holes). 0, or -1 with a reason.
+ */
+int vmm_snapshot_create(struct vmm *v, const char *cfg_json, const char *snap_path,
+			const char *mem_path, char *err, size_t errlen);
+/* Read and check snap_path. 0, or -1 with a one-line reason. */
+int vmm_snapshot_read(const char *snap_path, struct vmm_snapshot *s, char *err, size_t errlen);
+void vmm_snapshot_free(struct vmm_snapshot *s);
+/* The snapshot's configuration into *cfg and *c, p's network overrides (p may be NULL) on it. */
+int vmm_snapshot_config(const struct vmm_snapshot *s, const struct config_snapshot_load *p,
+			struct ember_config *cfg, struct vm_config *c, char *err, size_t errlen);
+/*
+ * Start the VM of s, configured as c, with its memory from mem_path (mapped
+ * private: pages read on demand, never written back): parked until resumed
+ * unless resume. Bad input (a file that does not fit c) is refused before
+ * KVM is touched, as vmm_boot() does.
+ */
+int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snapshot *s,
+		const char *mem_path, bool resume, int *status, char *err, size_t errlen);
 
 /* The operations above, for the API (api_init). */
 extern const struct api_vm_ops vmm_api_ops;

@@ -327,3 +327,107 @@ void virtio_mmio_add(struct vm *vm, int n, struct virtio_dev *dev)
 	if (bus_register(&vm->mmio, m->base, VIRTIO_MMIO_SIZE, virtio_mmio_access, m) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "%s: MMIO slot taken", dev->name);
 }
+
+/* One device's transport and queues in a snapshot (SNAP_TAG_VIRTIO). */
+struct virtio_rec {
+	uint32_t slot, device_id, nqueues, dev_features_sel, drv_features_sel, queue_sel;
+	uint32_t int_status, config_generation;
+	uint64_t driver_features;
+	uint8_t status, reserved[7];
+	struct {
+		uint64_t desc, avail, used;
+		uint32_t size;
+		uint16_t last_avail, used_idx, signalled_used;
+		uint8_t ready, broken, event_idx, signalled_valid, reserved[4];
+	} q[VIRTIO_MAX_QUEUES];
+};
+
+void virtio_mmio_save(struct virtio_dev *d, struct snap_writer *w)
+{
+	struct virtio_mmio *m = d->transport;
+	struct virtio_rec r;
+
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_lock(&d->lock);
+	r.slot = (uint32_t)((m->base - VIRTIO_MMIO_BASE) / VIRTIO_MMIO_SIZE);
+	r.device_id = d->device_id;
+	r.nqueues = (uint32_t)d->nqueues;
+	r.dev_features_sel = m->dev_features_sel;
+	r.drv_features_sel = m->drv_features_sel;
+	r.queue_sel = m->queue_sel;
+	r.int_status = __atomic_load_n(&m->int_status, __ATOMIC_SEQ_CST);
+	r.config_generation = __atomic_load_n(&m->config_generation, __ATOMIC_SEQ_CST);
+	r.driver_features = d->driver_features;
+	r.status = d->status;
+	for (int i = 0; i < d->nqueues; i++) {
+		const struct virtq *q = &d->vq[i];
+
+		r.q[i].desc = q->desc_gpa, r.q[i].avail = q->avail_gpa, r.q[i].used = q->used_gpa;
+		r.q[i].size = q->size;
+		r.q[i].last_avail = q->last_avail, r.q[i].used_idx = q->used_idx;
+		r.q[i].signalled_used = q->signalled_used;
+		r.q[i].ready = q->ready, r.q[i].broken = q->broken, r.q[i].event_idx = q->event_idx;
+		r.q[i].signalled_valid = q->signalled_valid;
+	}
+	pthread_mutex_unlock(&d->lock);
+	snap_w_section(w, SNAP_TAG_VIRTIO, &r, sizeof(r));
+}
+
+int virtio_mmio_restore(struct virtio_dev *d, const struct snap_section *sec, char *err,
+			size_t errlen)
+{
+	struct virtio_mmio *m = d->transport;
+	struct virtio_rec r;
+	uint32_t slot = (uint32_t)((m->base - VIRTIO_MMIO_BASE) / VIRTIO_MMIO_SIZE);
+
+	if (sec->len != sizeof(r))
+		return errorf(err, errlen, "%s: its state is %llu bytes, not %zu", d->name,
+			      (unsigned long long)sec->len, sizeof(r));
+	memcpy(&r, sec->data, sizeof(r));
+	if (r.slot != slot || r.device_id != d->device_id || r.nqueues != (uint32_t)d->nqueues)
+		return errorf(err, errlen, "%s: the snapshot has device %u with %u queues on slot "
+			      "%u here", d->name, r.device_id, r.nqueues, slot);
+	if ((r.driver_features & ~d->host_features) || r.queue_sel > 0xffff)
+		return errorf(err, errlen, "%s: the snapshot's features or registers are not "
+			      "this device's", d->name);
+	pthread_mutex_lock(&d->lock);
+	m->dev_features_sel = r.dev_features_sel;
+	m->drv_features_sel = r.drv_features_sel;
+	m->queue_sel = r.queue_sel;
+	__atomic_store_n(&m->int_status, r.int_status & (VIRTIO_INT_VRING | VIRTIO_INT_CONFIG),
+			 __ATOMIC_SEQ_CST);
+	__atomic_store_n(&m->config_generation, r.config_generation, __ATOMIC_SEQ_CST);
+	d->driver_features = r.driver_features;
+	d->status = r.status;
+	for (int i = 0; i < d->nqueues; i++) {
+		struct virtq *q = &d->vq[i];
+
+		virtq_reset(q);
+		q->desc_gpa = r.q[i].desc, q->avail_gpa = r.q[i].avail, q->used_gpa = r.q[i].used;
+		q->size = r.q[i].size;
+		q->event_idx = r.q[i].event_idx;
+		if (r.q[i].ready && !r.q[i].broken) {
+			/* The rings are checked and mapped again, as at QueueReady. */
+			if (q->size > d->queue_max || virtq_activate(q, d->mem) < 0) {
+				pthread_mutex_unlock(&d->lock);
+				return errorf(err, errlen, "%s: the snapshot's queue %d does not fit "
+					      "guest memory", d->name, i);
+			}
+			q->ready = true;
+		}
+		q->broken = r.q[i].broken;
+		q->last_avail = r.q[i].last_avail, q->used_idx = r.q[i].used_idx;
+		q->signalled_used = r.q[i].signalled_used;
+		q->signalled_valid = r.q[i].signalled_valid;
+	}
+	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && d->ops->activate(d) < 0) {
+		pthread_mutex_unlock(&d->lock);
+		return errorf(err, errlen, "%s: cannot start serving again", d->name);
+	}
+	pthread_mutex_unlock(&d->lock);
+	/* What the guest made available but was not served yet: served after the resume. */
+	for (int i = 0; i < d->nqueues; i++)
+		if (d->vq[i].ready && (d->status & VIRTIO_STATUS_DRIVER_OK))
+			mmio_reschedule(d, i);
+	return 0;
+}

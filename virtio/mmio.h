@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "core/snapfile.h"
 #include "virtio/virtio.h"
 #include "vmm/vm.h"
 
@@ -51,5 +52,15 @@ void virtio_mmio_add(struct vm *vm, int n, struct virtio_dev *dev);
  */
 int virtio_mmio_init(struct virtio_mmio *m, struct vm *vm, int n, struct virtio_dev *dev);
 void virtio_mmio_access(void *m, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+
+/*
+ * A device's transport registers and queues into a snapshot, and back into
+ * the same device on the same slot of a new VM (its rings checked against
+ * guest memory as the driver's writes are; activated again if the driver
+ * had started it). 0, or -1 with a reason.
+ */
+void virtio_mmio_save(struct virtio_dev *d, struct snap_writer *w);
+int virtio_mmio_restore(struct virtio_dev *d, const struct snap_section *sec, char *err,
+			size_t errlen);
 
 #endif

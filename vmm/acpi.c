@@ -486,6 +486,11 @@ int acpi_setup(struct vm *vm, const struct acpi_machine *m, char *err, size_t er
 		return errorf(err, errlen, "ACPI tables: too many devices or vCPUs");
 	if (gm_write(&vm->mem, ACPI_START, buf, n) < 0)
 		return errorf(err, errlen, "ACPI tables: guest memory too small");
+	return acpi_pm_init(vm, err, errlen);
+}
+
+int acpi_pm_init(struct vm *vm, char *err, size_t errlen)
+{
 	if (bus_register(&vm->pio, ACPI_SLEEP_CONTROL, 3, acpi_pio, NULL) < 0)
 		return errorf(err, errlen, "ACPI: port 0x%x already taken", ACPI_SLEEP_CONTROL);
 	return 0;

@@ -55,5 +55,10 @@ struct vm;
  * ports. 0, or -1 with a reason.
  */
 int acpi_setup(struct vm *vm, const struct acpi_machine *m, char *err, size_t errlen);
+/*
+ * Only the sleep and reset ports (a VM restored from a snapshot, whose
+ * tables are in its memory already). 0, or -1 with a reason.
+ */
+int acpi_pm_init(struct vm *vm, char *err, size_t errlen);
 
 #endif

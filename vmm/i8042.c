@@ -232,3 +232,41 @@ int i8042_ctrl_alt_del(struct i8042 *k)
 	pthread_mutex_unlock(&k->lock);
 	return r;
 }
+
+/* The controller's registers and output queue in a snapshot (SNAP_TAG_I8042). */
+struct i8042_rec {
+	uint8_t status, ctr, pending_cmd, pending_kbd;
+	uint32_t head, count;
+	uint8_t buf[I8042_BUF];
+};
+
+void i8042_save(struct i8042 *k, struct snap_writer *w)
+{
+	struct i8042_rec r;
+
+	pthread_mutex_lock(&k->lock);
+	r = (struct i8042_rec){ .status = k->status, .ctr = k->ctr, .pending_cmd = k->pending_cmd,
+				.pending_kbd = k->pending_kbd, .head = k->head, .count = k->count };
+	memcpy(r.buf, k->buf, sizeof(r.buf));
+	pthread_mutex_unlock(&k->lock);
+	snap_w_section(w, SNAP_TAG_I8042, &r, sizeof(r));
+}
+
+int i8042_restore(struct i8042 *k, const struct snap_section *sec, char *err, size_t errlen)
+{
+	struct i8042_rec r;
+
+	if (sec->len != sizeof(r))
+		return errorf(err, errlen, "the i8042's state is %llu bytes, not %zu",
+			      (unsigned long long)sec->len, sizeof(r));
+	memcpy(&r, sec->data, sizeof(r));
+	if (r.head >= I8042_BUF || r.count > I8042_BUF)
+		return errorf(err, errlen, "the i8042's state is out of range");
+	pthread_mutex_lock(&k->lock);
+	k->status = r.status, k->ctr = r.ctr;
+	k->pending_cmd = r.pending_cmd, k->pending_kbd = r.pending_kbd;
+	k->head = r.head, k->count = r.count;
+	memcpy(k->buf, r.buf, sizeof(k->buf));
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}

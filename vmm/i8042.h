@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/snapfile.h"
 #include "vmm/vm.h"
 
 #define I8042_BUF 16
@@ -31,5 +32,9 @@ struct i8042 {
 void i8042_init(struct i8042 *k, struct vm *vm);
 /* Queue Ctrl-Alt-Del key presses and releases; -1 if the queue is full. */
 int i8042_ctrl_alt_del(struct i8042 *k);
+
+/* Its state into a snapshot, and back (0, or -1 with a reason). */
+void i8042_save(struct i8042 *k, struct snap_writer *w);
+int i8042_restore(struct i8042 *k, const struct snap_section *sec, char *err, size_t errlen);
 
 #endif

@@ -120,6 +120,22 @@ static const struct allow allowlist[] = {
 	IOCTL(VMM | VCPU, FIONREAD),
 	IOCTL(VMM | VCPU, KVM_IRQ_LINE), /* i8042 (Ctrl-Alt-Del), serial interrupts */
 	IOCTL(VMM, TCSETS),         /* the terminal restored at exit */
+	/* Pause: a guest on kvmclock learns that it was stopped. */
+	IOCTL(VMM, KVM_KVMCLOCK_CTRL),
+	/* PUT /snapshot/create (paused): the VM's and every vCPU's state ... */
+	IOCTL(VMM, KVM_GET_TSC_KHZ), IOCTL(VMM, KVM_GET_CLOCK), IOCTL(VMM, KVM_GET_IRQCHIP),
+	IOCTL(VMM, KVM_GET_PIT2), IOCTL(VMM, KVM_CHECK_EXTENSION),
+	IOCTL(VMM, KVM_GET_MSR_INDEX_LIST), IOCTL(VMM, KVM_GET_MP_STATE),
+	IOCTL(VMM, KVM_GET_REGS), IOCTL(VMM, KVM_GET_SREGS), IOCTL(VMM, KVM_GET_XSAVE),
+	IOCTL(VMM, KVM_GET_XSAVE2), IOCTL(VMM, KVM_GET_XCRS), IOCTL(VMM, KVM_GET_DEBUGREGS),
+	IOCTL(VMM, KVM_GET_LAPIC), IOCTL(VMM, KVM_GET_VCPU_EVENTS), IOCTL(VMM, KVM_GET_CPUID2),
+	IOCTL(VMM, KVM_GET_MSRS),
+	/* ... into its two files, created or cut (never blocking), memory with holes. */
+	ARG(VMM, "open", "O_WRONLY|O_CREAT|O_NONBLOCK|O_NOCTTY|O_CLOEXEC", 1,
+	    0xffffffffu & ~SYS_O_LARGEFILE, O_WRONLY | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC),
+	ANY(VMM, "ftruncate"),
+	ANY(VMM, "pwrite64"),
+	ANY(VMM, "fsync"),
 	ARG(VMM, "tkill", "SIGUSR1", 1, 0xffffffffu, SIGUSR1), /* kick vCPUs: pause, stop */
 	/* Shutdown: remove the API socket if it is still ours. */
 	ANY(VMM, "lstat"),

@@ -291,3 +291,45 @@ void serial_attach_input(struct serial *s, struct evloop *l, int in_fd)
 	if (evloop_add(l, in_fd, EPOLLIN, on_input, s) == 0)
 		s->in_fd = in_fd;
 }
+
+/* The UART's registers and input FIFO in a snapshot (SNAP_TAG_SERIAL). */
+struct serial_rec {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, thr_pending, irq_raised, reserved[3];
+	uint32_t rx_head, rx_count;
+	uint8_t rx[SERIAL_RX_FIFO];
+};
+
+void serial_save(struct serial *s, struct snap_writer *w)
+{
+	struct serial_rec r = { 0 };
+
+	pthread_mutex_lock(&s->lock);
+	r = (struct serial_rec){ .ier = s->ier, .lcr = s->lcr, .mcr = s->mcr, .scr = s->scr,
+				 .dll = s->dll, .dlm = s->dlm, .fcr = s->fcr,
+				 .thr_pending = s->thr_pending, .irq_raised = s->irq_raised,
+				 .rx_head = s->rx_head, .rx_count = s->rx_count };
+	memcpy(r.rx, s->rx, sizeof(r.rx));
+	pthread_mutex_unlock(&s->lock);
+	snap_w_section(w, SNAP_TAG_SERIAL, &r, sizeof(r));
+}
+
+int serial_restore(struct serial *s, const struct snap_section *sec, char *err, size_t errlen)
+{
+	struct serial_rec r;
+
+	if (sec->len != sizeof(r))
+		return errorf(err, errlen, "the serial port's state is %llu bytes, not %zu",
+			      (unsigned long long)sec->len, sizeof(r));
+	memcpy(&r, sec->data, sizeof(r));
+	if (r.rx_head >= SERIAL_RX_FIFO || r.rx_count > SERIAL_RX_FIFO || r.thr_pending > 1 ||
+	    r.irq_raised > 1)
+		return errorf(err, errlen, "the serial port's state is out of range");
+	pthread_mutex_lock(&s->lock);
+	s->ier = r.ier, s->lcr = r.lcr, s->mcr = r.mcr, s->scr = r.scr;
+	s->dll = r.dll, s->dlm = r.dlm, s->fcr = r.fcr;
+	s->thr_pending = r.thr_pending, s->irq_raised = r.irq_raised;
+	s->rx_head = r.rx_head, s->rx_count = r.rx_count;
+	memcpy(s->rx, r.rx, sizeof(s->rx));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/evloop.h"
+#include "core/snapfile.h"
 #include "vmm/vm.h"
 
 #define SERIAL_COM1_BASE 0x3f8
@@ -35,5 +36,9 @@ struct serial {
 void serial_init(struct serial *s, struct vm *vm, uint16_t base, int irq, int out_fd);
 /* Feed guest input from in_fd (a terminal, a pipe...) through the event loop. */
 void serial_attach_input(struct serial *s, struct evloop *l, int in_fd);
+
+/* Its state into a snapshot, and back (0, or -1 with a reason). */
+void serial_save(struct serial *s, struct snap_writer *w);
+int serial_restore(struct serial *s, const struct snap_section *sec, char *err, size_t errlen);
 
 #endif

@@ -274,30 +274,43 @@ static void set_fpu_msrs_lapic(struct vcpu *c)
 	KVM_OR_DIE(c->fd, KVM_SET_LAPIC, &lapic);
 }
 
+/* vCPU i's file descriptor and kvm_run mapping. */
+static void vcpu_open(struct vm *vm, int i)
+{
+	struct vcpu *c = &vm->vcpus[i];
+
+	c->vm = vm;
+	c->id = i;
+	do
+		c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+	while (c->fd < 0 && errno == EINTR);
+	if (c->fd < 0)
+		die(EMBER_EXIT_HOST_ERROR, "KVM_CREATE_VCPU %d failed: %s", i, strerror(errno));
+	c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	if (c->run == MAP_FAILED)
+		die(EMBER_EXIT_HOST_ERROR, "cannot map vcpu %d: %s", i, strerror(errno));
+}
+
+void vm_create_vcpus_bare(struct vm *vm)
+{
+	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		die(EMBER_EXIT_HOST_ERROR, "out of memory");
+	for (int i = 0; i < vm->nvcpus; i++)
+		vcpu_open(vm, i);
+}
+
 void vm_create_vcpus(struct vm *vm, uint64_t entry, uint64_t pvh_start_info)
 {
 	size_t cpuid_size = sizeof(*vm->cpuid) +
 			    CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *cpuid = malloc(cpuid_size);
 
-	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus || !cpuid)
+	if (!cpuid)
 		die(EMBER_EXIT_HOST_ERROR, "out of memory");
+	vm_create_vcpus_bare(vm);
 	for (int i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *c = &vm->vcpus[i];
-
-		c->vm = vm;
-		c->id = i;
-		do
-			c->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
-		while (c->fd < 0 && errno == EINTR);
-		if (c->fd < 0)
-			die(EMBER_EXIT_HOST_ERROR, "KVM_CREATE_VCPU %d failed: %s", i,
-			    strerror(errno));
-		c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			      c->fd, 0);
-		if (c->run == MAP_FAILED)
-			die(EMBER_EXIT_HOST_ERROR, "cannot map vcpu %d: %s", i, strerror(errno));
 
 		if (i == 0) {
 			/* The TSC's frequency, so that the guest need not calibrate it. */
@@ -426,6 +439,17 @@ static void park(struct vcpu *c)
 {
 	struct vm *vm = c->vm;
 
+	/*
+	 * Let KVM finish the instruction of the last exit (an IN's result into
+	 * RAX, RIP past an OUT or an MMIO access) without entering the guest:
+	 * a snapshot taken now must not show it half done (it would run twice).
+	 */
+	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	/* A string I/O instruction may exit again for its next part: served too (bounded). */
+	for (int i = 0; i < 64 && ioctl(c->fd, KVM_RUN, 0) == 0; i++)
+		if (!handle_exit(c))
+			break;
+
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->parked++;
 	pthread_cond_broadcast(&vm->pause_cond);
@@ -511,7 +535,19 @@ int vm_pause_vcpus(struct vm *vm)
 	while (vm->parked < vm->nvcpus && !(r = vm_stop_requested()))
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	pthread_mutex_unlock(&vm->pause_lock);
+	if (!r)
+		vm_clock_paused(vm);
 	return r ? -1 : 0;
+}
+
+void vm_clock_paused(struct vm *vm)
+{
+	/*
+	 * Tell a guest on kvmclock that it was stopped, so that its watchdogs
+	 * do not take the pause for a lockup. EINVAL: it does not use kvmclock.
+	 */
+	for (int i = 0; i < vm->nvcpus; i++)
+		(void)ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0);
 }
 
 void vm_resume_vcpus(struct vm *vm)

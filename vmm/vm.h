@@ -50,6 +50,8 @@ void vm_create(struct vm *vm, int nvcpus);
  * %rsi), or with pvh_start_info non-zero at a PVH entry in 32-bit mode.
  */
 void vm_create_vcpus(struct vm *vm, uint64_t entry, uint64_t pvh_start_info);
+/* The vCPUs without any state of ours (a snapshot's is applied next). */
+void vm_create_vcpus_bare(struct vm *vm);
 /* Write the boot GDT and identity page tables into guest memory. */
 void vm_write_boot_tables(struct vm *vm);
 /* Start one thread per vCPU. */
@@ -58,6 +60,8 @@ void vm_start_vcpus(struct vm *vm);
 void vm_stop_vcpus(struct vm *vm);
 /* Park every vCPU outside the guest and wait until they all are; -1 if stopping. */
 int vm_pause_vcpus(struct vm *vm);
+/* Tell the guest's kvmclock that its vCPUs were stopped (KVM_KVMCLOCK_CTRL). */
+void vm_clock_paused(struct vm *vm);
 /* Let parked vCPUs run again. */
 void vm_resume_vcpus(struct vm *vm);
 /* Pulse an edge-triggered interrupt line (ISA IRQ / GSI). */

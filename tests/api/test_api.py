@@ -584,7 +584,7 @@ def unsupported_and_unknown(tmp):
     try:
         for m, p, b in [("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/v"}),
                         ("GET", "/balloon", None),
-                        ("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"}),
+                        ("PUT", "/hotplug/memory", {"total_size_mib": 256}),
                         ("PUT", "/entropy", {}), ("PUT", "/cpu-config", {})]:
             expect(e.request(m, p, b), 400, "The requested operation is not supported")
         for m, p, b in [("GET", "/foo", None), ("PUT", "/foo", {"a": 1}),
@@ -950,6 +950,144 @@ def pause_resume_ctrl_alt_del(tmp):
         check(not os.path.exists(e.sock), "the API socket is left behind")
     finally:
         e.stop()
+
+
+def ticks(text):
+    return [int(t) for t in re.findall(r"APIGUEST tick (\d+)", text)]
+
+
+def snapshot_of_ticking_guest(tmp, name="snap"):
+    """Boot apiguest (with a drive), pause it, snapshot it, kill ember: the
+    snapshot's and memory file's paths and the last tick printed."""
+    e = Ember(tmp, name=name)
+    snap, mem = os.path.join(tmp, name + ".state"), os.path.join(tmp, name + ".mem")
+    try:
+        boot(e, tick=300, drives=[{"drive_id": "data", "path_on_host": disk(tmp, "d.img"),
+                                   "is_root_device": False, "is_read_only": False}])
+        wait_for(lambda: "APIGUEST tick 3" in e.stdout(), "guest ticks")
+        expect(e.put("/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem}), 400,
+               "must be paused")
+        expect(e.patch("/vm", {"state": "Paused"}), 204)
+        time.sleep(0.2)
+        last = ticks(e.stdout())[-1]
+        expect(e.put("/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": snap,
+                                          "mem_file_path": mem}), 400, "Diff")
+        expect(e.put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": snap,
+                                          "mem_file_path": mem}), 204)
+        check(os.path.getsize(mem) == 32 << 20, "memory file of %d bytes" % os.path.getsize(mem))
+        check(os.stat(mem).st_blocks * 512 < 8 << 20,
+              "the memory file is not sparse: %d blocks" % os.stat(mem).st_blocks)
+        with open(snap, "rb") as f:
+            check(f.read(8) == b"EMBERSNP", "no EMBERSNP magic")
+        check(e.get("/").json["state"] == "Paused", "not paused after the snapshot")
+        check(ticks(e.stdout())[-1] == last, "the guest ran during the snapshot")
+        return snap, mem, last
+    finally:
+        e.stop()
+
+
+def check_continues(e, last):
+    wait_for(lambda: len(ticks(e.stdout())) >= 3, "the restored guest to tick")
+    t = ticks(e.stdout())
+    check("APIGUEST start" not in e.stdout(), "the restored guest booted anew: %r" % e.stdout()[:200])
+    check(t[0] == last + 1 and t == list(range(t[0], t[0] + len(t))),
+          "ticks after the restore %r, the last one before %d" % (t[:8], last))
+    expect(e.put("/actions", {"action_type": "SendCtrlAltDel"}), 204)
+    rc = e.wait()
+    check(rc == 0, "exit status %d after Ctrl-Alt-Del: %s" % (rc, e.stderr()[-300:]))
+    check("APIGUEST key" in e.stdout(), "the restored guest saw no key")
+
+
+@case
+def snapshot_round_trip(tmp):
+    snap, mem, last = snapshot_of_ticking_guest(tmp)
+    # PUT /snapshot/load in a new process, resumed at once.
+    e = Ember(tmp, name="load")
+    try:
+        expect(e.put("/snapshot/load", {"snapshot_path": snap, "resume_vm": True,
+                                        "mem_backend": {"backend_type": "File",
+                                                        "backend_path": mem}}), 204)
+        check(e.get("/").json["state"] == "Running", "state %r" % e.get("/").json)
+        cfg = e.get("/vm/config").json
+        check(cfg["machine-config"]["mem_size_mib"] == 32 and
+              cfg["drives"][0]["drive_id"] == "data", "GET /vm/config after load: %r" % cfg)
+        expect(e.put("/snapshot/load", {"snapshot_path": snap, "mem_file_path": mem}), 400,
+               NOT_AFTER)
+        check_continues(e, last)
+    finally:
+        e.stop()
+    # The command line's --restore, paused until PATCH /vm.
+    e = Ember(tmp, ["--restore", snap, "--restore-mem", mem], name="cli")
+    try:
+        check(e.get("/").json["state"] == "Paused", "state %r" % e.get("/").json)
+        time.sleep(0.3)
+        check(not ticks(e.stdout()), "the guest ran before it was resumed")
+        expect(e.patch("/vm", {"state": "Resumed"}), 204)
+        check_continues(e, last)
+    finally:
+        e.stop()
+    # The memory file is read, never written: a second load starts from the same point.
+    e = Ember(tmp, ["--restore", snap, "--restore-mem", mem, "--resume"], name="again")
+    try:
+        check_continues(e, last)
+    finally:
+        e.stop()
+
+
+@case
+def snapshot_refusals(tmp):
+    snap, mem, last = snapshot_of_ticking_guest(tmp)
+    data = open(snap, "rb").read()
+    bad = {}
+    flip = bytearray(data)
+    flip[len(data) // 2] ^= 0x01
+    bad["flipped"] = (bytes(flip), "CRC")
+    bad["truncated"] = (data[:len(data) - 100], "")
+    newer = bytearray(data)
+    newer[8] += 1
+    bad["newer"] = (bytes(newer), "version")
+    for what, (content, word) in bad.items():
+        p = os.path.join(tmp, what + ".state")
+        with open(p, "wb") as f:
+            f.write(content)
+        e = Ember(tmp, name="bad-" + what)
+        try:
+            r = e.put("/snapshot/load", {"snapshot_path": p,
+                                         "mem_backend": {"backend_type": "File",
+                                                         "backend_path": mem}})
+            expect(r, 400, word)
+            e.alive()
+            check(e.get("/").json["state"] == "Not started", "state after a refused load")
+        finally:
+            e.stop()
+        one_line_exit2([EMBER, "--restore", p, "--restore-mem", mem], word, tmp)
+    # A memory file of another size, a FIFO, a missing file.
+    short = os.path.join(tmp, "short.mem")
+    with open(short, "wb") as f:
+        f.truncate(16 << 20)
+    fifo = os.path.join(tmp, "fifo")
+    os.mkfifo(fifo)
+    for m, word in ((short, "MiB"), (fifo, "not a regular file"),
+                    (os.path.join(tmp, "none"), "No such file")):
+        one_line_exit2([EMBER, "--restore", snap, "--restore-mem", m], word, tmp)
+    e = Ember(tmp, name="rules")
+    try:
+        body = {"snapshot_path": snap, "mem_backend": {"backend_type": "File",
+                                                       "backend_path": mem}}
+        expect(e.put("/snapshot/load", dict(body, mem_file_path=mem)), 400, "exclusively")
+        expect(e.put("/snapshot/load", {"snapshot_path": snap}), 400, "mem_backend")
+        expect(e.put("/snapshot/load", dict(body, mem_backend={"backend_type": "Uffd",
+                                                               "backend_path": mem})),
+               400, "Uffd")
+        expect(e.put("/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem}), 400,
+               NOT_BEFORE)
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 32}), 204)
+        expect(e.put("/snapshot/load", body), 400, "after configuring boot-specific")
+    finally:
+        e.stop()
+    one_line_exit2([EMBER, "--restore", snap], "--restore-mem", tmp)
+    one_line_exit2([EMBER, "--restore", snap, "--restore-mem", mem, "--kernel", GUEST],
+                   "cannot be combined", tmp)
 
 
 @case

@@ -30,6 +30,17 @@
 #     the guest restarts and ember ends (the socket is removed).
 #   guest: nothing more; the guest ends by itself (e.g. ember.test=net;
 #     it must stay up for the checks after READY, a second or so).
+#   snapshot (with --attach and EMBER, the binary): the guest's shell gets
+#     a loop printing "EMBER-TICK N" every 150 ms in the background and
+#     writes a file to its root disk; PATCH /vm Paused, PUT /snapshot/create
+#     (SNAP_DIR/snap.state, SNAP_DIR/snap.mem of MEM_MIB MiB), ember is
+#     killed (SIGKILL; the caller sees status 137) and its socket removed;
+#     2 s later a new EMBER on the same socket (console in SNAP_DIR/console2.
+#     {in,out}) gets PUT /snapshot/load with resume_vm: the ticks go on from
+#     the next number, not faster than before (the clock did not jump by
+#     the time the snapshot sat on disk), the shell reads the file back and
+#     writes another through virtio-blk, then SendCtrlAltDel ends the new
+#     ember with status 0 and it removes its socket.
 #
 # Environment: BOOT_ARGS (default Firecracker's "console=ttyS0 reboot=k
 # panic=1"), READY (default EMBER-GUEST-READY), TIMEOUT (seconds for each
@@ -65,7 +76,10 @@ GUEST_MAC=${GUEST_MAC:-06:00:AC:10:00:02}
 END=${END:-ctrl-alt-del}
 TICKS=${TICKS:-0}
 STOP_FILE=${STOP_FILE:-}
-case "$END" in ctrl-alt-del | guest) ;; *) echo "END must be ctrl-alt-del or guest" >&2; exit 2 ;; esac
+SNAP_DIR=${SNAP_DIR:-/tmp}
+case "$END" in ctrl-alt-del | guest | snapshot) ;; *) echo "END must be ctrl-alt-del, guest or snapshot" >&2; exit 2 ;; esac
+[ "$END" != snapshot ] || { [ "$ATTACH" = 1 ] && [ -n "${EMBER_BIN:-}" ]; } ||
+	{ echo "END=snapshot needs --attach and EMBER_BIN" >&2; exit 2; }
 
 # The log file as this script sees it, and as ember is told (they differ
 # for a jailed ember: LOG_FILE is under the jail's root, LOG_PATH inside it).
@@ -152,11 +166,129 @@ ember_gone() {
 
 ticks() { grep -c 'EMBER-TICK [0-9]' "$CONSOLE_OUT"; }
 ticks_over() { [ "$(ticks)" -gt "$1" ]; }
+# The numbers of the EMBER-TICK lines in FILE, one per line.
+tick_numbers() { sed -n 's/.*EMBER-TICK \([0-9][0-9]*\).*/\1/p' "$1"; }
 
 # type_line TEXT: TEXT and a newline on the guest's console input (a FIFO
 # whose reader is ember; bounded, in case ember has gone).
 type_line() {
 	timeout 5 sh -c 'printf "%s\n" "$1" >"$2"' sh "$1" "$CONSOLE_IN"
+}
+
+# The ember process serving API_SOCKET (its command line names it), or nothing.
+ember_pid() {
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = ember ] || continue
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--api-sock $API_SOCKET" &&
+			echo "${p#/proc/}" && return
+	done
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# END=snapshot: see the top.
+snap_round_trip() {
+	out2=$SNAP_DIR/console2.out in2=$SNAP_DIR/console2.in state=$SNAP_DIR/snap.state
+	mem=$SNAP_DIR/snap.mem
+	if ! wait_until "$TIMEOUT" grep -q "type 'exit'" "$CONSOLE_OUT"; then
+		bad ticks "no shell banner on the console in ${TIMEOUT}s"
+		return
+	fi
+	sleep 0.5
+	type_line "(i=0;while [ \$i -lt 2000 ];do i=\$((i+1));echo EMBER-TI''CK \$i;sleep .15;done) &"
+	type_line "echo before-snapshot >/snap-before && sync && echo EMBER-SY''NCED"
+	if wait_until 20 ticks_over 3 && wait_until 20 grep -q EMBER-SYNCED "$CONSOLE_OUT"; then
+		ok ticks "the loop ticks, a file written before the snapshot"
+	else
+		bad ticks "no EMBER-TICK or EMBER-SYNCED lines: $(tail -c 300 "$CONSOLE_OUT" | tr '\n' '|')"
+		return
+	fi
+	step pause 204 PATCH /vm '{"state": "Paused"}'
+	sleep 0.5
+	last=$(tick_numbers "$CONSOLE_OUT" | tail -n 1)
+	t1=$(uptime_ms)
+	step snapshot-create 204 PUT /snapshot/create "{
+        \"snapshot_type\": \"Full\",
+        \"snapshot_path\": \"$state\",
+        \"mem_file_path\": \"$mem\"
+    }"
+	[ "$code" = 204 ] || return
+	size=$(wc -c <"$mem")
+	if [ "$size" = $((MEM_MIB << 20)) ]; then
+		ok snapshot-files "$(($(uptime_ms) - t1)) ms; state $(wc -c <"$state") bytes, memory $((size >> 20)) MiB ($(du -k "$mem" | cut -f1) KiB allocated)"
+	else
+		bad snapshot-files "memory file of $size bytes, want $((MEM_MIB << 20))"
+		return
+	fi
+	pid1=$(ember_pid)
+	[ -n "$pid1" ] && kill -KILL "$pid1"
+	if [ -n "$pid1" ] && wait_until 10 gone "$pid1"; then
+		ok killed "the snapshotted ember (pid $pid1)"
+	else
+		bad killed "no ember process to kill, or it lived on"
+		return
+	fi
+	rm -f "$API_SOCKET"
+	sleep 2
+	rm -f "$in2"
+	mkfifo "$in2" || { bad restore "mkfifo failed"; return; }
+	"$EMBER_BIN" --api-sock "$API_SOCKET" <>"$in2" >"$out2" 2>&1 &
+	pid=$!
+	CONSOLE_IN=$in2
+	if ! wait_until 10 test -S "$API_SOCKET"; then
+		bad restore "no socket $API_SOCKET after 10 s: $(tail -c 300 "$out2")"
+		return
+	fi
+	t1=$(uptime_ms)
+	step snapshot-load 204 PUT /snapshot/load "{
+        \"snapshot_path\": \"$state\",
+        \"mem_backend\": { \"backend_type\": \"File\", \"backend_path\": \"$mem\" },
+        \"resume_vm\": true
+    }"
+	[ "$code" = 204 ] || { echo "ember: $(tail -c 300 "$out2")"; return; }
+	ok load-time "$(($(uptime_ms) - t1)) ms from the request to its answer"
+	state state-restored Running
+	t1=$(uptime_ms)
+	if ! wait_until 20 sh -c "[ \$(grep -c 'EMBER-TICK [0-9]' '$out2') -ge 8 ]"; then
+		bad ticks-after-restore "fewer than 8 EMBER-TICK lines 20 s after the load: $(tail -c 300 "$out2" | tr '\n' '|')"
+		return
+	fi
+	ms=$(($(uptime_ms) - t1))
+	first=$(tick_numbers "$out2" | head -n 1)
+	if [ "$first" != $((last + 1)) ] && [ "$first" != $((last + 2)) ]; then
+		bad ticks-after-restore "the first tick after the load is ${first:-none}, the last before $last"
+	elif [ "$ms" -lt 700 ]; then
+		bad ticks-after-restore "8 ticks of 150 ms came within $ms ms: the guest's clock jumped"
+	else
+		ok ticks-after-restore "$last before, $first after; 8 in $ms ms"
+	fi
+	if grep -q 'soft lockup' "$out2"; then
+		bad no-soft-lockup "$(grep -m1 'soft lockup' "$out2")"
+	fi
+	type_line "cat /snap-before && echo after >/snap-after && sync && cat /snap-after && echo EMBER-DI''SK-OK"
+	if wait_until 20 grep -q EMBER-DISK-OK "$out2" && grep -q before-snapshot "$out2"; then
+		ok disk-after-restore "read the file written before, wrote and synced another"
+	else
+		bad disk-after-restore "$(tail -c 300 "$out2" | tr '\n' '|')"
+	fi
+	t1=$(uptime_ms)
+	step ctrl-alt-del 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
+	if wait_until "$TIMEOUT" gone "$pid"; then
+		wait "$pid"
+		rc=$?
+		pid=
+		if [ "$rc" = 0 ]; then
+			ok restored-ember-ended "$(($(uptime_ms) - t1)) ms after SendCtrlAltDel, status 0"
+		else
+			bad restored-ember-ended "status $rc: $(tail -c 300 "$out2" | tr '\n' '|')"
+		fi
+	else
+		bad restored-ember-ended "still running ${TIMEOUT}s after SendCtrlAltDel: $(tail -c 300 "$out2" | tr '\n' '|')"
+	fi
+	if [ -e "$API_SOCKET" ]; then
+		bad socket-removed "$API_SOCKET is left behind"
+	else
+		ok socket-removed
+	fi
 }
 
 command -v curl >/dev/null || { bad setup "no curl"; finish; }
@@ -284,6 +416,8 @@ if [ "$END" = ctrl-alt-del ]; then
 		bad ember-ended "ember still running ${TIMEOUT}s after SendCtrlAltDel: $(tail -c 300 "$CONSOLE_OUT" | tr '\n' '|')"
 		finish
 	fi
+elif [ "$END" = snapshot ]; then
+	snap_round_trip
 elif [ "$ATTACH" = 0 ]; then
 	if wait_until "$TIMEOUT" ember_gone; then
 		ok ember-ended

@@ -205,6 +205,15 @@ api_pause() {
 		/tmp/console.in /payload/vmlinux "$VM_ROOT"
 }
 
+# api_snapshot: beside `ember --api-sock /tmp/ember.sock`: the same requests
+# for the guest's shell, then a snapshot, this ember killed and a new one
+# loading it (api-getting-started.sh's END=snapshot).
+api_snapshot() {
+	BOOT_ARGS="$VM_ARGS" VCPUS=2 MEM_MIB=256 END=snapshot EMBER_BIN=/payload/ember \
+		SNAP_DIR=/tmp sh ./api-getting-started.sh --attach /tmp/ember.sock /tmp/console.raw \
+		/tmp/console.in /payload/vmlinux "$VM_ROOT"
+}
+
 # mmds_setup,TAP,HOST_ADDR/PREFIX,GUEST_ADDR/PREFIX[,VERSION]: the TAP
 # (net_setup), and /tmp/vm-mmds.json, a VM with eth0 on it whose MMDS (V2 by
 # default) serves /tmp/mmds.json (given with --metadata), for a guest running

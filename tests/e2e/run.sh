@@ -53,6 +53,13 @@
 #     gets a loop printing a line every 150 ms typed on ember's console
 #     input; PATCH /vm Paused: no line for 2 s; Resumed: lines again; then
 #     SendCtrlAltDel: the guest restarts, ember exits 0.
+#   snapshot: the same requests for the guest's shell (2 vCPUs, 256 MiB,
+#     the root disk a copy): a loop ticking in the background and a file
+#     written, PATCH /vm Paused, PUT /snapshot/create, that ember killed; a
+#     new ember loads the snapshot (resume_vm): the ticks go on from the
+#     next number at their pace, the shell reads the file back and writes
+#     another, SendCtrlAltDel ends it with status 0
+#     (api-getting-started.sh's END=snapshot).
 #   jailed-api: ember-jailer (cgroup v2, mounted by the payload) runs ember
 #     as uid/gid 1000 in /srv/jailer/ember/e2e-jailed/root, with memory.max
 #     256 MiB and pids.max 64; the getting-started requests go to the
@@ -146,12 +153,16 @@ all_cases=(
 	"stock-kernel-virtio - net_setup,tap0,$net_host/24,1 - EMBER-STOCK-PING_3/3 --kernel ./stock-vmlinuz --initrd ./stock-initrd.img --vcpus 2 --mem-mib 256 --drive path=./rootfs.ext4,root,ro --net tap=tap0,mac=02:00:00:00:00:05 --cmdline ember.test=stock:$net_guest/24,$net_host"
 	"stock-kernel-reboot - - - EMBER-REBOOT-TYPE_acpi --kernel ./stock-vmlinuz --initrd ./initrd.cpio.gz --cmdline ember.test=reboot-acpi"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
+	"snapshot 120 disk_copy,/tmp/root-api.img api_snapshot - --api-sock /tmp/ember.sock"
 	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
 	"jailed-memory-limit - jail_setup - - jailer $jail_args --id e2e-jailed-mem --cgroup memory.max=$((64 << 20)) -- --no-api --config-file /vm.json"
 )
 # Cases that must end with another exit status than 0 (and need no
 # EMBER-GUEST-READY).
-declare -A want_rc=([jailed-memory-limit]=2)
+# snapshot: the snapshotted ember is killed (SIGKILL, as a timeout would:
+# the API client's steps tell a hang apart); the one that loads the
+# snapshot is the API client's to check.
+declare -A want_rc=([jailed-memory-limit]=2 [snapshot]=137)
 # disk-read reads what disk-write wrote.
 if [ -n "${E2E_CASES:-}" ] && [[ " $E2E_CASES " == *" disk-read "* ]]; then
 	E2E_CASES="disk-write $E2E_CASES"
@@ -325,8 +336,11 @@ while :; do
 	done
 	tf_cases=()
 	for name in "${names[@]}"; do
+		# (137: a hung guest's case timed out, unless the case kills ember itself.)
+		hung='|[0-9]+ [0-9.]+ .*E2E-EXIT 137$'
+		[ "${want_rc[$name]:-}" != 137 ] || hung=
 		if [ "${att_of[$name]:-}" = "$last" ] && [ -n "${log_of[$name]:-}" ] &&
-			grep -qE "^E2E-OUT $name (.*$TH_NSVM_RE|[0-9]+ [0-9.]+ .*E2E-EXIT 137\$)" "${log_of[$name]}"; then
+			grep -qE "^E2E-OUT $name (.*$TH_NSVM_RE$hung)" "${log_of[$name]}"; then
 			nsvm_log_of[$name]=${log_of[$name]}
 			unset "log_of[$name]"
 			tf_cases+=("$name")
@@ -600,6 +614,14 @@ check_pause_resume() {
 	done
 }
 
+check_snapshot() {
+	local s
+	api_checks
+	for s in snapshot-files load-time ticks-after-restore restored-ember-ended; do
+		info+=", $s: $(sed -n "s/^ok $s (\(.*\))\$/\1/p" <<<"$host")"
+	done
+}
+
 # The jailed ember, seen from the test host while its guest ran: uid/gid
 # 1000, no capability in any set, no_new_privs, its root the jail, in the
 # cgroup /ember/ID with the limits asked for; the guest booted from the
@@ -661,7 +683,7 @@ for name in "${names[@]}"; do
 		why="not run: the test host stopped before it (${a_why[$n]})"
 	elif [ "$rc" = setup-failed ]; then
 		why="the payload's setup failed: $(tail -n 1 <<<"$host")"
-	elif [ "$rc" = 137 ]; then
+	elif [ "$rc" = 137 ] && [ "${want_rc[$name]:-}" != 137 ]; then
 		why="ember timed out after ${tmo_of[$name]} s"
 	elif [ "$rc" != "${want_rc[$name]:-0}" ]; then
 		why="ember exited with status $rc${want_rc[$name]:+, expected ${want_rc[$name]}}"

@@ -3,6 +3,10 @@
 #include "tests/unit/unit.h"
 #include "core/layout.h"
 
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 static void test_small_layout(void)
 {
 	struct tmem t;
@@ -70,4 +74,41 @@ static void test_aligned(void)
 	}
 }
 
-UNIT_MAIN(TEST(test_small_layout), TEST(test_split_layout), TEST(test_aligned))
+/* gm_dump() then gm_map_file(): the same bytes, zero pages as holes, the file never written. */
+static void test_dump_and_map(void)
+{
+	const uint64_t size = 8ULL << 20;
+	char path[] = "/tmp/ember-unit-mem.XXXXXX";
+	struct guest_mem gm, back;
+	struct stat st;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	unlink(path);
+	CHECK(gm_alloc(&gm, size, GM_PAGES_NORMAL) == 0);
+	memset(gm.host + 4096, 0xa5, 3 * 4096);        /* a run of pages */
+	gm.host[size - 1] = 7;                          /* the last page */
+	gm.host[(5ULL << 20) + 17] = 1;                 /* one alone */
+	CHECK_EQ(gm_dump(&gm, fd), 0);
+	CHECK(fstat(fd, &st) == 0 && (uint64_t)st.st_size == size);
+	CHECK((uint64_t)st.st_blocks * 512 <= 64 * 4096); /* holes where zero (tmpfs, ext4) */
+	CHECK_EQ(gm_map_file(&back, fd, size), 0);
+	CHECK(((uintptr_t)back.host & ((2u << 20) - 1)) == 0);
+	CHECK(memcmp(gm.host, back.host, size) == 0);
+	back.host[0] = 9;                               /* private: copied, not written */
+	CHECK(pread(fd, path, 1, 0) == 1 && path[0] == 0);
+	gm_free(&back);
+	/* Dumping again over a longer file cuts it and clears it. */
+	CHECK(ftruncate(fd, 2 * size) == 0 && pwrite(fd, "x", 1, 4096 * 100) == 1);
+	memset(gm.host, 0, size);
+	CHECK_EQ(gm_dump(&gm, fd), 0);
+	CHECK(fstat(fd, &st) == 0 && (uint64_t)st.st_size == size);
+	CHECK(pread(fd, path, 1, 4096 * 100) == 1 && path[0] == 0);
+	gm_free(&gm);
+	close(fd);
+}
+
+UNIT_MAIN(TEST(test_small_layout), TEST(test_split_layout), TEST(test_aligned),
+	  TEST(test_dump_and_map))

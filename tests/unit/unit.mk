@@ -7,7 +7,7 @@ UNIT_DIR     := $(BUILD)/tests/unit
 UNIT_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
                 -fno-sanitize-recover=all -I. -isystem $(BUILD)/third_party/include
 # Code under test plus the framework and the image builders.
-UNIT_LIB_SRCS := core/guest_mem.c core/snapfile.c vmm/mptable.c vmm/acpi.c vmm/cpuid.c $(wildcard kernel-loader/*.c) \
+UNIT_LIB_SRCS := core/guest_mem.c core/snapfile.c vmm/mptable.c vmm/acpi.c vmm/cpuid.c vmm/vmstate.c $(wildcard kernel-loader/*.c) \
                  virtio/virtqueue.c virtio/virtio.c virtio/blk.c virtio/net.c virtio/mmio.c mmds/tcp.c mmds/mmds.c \
                  core/util.c core/evloop.c core/stop.c \
                  api-socket/http.c api-socket/server.c api-socket/vm_config.c \
