@@ -136,7 +136,7 @@ PKGS_BENCH := gnuplot-nox fonts-dejavu-core
 deps-bench:
 	$(call need_pkgs,$(PKGS_BENCH))
 bench: $(BUILD)/ember guest deps-nested deps-bench $(BUILD)/tests/guests/exitloop.elf \
-		$(KVM_PROBE_GUEST)
+		$(KVM_PROBE_GUEST) $(API_TEST_OUT)/apiguest.elf
 	bench/run.sh $(BUILD)
 
 clean:

@@ -357,9 +357,6 @@ static int put_snapshot_create(struct api *a, const char *id, const cJSON *j, ch
 	(void)id;
 	if (config_parse_snapshot_create(j, &p, err, errlen) < 0)
 		return -1;
-	if (p.diff)
-		return errorf(err, errlen, "Create snapshot error: Diff snapshots are not "
-			      "supported by ember yet (only Full).");
 	if (!a->paused)
 		return errorf(err, errlen, "Create snapshot error: the microVM must be paused "
 			      "first (PATCH /vm {\"state\": \"Paused\"}).");
@@ -392,12 +389,10 @@ static int put_snapshot_load(struct api *a, const char *id, const cJSON *j, char
 	if (p.uffd)
 		return errorf(err, errlen, "Load snapshot error: the Uffd memory backend is not "
 			      "supported by ember yet (only File).");
-	if (p.track_dirty)
-		return errorf(err, errlen, "Load snapshot error: dirty page tracking is not "
-			      "supported by ember yet (no Diff snapshots).");
 	cfg = a->cfg;
 	if (a->ops->snapshot_load(a->vm, &p, &cfg, &status, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Load snapshot error: %s", why);
+	cfg.track_dirty_pages = p.track_dirty;
 	/* The logger, metrics and serial settings stay this process's. */
 	cfg.logger = a->cfg.logger;
 	cfg.metrics = a->cfg.metrics;

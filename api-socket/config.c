@@ -1349,6 +1349,7 @@ char *config_vm_json(const struct ember_config *c)
 int config_to_vm(const struct ember_config *c, struct vm_config *out, char *err, size_t errlen)
 {
 	*out = c->vm;
+	out->track_dirty = c->track_dirty_pages;
 	for (int i = 0; i < out->nnets; i++)
 		snprintf(out->nets[i].id, sizeof(out->nets[i].id), "%s", c->iface_id[i]);
 	for (int i = 0; i < out->ndrives; i++) {

@@ -84,7 +84,7 @@ struct config_mmds {
 /* What the API builds before InstanceStart (and GET /vm/config shows). */
 struct ember_config {
 	struct vm_config vm;     /* kernel, initrd, cmdline, mem, vCPUs, drives, NICs */
-	bool track_dirty_pages;  /* accepted, recorded; ember has no snapshots */
+	bool track_dirty_pages;  /* log the pages written, for Diff snapshots */
 	/* per drive (same index as vm.drives) */
 	char partuuid[MAX_DRIVES][PARTUUID_MAX + 1]; /* "" for none */
 	bool writeback[MAX_DRIVES];  /* cache_type "Writeback" (else "Unsafe") */

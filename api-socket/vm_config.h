@@ -59,6 +59,7 @@ struct vm_config {
 	bool no_acpi;                    /* --no-acpi: the MP table only */
 	enum gm_pages pages;             /* huge_pages: None, Transparent, 2M */
 	bool smt;                        /* 2 threads per core (vcpus 1 or even) */
+	bool track_dirty;                /* track_dirty_pages: log writes for Diff snapshots */
 	struct mmds *mmds;               /* the MMDS store (mmds/mmds.h), or NULL */
 	uint32_t mmds_ip;                /* its address (network order) */
 };

@@ -5,11 +5,14 @@
 # bench/run.sh's first part, on whatever KVM it runs on (bench/run.sh starts
 # it through tests/nested/level.sh: this machine's /dev/kvm when a test guest
 # runs there, else the nested test host). Needs OUT/{vmmtime,kvmloop,
-# apibench,reset.elf} (built by bench/run.sh). Prints, on stdout only:
+# apibench,snapbench,reset.elf} (built by bench/run.sh) and
+# BUILD/tests/api/apiguest.elf. Prints, on stdout only:
 #   HOST <vmmtime line>   one per run (labels reset, kvm-min, kvm-irq,
 #                         ember-N1/N2, raw-N1/N2)
 #   API <apibench line>   process start to the API socket, round trips
 #   API-FC <apibench line>  the same for FIRECRACKER, when given
+#   SNAP-MIB <snapbench line>  snapshot create and load at MIB MiB (128, 512)
+#   HOST-SNAP-MIB-STATUS N  snapbench's exit status
 #   HOST-BEGIN            first (only the lines after the last one count)
 #   HOST-API-STATUS N     apibench's exit status (HOST-API-FC-STATUS for FIRECRACKER)
 # Figures are printed, never asserted.
@@ -39,6 +42,11 @@ for ((r = 0; r < exit_runs; r++)); do
 done
 "$out/apibench" 100 2000 "$build/ember" 2>&1 | sed -u 's/^/API /'
 echo "HOST-API-STATUS ${PIPESTATUS[0]}"
+for m in 128 512; do
+	"$out/snapbench" 20 "$build/ember" "$build/tests/api/apiguest.elf" "$m" "${TMPDIR:-/tmp}" 2>&1 |
+		sed -u "s/^/SNAP-$m /"
+	echo "HOST-SNAP-$m-STATUS ${PIPESTATUS[0]}"
+done
 if [ -n "$fc" ]; then
 	"$out/apibench" 100 2000 "$fc" 2>&1 | sed -u 's/^/API-FC /'
 	echo "HOST-API-FC-STATUS ${PIPESTATUS[0]}"

@@ -161,6 +161,7 @@ SCC=(musl-gcc -static -O2 -Wall -Wextra -Werror -s)
 "${SCC[@]}" -o "$out/ready" "$here/ready.c" || die "cannot build ready"
 gcc -O2 -Wall -Wextra -Werror -o "$out/kvmloop" "$here/kvmloop.c" || die "cannot build kvmloop"
 gcc -O2 -Wall -Wextra -Werror -o "$out/apibench" "$here/apibench.c" || die "cannot build apibench"
+"${SCC[@]}" -o "$out/snapbench" "$here/snapbench.c" || die "cannot build snapbench"
 as --64 -o "$out/reset.o" "$here/reset.S" &&
 	ld -m elf_x86_64 -static -nostdlib -n --build-id=none -Ttext=0x100000 -e _start \
 		-o "$out/reset.elf" "$out/reset.o" || die "cannot build reset.elf"
@@ -289,6 +290,7 @@ if [[ "$phases" == *" host "* ]]; then
 	sed -n 's/^HOST //p' "$out/host-last.txt" >"$hl"
 	sed -n 's/^API //p' "$out/host-last.txt" >"$out/api.txt"
 	sed -n 's/^API-FC //p' "$out/host-last.txt" >"$out/api-fc.txt"
+	sed -n 's/^SNAP-\([0-9]*\) /\1 /p' "$out/host-last.txt" >"$out/snap.txt"
 	[ -s "$hl" ] || notes+=("the KVM runs of part 1 gave no figures: $(grep -v '^TESTHOST' "$out/host-run.txt" | tail -n 2 | tr '\n' ' ')")
 	notes+=("part 1's KVM runs (start-up, exit cost, API) ran $where")
 	bad=$(awk '$8 != 0' "$hl" | wc -l)
@@ -330,6 +332,23 @@ if [[ "$phases" == *" host "* ]]; then
 	else
 		notes+=("bench/apibench failed: $(tail -n 1 "$out/api.txt")")
 	fi
+	# Snapshots (bench/snapbench.c, a ticking test guest): create once, load 20 times.
+	for m in 128 512; do
+		if ! grep -qx "HOST-SNAP-$m-STATUS 0" "$out/host-last.txt"; then
+			notes+=("bench/snapbench at $m MiB failed: $(grep -v ' median ' "$out/snap.txt" | awk -v m="$m" '$1 == m' | tail -n 1)")
+			continue
+		fi
+		snap() { awk -v m="$m" -v k="$1" -v s="$2" '$1 == m && $2 == k { printf("%.*f [%.*f–%.*f]", s, $4 / 1000, s, $6 / 1000, s, $8 / 1000) }' "$out/snap.txt"; }
+		snap1() { awk -v m="$m" -v k="$1" '$1 == m && $2 == k { printf("%.1f", $4 / 1000) }' "$out/snap.txt"; }
+		row 1 "snapshot load, $m MiB, on $kvm: PUT /snapshot/load (File, resume_vm) → 204 (ms)" \
+			"$(snap load-us 2)" "5 (Firecracker's published target, not measured here)" \
+			"$(ratio "$(awk -v m="$m" '$1 == m && $2 == "load-us" { print $4 / 1000 }' "$out/snap.txt")" 5)" "20"
+		row 1 "… to the guest's first console line after it (ms)" "$(snap load-to-guest-us 2)" "—" "—" "20"
+		row 1 "… CPU of ember's threads other than the vCPUs' for the load (ms)" \
+			"$(snap load-vmm-cpu-us 2)" "—" "—" "20"
+		row 1 "snapshot create, $m MiB, Full / Diff after one tick (ms, one run each)" \
+			"$(snap1 create-full-us) / $(snap1 create-diff-us)" "—" "—" "1"
+	done
 	if [ -n "$fc_bin" ] && grep -qx 'HOST-API-FC-STATUS 0' "$out/host-last.txt" &&
 		grep -qx 'HOST-API-STATUS 0' "$out/host-last.txt"; then
 		for spec in "startup-wall-us|process start → API socket accepting, wall (µs)|API socket start, wall|0" \

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -150,8 +151,64 @@ int gm_dump(const struct guest_mem *gm, int fd)
 	return 0;
 }
 
+int gm_track_dirty(struct guest_mem *gm)
+{
+	if (!gm->dirty)
+		gm->dirty = calloc(GM_BITMAP_WORDS(gm), sizeof(uint64_t));
+	return gm->dirty ? 0 : -1;
+}
+
+void gm_mark_dirty(const struct guest_mem *gm, const void *host, uint64_t len)
+{
+	uint64_t first, last;
+
+	if (!gm->dirty || !len || (const uint8_t *)host < gm->host ||
+	    (uint64_t)((const uint8_t *)host - gm->host) >= gm->size)
+		return;
+	first = (uint64_t)((const uint8_t *)host - gm->host) / GM_PAGE_SIZE;
+	last = ((uint64_t)((const uint8_t *)host - gm->host) + len - 1) / GM_PAGE_SIZE;
+	if (last >= gm->size / GM_PAGE_SIZE)
+		last = gm->size / GM_PAGE_SIZE - 1;
+	for (uint64_t p = first; p <= last; p++)
+		__atomic_or_fetch(&gm->dirty[p / 64], 1ULL << (p % 64), __ATOMIC_RELAXED);
+}
+
+int gm_dump_pages(const struct guest_mem *gm, int fd, const uint64_t *bitmap)
+{
+	uint64_t npages = gm->size / GM_PAGE_SIZE;
+
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)gm->size) < 0)
+		return -1;
+	for (uint64_t p = 0; p < npages;) {
+		uint64_t end, off;
+
+		if (!(bitmap[p / 64] & (1ULL << (p % 64)))) {
+			p++;
+			continue;
+		}
+		for (end = p + 1; end < npages && end - p < 16384 &&
+		     (bitmap[end / 64] & (1ULL << (end % 64))); end++)
+			;
+		for (off = p * GM_PAGE_SIZE; off < end * GM_PAGE_SIZE;) {
+			ssize_t n = pwrite(fd, gm->host + off, end * GM_PAGE_SIZE - off, (off_t)off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n == 0)
+					errno = EIO;
+				return -1;
+			}
+			off += (uint64_t)n;
+		}
+		p = end;
+	}
+	return 0;
+}
+
 void gm_free(struct guest_mem *gm)
 {
+	free(gm->dirty);
 	if (gm->host)
 		munmap(gm->host, gm->size);
 	memset(gm, 0, sizeof(*gm));

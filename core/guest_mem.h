@@ -26,6 +26,12 @@ struct guest_mem {
 	uint64_t size;
 	int nregions;        /* 1 or 2 */
 	struct guest_region region[2];
+	/*
+	 * With dirty tracking (track_dirty_pages): one bit per 4 KiB page of
+	 * the mapping that ember itself wrote for the guest since the last
+	 * snapshot (KVM logs the guest's own writes); NULL without it.
+	 */
+	uint64_t *dirty;
 };
 
 /*
@@ -54,6 +60,15 @@ int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages);
 void gm_free(struct guest_mem *gm);
 
 #define GM_PAGE_SIZE 4096u
+/* Words of a bitmap of gm's pages (one bit a page). */
+#define GM_BITMAP_WORDS(gm) (((gm)->size / GM_PAGE_SIZE + 63) / 64)
+/* Start tracking the pages ember writes (gm->dirty, all clear). 0, or -1 (ENOMEM). */
+int gm_track_dirty(struct guest_mem *gm);
+/*
+ * ember is about to write len bytes at host (inside gm's mapping) for the
+ * guest: mark their pages, when tracking (thread-safe).
+ */
+void gm_mark_dirty(const struct guest_mem *gm, const void *host, uint64_t len);
 /*
  * Guest RAM of size bytes from fd, a snapshot's memory file of that size:
  * mapped private at a 2 MiB-aligned address (pages read on demand, the
@@ -65,6 +80,11 @@ int gm_map_file(struct guest_mem *gm, int fd, uint64_t size);
  * zeroes are left as holes. 0, or -1 with errno.
  */
 int gm_dump(const struct guest_mem *gm, int fd);
+/*
+ * Write only the pages set in bitmap (GM_BITMAP_WORDS words) to fd, cut to
+ * gm->size: the others stay holes (a diff snapshot). 0, or -1 with errno.
+ */
+int gm_dump_pages(const struct guest_mem *gm, int fd, const uint64_t *bitmap);
 
 /*
  * The bounds-checked helper: the host address of [gpa, gpa + len), or NULL

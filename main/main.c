@@ -98,6 +98,10 @@ static const char usage_text[] =
 "                     start the VM a snapshot holds (PUT /snapshot/create wrote\n"
 "                     both files), as PUT /snapshot/load does: paused until\n"
 "                     PATCH /vm resumes it, or running at once with --resume\n"
+"    --merge-diff DIFF --into BASE\n"
+"                     put the pages of a Diff snapshot's memory file onto the\n"
+"                     memory file it follows (then load BASE with the Diff's\n"
+"                     state file), and exit\n"
 "    --id ID          the instance id in GET / and the log, 1 to 64 letters,\n"
 "                     digits and '-' (default " LOG_INSTANCE_ID_DEFAULT ")\n"
 "    --boot-timer     log the guest's boot time when it writes 123 to the boot\n"
@@ -170,6 +174,7 @@ struct args {
 	const char *metadata;        /* --metadata */
 	const char *restore, *restore_mem; /* --restore, --restore-mem */
 	bool resume;                 /* --resume */
+	const char *merge_diff, *into; /* --merge-diff DIFF --into BASE */
 	bool has_mmds_limit;
 	uint64_t mmds_limit;
 };
@@ -220,7 +225,8 @@ enum {
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
 	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES, O_SMT,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
-	O_MEM_LIMIT, O_METADATA, O_NO_ACPI, O_RESTORE, O_RESTORE_MEM, O_RESUME,
+	O_MEM_LIMIT, O_METADATA, O_NO_ACPI, O_RESTORE, O_RESTORE_MEM, O_RESUME, O_MERGE_DIFF,
+	O_INTO,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
 };
 
@@ -260,6 +266,8 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "restore", required_argument, NULL, O_RESTORE },
 		{ "restore-mem", required_argument, NULL, O_RESTORE_MEM },
 		{ "resume", no_argument, NULL, O_RESUME },
+		{ "merge-diff", required_argument, NULL, O_MERGE_DIFF },
+		{ "into", required_argument, NULL, O_INTO },
 		{ "describe-snapshot", required_argument, NULL, O_UNSUPPORTED_ARG },
 		{ "enable-pci", no_argument, NULL, O_UNSUPPORTED_FLAG },
 		{ "snapshot-version", no_argument, NULL, O_UNSUPPORTED_FLAG },
@@ -402,6 +410,8 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		case O_RESTORE: a->restore = path_arg("--restore", optarg); break;
 		case O_RESTORE_MEM: a->restore_mem = path_arg("--restore-mem", optarg); break;
 		case O_RESUME: a->resume = true; break;
+		case O_MERGE_DIFF: a->merge_diff = path_arg("--merge-diff", optarg); break;
+		case O_INTO: a->into = path_arg("--into", optarg); break;
 		case O_UNSUPPORTED_ARG:
 		case O_UNSUPPORTED_FLAG:
 			for (size_t i = 0; i < ARRAY_SIZE(why_unsupported); i++) {
@@ -451,6 +461,9 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			die(EMBER_EXIT_BAD_INPUT, "%s needs --kernel (see ember --help)",
 			    a->direct_opt);
 	}
+	if (!a->merge_diff != !a->into)
+		die(EMBER_EXIT_BAD_INPUT, "%s needs %s (see ember --help)",
+		    a->into ? "--into" : "--merge-diff", a->into ? "--merge-diff" : "--into");
 	if (!a->restore != !a->restore_mem || (a->resume && !a->restore))
 		die(EMBER_EXIT_BAD_INPUT, "%s needs %s (see ember --help)",
 		    a->restore ? "--restore" : a->restore_mem ? "--restore-mem" : "--resume",
@@ -602,6 +615,60 @@ static void start_from_file(struct api *api, const char *path)
 		die(status, "--config-file %s: %s", path, err);
 }
 
+/* A snapshot's memory file opened for --merge-diff: a regular file, never blocking. */
+static int open_mem_file(const char *path, int flags, const char *opt, struct stat *st)
+{
+	int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		die(EMBER_EXIT_BAD_INPUT, "%s %s: %s", opt, path, strerror(errno));
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))
+		die(EMBER_EXIT_BAD_INPUT, "%s %s: not a regular file", opt, path);
+	return fd;
+}
+
+/*
+ * --merge-diff DIFF --into BASE: copy the pages a Diff snapshot's memory
+ * file holds (its data, not its holes) onto the memory file it follows,
+ * which then loads with the Diff's state file. Exits.
+ */
+static void merge_diff(const char *diff, const char *base)
+{
+	static uint8_t buf[1 << 20];
+	struct stat ds, bs;
+	int dfd = open_mem_file(diff, O_RDONLY, "--merge-diff", &ds);
+	int bfd = open_mem_file(base, O_RDWR, "--into", &bs);
+	off_t off = 0, end, copied = 0;
+
+	if (ds.st_size != bs.st_size)
+		die(EMBER_EXIT_BAD_INPUT, "--merge-diff %s is %lld bytes, --into %s %lld: not the "
+		    "same guest", diff, (long long)ds.st_size, base, (long long)bs.st_size);
+	if (ds.st_dev == bs.st_dev && ds.st_ino == bs.st_ino)
+		die(EMBER_EXIT_BAD_INPUT, "--merge-diff and --into are the same file");
+	while ((off = lseek(dfd, off, SEEK_DATA)) >= 0) {
+		end = lseek(dfd, off, SEEK_HOLE);
+		if (end < 0)
+			break;
+		while (off < end) {
+			size_t want = (size_t)(end - off) < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+			ssize_t n = pread(dfd, buf, want, off);
+
+			if (n <= 0 || pwrite(bfd, buf, (size_t)n, off) != n)
+				die(EMBER_EXIT_HOST_ERROR, "--merge-diff: cannot copy at %lld: %s",
+				    (long long)off, n == 0 ? "short read" : strerror(errno));
+			off += n;
+			copied += n;
+		}
+	}
+	if (errno != ENXIO)
+		die(EMBER_EXIT_HOST_ERROR, "--merge-diff %s: cannot find its data: %s", diff,
+		    strerror(errno));
+	if (fsync(bfd) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "--into %s: %s", base, strerror(errno));
+	printf("merged %lld bytes of %s into %s\n", (long long)copied, diff, base);
+	exit(0);
+}
+
 /* --restore: start the snapshot's VM now, as PUT /snapshot/load would. */
 static void restore_snapshot(struct vmm *vmm, struct api *api, const struct args *a)
 {
@@ -634,6 +701,8 @@ int main(int argc, char **argv)
 	int status;
 
 	parse_args(argc, argv, &args, &cfg);
+	if (args.merge_diff)
+		merge_diff(args.merge_diff, args.into);
 	config_tap_check = virtio_net_tap_check;
 	seccomp_setup(!args.no_seccomp); /* seccomp: before any thread starts */
 	vmm_init(&vmm);

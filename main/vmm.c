@@ -243,6 +243,10 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 		     "/proc/sys/vm/nr_hugepages, must hold them all)" : "", strerror(errno));
 		goto unmap;
 	}
+	if (c->track_dirty && gm_track_dirty(&v->vm.mem) < 0) {
+		fail(status, EMBER_EXIT_HOST_ERROR, err, errlen, "out of memory");
+		goto free_mem;
+	}
 	*status = EMBER_EXIT_BAD_INPUT;
 	if (load_kernel(&v->vm.mem, kernel, kernel_len, &ki, why, sizeof(why)) < 0) {
 		fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "kernel %s: %s", c->kernel, why);
@@ -341,10 +345,11 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 }
 
 int vmm_snapshot_create(struct vmm *v, const char *cfg_json, const char *snap_path,
-			const char *mem_path, char *err, size_t errlen)
+			const char *mem_path, bool diff, char *err, size_t errlen)
 {
 	struct snap_writer w;
 	uint8_t *buf = NULL;
+	uint64_t *dirty = NULL;
 	size_t len = 0;
 	char why[300];
 	int fd, r = -1;
@@ -353,6 +358,9 @@ int vmm_snapshot_create(struct vmm *v, const char *cfg_json, const char *snap_pa
 		return -1;
 	if (!v->paused)
 		return errorf(err, errlen, "the VM is not paused");
+	if (diff && !v->vm.mem.dirty)
+		return errorf(err, errlen, "a Diff snapshot needs dirty page tracking "
+			      "(machine-config's track_dirty_pages, or the load's)");
 	snap_w_init(&w);
 	snap_w_section(&w, SNAP_TAG_CONFIG, cfg_json, strlen(cfg_json));
 	if (vm_state_save(&v->vm, &w, why, sizeof(why)) < 0) {
@@ -367,10 +375,19 @@ int vmm_snapshot_create(struct vmm *v, const char *cfg_json, const char *snap_pa
 	if (snap_w_finish(&w, &buf, &len) < 0)
 		return errorf(err, errlen, "the state does not fit a snapshot file");
 
+	/* What was written since the last snapshot (the used rings marked above). */
+	if (v->vm.mem.dirty) {
+		dirty = malloc(GM_BITMAP_WORDS(&v->vm.mem) * sizeof(*dirty));
+		if (!dirty || vm_dirty_pages(&v->vm, dirty) < 0) {
+			errorf(err, errlen, "cannot read the dirty page log: %s", strerror(errno));
+			goto out;
+		}
+	}
 	fd = open_snap_file(mem_path, O_WRONLY | O_CREAT, "mem_file_path", err, errlen);
 	if (fd < 0)
 		goto out;
-	if (gm_dump(&v->vm.mem, fd) < 0 || fsync(fd) < 0) {
+	if ((diff ? gm_dump_pages(&v->vm.mem, fd, dirty) : gm_dump(&v->vm.mem, fd)) < 0 ||
+	    fsync(fd) < 0) {
 		errorf(err, errlen, "cannot write guest memory to %.200s: %s", mem_path,
 		       strerror(errno));
 		close(fd);
@@ -388,6 +405,11 @@ int vmm_snapshot_create(struct vmm *v, const char *cfg_json, const char *snap_pa
 	close(fd);
 	r = 0;
 out:
+	/* A failed snapshot leaves the next Diff the pages it would have had. */
+	if (r < 0 && dirty)
+		for (uint64_t i = 0; i < GM_BITMAP_WORDS(&v->vm.mem); i++)
+			__atomic_or_fetch(&v->vm.mem.dirty[i], dirty[i], __ATOMIC_RELAXED);
+	free(dirty);
 	free(buf);
 	return r;
 }
@@ -483,6 +505,10 @@ int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snaps
 			    "%.200s: %s", mem_path, strerror(errno));
 	}
 	close(fd); /* the mapping keeps the file */
+	if (c->track_dirty && gm_track_dirty(&v->vm.mem) < 0) {
+		fail(status, EMBER_EXIT_HOST_ERROR, err, errlen, "out of memory");
+		goto fail_mem;
+	}
 	if (open_devices(v, c, cmdline, sizeof(cmdline), status, err, errlen) < 0)
 		goto fail_mem;
 	if (sections(s, SNAP_TAG_VIRTIO, virt, VIRTIO_MMIO_MAX_DEVS + 1) != (unsigned int)v->ndevs) {
@@ -582,7 +608,8 @@ static int op_drive_update(void *v, const char *id, const char *path, char *err,
 static int op_snapshot_create(void *v, const char *cfg_json,
 			      const struct config_snapshot_create *p, char *err, size_t errlen)
 {
-	return vmm_snapshot_create(v, cfg_json, p->snapshot_path, p->mem_path, err, errlen);
+	return vmm_snapshot_create(v, cfg_json, p->snapshot_path, p->mem_path, p->diff, err,
+				   errlen);
 }
 
 /*
@@ -616,6 +643,7 @@ static int op_snapshot_load(void *vp, const struct config_snapshot_load *p,
 	r = vmm_snapshot_config(&s, p, cfg, &c, err, errlen);
 	if (r == 0) {
 		c.boot_timer = v->boot_timer;
+		c.track_dirty = p->track_dirty;
 		r = vmm_restore(v, &c, &s, p->mem_path, p->resume, status, err, errlen);
 	}
 	vmm_snapshot_free(&s);

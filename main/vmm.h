@@ -77,10 +77,13 @@ struct vmm_snapshot {
 /*
  * Write a snapshot of the paused VM: its state and cfg_json (the
  * configuration, as GET /vm/config gives it) to snap_path, all of guest
- * memory to mem_path (zero pages as holes). 0, or -1 with a reason.
+ * memory to mem_path (zero pages as holes); with diff (dirty tracking on)
+ * only the pages written since the last snapshot, or since the boot or
+ * load (the rest holes: --merge-diff puts them onto the memory file they
+ * follow). 0, or -1 with a reason.
  */
 int vmm_snapshot_create(struct vmm *v, const char *cfg_json, const char *snap_path,
-			const char *mem_path, char *err, size_t errlen);
+			const char *mem_path, bool diff, char *err, size_t errlen);
 /* Read and check snap_path. 0, or -1 with a one-line reason. */
 int vmm_snapshot_read(const char *snap_path, struct vmm_snapshot *s, char *err, size_t errlen);
 void vmm_snapshot_free(struct vmm_snapshot *s);

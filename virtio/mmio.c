@@ -362,6 +362,9 @@ void virtio_mmio_save(struct virtio_dev *d, struct snap_writer *w)
 	for (int i = 0; i < d->nqueues; i++) {
 		const struct virtq *q = &d->vq[i];
 
+		/* The used ring is ember's to write: a diff snapshot must hold it. */
+		if (q->ready && !q->broken)
+			gm_mark_dirty(d->mem, q->used, 6 + 8 * (uint64_t)q->size);
 		r.q[i].desc = q->desc_gpa, r.q[i].avail = q->avail_gpa, r.q[i].used = q->used_gpa;
 		r.q[i].size = q->size;
 		r.q[i].last_avail = q->last_avail, r.q[i].used_idx = q->used_idx;

@@ -139,6 +139,8 @@ int virtq_pop(struct virtq *q, const struct guest_mem *gm, struct virtq_chain *c
 		b->len = d.len;
 		b->write = d.flags & VRING_DESC_F_WRITE;
 		if (b->write) {
+			/* The device may write it: a diff snapshot must hold it. */
+			gm_mark_dirty(gm, b->host, d.len);
 			c->nwrite++;
 			c->write_len += d.len;
 		} else {

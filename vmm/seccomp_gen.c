@@ -129,7 +129,7 @@ static const struct allow allowlist[] = {
 	IOCTL(VMM, KVM_GET_REGS), IOCTL(VMM, KVM_GET_SREGS), IOCTL(VMM, KVM_GET_XSAVE),
 	IOCTL(VMM, KVM_GET_XSAVE2), IOCTL(VMM, KVM_GET_XCRS), IOCTL(VMM, KVM_GET_DEBUGREGS),
 	IOCTL(VMM, KVM_GET_LAPIC), IOCTL(VMM, KVM_GET_VCPU_EVENTS), IOCTL(VMM, KVM_GET_CPUID2),
-	IOCTL(VMM, KVM_GET_MSRS),
+	IOCTL(VMM, KVM_GET_MSRS), IOCTL(VMM, KVM_GET_DIRTY_LOG), /* Diff: the guest's writes */
 	/* ... into its two files, created or cut (never blocking), memory with holes. */
 	ARG(VMM, "open", "O_WRONLY|O_CREAT|O_NONBLOCK|O_NOCTTY|O_CLOEXEC", 1,
 	    0xffffffffu & ~SYS_O_LARGEFILE, O_WRONLY | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC),

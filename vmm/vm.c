@@ -107,6 +107,7 @@ void vm_create(struct vm *vm, int nvcpus)
 			.guest_phys_addr = vm->mem.region[i].gpa,
 			.memory_size = vm->mem.region[i].size,
 			.userspace_addr = (uintptr_t)vm->mem.region[i].host,
+			.flags = vm->mem.dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		};
 		KVM_OR_DIE(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr);
 	}
@@ -272,6 +273,27 @@ static void set_fpu_msrs_lapic(struct vcpu *c)
 	*lint0 = (*lint0 & ~0x700u) | APIC_MODE_EXTINT;
 	*lint1 = (*lint1 & ~0x700u) | APIC_MODE_NMI;
 	KVM_OR_DIE(c->fd, KVM_SET_LAPIC, &lapic);
+}
+
+int vm_dirty_pages(struct vm *vm, uint64_t *bitmap)
+{
+	struct guest_mem *gm = &vm->mem;
+	uint64_t words = GM_BITMAP_WORDS(gm);
+
+	if (!gm->dirty)
+		return -1;
+	memset(bitmap, 0, words * sizeof(uint64_t));
+	for (int i = 0; i < gm->nregions; i++) {
+		/* Region starts are 2 MiB-aligned in the mapping: whole words. */
+		uint64_t first = (uint64_t)(gm->region[i].host - gm->host) / GM_PAGE_SIZE / 64;
+		struct kvm_dirty_log log = { .slot = (uint32_t)i, .dirty_bitmap = bitmap + first };
+
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+			return -1;
+	}
+	for (uint64_t w = 0; w < words; w++)
+		bitmap[w] |= __atomic_exchange_n(&gm->dirty[w], 0, __ATOMIC_RELAXED);
+	return 0;
 }
 
 /* vCPU i's file descriptor and kvm_run mapping. */
@@ -535,8 +557,10 @@ int vm_pause_vcpus(struct vm *vm)
 	while (vm->parked < vm->nvcpus && !(r = vm_stop_requested()))
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	pthread_mutex_unlock(&vm->pause_lock);
-	if (!r)
+	if (!r) {
+		vm->pause_clock_valid = ioctl(vm->vm_fd, KVM_GET_CLOCK, &vm->pause_clock) == 0;
 		vm_clock_paused(vm);
+	}
 	return r ? -1 : 0;
 }
 
@@ -552,6 +576,7 @@ void vm_clock_paused(struct vm *vm)
 
 void vm_resume_vcpus(struct vm *vm)
 {
+	vm->pause_clock_valid = false;
 	pthread_mutex_lock(&vm->pause_lock);
 	__atomic_store_n(&vm->pause_req, false, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&vm->pause_cond);

@@ -37,6 +37,9 @@ struct vm {
 	pthread_cond_t pause_cond;
 	bool pause_req;
 	int parked;
+	/* KVM's clock when the vCPUs last parked (a snapshot's, so the pause before it does not show) */
+	struct kvm_clock_data pause_clock;
+	bool pause_clock_valid;
 };
 
 /*
@@ -64,6 +67,12 @@ int vm_pause_vcpus(struct vm *vm);
 void vm_clock_paused(struct vm *vm);
 /* Let parked vCPUs run again. */
 void vm_resume_vcpus(struct vm *vm);
+/*
+ * With dirty tracking (vm->mem.dirty, set before vm_create): the pages
+ * written since the last call, the guest's (KVM's log) and ember's, into
+ * bitmap (GM_BITMAP_WORDS words); both logs start over. 0, or -1.
+ */
+int vm_dirty_pages(struct vm *vm, uint64_t *bitmap);
 /* Pulse an edge-triggered interrupt line (ISA IRQ / GSI). */
 void vm_irq_pulse(struct vm *vm, int gsi);
 

@@ -159,7 +159,11 @@ int vm_state_save(struct vm *vm, struct snap_writer *w, char *err, size_t errlen
 	if (khz <= 0)
 		return errorf(err, errlen, "KVM_GET_TSC_KHZ failed: %s", strerror(errno));
 	r.tsc_khz = (uint32_t)khz;
-	TRY(vm->vm_fd, KVM_GET_CLOCK, &r.clock, "the VM");
+	/* The clock as the vCPUs stopped: the guest does not see the pause either. */
+	if (vm->pause_clock_valid)
+		r.clock = vm->pause_clock;
+	else
+		TRY(vm->vm_fd, KVM_GET_CLOCK, &r.clock, "the VM");
 	for (uint32_t i = 0; i < 3; i++) {
 		r.chip[i].chip_id = i;
 		TRY(vm->vm_fd, KVM_GET_IRQCHIP, &r.chip[i], "the VM");

@@ -11,6 +11,10 @@
  * After loops iterations it prints "APIGUEST timeout" and resets.
  * The kernel command line (boot_args) is printed first, on one line:
  * "APIGUEST cmdline <text>".
+ * With dirty=1 (guest memory of 32 MiB or more), tick n also writes n into
+ * the page at 16 MiB + n * 4 KiB and first checks that the pages of the
+ * ticks before hold theirs ("APIGUEST bad page <n>" and a reset if not): a
+ * snapshot restored with one of them missing shows at the next tick.
  */
 #include "../guests/lib.h"
 
@@ -19,14 +23,17 @@ const char guest_name[] = "apiguest";
 #define I8042_DATA     0x60
 #define I8042_STATUS   0x64
 #define STATUS_OBF     0x01
+#define DIRTY_BASE     (16ULL << 20)
+#define DIRTY_PAGES    2048           /* up to 24 MiB */
 
 void guest_main(const uint8_t *zp)
 {
 	const char *cl = (const char *)phys(rd32(zp + BP_CMD_LINE_PTR));
-	uint64_t loops, tick;
+	uint64_t loops, tick, dirty;
 
-	if (cmdline_u64(cl, "loops", 3000000, &loops) || cmdline_u64(cl, "tick", 2000, &tick)) {
-		fail("bad loops= or tick= on the command line");
+	if (cmdline_u64(cl, "loops", 3000000, &loops) || cmdline_u64(cl, "tick", 2000, &tick) ||
+	    cmdline_u64(cl, "dirty", 0, &dirty)) {
+		fail("bad loops=, tick= or dirty= on the command line");
 		return;
 	}
 	print("APIGUEST cmdline %s\n", cl);
@@ -36,8 +43,19 @@ void guest_main(const uint8_t *zp)
 			print("APIGUEST key %x\n", inb(I8042_DATA));
 			return;
 		}
-		if (tick && i % tick == 0)
-			print("APIGUEST tick %lu\n", i / tick);
+		if (tick && i % tick == 0) {
+			uint64_t n = i / tick;
+
+			if (dirty && n < DIRTY_PAGES) {
+				for (uint64_t k = 1; k < n; k++)
+					if (*(volatile uint64_t *)(DIRTY_BASE + k * 4096) != k) {
+						print("APIGUEST bad page %lu\n", k);
+						return;
+					}
+				*(volatile uint64_t *)(DIRTY_BASE + n * 4096) = n;
+			}
+			print("APIGUEST tick %lu\n", n);
+		}
 	}
 	print("APIGUEST timeout\n");
 }

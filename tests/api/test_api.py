@@ -971,7 +971,7 @@ def snapshot_of_ticking_guest(tmp, name="snap"):
         time.sleep(0.2)
         last = ticks(e.stdout())[-1]
         expect(e.put("/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": snap,
-                                          "mem_file_path": mem}), 400, "Diff")
+                                          "mem_file_path": mem}), 400, "dirty page tracking")
         expect(e.put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": snap,
                                           "mem_file_path": mem}), 204)
         check(os.path.getsize(mem) == 32 << 20, "memory file of %d bytes" % os.path.getsize(mem))
@@ -1030,6 +1030,79 @@ def snapshot_round_trip(tmp):
     e = Ember(tmp, ["--restore", snap, "--restore-mem", mem, "--resume"], name="again")
     try:
         check_continues(e, last)
+    finally:
+        e.stop()
+
+
+@case
+def snapshot_diff(tmp):
+    """track_dirty_pages: a Full snapshot, more ticks (each writes a page), a
+    Diff snapshot of only the pages written since; merged onto the Full one's
+    memory it loads and goes on, every page there; without the merge the
+    guest finds its pages missing."""
+    e = Ember(tmp, name="diff")
+    p = {n: os.path.join(tmp, n) for n in ("base.state", "base.mem", "diff.state", "diff.mem")}
+    try:
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST,
+                                      "boot_args": guest_args(tick=300, extra=" dirty=1")}), 204)
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 32,
+                                         "track_dirty_pages": True}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
+        wait_for(lambda: "APIGUEST tick 3" in e.stdout(), "guest ticks")
+        expect(e.patch("/vm", {"state": "Paused"}), 204)
+        expect(e.put("/snapshot/create", {"snapshot_path": p["base.state"],
+                                          "mem_file_path": p["base.mem"]}), 204)
+        base_last = ticks(e.stdout())[-1]
+        expect(e.patch("/vm", {"state": "Resumed"}), 204)
+        wait_for(lambda: ticks(e.stdout())[-1] >= base_last + 6, "more ticks")
+        expect(e.patch("/vm", {"state": "Paused"}), 204)
+        time.sleep(0.2)
+        last = ticks(e.stdout())[-1]
+        expect(e.put("/snapshot/create", {"snapshot_type": "Diff",
+                                          "snapshot_path": p["diff.state"],
+                                          "mem_file_path": p["diff.mem"]}), 204)
+    finally:
+        e.stop()
+    st = os.stat(p["diff.mem"])
+    check(st.st_size == 32 << 20, "diff memory file of %d bytes" % st.st_size)
+    check(0 < st.st_blocks * 512 <= 1 << 20,
+          "the diff holds %d bytes: more than the pages written since the Full one" %
+          (st.st_blocks * 512))
+    merged = os.path.join(tmp, "merged.mem")
+    shutil.copyfile(p["base.mem"], merged)
+    r = subprocess.run([EMBER, "--merge-diff", p["diff.mem"], "--into", merged],
+                       capture_output=True, timeout=20)
+    check(r.returncode == 0 and b"merged" in r.stdout, "merge: %d %r %r" %
+          (r.returncode, r.stdout, r.stderr))
+    e = Ember(tmp, ["--restore", p["diff.state"], "--restore-mem", merged, "--resume"],
+              name="merged")
+    try:
+        wait_for(lambda: len(ticks(e.stdout())) >= 3, "the restored guest to tick")
+        check("bad page" not in e.stdout(), "after the merge: %r" % e.stdout()[:300])
+        t = ticks(e.stdout())
+        check(t[0] == last + 1, "ticks after the restore %r, the last one before %d" % (t[:5], last))
+        expect(e.put("/actions", {"action_type": "SendCtrlAltDel"}), 204)
+        check(e.wait() == 0, "exit status after Ctrl-Alt-Del")
+    finally:
+        e.stop()
+    # The Diff's state on the Full one's memory alone: the pages of the ticks since are missing.
+    r = subprocess.run([EMBER, "--no-api", "--restore", p["diff.state"], "--restore-mem",
+                        p["base.mem"], "--resume"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+    check(b"APIGUEST bad page" in r.stdout,
+          "the Diff's state on the unmerged memory: %r" % r.stdout[-200:])
+    one_line_exit2([EMBER, "--merge-diff", p["diff.mem"], "--into", p["base.state"]],
+                   "not the same guest", tmp)
+    one_line_exit2([EMBER, "--merge-diff", p["diff.mem"]], "--into", tmp)
+    # Without dirty tracking: no Diff.
+    e = Ember(tmp, name="notrack")
+    try:
+        boot(e, tick=300)
+        expect(e.patch("/vm", {"state": "Paused"}), 204)
+        expect(e.put("/snapshot/create", {"snapshot_type": "Diff",
+                                          "snapshot_path": p["diff.state"],
+                                          "mem_file_path": p["diff.mem"]}), 400,
+               "dirty page tracking")
     finally:
         e.stop()
 

@@ -35,10 +35,11 @@
 #     writes a file to its root disk; PATCH /vm Paused, PUT /snapshot/create
 #     (SNAP_DIR/snap.state, SNAP_DIR/snap.mem of MEM_MIB MiB), ember is
 #     killed (SIGKILL; the caller sees status 137) and its socket removed;
-#     2 s later a new EMBER on the same socket (console in SNAP_DIR/console2.
+#     3 s later a new EMBER on the same socket (console in SNAP_DIR/console2.
 #     {in,out}) gets PUT /snapshot/load with resume_vm: the ticks go on from
-#     the next number, not faster than before (the clock did not jump by
-#     the time the snapshot sat on disk), the shell reads the file back and
+#     the next number, not faster than before, and the guest's uptime
+#     printed with them moves by less than 1 s across the 3 s and more the
+#     snapshot sat on disk, the shell reads the file back and
 #     writes another through virtio-blk, then SendCtrlAltDel ends the new
 #     ember with status 0 and it removes its socket.
 #
@@ -168,6 +169,8 @@ ticks() { grep -c 'EMBER-TICK [0-9]' "$CONSOLE_OUT"; }
 ticks_over() { [ "$(ticks)" -gt "$1" ]; }
 # The numbers of the EMBER-TICK lines in FILE, one per line.
 tick_numbers() { sed -n 's/.*EMBER-TICK \([0-9][0-9]*\).*/\1/p' "$1"; }
+# The guest's uptime that tick N printed in FILE (END=snapshot's loop).
+tick_uptime() { sed -n "s/.*EMBER-TICK $2 \([0-9.][0-9.]*\).*/\1/p" "$1" | head -n 1; }
 
 # type_line TEXT: TEXT and a newline on the guest's console input (a FIFO
 # whose reader is ember; bounded, in case ember has gone).
@@ -194,7 +197,7 @@ snap_round_trip() {
 		return
 	fi
 	sleep 0.5
-	type_line "(i=0;while [ \$i -lt 2000 ];do i=\$((i+1));echo EMBER-TI''CK \$i;sleep .15;done) &"
+	type_line "(i=0;while [ \$i -lt 2000 ];do i=\$((i+1));echo EMBER-TI''CK \$i \$(cut -d' ' -f1 /proc/uptime);sleep .15;done) &"
 	type_line "echo before-snapshot >/snap-before && sync && echo EMBER-SY''NCED"
 	if wait_until 20 ticks_over 3 && wait_until 20 grep -q EMBER-SYNCED "$CONSOLE_OUT"; then
 		ok ticks "the loop ticks, a file written before the snapshot"
@@ -228,7 +231,7 @@ snap_round_trip() {
 		return
 	fi
 	rm -f "$API_SOCKET"
-	sleep 2
+	sleep 3
 	rm -f "$in2"
 	mkfifo "$in2" || { bad restore "mkfifo failed"; return; }
 	"$EMBER_BIN" --api-sock "$API_SOCKET" <>"$in2" >"$out2" 2>&1 &
@@ -254,12 +257,18 @@ snap_round_trip() {
 	fi
 	ms=$(($(uptime_ms) - t1))
 	first=$(tick_numbers "$out2" | head -n 1)
+	# The guest's uptime at the last tick before and the first after: the
+	# 3 s and more the snapshot sat on disk must not show.
+	gap=$(awk -v a="$(tick_uptime "$CONSOLE_OUT" "$last")" -v b="$(tick_uptime "$out2" "$first")" \
+		'BEGIN { if (a == "" || b == "") print "?"; else printf "%.2f\n", b - a }')
 	if [ "$first" != $((last + 1)) ] && [ "$first" != $((last + 2)) ]; then
 		bad ticks-after-restore "the first tick after the load is ${first:-none}, the last before $last"
 	elif [ "$ms" -lt 700 ]; then
 		bad ticks-after-restore "8 ticks of 150 ms came within $ms ms: the guest's clock jumped"
+	elif [ "$gap" = "?" ] || ! awk -v g="$gap" 'BEGIN { exit !(g >= 0 && g < 1) }'; then
+		bad ticks-after-restore "the guest's uptime moved by $gap s from tick $last to tick $first"
 	else
-		ok ticks-after-restore "$last before, $first after; 8 in $ms ms"
+		ok ticks-after-restore "$last before, $first after, the guest's uptime $gap s apart; 8 in $ms ms"
 	fi
 	if grep -q 'soft lockup' "$out2"; then
 		bad no-soft-lockup "$(grep -m1 'soft lockup' "$out2")"

@@ -110,5 +110,47 @@ static void test_dump_and_map(void)
 	close(fd);
 }
 
+/* gm_mark_dirty(): the pages of a range, nothing outside the mapping; gm_dump_pages(). */
+static void test_dirty(void)
+{
+	const uint64_t size = 4ULL << 20;
+	char path[] = "/tmp/ember-unit-dirty.XXXXXX";
+	struct guest_mem gm;
+	struct stat st;
+	uint8_t b = 0;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	unlink(path);
+	CHECK(gm_alloc(&gm, size, GM_PAGES_NORMAL) == 0);
+	gm_mark_dirty(&gm, gm.host, 1);                 /* not tracking: nothing */
+	CHECK(gm.dirty == NULL);
+	CHECK_EQ(gm_track_dirty(&gm), 0);
+	CHECK_EQ(GM_BITMAP_WORDS(&gm), 16);
+	gm_mark_dirty(&gm, gm.host + 4095, 2);          /* pages 0 and 1 */
+	gm_mark_dirty(&gm, gm.host + 70 * 4096, 4096);  /* page 70 only */
+	gm_mark_dirty(&gm, gm.host + size - 1, 100);    /* the last page, cut at the end */
+	gm_mark_dirty(&gm, gm.host + size, 4096);       /* outside: ignored */
+	gm_mark_dirty(&gm, gm.host - 4096, 4096);
+	gm_mark_dirty(&gm, gm.host + 8192, 0);          /* empty */
+	CHECK_EQ(gm.dirty[0], 3);
+	CHECK_EQ(gm.dirty[1], 1ULL << 6);
+	CHECK_EQ(gm.dirty[15], 1ULL << 63);
+	for (int w = 2; w < 15; w++)
+		CHECK_EQ(gm.dirty[w], 0);
+	/* Only the marked pages are written, the others are holes. */
+	memset(gm.host, 0x5a, size);
+	CHECK_EQ(gm_dump_pages(&gm, fd, gm.dirty), 0);
+	CHECK(fstat(fd, &st) == 0 && (uint64_t)st.st_size == size);
+	CHECK((uint64_t)st.st_blocks * 512 <= 8 * 4096);
+	CHECK(pread(fd, &b, 1, 70 * 4096) == 1 && b == 0x5a);
+	CHECK(pread(fd, &b, 1, 69 * 4096) == 1 && b == 0);
+	CHECK(pread(fd, &b, 1, size - 1) == 1 && b == 0x5a);
+	gm_free(&gm);
+	close(fd);
+}
+
 UNIT_MAIN(TEST(test_small_layout), TEST(test_split_layout), TEST(test_aligned),
-	  TEST(test_dump_and_map))
+	  TEST(test_dump_and_map), TEST(test_dirty))
