@@ -17,7 +17,9 @@
  * (e.g. /api.sock in the jail) and APIBENCH_CONNECT the same socket as seen
  * from here (<base>/ember/<id>/root/api.sock). REQS 0 skips part 2.
  */
-#include <dirent.h>
+#define TOOL_NAME "apibench"
+#include "tool.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -30,28 +32,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void report(const char *name, double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp);
-	printf("%s median %.1f p10 %.1f p90 %.1f p99 %.1f n %d\n", name, v[n / 2], v[n / 10],
-	       v[n * 9 / 10], v[n * 99 / 100], n);
-}
-
 static int try_connect(const char *path)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -63,36 +43,6 @@ static int try_connect(const char *path)
 	if (fd >= 0)
 		close(fd);
 	return -1;
-}
-
-/* CPU time of every thread of pid, in us. */
-static double cpu_us(pid_t pid)
-{
-	char path[64];
-	double total = 0;
-	struct dirent *e;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		char p[320];
-		unsigned long long ns;
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
-		f = fopen(p, "r");
-		if (f && fscanf(f, "%llu", &ns) == 1)
-			total += ns / 1e3;
-		if (f)
-			fclose(f);
-	}
-	closedir(d);
-	return total;
 }
 
 static pid_t spawn(char **argv, const char *sock)
@@ -183,7 +133,7 @@ int main(int argc, char **argv)
 		 * VMM settle into its idle epoll_wait (costs it no CPU) first.
 		 */
 		usleep(20000);
-		cpu[i] = cpu_us(pid);
+		cpu[i] = threads_cpu_us(pid, NULL);
 		close(fd);
 		kill(pid, SIGTERM);
 		waitpid(pid, &status, 0);

@@ -22,7 +22,6 @@
 #define TOOL_NAME "snapbench"
 #include "tool.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,21 +37,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "snapbench: %s\n", what);
 	exit(1);
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void report(const char *name, double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp);
-	printf("%s median %.1f p10 %.1f p90 %.1f p99 %.1f n %d\n", name, v[n / 2], v[n / 10],
-	       v[n * 9 / 10], v[n * 99 / 100], n);
-	fflush(stdout);
 }
 
 struct vmm {
@@ -188,49 +172,27 @@ static void must(struct vmm *v, const char *method, const char *path, const char
 	}
 }
 
-/* CPU time (us) of pid's threads that are not vCPUs (ember_vcpuN). */
-static double vmm_cpu_us(pid_t pid)
+/* PUT /snapshot/create of type, timed: a "create-<type>-us" line. */
+static void create(struct vmm *v, const char *type, const char *state, const char *mem)
 {
-	char path[64];
-	double total = 0;
-	struct dirent *e;
-	DIR *d;
+	char body[1200], name[32];
+	int64_t t0;
+	double us;
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		char p[320], comm[32] = "";
-		unsigned long long ns;
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "/proc/%d/task/%s/comm", (int)pid, e->d_name);
-		f = fopen(p, "r");
-		if (f && fgets(comm, sizeof(comm), f) && !strncmp(comm, "ember_vcpu", 10)) {
-			fclose(f);
-			continue;
-		}
-		if (f)
-			fclose(f);
-		snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
-		f = fopen(p, "r");
-		if (f && fscanf(f, "%llu", &ns) == 1)
-			total += ns / 1e3;
-		if (f)
-			fclose(f);
-	}
-	closedir(d);
-	return total;
+	snprintf(body, sizeof(body), "{\"snapshot_type\": \"%s\", \"snapshot_path\": \"%s\", "
+		 "\"mem_file_path\": \"%s\"}", type, state, mem);
+	t0 = now_us();
+	must(v, "PUT", "/snapshot/create", body);
+	us = (double)(now_us() - t0);
+	snprintf(name, sizeof(name), "create-%c%s-us", type[0] | 0x20, type + 1);
+	report(name, &us, 1);
 }
 
 int main(int argc, char **argv)
 {
 	static struct vmm v;
 	char body[2560], full[512], fmem[512], diff[512], dmem[512];
-	double *load, *guest, *cpu, one;
+	double *load, *guest, *cpu;
 	int runs;
 	int64_t t0;
 	size_t mark;
@@ -261,22 +223,12 @@ int main(int argc, char **argv)
 	must(&v, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
 	wait_for(&v, "APIGUEST tick 3\n", 0);
 	must(&v, "PATCH", "/vm", "{\"state\": \"Paused\"}");
-	snprintf(body, sizeof(body), "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"%s\", "
-		 "\"mem_file_path\": \"%s\"}", full, fmem);
-	t0 = now_us();
-	must(&v, "PUT", "/snapshot/create", body);
-	one = (double)(now_us() - t0);
-	report("create-full-us", &one, 1);
+	create(&v, "Full", full, fmem);
 	must(&v, "PATCH", "/vm", "{\"state\": \"Resumed\"}");
 	mark = v.len;
 	wait_for(&v, "APIGUEST tick", mark);
 	must(&v, "PATCH", "/vm", "{\"state\": \"Paused\"}");
-	snprintf(body, sizeof(body), "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"%s\", "
-		 "\"mem_file_path\": \"%s\"}", diff, dmem);
-	t0 = now_us();
-	must(&v, "PUT", "/snapshot/create", body);
-	one = (double)(now_us() - t0);
-	report("create-diff-us", &one, 1);
+	create(&v, "Diff", diff, dmem);
 	stop(&v);
 
 	/* 2. The loads. */
@@ -293,14 +245,14 @@ int main(int argc, char **argv)
 
 		spawn(&v, argv[2]);
 		usleep(20000); /* idle: schedstat counts a thread's time as it leaves the CPU */
-		c0 = vmm_cpu_us(v.pid);
+		c0 = threads_cpu_us(v.pid, "ember_vcpu");
 		t0 = now_us();
 		must(&v, "PUT", "/snapshot/load", body);
 		load[i] = (double)(now_us() - t0);
 		wait_for(&v, "APIGUEST tick", 0);
 		guest[i] = (double)(now_us() - t0);
 		usleep(20000);
-		cpu[i] = vmm_cpu_us(v.pid) - c0;
+		cpu[i] = threads_cpu_us(v.pid, "ember_vcpu") - c0;
 		stop(&v);
 	}
 	report("load-us", load, runs);

@@ -76,12 +76,14 @@ void stop_after_loop(void);
 int stop_report(void);
 
 /*
- * Open a host file the VM reads or writes (kernel, initrd, drive) without
- * blocking (a FIFO or a device would stall the thread that opens it) and
+ * Open a host file the VM reads or writes (kernel, initrd, drive, snapshot
+ * files; created 0600 with O_CREAT) without blocking (a FIFO or a device would stall the thread that opens it) and
  * check what it is: a regular file, or also a block device when blk_ok.
  * The fd (O_CLOEXEC), or -1 with a one-line reason in err.
  */
 int open_host_file(const char *path, int flags, bool blk_ok, char *err, size_t errlen);
+/* All len bytes at off (a short write or EINTR goes on). 0, or -1 with errno. */
+int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 /* Map a whole regular file read-only; *len gets its size. NULL + err on failure. */
 const uint8_t *map_file(const char *path, size_t *len, char *err, size_t errlen);

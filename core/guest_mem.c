@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "core/guest_mem.h"
+#include "core/ember.h"
 #include "core/layout.h"
 
 #include <errno.h>
@@ -118,37 +119,41 @@ static bool page_is_zero(const uint8_t *p)
 	return !memcmp(p, zero, GM_PAGE_SIZE);
 }
 
-int gm_dump(const struct guest_mem *gm, int fd)
+/*
+ * Cut fd to gm->size and write the runs of pages that want(): the others
+ * stay holes. bitmap NULL: the pages that are not all zeroes.
+ */
+static int dump(const struct guest_mem *gm, int fd, const uint64_t *bitmap)
 {
-	uint64_t off = 0;
+	uint64_t npages = gm->size / GM_PAGE_SIZE;
 
+#define WANT(p) (bitmap ? !!(bitmap[(p) / 64] & (1ULL << ((p) % 64))) \
+			: !page_is_zero(gm->host + (p) * GM_PAGE_SIZE))
 	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)gm->size) < 0)
 		return -1;
-	/* Runs of pages with data; the zero pages stay holes of the sparse file. */
-	while (off < gm->size) {
-		uint64_t end;
-
-		if (page_is_zero(gm->host + off)) {
-			off += GM_PAGE_SIZE;
+	for (uint64_t p = 0, end; p < npages; p = end) {
+		if (!WANT(p)) {
+			end = p + 1;
 			continue;
 		}
-		for (end = off + GM_PAGE_SIZE; end < gm->size && end - off < (64ULL << 20) &&
-		     !page_is_zero(gm->host + end); end += GM_PAGE_SIZE)
+		for (end = p + 1; end < npages && end - p < 16384 && WANT(end); end++)
 			;
-		while (off < end) {
-			ssize_t n = pwrite(fd, gm->host + off, end - off, (off_t)off);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				if (n == 0)
-					errno = EIO;
-				return -1;
-			}
-			off += (uint64_t)n;
-		}
+		if (pwrite_full(fd, gm->host + p * GM_PAGE_SIZE, (end - p) * GM_PAGE_SIZE,
+				p * GM_PAGE_SIZE) < 0)
+			return -1;
 	}
+#undef WANT
 	return 0;
+}
+
+int gm_dump(const struct guest_mem *gm, int fd)
+{
+	return dump(gm, fd, NULL);
+}
+
+int gm_dump_pages(const struct guest_mem *gm, int fd, const uint64_t *bitmap)
+{
+	return dump(gm, fd, bitmap);
 }
 
 int gm_track_dirty(struct guest_mem *gm)
@@ -171,39 +176,6 @@ void gm_mark_dirty(const struct guest_mem *gm, const void *host, uint64_t len)
 		last = gm->size / GM_PAGE_SIZE - 1;
 	for (uint64_t p = first; p <= last; p++)
 		__atomic_or_fetch(&gm->dirty[p / 64], 1ULL << (p % 64), __ATOMIC_RELAXED);
-}
-
-int gm_dump_pages(const struct guest_mem *gm, int fd, const uint64_t *bitmap)
-{
-	uint64_t npages = gm->size / GM_PAGE_SIZE;
-
-	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)gm->size) < 0)
-		return -1;
-	for (uint64_t p = 0; p < npages;) {
-		uint64_t end, off;
-
-		if (!(bitmap[p / 64] & (1ULL << (p % 64)))) {
-			p++;
-			continue;
-		}
-		for (end = p + 1; end < npages && end - p < 16384 &&
-		     (bitmap[end / 64] & (1ULL << (end % 64))); end++)
-			;
-		for (off = p * GM_PAGE_SIZE; off < end * GM_PAGE_SIZE;) {
-			ssize_t n = pwrite(fd, gm->host + off, end * GM_PAGE_SIZE - off, (off_t)off);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				if (n == 0)
-					errno = EIO;
-				return -1;
-			}
-			off += (uint64_t)n;
-		}
-		p = end;
-	}
-	return 0;
 }
 
 void gm_free(struct guest_mem *gm)

@@ -59,7 +59,7 @@ void die(int status, const char *fmt, ...)
 int open_host_file(const char *path, int flags, bool blk_ok, char *err, size_t errlen)
 {
 	struct stat st;
-	int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0600);
 
 	if (fd < 0)
 		return errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
@@ -70,6 +70,27 @@ int open_host_file(const char *path, int flags, bool blk_ok, char *err, size_t e
 	}
 	/* O_NONBLOCK stays: it changes nothing for regular files and disks. */
 	return fd;
+}
+
+int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 static pthread_mutex_t gw_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -615,18 +615,6 @@ static void start_from_file(struct api *api, const char *path)
 		die(status, "--config-file %s: %s", path, err);
 }
 
-/* A snapshot's memory file opened for --merge-diff: a regular file, never blocking. */
-static int open_mem_file(const char *path, int flags, const char *opt, struct stat *st)
-{
-	int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-
-	if (fd < 0)
-		die(EMBER_EXIT_BAD_INPUT, "%s %s: %s", opt, path, strerror(errno));
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))
-		die(EMBER_EXIT_BAD_INPUT, "%s %s: not a regular file", opt, path);
-	return fd;
-}
-
 /*
  * --merge-diff DIFF --into BASE: copy the pages a Diff snapshot's memory
  * file holds (its data, not its holes) onto the memory file it follows,
@@ -634,12 +622,20 @@ static int open_mem_file(const char *path, int flags, const char *opt, struct st
  */
 static void merge_diff(const char *diff, const char *base)
 {
-	static uint8_t buf[1 << 20];
+	const size_t bufsize = 1 << 20;
+	uint8_t *buf = malloc(bufsize);
 	struct stat ds, bs;
-	int dfd = open_mem_file(diff, O_RDONLY, "--merge-diff", &ds);
-	int bfd = open_mem_file(base, O_RDWR, "--into", &bs);
+	char err[512];
+	int dfd = open_host_file(diff, O_RDONLY, false, err, sizeof(err));
+	int bfd = dfd < 0 ? -1 : open_host_file(base, O_RDWR, false, err, sizeof(err));
 	off_t off = 0, end, copied = 0;
 
+	if (dfd < 0 || bfd < 0)
+		die(EMBER_EXIT_BAD_INPUT, "%s: %s", dfd < 0 ? "--merge-diff" : "--into", err);
+	if (!buf)
+		die(EMBER_EXIT_HOST_ERROR, "out of memory");
+	if (fstat(dfd, &ds) < 0 || fstat(bfd, &bs) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "--merge-diff: fstat failed: %s", strerror(errno));
 	if (ds.st_size != bs.st_size)
 		die(EMBER_EXIT_BAD_INPUT, "--merge-diff %s is %lld bytes, --into %s %lld: not the "
 		    "same guest", diff, (long long)ds.st_size, base, (long long)bs.st_size);
@@ -650,10 +646,10 @@ static void merge_diff(const char *diff, const char *base)
 		if (end < 0)
 			break;
 		while (off < end) {
-			size_t want = (size_t)(end - off) < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+			size_t want = (size_t)(end - off) < bufsize ? (size_t)(end - off) : bufsize;
 			ssize_t n = pread(dfd, buf, want, off);
 
-			if (n <= 0 || pwrite(bfd, buf, (size_t)n, off) != n)
+			if (n <= 0 || pwrite_full(bfd, buf, (size_t)n, (uint64_t)off) < 0)
 				die(EMBER_EXIT_HOST_ERROR, "--merge-diff: cannot copy at %lld: %s",
 				    (long long)off, n == 0 ? "short read" : strerror(errno));
 			off += n;

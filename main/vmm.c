@@ -306,44 +306,6 @@ unmap:
 
 static int need_running(struct vmm *v, char *err, size_t errlen);
 
-/*
- * A host file for a snapshot: opened without blocking (a FIFO would stall
- * the VMM thread) and refused unless it is a regular file. fd, or -1 with
- * a reason.
- */
-static int open_snap_file(const char *path, int flags, const char *what, char *err,
-			  size_t errlen)
-{
-	struct stat st;
-	int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
-
-	if (fd < 0)
-		return errorf(err, errlen, "%s %.200s: %s", what, path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return errorf(err, errlen, "%s %.200s: not a regular file", what, path);
-	}
-	return fd;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int vmm_snapshot_create(struct vmm *v, const char *cfg_json, const char *snap_path,
 			const char *mem_path, bool diff, char *err, size_t errlen)
 {
@@ -383,7 +345,7 @@ int vmm_snapshot_create(struct vmm *v, const char *cfg_json, const char *snap_pa
 			goto out;
 		}
 	}
-	fd = open_snap_file(mem_path, O_WRONLY | O_CREAT, "mem_file_path", err, errlen);
+	fd = open_host_file(mem_path, O_WRONLY | O_CREAT, false, err, errlen);
 	if (fd < 0)
 		goto out;
 	if ((diff ? gm_dump_pages(&v->vm.mem, fd, dirty) : gm_dump(&v->vm.mem, fd)) < 0 ||
@@ -394,10 +356,10 @@ int vmm_snapshot_create(struct vmm *v, const char *cfg_json, const char *snap_pa
 		goto out;
 	}
 	close(fd);
-	fd = open_snap_file(snap_path, O_WRONLY | O_CREAT, "snapshot_path", err, errlen);
+	fd = open_host_file(snap_path, O_WRONLY | O_CREAT, false, err, errlen);
 	if (fd < 0)
 		goto out;
-	if (ftruncate(fd, 0) < 0 || write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
+	if (ftruncate(fd, 0) < 0 || pwrite_full(fd, buf, len, 0) < 0 || fsync(fd) < 0) {
 		errorf(err, errlen, "cannot write %.200s: %s", snap_path, strerror(errno));
 		close(fd);
 		goto out;
@@ -490,9 +452,9 @@ int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snaps
 			    "the snapshot lacks the serial port's or the i8042's state");
 	if (check_mem_limit(v, c, status, err, errlen) < 0)
 		return -1;
-	fd = open_snap_file(mem_path, O_RDONLY, "memory file", err, errlen);
+	fd = open_host_file(mem_path, O_RDONLY, false, why, sizeof(why));
 	if (fd < 0)
-		return -1;
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "memory file: %s", why);
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != c->mem_mib << 20) {
 		close(fd);
 		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "memory file %.200s is %lld "

@@ -8,36 +8,9 @@
  * Freestanding: no libc, built with `gcc -static -nostdlib`.
  */
 
+#include "sys.h"
+
 #define DEBUG_EXIT_PORT 0xf4
-#define SYS_WRITE  1
-#define SYS_IOPERM 173
-#define SYS_EXIT   60
-
-static long sys3(long nr, long a, long b, long c)
-{
-	long ret;
-
-	asm volatile("syscall"
-		     : "=a"(ret)
-		     : "a"(nr), "D"(a), "S"(b), "d"(c)
-		     : "rcx", "r11", "memory");
-	return ret;
-}
-
-static void say(const char *s)
-{
-	long n = 0;
-
-	while (s[n])
-		n++;
-	sys3(SYS_WRITE, 2, (long)s, n);
-}
-
-__attribute__((noreturn)) static void quit(int status)
-{
-	for (;;)
-		sys3(SYS_EXIT, status, 0, 0);
-}
 
 __attribute__((used, noreturn)) void debugexit_main(long *sp)
 {

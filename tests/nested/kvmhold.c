@@ -18,37 +18,17 @@
  */
 #include <linux/kvm.h>
 
-#define SYS_WRITE 1
-#define SYS_OPEN  2
-#define SYS_IOCTL 16
-#define SYS_PAUSE 34
-#define SYS_FORK  57
-#define SYS_EXIT  60
+#include "sys.h"
+
 #define O_RDWR    2
 #define O_CLOEXEC 02000000
 
-static long sys3(long nr, long a, long b, long c)
-{
-	long ret;
-
-	asm volatile("syscall"
-		     : "=a"(ret)
-		     : "a"(nr), "D"(a), "S"(b), "d"(c)
-		     : "rcx", "r11", "memory");
-	return ret;
-}
-
 __attribute__((noreturn)) static void fail(const char *what)
 {
-	long n = 0;
-
-	while (what[n])
-		n++;
-	sys3(SYS_WRITE, 2, (long)"kvmhold: ", 9);
-	sys3(SYS_WRITE, 2, (long)what, n);
-	sys3(SYS_WRITE, 2, (long)" failed\n", 8);
-	for (;;)
-		sys3(SYS_EXIT, 1, 0, 0);
+	say("kvmhold: ");
+	say(what);
+	say(" failed\n");
+	quit(1);
 }
 
 __attribute__((used, noreturn)) void kvmhold_main(void)
@@ -69,8 +49,7 @@ __attribute__((used, noreturn)) void kvmhold_main(void)
 	if (pid < 0)
 		fail("fork");
 	if (pid > 0)
-		for (;;)
-			sys3(SYS_EXIT, 0, 0, 0);
+		quit(0);
 	for (;;)
 		sys3(SYS_PAUSE, 0, 0, 0);
 }

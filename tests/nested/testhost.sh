@@ -306,7 +306,7 @@ th_helpers() {
 	local h out src
 	for h in debugexit kvmhold; do
 		out="$TH_OUT/$h" src="$TH_SRC_DIR/$h.c"
-		[ ! -x "$out" ] || [ "$src" -nt "$out" ] || continue
+		[ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ "$TH_SRC_DIR/sys.h" -nt "$out" ] || continue
 		command -v gcc >/dev/null || th_need_pkgs gcc
 		gcc -static -nostdlib -ffreestanding -fno-stack-protector -fno-pie -no-pie \
 			-O2 -Wall -Wextra -Werror -s -o "$out.$$" "$src" ||
