@@ -33,7 +33,7 @@ endef
 # The layers, bottom up (README, Layout; tests/layers.sh checks the includes).
 CORE_SRCS   := $(filter-out core/fuzz_%.c,$(wildcard core/*.c))
 LOADER_SRCS := $(wildcard kernel-loader/*.c)
-VMM_SRCS    := $(filter-out vmm/seccomp_gen.c,$(wildcard vmm/*.c))
+VMM_SRCS    := $(filter-out vmm/seccomp_gen.c vmm/fuzz_%.c,$(wildcard vmm/*.c))
 VIRTIO_SRCS := $(wildcard virtio/*.c)
 MMDS_SRCS   := $(filter-out mmds/fuzz_%.c,$(wildcard mmds/*.c))
 API_SRCS    := $(filter-out api-socket/fuzz_%.c,$(wildcard api-socket/*.c))

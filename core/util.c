@@ -22,27 +22,6 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 	fprintf(stderr, "%s\n", buf);
 }
 
-int verrorf(char *err, size_t errlen, const char *fmt, va_list ap)
-{
-	if (!err || !errlen)
-		return -1;
-	vsnprintf(err, errlen, fmt, ap);
-	for (char *p = err; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return -1;
-}
-
-int errorf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	verrorf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 void die(int status, const char *fmt, ...)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -15,6 +15,9 @@
  * the page at 16 MiB + n * 4 KiB and first checks that the pages of the
  * ticks before hold theirs ("APIGUEST bad page <n>" and a reset if not): a
  * snapshot restored with one of them missing shows at the next tick.
+ * With touch=N, tick n also writes N pages of the 8 MiB at 16 MiB, going
+ * round (pages n*N to n*N+N-1, modulo 2048): after 2048/N ticks it has
+ * dirtied all 8 MiB (the snapshot clones' memory test).
  */
 #include "../guests/lib.h"
 
@@ -29,11 +32,12 @@ const char guest_name[] = "apiguest";
 void guest_main(const uint8_t *zp)
 {
 	const char *cl = (const char *)phys(rd32(zp + BP_CMD_LINE_PTR));
-	uint64_t loops, tick, dirty;
+	uint64_t loops, tick, dirty, touch;
 
 	if (cmdline_u64(cl, "loops", 3000000, &loops) || cmdline_u64(cl, "tick", 2000, &tick) ||
-	    cmdline_u64(cl, "dirty", 0, &dirty)) {
-		fail("bad loops=, tick= or dirty= on the command line");
+	    cmdline_u64(cl, "dirty", 0, &dirty) || cmdline_u64(cl, "touch", 0, &touch) ||
+	    touch > DIRTY_PAGES) {
+		fail("bad loops=, tick=, dirty= or touch= on the command line");
 		return;
 	}
 	print("APIGUEST cmdline %s\n", cl);
@@ -54,6 +58,9 @@ void guest_main(const uint8_t *zp)
 					}
 				*(volatile uint64_t *)(DIRTY_BASE + n * 4096) = n;
 			}
+			for (uint64_t k = 0; k < touch; k++)
+				*(volatile uint64_t *)(DIRTY_BASE +
+						       ((n * touch + k) % DIRTY_PAGES) * 4096) = n;
 			print("APIGUEST tick %lu\n", n);
 		}
 	}

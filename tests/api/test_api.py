@@ -1107,6 +1107,45 @@ def snapshot_diff(tmp):
         e.stop()
 
 
+def private_dirty_kib(pid):
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        return sum(int(l.split()[1]) for l in f if l.startswith("Private_Dirty:"))
+
+
+@case
+def snapshot_clones(tmp):
+    """4 clones of one 128 MiB snapshot, each dirtying 8 MiB: they share the
+    memory file; each one's private dirty memory is what it wrote plus ember's."""
+    e = Ember(tmp, name="origin")
+    state, mem = os.path.join(tmp, "c.state"), os.path.join(tmp, "c.mem")
+    try:
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST,
+                                      "boot_args": guest_args(tick=100, extra=" touch=64")}), 204)
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
+        wait_for(lambda: "APIGUEST tick 2" in e.stdout(), "guest ticks")
+        expect(e.patch("/vm", {"state": "Paused"}), 204)
+        expect(e.put("/snapshot/create", {"snapshot_path": state, "mem_file_path": mem}), 204)
+        last = ticks(e.stdout())[-1]
+    finally:
+        e.stop()
+    clones = [Ember(tmp, ["--restore", state, "--restore-mem", mem, "--resume"],
+                    name="clone%d" % i) for i in range(4)]
+    try:
+        # 32 ticks of 64 pages: all 8 MiB written by each.
+        for c in clones:
+            wait_for(lambda: ticks(c.stdout()) and ticks(c.stdout())[-1] >= last + 40,
+                     "a clone to tick 40 times", timeout=60)
+        kib = [private_dirty_kib(c.proc.pid) for c in clones]
+        total = sum(kib)
+        print("  clones' Private_Dirty (KiB): %s, total %d" % (kib, total))
+        check(total <= 4 * 16 * 1024, "the 4 clones have %d KiB of private dirty memory" % total)
+        check(all(k >= 8 * 1024 for k in kib), "a clone has less than the 8 MiB it wrote: %s" % kib)
+    finally:
+        for c in clones:
+            c.stop()
+
+
 @case
 def snapshot_refusals(tmp):
     snap, mem, last = snapshot_of_ticking_guest(tmp)

@@ -9,7 +9,7 @@ UNIT_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -g -fsanitize=address,undefined
 # Code under test plus the framework and the image builders.
 UNIT_LIB_SRCS := core/guest_mem.c core/snapfile.c vmm/mptable.c vmm/acpi.c vmm/cpuid.c vmm/vmstate.c $(wildcard kernel-loader/*.c) \
                  virtio/virtqueue.c virtio/virtio.c virtio/blk.c virtio/net.c virtio/mmio.c mmds/tcp.c mmds/mmds.c \
-                 core/util.c core/evloop.c core/stop.c \
+                 core/util.c core/error.c core/evloop.c core/stop.c \
                  api-socket/http.c api-socket/server.c api-socket/vm_config.c \
                  api-socket/json.c api-socket/config.c \
                  core/logger.c core/metrics.c vmm/boot_timer.c core/bus.c \
@@ -53,13 +53,13 @@ test-unit: deps-unit $(UNIT_TESTS)
 #   make fuzz        each target for FUZZ_TIME seconds (default 300)
 #   make test-fuzz   each target for FUZZ_TEST_TIME seconds (default 30)
 # Targets: http (the API's parser), mmds (the MMDS's TCP responder and HTTP),
-# snapfile (the snapshot state file's container).
+# snapfile (the snapshot state file's container), vmstate (its KVM sections).
 PKGS_FUZZ      := clang-14 libclang-rt-14-dev
 FUZZ_DIR       := $(BUILD)/fuzz
 FUZZ_CC        := clang-14
 FUZZ_CFLAGS    := -std=gnu11 -Wall -Wextra -Werror -g -O1 -I. \
                   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_TARGETS   := http mmds snapfile
+FUZZ_TARGETS   := http mmds snapfile vmstate
 FUZZ_TIME      ?= 300
 FUZZ_TEST_TIME ?= 30
 
@@ -80,6 +80,12 @@ $(FUZZ_DIR)/fuzz_mmds: mmds/fuzz_mmds.c mmds/tcp.c mmds/mmds.c mmds/tcp.h mmds/m
 $(FUZZ_DIR)/fuzz_snapfile: core/fuzz_snapfile.c core/snapfile.c core/snapfile.h core/fuzz.h | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) core/fuzz_snapfile.c core/snapfile.c -o $@
+
+$(FUZZ_DIR)/fuzz_vmstate: vmm/fuzz_vmstate.c vmm/vmstate.c vmm/vmstate.h core/snapfile.c \
+		core/snapfile.h core/error.c core/fuzz.h | deps-fuzz
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) vmm/fuzz_vmstate.c vmm/vmstate.c core/snapfile.c core/error.c \
+		-o $@ -pthread
 
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 fuzz: $(FUZZ_BINS)
