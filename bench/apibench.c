@@ -138,8 +138,8 @@ int main(int argc, char **argv)
 		kill(pid, SIGTERM);
 		waitpid(pid, &status, 0);
 	}
-	report("startup-wall-us", wall, runs);
-	report("startup-cpu-us", cpu, runs);
+	report_stats("startup-wall-us", wall, runs);
+	report_stats("startup-cpu-us", cpu, runs);
 	if (reqs == 0)
 		return 0;
 
@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 		}
 		lat[i] = now_us() - t0;
 	}
-	report("get-root-us", lat, reqs);
+	report_stats("get-root-us", lat, reqs);
 	/* A drive must be a regular file (or a disk): one sector of zeros. */
 	snprintf(disk, sizeof(disk), "/tmp/apibench-%d.img", (int)getpid());
 	fd2 = open(disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 		}
 		lat[i] = now_us() - t0;
 	}
-	report("put-drive-us", lat, reqs);
+	report_stats("put-drive-us", lat, reqs);
 	unlink(disk);
 	close(fd);
 	kill(pid, SIGTERM);

@@ -185,7 +185,7 @@ static void create(struct vmm *v, const char *type, const char *state, const cha
 	must(v, "PUT", "/snapshot/create", body);
 	us = (double)(now_us() - t0);
 	snprintf(name, sizeof(name), "create-%c%s-us", type[0] | 0x20, type + 1);
-	report(name, &us, 1);
+	report_stats(name, &us, 1);
 }
 
 int main(int argc, char **argv)
@@ -255,9 +255,9 @@ int main(int argc, char **argv)
 		cpu[i] = threads_cpu_us(v.pid, "ember_vcpu") - c0;
 		stop(&v);
 	}
-	report("load-us", load, runs);
-	report("load-to-guest-us", guest, runs);
-	report("load-vmm-cpu-us", cpu, runs);
+	report_stats("load-us", load, runs);
+	report_stats("load-to-guest-us", guest, runs);
+	report_stats("load-vmm-cpu-us", cpu, runs);
 	unlink(sock);
 	unlink(full);
 	unlink(fmem);

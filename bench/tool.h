@@ -47,7 +47,7 @@ static inline int tool_cmp_double(const void *a, const void *b)
 }
 
 /* "NAME median M p10 A p90 B p99 C n N" of the n values in v (sorted here). */
-static inline void report(const char *name, double *v, int n)
+static inline void report_stats(const char *name, double *v, int n)
 {
 	qsort(v, n, sizeof(*v), tool_cmp_double);
 	printf("%s median %.1f p10 %.1f p90 %.1f p99 %.1f n %d\n", name, v[n / 2], v[n / 10],

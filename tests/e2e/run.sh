@@ -54,11 +54,15 @@
 #     input; PATCH /vm Paused: no line for 2 s; Resumed: lines again; then
 #     SendCtrlAltDel: the guest restarts, ember exits 0.
 #   snapshot: the same requests for the guest's shell (2 vCPUs, 256 MiB,
-#     the root disk a copy): a loop ticking in the background and a file
-#     written, PATCH /vm Paused, PUT /snapshot/create, that ember killed; a
-#     new ember loads the snapshot (resume_vm): the ticks go on from the
-#     next number at their pace, the shell reads the file back and writes
-#     another, SendCtrlAltDel ends it with status 0
+#     the root disk a copy, a NIC on tap0): a loop ticking in the
+#     background, a file written, eth0 up; then, with a dd to the disk and
+#     a ping flood from the test host in flight, PATCH /vm Paused, PUT
+#     /snapshot/create, that ember killed; a new ember loads the snapshot
+#     (resume_vm, network_overrides: the NIC on tap1, which replaced
+#     tap0): the ticks go on from the next number at their pace and the
+#     guest's uptime with them, the dd ends without an I/O error, the test
+#     host pings the guest over tap1, the shell reads the file back and
+#     writes another, SendCtrlAltDel ends it with status 0
 #     (api-getting-started.sh's END=snapshot).
 #   jailed-api: ember-jailer (cgroup v2, mounted by the payload) runs ember
 #     as uid/gid 1000 in /srv/jailer/ember/e2e-jailed/root, with memory.max
@@ -153,7 +157,7 @@ all_cases=(
 	"stock-kernel-virtio - net_setup,tap0,$net_host/24,1 - EMBER-STOCK-PING_3/3 --kernel ./stock-vmlinuz --initrd ./stock-initrd.img --vcpus 2 --mem-mib 256 --drive path=./rootfs.ext4,root,ro --net tap=tap0,mac=02:00:00:00:00:05 --cmdline ember.test=stock:$net_guest/24,$net_host"
 	"stock-kernel-reboot - - - EMBER-REBOOT-TYPE_acpi --kernel ./stock-vmlinuz --initrd ./initrd.cpio.gz --cmdline ember.test=reboot-acpi"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
-	"snapshot 120 disk_copy,/tmp/root-api.img api_snapshot - --api-sock /tmp/ember.sock"
+	"snapshot 150 snap_setup,/tmp/root-api.img,tap0,$net_host/24 api_snapshot,tap0,$net_guest,$net_host,tap1 - --api-sock /tmp/ember.sock"
 	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
 	"jailed-memory-limit - jail_setup - - jailer $jail_args --id e2e-jailed-mem --cgroup memory.max=$((64 << 20)) -- --no-api --config-file /vm.json"
 )
@@ -258,7 +262,7 @@ attempt() {
 		echo "${line_of[$name]}" >>"$cases"
 		att_of[$name]=$n
 		tmo=$((tmo + ${tmo_of[$name]} + 10)) # the test host's boot, plus every case at its limit
-		[[ ! "${line_of[$name]}" =~ rootfs|\ (disk_|vm_setup|config_setup|jail_setup) ]] || need_rootfs=1
+		[[ ! "${line_of[$name]}" =~ rootfs|\ (disk_|vm_setup|config_setup|jail_setup|snap_setup) ]] || need_rootfs=1
 		[[ "${line_of[$name]}" != *" api_"* ]] || need_curl=1
 	done
 	files=("$ember:ember" "$jailer:ember-jailer" "$vmlinux:vmlinux" "$bzimage:bzImage"
