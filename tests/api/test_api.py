@@ -1120,7 +1120,7 @@ def snapshot_clones(tmp):
     state, mem = os.path.join(tmp, "c.state"), os.path.join(tmp, "c.mem")
     try:
         expect(e.put("/boot-source", {"kernel_image_path": GUEST,
-                                      "boot_args": guest_args(tick=100, extra=" touch=64")}), 204)
+                                      "boot_args": guest_args(tick=100, extra=" touch=512")}), 204)
         expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}), 204)
         expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
         wait_for(lambda: "APIGUEST tick 2" in e.stdout(), "guest ticks")
@@ -1132,10 +1132,10 @@ def snapshot_clones(tmp):
     clones = [Ember(tmp, ["--restore", state, "--restore-mem", mem, "--resume"],
                     name="clone%d" % i) for i in range(4)]
     try:
-        # 32 ticks of 64 pages: all 8 MiB written by each.
+        # 4 ticks of 512 pages: all 8 MiB written by each (6 to be sure).
         for c in clones:
-            wait_for(lambda: ticks(c.stdout()) and ticks(c.stdout())[-1] >= last + 40,
-                     "a clone to tick 40 times", timeout=60)
+            wait_for(lambda: ticks(c.stdout()) and ticks(c.stdout())[-1] >= last + 6,
+                     "a clone to tick 6 times", timeout=120)
         kib = [private_dirty_kib(c.proc.pid) for c in clones]
         total = sum(kib)
         print("  clones' Private_Dirty (KiB): %s, total %d" % (kib, total))
