@@ -668,19 +668,14 @@ static void merge_diff(const char *diff, const char *base)
 /* --restore: start the snapshot's VM now, as PUT /snapshot/load would. */
 static void restore_snapshot(struct vmm *vmm, struct api *api, const struct args *a)
 {
-	static struct vm_config c;
-	struct vmm_snapshot s;
+	struct config_snapshot_load p = { .resume = a->resume };
 	char err[512];
 	int status;
 
-	if (vmm_snapshot_read(a->restore, &s, err, sizeof(err)) < 0)
-		die(EMBER_EXIT_BAD_INPUT, "--restore: %s", err);
-	if (vmm_snapshot_config(&s, NULL, &api->cfg, &c, err, sizeof(err)) < 0)
-		die(EMBER_EXIT_BAD_INPUT, "--restore: %s", err);
-	c.boot_timer = a->boot_timer;
-	if (vmm_restore(vmm, &c, &s, a->restore_mem, a->resume, &status, err, sizeof(err)) < 0)
+	snprintf(p.snapshot_path, sizeof(p.snapshot_path), "%s", a->restore);
+	snprintf(p.mem_path, sizeof(p.mem_path), "%s", a->restore_mem);
+	if (vmm_snapshot_load(vmm, &p, &api->cfg, &status, err, sizeof(err)) < 0)
 		die(status, "--restore: %s", err);
-	vmm_snapshot_free(&s);
 	api->booted = true;
 	api->paused = !a->resume;
 	LOG_INFO("Snapshot %s loaded%s", a->restore, a->resume ? " and resumed" : "");

@@ -591,10 +591,9 @@ int vmm_snapshot_config(const struct vmm_snapshot *s, const struct config_snapsh
 	return config_to_vm(cfg, c, err, errlen);
 }
 
-static int op_snapshot_load(void *vp, const struct config_snapshot_load *p,
-			    struct ember_config *cfg, int *status, char *err, size_t errlen)
+int vmm_snapshot_load(struct vmm *v, const struct config_snapshot_load *p,
+		      struct ember_config *cfg, int *status, char *err, size_t errlen)
 {
-	struct vmm *v = vp;
 	struct vmm_snapshot s;
 	static struct vm_config c;
 	int r;
@@ -610,6 +609,12 @@ static int op_snapshot_load(void *vp, const struct config_snapshot_load *p,
 	}
 	vmm_snapshot_free(&s);
 	return r;
+}
+
+static int op_snapshot_load(void *v, const struct config_snapshot_load *p,
+			    struct ember_config *cfg, int *status, char *err, size_t errlen)
+{
+	return vmm_snapshot_load(v, p, cfg, status, err, errlen);
 }
 
 const struct api_vm_ops vmm_api_ops = {
