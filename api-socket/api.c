@@ -386,9 +386,6 @@ static int put_snapshot_load(struct api *a, const char *id, const cJSON *j, char
 	if (a->configured)
 		return errorf(err, errlen, "Loading a microVM snapshot not allowed after "
 			      "configuring boot-specific resources.");
-	if (p.uffd)
-		return errorf(err, errlen, "Load snapshot error: the Uffd memory backend is not "
-			      "supported by ember yet (only File).");
 	cfg = a->cfg;
 	if (a->ops->snapshot_load(a->vm, &p, &cfg, &status, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Load snapshot error: %s", why);

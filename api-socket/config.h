@@ -245,6 +245,14 @@ int config_parse_vm_state(const struct cJSON *j, bool *pause, char *err, size_t 
  */
 int config_parse_file(struct ember_config *c, const char *text, size_t len,
 		      char *err, size_t errlen);
+/*
+ * The same for a snapshot's configuration (GET /vm/config's JSON in its
+ * CONF section): the kernel and initrd need not exist any more (the guest
+ * is in the memory file) and the TAPs are not checked here: they are opened
+ * with the VM, after the load's network_overrides.
+ */
+int config_parse_snapshot_config(struct ember_config *c, const char *text, size_t len,
+				 char *err, size_t errlen);
 
 /* The JSON documents (malloc'd, NUL-terminated; NULL when out of memory). */
 char *config_vm_json(const struct ember_config *c);       /* GET /vm/config */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The jail's file system: <base>/<exec-name>/<id>/root holding a copy of the
- * exec file and dev/{kvm,net/tun,urandom}, then a private mount namespace
- * whose root is <id> (a bind mount of it, pivot_root, the host's root
+ * exec file and dev/{kvm,net/tun,urandom} (dev/userfaultfd too where the host
+ * has it), then a private mount namespace whose root is <id> (a bind mount of it, pivot_root, the host's root
  * detached), and a chroot into <id>/root. Being chrooted below the mount
  * namespace's root is what makes the kernel refuse the jailed process a new
  * user namespace (create_user_ns: EPERM when current_chrooted()), so it
@@ -154,6 +154,7 @@ static int dev_dir(const struct jail_cfg *cfg, int dirfd, const char *name, cons
 void jail_make_devices(const struct jail_cfg *cfg, struct jail_fs *fs)
 {
 	char p[8300];
+	struct stat st;
 	int dev, net, run;
 
 	/* run/: for the default API socket, /run/firecracker.socket (as
@@ -171,6 +172,15 @@ void jail_make_devices(const struct jail_cfg *cfg, struct jail_fs *fs)
 	make_node(cfg, net, "tun", 10, 200, p);
 	snprintf(p, sizeof(p), "%s/dev/urandom", fs->root_path);
 	make_node(cfg, dev, "urandom", 1, 9, p);
+	/*
+	 * dev/userfaultfd (Linux 6.1+), for the Uffd snapshot backend, where the
+	 * host has one: as Firecracker's jailer, with the host's numbers (its
+	 * minor is dynamic).
+	 */
+	if (stat("/dev/userfaultfd", &st) == 0 && S_ISCHR(st.st_mode)) {
+		snprintf(p, sizeof(p), "%s/dev/userfaultfd", fs->root_path);
+		make_node(cfg, dev, "userfaultfd", major(st.st_rdev), minor(st.st_rdev), p);
+	}
 	close(net);
 	close(dev);
 }

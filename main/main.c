@@ -98,6 +98,9 @@ static const char usage_text[] =
 "                     start the VM a snapshot holds (PUT /snapshot/create wrote\n"
 "                     both files), as PUT /snapshot/load does: paused until\n"
 "                     PATCH /vm resumes it, or running at once with --resume\n"
+"    --restore SNAPSHOT --restore-uffd SOCKET [--resume]\n"
+"                     the same with the Uffd backend: guest memory filled on\n"
+"                     demand by the page fault handler listening on SOCKET\n"
 "    --merge-diff DIFF --into BASE\n"
 "                     put the pages of a Diff snapshot's memory file onto the\n"
 "                     memory file it follows (then load BASE with the Diff's\n"
@@ -172,7 +175,8 @@ struct args {
 	bool has_mem_limit;
 	uint64_t mem_limit;
 	const char *metadata;        /* --metadata */
-	const char *restore, *restore_mem; /* --restore, --restore-mem */
+	const char *restore, *restore_mem; /* --restore, --restore-mem or --restore-uffd */
+	bool restore_uffd;           /* --restore-uffd */
 	bool resume;                 /* --resume */
 	const char *merge_diff, *into; /* --merge-diff DIFF --into BASE */
 	bool has_mmds_limit;
@@ -225,7 +229,7 @@ enum {
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
 	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES, O_SMT,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
-	O_MEM_LIMIT, O_METADATA, O_NO_ACPI, O_RESTORE, O_RESTORE_MEM, O_RESUME, O_MERGE_DIFF,
+	O_MEM_LIMIT, O_METADATA, O_NO_ACPI, O_RESTORE, O_RESTORE_MEM, O_RESTORE_UFFD, O_RESUME, O_MERGE_DIFF,
 	O_INTO,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
 };
@@ -265,6 +269,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "metadata", required_argument, NULL, O_METADATA },
 		{ "restore", required_argument, NULL, O_RESTORE },
 		{ "restore-mem", required_argument, NULL, O_RESTORE_MEM },
+		{ "restore-uffd", required_argument, NULL, O_RESTORE_UFFD },
 		{ "resume", no_argument, NULL, O_RESUME },
 		{ "merge-diff", required_argument, NULL, O_MERGE_DIFF },
 		{ "into", required_argument, NULL, O_INTO },
@@ -408,7 +413,15 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			break;
 		case O_METADATA: a->metadata = path_arg("--metadata", optarg); break;
 		case O_RESTORE: a->restore = path_arg("--restore", optarg); break;
-		case O_RESTORE_MEM: a->restore_mem = path_arg("--restore-mem", optarg); break;
+		case O_RESTORE_MEM:
+		case O_RESTORE_UFFD:
+			if (a->restore_mem)
+				die(EMBER_EXIT_BAD_INPUT, "one memory backend: --restore-mem or "
+				    "--restore-uffd, once");
+			a->restore_uffd = c == O_RESTORE_UFFD;
+			a->restore_mem = path_arg(a->restore_uffd ? "--restore-uffd" :
+						  "--restore-mem", optarg);
+			break;
 		case O_RESUME: a->resume = true; break;
 		case O_MERGE_DIFF: a->merge_diff = path_arg("--merge-diff", optarg); break;
 		case O_INTO: a->into = path_arg("--into", optarg); break;
@@ -466,8 +479,9 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		    a->into ? "--into" : "--merge-diff", a->into ? "--merge-diff" : "--into");
 	if (!a->restore != !a->restore_mem || (a->resume && !a->restore))
 		die(EMBER_EXIT_BAD_INPUT, "%s needs %s (see ember --help)",
-		    a->restore ? "--restore" : a->restore_mem ? "--restore-mem" : "--resume",
-		    a->restore ? "--restore-mem" : "--restore");
+		    a->restore ? "--restore" : a->restore_uffd ? "--restore-uffd" :
+		    a->restore_mem ? "--restore-mem" : "--resume",
+		    a->restore ? "--restore-mem or --restore-uffd" : "--restore");
 	if (a->restore && (a->direct || a->config_file))
 		die(EMBER_EXIT_BAD_INPUT, "--restore cannot be combined with %s: the VM comes "
 		    "from the snapshot", a->direct ? a->direct_opt : "--config-file");
@@ -668,7 +682,7 @@ static void merge_diff(const char *diff, const char *base)
 /* --restore: start the snapshot's VM now, as PUT /snapshot/load would. */
 static void restore_snapshot(struct vmm *vmm, struct api *api, const struct args *a)
 {
-	struct config_snapshot_load p = { .resume = a->resume };
+	struct config_snapshot_load p = { .resume = a->resume, .uffd = a->restore_uffd };
 	char err[512];
 	int status;
 

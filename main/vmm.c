@@ -13,6 +13,7 @@
 #include "vmm/mptable.h"
 #include "vmm/seccomp.h"
 #include "vmm/term.h"
+#include "vmm/uffd.h"
 #include "vmm/vmstate.h"
 
 #include <errno.h>
@@ -428,30 +429,14 @@ static unsigned int sections(const struct vmm_snapshot *s, uint32_t tag,
 	return n;
 }
 
-int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snapshot *s,
-		const char *mem_path, bool resume, int *status, char *err, size_t errlen)
+/* The File backend: mem_path mapped private (pages on demand, writes copied). */
+static int map_mem_file(struct vmm *v, const struct vm_config *c, const char *mem_path,
+			int *status, char *err, size_t errlen)
 {
-	const struct snap_section *uart[1] = { NULL }, *kbd[1] = { NULL };
-	const struct snap_section *virt[VIRTIO_MMIO_MAX_DEVS + 1];
-	char cmdline[CMDLINE_MAX_SIZE * 2] = "";
 	char why[300];
 	struct stat st = { 0 };
 	int fd;
 
-	*status = EMBER_EXIT_BAD_INPUT;
-	if (v->booted)
-		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the VM is already running");
-	if (field_mem_mib(c->mem_mib, why, sizeof(why)) < 0 ||
-	    field_vcpus(c->vcpus < 0 ? 0 : (uint64_t)c->vcpus, c->smt, why, sizeof(why)) < 0)
-		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the snapshot's %s", why);
-	/* The whole file is checked before anything is made of it. */
-	if (vm_state_check(s->secs, s->n, c->vcpus, why, sizeof(why)) < 0)
-		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "%s", why);
-	if (sections(s, SNAP_TAG_SERIAL, uart, 1) != 1 || sections(s, SNAP_TAG_I8042, kbd, 1) != 1)
-		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
-			    "the snapshot lacks the serial port's or the i8042's state");
-	if (check_mem_limit(v, c, status, err, errlen) < 0)
-		return -1;
 	fd = open_host_file(mem_path, O_RDONLY, false, why, sizeof(why));
 	if (fd < 0)
 		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "memory file: %s", why);
@@ -467,6 +452,41 @@ int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snaps
 			    "%.200s: %s", mem_path, strerror(errno));
 	}
 	close(fd); /* the mapping keeps the file */
+	return 0;
+}
+
+int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snapshot *s,
+		const struct config_snapshot_load *p, int *status, char *err, size_t errlen)
+{
+	const char *mem_path = p->mem_path;
+	const struct snap_section *uart[1] = { NULL }, *kbd[1] = { NULL };
+	const struct snap_section *virt[VIRTIO_MMIO_MAX_DEVS + 1];
+	char cmdline[CMDLINE_MAX_SIZE * 2] = "";
+	char why[300];
+
+	*status = EMBER_EXIT_BAD_INPUT;
+	if (v->booted)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the VM is already running");
+	if (field_mem_mib(c->mem_mib, why, sizeof(why)) < 0 ||
+	    field_vcpus(c->vcpus < 0 ? 0 : (uint64_t)c->vcpus, c->smt, why, sizeof(why)) < 0)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the snapshot's %s", why);
+	/* The whole file is checked before anything is made of it. */
+	if (vm_state_check(s->secs, s->n, c->vcpus, why, sizeof(why)) < 0)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "%s", why);
+	if (sections(s, SNAP_TAG_SERIAL, uart, 1) != 1 || sections(s, SNAP_TAG_I8042, kbd, 1) != 1)
+		return fail(status, EMBER_EXIT_BAD_INPUT, err, errlen,
+			    "the snapshot lacks the serial port's or the i8042's state");
+	if (check_mem_limit(v, c, status, err, errlen) < 0)
+		return -1;
+	if (p->uffd) {
+		/* Anonymous memory, filled by the page fault handler (below) on first touch. */
+		if (gm_alloc(&v->vm.mem, c->mem_mib << 20, c->pages) < 0)
+			return fail(status, EMBER_EXIT_HOST_ERROR, err, errlen, "cannot allocate "
+				    "%llu MiB of guest memory: %s", (unsigned long long)c->mem_mib,
+				    strerror(errno));
+	} else if (map_mem_file(v, c, mem_path, status, err, errlen) < 0) {
+		return -1;
+	}
 	if (c->track_dirty && gm_track_dirty(&v->vm.mem) < 0) {
 		fail(status, EMBER_EXIT_HOST_ERROR, err, errlen, "out of memory");
 		goto fail_mem;
@@ -476,6 +496,12 @@ int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snaps
 	if (sections(s, SNAP_TAG_VIRTIO, virt, VIRTIO_MMIO_MAX_DEVS + 1) != (unsigned int)v->ndevs) {
 		fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "the snapshot's devices are not "
 		     "its configuration's");
+		goto fail_devs;
+	}
+	/* The last step that can fail: a handler gone from here on ends ember. */
+	if (p->uffd && uffd_backend_start(&v->vm.mem, c->pages == GM_PAGES_HUGETLB_2M ?
+					  2u << 20 : GM_PAGE_SIZE, mem_path, why, sizeof(why)) < 0) {
+		fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "%s", why);
 		goto fail_devs;
 	}
 
@@ -494,7 +520,7 @@ int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snaps
 	if (acpi_pm_init(&v->vm, why, sizeof(why)) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "%s", why);
 	vm_clock_paused(&v->vm);
-	start(v, !resume);
+	start(v, !p->resume);
 	return 0;
 
 fail_devs:
@@ -584,7 +610,7 @@ int vmm_snapshot_config(const struct vmm_snapshot *s, const struct config_snapsh
 	char why[400];
 
 	ember_config_init(cfg);
-	if (config_parse_file(cfg, s->config, s->config_len, why, sizeof(why)) < 0)
+	if (config_parse_snapshot_config(cfg, s->config, s->config_len, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "the snapshot's configuration: %s", why);
 	if (p && config_apply_overrides(cfg, p, err, errlen) < 0)
 		return -1;
@@ -605,7 +631,7 @@ int vmm_snapshot_load(struct vmm *v, const struct config_snapshot_load *p,
 	if (r == 0) {
 		c.boot_timer = v->boot_timer;
 		c.track_dirty = p->track_dirty;
-		r = vmm_restore(v, &c, &s, p->mem_path, p->resume, status, err, errlen);
+		r = vmm_restore(v, &c, &s, p, status, err, errlen);
 	}
 	vmm_snapshot_free(&s);
 	return r;

@@ -91,13 +91,14 @@ void vmm_snapshot_free(struct vmm_snapshot *s);
 int vmm_snapshot_config(const struct vmm_snapshot *s, const struct config_snapshot_load *p,
 			struct ember_config *cfg, struct vm_config *c, char *err, size_t errlen);
 /*
- * Start the VM of s, configured as c, with its memory from mem_path (mapped
- * private: pages read on demand, never written back): parked until resumed
- * unless resume. Bad input (a file that does not fit c) is refused before
+ * Start the VM of s, configured as c, with its memory from p's backend: the
+ * File mem_path mapped private (pages read on demand, never written back),
+ * or Uffd, anonymous memory filled by the page fault handler listening on
+ * mem_path (vmm/uffd.h); parked until resumed unless p->resume. Bad input (a file that does not fit c) is refused before
  * KVM is touched, as vmm_boot() does.
  */
 int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snapshot *s,
-		const char *mem_path, bool resume, int *status, char *err, size_t errlen);
+		const struct config_snapshot_load *p, int *status, char *err, size_t errlen);
 
 /*
  * PUT /snapshot/load and --restore: read and check p's snapshot, take its

@@ -137,6 +137,8 @@ static const struct allow allowlist[] = {
 	ANY(VMM, "pwrite64"),
 	ANY(VMM, "fsync"),
 	ARG(VMM, "tkill", "SIGUSR1", 1, 0xffffffffu, SIGUSR1), /* kick vCPUs: pause, stop */
+	/* The Uffd backend's SIGIO handler: has the page fault handler closed its socket? */
+	ANY(VMM, "poll"),
 	/* Shutdown: remove the API socket if it is still ours. */
 	ANY(VMM, "lstat"),
 	ANY(VMM, "unlink"),

@@ -19,8 +19,12 @@ $(API_TEST_OUT)/apiguest.o: tests/api/apiguest.c | $(BUILD)/.deps-build
 $(API_TEST_OUT)/apiguest.elf: $(API_TEST_OUT)/apiguest.o $(GUEST_LIB_OBJS) $(GUEST_SRC)/guest.ld
 	$(HOSTCC) $(GUEST_LDFLAGS) $(GUEST_LIB_OBJS) $< -o $@
 
+# The example page fault handler of the Uffd backend (static, musl, cJSON).
+$(BUILD)/uffd-handler: tests/api/uffd-handler.c $(CJSON_LIB) | $(CJSON_HDR) $(BUILD)/include/.stamp
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(CJSON_LIB) -o $@
+
 # The unit test of the JSON bodies links the code under test.
-test-api: $(BUILD)/ember $(API_TEST_OUT)/apiguest.elf $(KVM_PROBE_GUEST) \
+test-api: $(BUILD)/ember $(BUILD)/ember-jailer $(BUILD)/uffd-handler $(API_TEST_OUT)/apiguest.elf $(KVM_PROBE_GUEST) \
 		$(GUEST_OUT)/blkflood.elf $(GUEST_OUT)/netflood.elf
 	$(call need_pkgs,python3 iproute2)
 	$(ON_KVM) tests/api/run.sh $(BUILD)

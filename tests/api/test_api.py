@@ -34,6 +34,8 @@ BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 ONLY = set(sys.argv[2:])
 EMBER = os.path.abspath(os.environ.get("EMBER", os.path.join(BUILD, "ember")))
 GUEST = os.path.abspath(os.path.join(BUILD, "tests", "api", "apiguest.elf"))
+UFFD_HANDLER = os.path.abspath(os.path.join(BUILD, "uffd-handler"))
+JAILER = os.path.abspath(os.path.join(BUILD, "ember-jailer"))
 BLKFLOOD = os.path.abspath(os.path.join(BUILD, "tests", "guests", "blkflood.elf"))
 NETFLOOD = os.path.abspath(os.path.join(BUILD, "tests", "guests", "netflood.elf"))
 NOT_AFTER = "The requested operation is not supported after starting the microVM."
@@ -1146,6 +1148,178 @@ def snapshot_clones(tmp):
             c.stop()
 
 
+class UffdHandler:
+    """tests/api/uffd-handler.c serving mem on a socket of its own."""
+
+    def __init__(self, tmp, mem, name, die_after=None):
+        self.sock = os.path.join(tmp, name + ".uffd")
+        self.out_path = os.path.join(tmp, name + ".handler")
+        argv = [UFFD_HANDLER, self.sock, mem]
+        if die_after:
+            argv += ["--die-after", str(die_after)]
+        with open(self.out_path, "wb") as out:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
+                 "the page fault handler's socket")
+
+    def finish(self):
+        """(exit status, pages served, pages in all) once the VMM is gone."""
+        try:
+            rc = self.proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise Fail("the page fault handler outlived its VMM")
+        text = open(self.out_path).read()
+        m = re.search(r"served (\d+) pages of (\d+)", text)
+        return rc, (int(m.group(1)) if m else None), (int(m.group(2)) if m else None), text
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def snapshot_128(tmp, name, extra):
+    """A 128 MiB apiguest (boot_args extra) snapshotted after 3 ticks: the
+    state's and memory's paths and the console."""
+    e = Ember(tmp, name=name)
+    state, mem = os.path.join(tmp, name + ".state"), os.path.join(tmp, name + ".mem")
+    try:
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST,
+                                      "boot_args": guest_args(tick=100, extra=extra)}), 204)
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
+        wait_for(lambda: "APIGUEST tick 3" in e.stdout(), "guest ticks")
+        expect(e.patch("/vm", {"state": "Paused"}), 204)
+        time.sleep(0.2)
+        expect(e.put("/snapshot/create", {"snapshot_path": state, "mem_file_path": mem}), 204)
+        return state, mem, e.stdout()
+    finally:
+        e.stop()
+
+
+@case
+def snapshot_uffd(tmp):
+    """The Uffd backend, with our example handler: the guest goes on with
+    every page it wrote; the handler serves only the pages touched (at most
+    10% more than the guest's own working set plus the 8 MiB it writes); a
+    handler that dies ends ember with a one-line error before the guest can
+    read a page it never got."""
+    # A guest that writes a page a tick and checks those of the ticks before (dirty=1).
+    state, mem, before = snapshot_128(tmp, "checker", " dirty=1")
+    last = ticks(before)[-1]
+    h = UffdHandler(tmp, mem, "h-api")
+    e = Ember(tmp, name="uffd-api")
+    try:
+        expect(e.put("/snapshot/load", {"snapshot_path": state, "resume_vm": True,
+                                        "mem_backend": {"backend_type": "Uffd",
+                                                        "backend_path": h.sock}}), 204)
+        wait_for(lambda: ticks(e.stdout()) and ticks(e.stdout())[-1] >= last + 8,
+                 "the restored guest to tick 8 times")
+        check("bad page" not in e.stdout(), "a page came wrong: %r" % e.stdout()[-200:])
+        check_continues(e, before)
+        rc, base, total, text = h.finish()
+        check(rc == 0 and base, "handler: exit %d, %r" % (rc, text[-300:]))
+        print("  pages served to the checking guest: %d of %d" % (base, total))
+        check(base < total // 50, "the handler served %d pages of %d" % (base, total))
+    finally:
+        e.stop()
+        h.stop()
+    # A guest that writes all 8 MiB (2048 pages) at 16 MiB after the restore:
+    # loaded by the command line.
+    state2, mem2, before2 = snapshot_128(tmp, "toucher", " touch=512")
+    last2 = ticks(before2)[-1]
+    h = UffdHandler(tmp, mem2, "h-cli")
+    e = Ember(tmp, ["--restore", state2, "--restore-uffd", h.sock, "--resume"], name="uffd-cli")
+    try:
+        wait_for(lambda: ticks(e.stdout()) and ticks(e.stdout())[-1] >= last2 + 5,
+                 "the restored guest to write its 8 MiB")
+        check_continues(e, before2)
+        rc, served, total, text = h.finish()
+        check(rc == 0 and served, "handler: exit %d, %r" % (rc, text[-300:]))
+        print("  pages served to the writing guest: %d (at most 1.1 x (2048 + %d))" %
+              (served, base))
+        check(2048 <= served <= 1.1 * (2048 + base),
+              "the handler served %d pages for 2048 written and %d of working set" %
+              (served, base))
+    finally:
+        e.stop()
+        h.stop()
+    # Jailed (uid 1000, no capabilities): the userfaultfd comes from the jail's
+    # dev/userfaultfd; the handler, outside, listens on a socket inside the jail.
+    if os.geteuid() == 0 and os.path.exists("/dev/userfaultfd"):
+        jid = "uffd-%d" % os.getpid()
+        root = os.path.join(tmp, "ember", jid, "root")
+        os.makedirs(root)
+        shutil.copyfile(state, os.path.join(root, "c.state"))
+        os.chown(os.path.join(root, "c.state"), 1000, 1000)
+        h = UffdHandler(tmp, mem, "h-jail")
+        os.rename(h.sock, os.path.join(root, "h.sock"))
+        os.chown(os.path.join(root, "h.sock"), 1000, 1000)
+        try:
+            outp = os.path.join(tmp, "jailed.out")
+            with open(outp, "wb") as o:
+                j = subprocess.Popen([JAILER, "--id", jid, "--exec-file", EMBER, "--uid", "1000",
+                                      "--gid", "1000", "--chroot-base-dir", tmp, "--",
+                                      "--no-api", "--restore", "/c.state", "--restore-uffd",
+                                      "/h.sock", "--resume"], stdin=subprocess.DEVNULL,
+                                     stdout=o, stderr=subprocess.STDOUT)
+            try:
+                out = lambda: open(outp, errors="replace").read()
+                wait_for(lambda: ticks(out())[-1:] > [last + 3] or j.poll() is not None,
+                         "the jailed guest to tick")
+                check(ticks(out())[-1:] > [last + 3] and "bad page" not in out(),
+                      "the jailed ember: %r" % out()[-400:])
+            finally:
+                if j.poll() is None:
+                    j.terminate()
+                j.wait()
+            rc, served, _, text = h.finish()
+            check(rc == 0 and served, "the jailed ember's handler: %d %r" % (rc, text))
+        finally:
+            h.stop()
+    else:
+        print("  not root or no /dev/userfaultfd here: no jailed load")
+    # A handler that dies after 20 pages: ember stops, the guest never reads a page it lacks.
+    h = UffdHandler(tmp, mem, "h-dies", die_after=20)
+    e = Ember(tmp, ["--no-api", "--restore", state, "--restore-uffd", h.sock, "--resume"],
+              api=False, name="uffd-dies")
+    try:
+        try:
+            rc = e.proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise Fail("ember still runs after its page fault handler died")
+        err = e.stderr()
+        check(rc == 1, "exit status %d after the handler died: %r" % (rc, err[-300:]))
+        line = err.rstrip("\n").split("\n")[-1]
+        check(line.startswith("ember: the page fault handler") and
+              "closed its connection" in line, "ember's error: %r" % err[-400:])
+        check("bad page" not in e.stdout(), "the guest read a page it never got: %r" %
+              e.stdout()[-300:])
+        check(h.proc.wait(timeout=TIMEOUT) == 3, "the handler did not die as told")
+    finally:
+        e.stop()
+        h.stop()
+    # No handler on the socket: refused in one line, the process usable.
+    e = Ember(tmp, name="uffd-none")
+    try:
+        expect(e.put("/snapshot/load", {"snapshot_path": state,
+                                        "mem_backend": {"backend_type": "Uffd",
+                                                        "backend_path": h.sock}}), 400,
+               "cannot connect to the page fault handler")
+        check(e.get("/").json["state"] == "Not started", "state after a refused load")
+        expect(e.put("/snapshot/load", {"snapshot_path": state, "resume_vm": True,
+                                        "mem_backend": {"backend_type": "File",
+                                                        "backend_path": mem}}), 204)
+    finally:
+        e.stop()
+    one_line_exit2([EMBER, "--restore", state, "--restore-uffd", h.sock], "page fault handler",
+                   tmp)
+    one_line_exit2([EMBER, "--restore", state, "--restore-uffd", h.sock, "--restore-mem", mem],
+                   "one memory backend", tmp)
+
+
 @case
 def snapshot_refusals(tmp):
     snap, mem, _ = snapshot_of_ticking_guest(tmp)
@@ -1188,9 +1362,11 @@ def snapshot_refusals(tmp):
                                                        "backend_path": mem}}
         expect(e.put("/snapshot/load", dict(body, mem_file_path=mem)), 400, "exclusively")
         expect(e.put("/snapshot/load", {"snapshot_path": snap}), 400, "mem_backend")
+        # Uffd, with a memory file where the handler's socket should be.
         expect(e.put("/snapshot/load", dict(body, mem_backend={"backend_type": "Uffd",
                                                                "backend_path": mem})),
-               400, "Uffd")
+               400, "cannot connect to the page fault handler")
+        check(e.get("/").json["state"] == "Not started", "state after a refused Uffd load")
         expect(e.put("/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem}), 400,
                NOT_BEFORE)
         expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 32}), 204)

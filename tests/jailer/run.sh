@@ -312,6 +312,9 @@ else
 	[ "$(stat -c '%F %t:%T %u:%g %a' "$J/dev/kvm")" = "character special file a:e8 $UID_J:$GID_J 600" ] || why="$why dev/kvm: $(stat -c '%F %t:%T %u:%g %a' "$J/dev/kvm");"
 	[ "$(stat -c '%t:%T' "$J/dev/net/tun")" = "$(stat -c '%t:%T' /dev/net/tun)" ] || why="$why dev/net/tun numbers;"
 	[ "$(stat -c '%t:%T' "$J/dev/urandom")" = "$(stat -c '%t:%T' /dev/urandom)" ] || why="$why dev/urandom numbers;"
+	if [ -c /dev/userfaultfd ]; then
+		[ "$(stat -c '%F %t:%T %u:%g %a' "$J/dev/userfaultfd")" = "character special file $(stat -c '%t:%T' /dev/userfaultfd) $UID_J:$GID_J 600" ] || why="$why dev/userfaultfd: $(stat -c '%F %t:%T %u:%g %a' "$J/dev/userfaultfd" 2>&1);"
+	fi
 	cmp -s "$J/probe" "$PROBE" || why="$why the jail's probe differs from $PROBE;"
 fi
 exec 8>&-
@@ -319,10 +322,13 @@ wait_exit "$pid"
 if [ -z "$why" ]; then
 	[ "$rc" = 0 ] || why="exit status $rc, want 0"
 fi
+# dev/userfaultfd (the Uffd snapshot backend) where the host has one.
+JAIL_DEVS=kvm,net,urandom
+[ ! -c /dev/userfaultfd ] || JAIL_DEVS=$JAIL_DEVS,userfaultfd
 if [ -z "$why" ]; then
 	wants fds=0,1,2 "uid=$UID_J,$UID_J,$UID_J" "gid=$GID_J,$GID_J,$GID_J" groups=0 \
 		capeff=0 capprm=0 capinh=0 capbnd=0 capamb=0 nnp=1 root=dev,probe,run \
-		dev=kvm,net,urandom devnet=tun kvm_open=ok tun_open=ok urandom_open=ok \
+		"dev=$JAIL_DEVS" devnet=tun kvm_open=ok tun_open=ok urandom_open=ok \
 		passwd=ENOENT escape=ENOENT proc=ENOENT mknod=EPERM mount=EPERM chroot=EPERM \
 		setuid0=EPERM ambient_raise=EPERM unshare_user=EPERM rlimit_nofile=64,64 \
 		rlimit_fsize=4096,4096 fsize_write=EFBIG env=0 "jailer_id=$ID" jailer_times=ok \

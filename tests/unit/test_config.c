@@ -690,6 +690,12 @@ static void test_misc_bodies(void)
 	teardown();
 }
 
+static int tap_busy(const char *tap, char *e, size_t elen)
+{
+	snprintf(e, elen, "%s is busy", tap);
+	return -1;
+}
+
 static int file(const char *text)
 {
 	err[0] = '\0';
@@ -728,6 +734,28 @@ static void test_config_file(void)
 	/* the untouched config stays the default after failures */
 	CHECK_EQ(C.vm.vcpus, 1);
 	CHECK_STREQ(C.vm.kernel, "");
+
+	/*
+	 * A snapshot's configuration: its kernel may be gone and its TAP busy
+	 * (another clone's): neither is checked, a config file gets both.
+	 */
+	{
+		const char *snap = "{\"boot-source\": {\"kernel_image_path\": \"/nonexistent/vmlinux\"}, "
+				   "\"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\", "
+				   "\"host_dev_name\": \"tap0\"}]}";
+
+		config_tap_check = tap_busy;
+		CHECK_FAIL(file(snap), err, "The kernel file cannot be opened");
+		CHECK_FAIL(file(fmt("{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"drives\": [], "
+				    "\"network-interfaces\": [{\"iface_id\": \"eth0\", "
+				    "\"host_dev_name\": \"tap0\"}]}", kernel)), err, "busy");
+		CHECK_OK(config_parse_snapshot_config(&C, snap, strlen(snap), err, sizeof(err)), err);
+		CHECK_STREQ(C.vm.kernel, "/nonexistent/vmlinux");
+		CHECK_STREQ(C.vm.nets[0].tap, "tap0");
+		config_tap_check = NULL;
+		CHECK_FAIL(file(snap), err, "The kernel file cannot be opened");
+		ember_config_init(&C);
+	}
 
 	/* Firecracker's getting-started example, with ember's files */
 	CHECK_OK(file(fmt(
