@@ -10,6 +10,8 @@
 #                    right before EMBER-GUEST-READY on the console
 #   bench.mode=boot  then `reboot -f` at once (the boot figures)
 #   bench.mode=idle  then stay idle until the VMM is killed (density)
+#   bench.mode=tick  then print "BENCH-TICK N" every 20 ms until the VMM is
+#                    killed (snapshots: the first tick after a restore)
 #   bench.mode=blk   write, read and randomly read /dev/vda (iobench)
 #   bench.mode=net   eth0 169.254.100.2/16, send bench.mib MiB over TCP to
 #                    169.254.100.1:5001 (the test host's iobench tcprecv),
@@ -60,6 +62,14 @@ boot) ;;
 idle)
 	# Idle until the VMM is killed; never reboot (density).
 	while :; do sleep 3600; done
+	;;
+tick)
+	i=0
+	while :; do
+		echo "BENCH-TICK $i"
+		i=$((i + 1))
+		sleep 0.02
+	done
 	;;
 blk)
 	if [ -b /dev/vda ]; then

@@ -21,6 +21,7 @@
 #   BENCH-EXITS LABEL REASON=COUNT...      (kvm:kvm_exit until READY, traced run)
 #   BENCH-MEM LABEL RUN WHEN RSS_KB GUEST_RSS_KB GUEST_SIZE_KB THREADS FDS
 #   BENCH-OUT LABEL TEXT                   (the tail of a failed run's output)
+#   BENCH-SNAP VMM NAME median M ...       (snapbench --linux / --qemu)
 #   BENCH-INFO TEXT, BENCH-ERROR TEXT
 # Every VMM run is bounded by vmmtime -t; the payload always exits 0 once it
 # has started, so that every figure it got is reported.
@@ -36,7 +37,7 @@
 # every other round.
 
 RUNS=8 IO_ROUNDS=4 BLK_MIB=256 RAND_SECS=5 NET_MIB=128 TMO=90 DO_IO=1
-PARTS="boot density mem blk net exits"
+PARTS="boot density mem blk net exits snap" SNAP_RUNS=10
 MEM_RUNS=3 MEM_MIB=64 MEM_SECS=3 EXIT_RUNS=3
 DENS_ROUNDS=2 DENS_SECS=10 DENS_PAR=4 DENS_CAP=64 DENS_MIN_MIB=256
 # shellcheck disable=SC1091
@@ -584,6 +585,22 @@ if part density; then
 		i=$((i + 1))
 	done
 	info "density runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
+fi
+
+# --- snapshots: save, restore, 4 clones (ember and QEMU) -----------------
+# snapbench (bench/snapbench.c) with the guest ticking every 20 ms, 128 MiB,
+# 1 vCPU: ember's Full snapshot and loads against QEMU's migration to a
+# file and -incoming from it.
+if part snap; then
+	scmd="rdinit=/bench/init bench.mode=tick quiet"
+	./snapbench --linux "$SNAP_RUNS" ./ember ./vmlinux ./bench-initrd.cpio.gz 128 /tmp \
+		"console=ttyS0 reboot=k panic=1 $scmd" 2>&1 | sed 's/^/BENCH-SNAP ember /'
+	if [ "$qemu_ok" = 1 ]; then
+		./snapbench --qemu "$SNAP_RUNS" /tmp -- $QEMU -kernel ./vmlinux \
+			-initrd ./bench-initrd.cpio.gz -append "$QCMD $scmd" 2>&1 |
+			sed 's/^/BENCH-SNAP qemu /'
+	fi
+	info "snap runs done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 fi
 
 # --- VM exits: the test host's KVM counters and exit reasons -------------

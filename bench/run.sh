@@ -41,7 +41,7 @@
 # BENCH_STALL (a test host silent that long is stopped, 300 s),
 # BENCH_NESTED_TRIES (test hosts in all for the unfinished parts, 2),
 # BENCH_RESULTS (bench/results.md), BENCH_PLOT (bench/results.png),
-# BENCH_ONLY (the parts to run, among "host boot density mem blk net exits";
+# BENCH_ONLY (the parts to run, among "host boot density mem blk net exits snap";
 # default all: e.g. BENCH_ONLY=density for the density figures alone),
 # BENCH_EMBER_B (a second ember binary whose mem, blk and net runs alternate
 # with the others in the same test host boot, as "ember-b": an A/B
@@ -77,11 +77,11 @@ stall_secs=${BENCH_STALL:-300}
 nested_tries=${BENCH_NESTED_TRIES:-2}
 results=${BENCH_RESULTS:-$here/results.md}
 plot=${BENCH_PLOT:-$here/results.png}
-only=" ${BENCH_ONLY:-host boot density mem blk net exits} "
+only=" ${BENCH_ONLY:-host boot density mem blk net exits snap} "
 ember_b=${BENCH_EMBER_B:-}
 fc_bin=${FIRECRACKER:-}
 qemu_runs=${BENCH_QEMU:-1}
-all_parts="host boot density mem blk net exits"
+all_parts="host boot density mem blk net exits snap"
 
 die() { echo "bench: $*" >&2; exit 1; }
 
@@ -438,6 +438,7 @@ if [[ "$phases" == *" nested "* ]]; then
 		files=("$build/ember:ember" "$build/guest/vmlinux:vmlinux"
 			"$build/guest/initrd.cpio.gz:initrd.cpio.gz" "$nd/bench-initrd.cpio.gz:bench-initrd.cpio.gz"
 			"$out/vmmtime:vmmtime" "$out/density:density" "$out/iobench:iobench" "$tun:tun.ko"
+			"$out/snapbench:snapbench"
 			"$qbin:qemu-system-x86_64" "$TH_VMLINUZ:stock-vmlinuz")
 		[ -z "$ember_b" ] || files+=("$ember_b:ember-b")
 		while read -r lib; do
@@ -621,6 +622,29 @@ if [[ "$phases" == *" nested "* ]]; then
 				k, w[k], st[k], f[k], nc[k], stop[k], ma[k]) }' "$ct")
 		[ -z "$ds" ] || notes+=("density details — ${ds%; }")
 	fi
+	if has_part snap; then
+		# sv VMM NAME: "MEDIAN P10 P90 N" of a snapbench line (BENCH-SNAP VMM NAME median M p10 A p90 B p99 C n N).
+		sv() { awk -v v="$1" -v k="$2" '$1 == "BENCH-SNAP" && $2 == v && $3 == k { print $5, $7, $9, $13 }' "$ct" | tail -n 1; }
+		# srow NAME FIGURE SCALE DIGITS PLOT-LABEL: ember vs QEMU, ratio of the medians.
+		srow() {
+			local e q r ce cq
+			e=$(sv ember "$1") q=$(sv qemu "$1")
+			ce=$(awk -v s="$e" -v k="$3" -v d="$4" 'BEGIN { split(s, v, " "); if (v[4] == "") { print "n/a"; exit }
+				f = "%." d "f"; if (v[4] > 1) printf(f " [" f "–" f "]\n", v[1] / k, v[2] / k, v[3] / k); else printf(f "\n", v[1] / k) }')
+			cq=$(awk -v s="$q" -v k="$3" -v d="$4" 'BEGIN { split(s, v, " "); if (v[4] == "") { print "n/a"; exit }
+				f = "%." d "f"; if (v[4] > 1) printf(f " [" f "–" f "]\n", v[1] / k, v[2] / k, v[3] / k); else printf(f "\n", v[1] / k) }')
+			r=$(ratio "$(cut -d' ' -f1 <<<"$e")" "$(cut -d' ' -f1 <<<"$q")")
+			row 9 "$2" "$ce" "$cq" "$r" "$(cut -d' ' -f4 <<<"$e") / $(cut -d' ' -f4 <<<"$q")"
+			[ -z "$5" ] || plot_add 9 "$5" "$r" "" "" lower
+		}
+		srow restore-us "restore, 128 MiB, 1 vCPU: VMM start → guest running again (ms; ember: \`PUT /snapshot/load\` with resume_vm answered; QEMU: QMP's RESUME after \`-incoming\` completed and \`cont\`, the stream of a stopped VM restoring it stopped; target ≤ 0.2 × QEMU)" 1000 1 "snapshot restore"
+		srow restore-to-guest-us "… → the guest's first tick after it (ms; it ticks every 20 ms)" 1000 1 ""
+		srow create-us "save, 128 MiB: ember \`PUT /snapshot/create\` Full / QEMU \`stop\` + \`migrate\` to a file until completed (ms, one run)" 1000 1 "snapshot save"
+		srow clones-us "4 clones of one snapshot started at once → all 4 ticking (ms; ember: \`--restore --resume\` each, sharing the memory file; QEMU: \`-incoming\` and \`cont\` each)" 1000 0 "4 clones ready"
+		srow clone-guest-kib "memory per idle clone, private dirty guest RAM (MiB; ember: the pages it wrote since the load; QEMU: all it loaded)" 1024 1 "clone guest memory"
+		srow clone-vmm-kib "memory per idle clone, the VMM's own private dirty memory: heap, stacks, data (MiB; target for ember < 1)" 1024 2 "clone VMM memory"
+		while read -r l; do notes+=("snapbench: $l"); done < <(awk '$1 == "BENCH-SNAP" && $4 != "median" { $1 = ""; print substr($0, 2) }' "$ct" | head -n 5)
+	fi
 	if has_part mem; then
 		# mkv LABEL WHEN EXPR: "RUN VALUE" per reading, over the BENCH-MEM
 		# fields $5 RSS_KB, $6 GUEST_RSS_KB, $7 GUEST_SIZE_KB, $8 THREADS, $9 FDS.
@@ -718,7 +742,8 @@ groups=("1. start-up ($kvm; no QEMU here, against a bare KVM VMM)"
 	"5. density (nested test host)"
 	"6. I/O (nested test host)"
 	"7. exit cost ($kvm, against the raw KVM_RUN loop)"
-	"8. against Firecracker (FIRECRACKER=; the reference column is Firecracker, the ratio ember/Firecracker; same runs as above)")
+	"8. against Firecracker (FIRECRACKER=; the reference column is Firecracker, the ratio ember/Firecracker; same runs as above)"
+	"9. snapshots (nested test host, ember vs QEMU: a Full snapshot and its loads against \`migrate\` to a file and \`-incoming\`)")
 {
 	echo "# ember benchmarks"
 	echo
@@ -739,7 +764,7 @@ groups=("1. start-up ($kvm; no QEMU here, against a bare KVM VMM)"
 	echo
 	echo "| figure | ember | QEMU (or reference) | ember/QEMU | N |"
 	echo "|---|---|---|---|---|"
-	for g in 1 2 3 4 5 6 7 8; do
+	for g in 1 2 3 4 5 6 7 8 9; do
 		[ -n "${rows[$g]:-}" ] || continue
 		echo "| **${groups[$((g - 1))]}** | | | | |"
 		printf '%s' "${rows[$g]}"

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * snapbench: ember's snapshot figures on whatever KVM it runs on.
+ * snapbench: snapshot figures, ember's alone or beside QEMU's.
  *
  *   snapbench RUNS EMBER GUEST MEM_MIB DIR
+ *   snapbench --linux RUNS EMBER KERNEL INITRD MEM_MIB DIR CMDLINE
+ *   snapbench --qemu RUNS DIR -- QEMU-ARGV...
  *
+ * The first form, a test guest on whatever KVM it runs on:
  * 1. Once: EMBER --api-sock boots GUEST (tests/api/apiguest.elf, ticking on
  *    its console) with MEM_MIB MiB and track_dirty_pages; once it ticks:
  *    PATCH /vm Paused, PUT /snapshot/create Full (timed), Resumed, a few
@@ -15,14 +18,34 @@
  *    the VMM spent, not the guest) from before the request to after it.
  * Prints "create-full-us", "create-diff-us" (one figure, N 1), "load-us",
  * "load-to-guest-us", "load-vmm-cpu-us" lines as apibench does (median p10
- * p90 p99 n). Figures only: nothing is asserted. Exits 1 with a line when a
- * step fails.
+ * p90 p99 n).
+ *
+ * --linux and --qemu: the same Linux guest (bench/guest-init.sh's
+ * bench.mode=tick: "BENCH-TICK N" every 20 ms) in ember (API: boot-source
+ * KERNEL, INITRD, CMDLINE, 1 vCPU, MEM_MIB MiB) and in QEMU (QEMU-ARGV
+ * boots it; snapbench adds -qmp and, to restore, -incoming). Once it ticks:
+ * paused and saved (ember: PATCH /vm Paused, PUT /snapshot/create Full;
+ * QEMU: stop, migrate to "exec:cat > DIR/..." until completed), timed:
+ * "create-us". Then RUNS restores, each timed from the VMM's start to the
+ * guest running again ("restore-us": ember: PUT /snapshot/load with
+ * resume_vm answered, sent as soon as the API socket accepts; QEMU: the QMP
+ * event RESUME after -incoming "exec:cat FILE" completed and cont, as the
+ * stream of a stopped VM restores it stopped) and to its first tick after
+ * it ("restore-to-guest-us"). Last, 4 clones started at once (ember:
+ * --restore --resume each; QEMU: -incoming each) until all 4 tick:
+ * "clones-us", and after 1 s idle their memory (/proc/PID/smaps):
+ * "clone-guest-kib", the private dirty memory of guest RAM (what the clone
+ * wrote, or for QEMU what it loaded), and "clone-vmm-kib", that of all
+ * else (the VMM itself: heap, stacks, data).
+ *
+ * Figures only: nothing is asserted. Exits 1 with a line when a step fails.
  */
 #define _GNU_SOURCE /* pipe2 */
 #define TOOL_NAME "snapbench"
 #include "tool.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -67,10 +90,10 @@ static int drain(struct vmm *v, int ms)
 	return 1;
 }
 
-/* Wait (up to 10 s) until the console shows text after offset from. */
+/* Wait (up to 30 s) until the console shows text after offset from. */
 static void wait_for(struct vmm *v, const char *text, size_t from)
 {
-	int64_t end = now_us() + 10000000;
+	int64_t end = now_us() + 30000000;
 
 	while (now_us() < end) {
 		if (v->len > from && strstr(v->buf + from, text))
@@ -83,13 +106,13 @@ static void wait_for(struct vmm *v, const char *text, size_t from)
 	exit(1);
 }
 
-static void spawn(struct vmm *v, const char *ember)
+/* Start argv with its standard output on a pipe (v->out). */
+static void spawn_argv(struct vmm *v, char *const argv[])
 {
 	int p[2];
-	int64_t end = now_us() + 5000000;
 
 	memset(v, 0, sizeof(*v));
-	unlink(sock);
+	v->api = -1;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		die("pipe failed");
 	v->pid = fork();
@@ -99,30 +122,45 @@ static void spawn(struct vmm *v, const char *ember)
 		dup2(devnull, 0);
 		dup2(p[1], 1);
 		dup2(devnull, 2);
-		execl(ember, ember, "--api-sock", sock, (char *)NULL);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(p[1]);
 	v->out = p[0];
+}
+
+/* A connection to the Unix socket path, tried for up to 10 s. */
+static int connect_to(const char *path)
+{
+	int64_t end = now_us() + 10000000;
+
 	for (;;) {
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-		snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-			v->api = fd;
-			return;
-		}
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return fd;
 		if (fd >= 0)
 			close(fd);
 		if (now_us() > end)
-			die("ember never accepted on its API socket");
+			die("the VMM never accepted on its socket");
 	}
+}
+
+static void spawn(struct vmm *v, const char *ember)
+{
+	char *argv[] = { (char *)ember, "--api-sock", sock, NULL };
+
+	unlink(sock);
+	spawn_argv(v, argv);
+	v->api = connect_to(sock);
 }
 
 static void stop(struct vmm *v)
 {
-	close(v->api);
+	if (v->api >= 0)
+		close(v->api);
 	kill(v->pid, SIGKILL);
 	waitpid(v->pid, NULL, 0);
 	close(v->out);
@@ -188,6 +226,308 @@ static void create(struct vmm *v, const char *type, const char *state, const cha
 	report_stats(name, &us, 1);
 }
 
+/* --- --linux and --qemu ------------------------------------------------------------ */
+
+#define CLONES 4
+
+/*
+ * From /proc/PID/smaps: the private dirty KiB of guest RAM (the smallest
+ * mapping of at least mib MiB: QEMU's TCG buffer, if any, is larger) and
+ * of every other mapping (clean pages are the page cache's, shared).
+ */
+static void clone_memory(int pid, long mib, double *guest, double *vmm)
+{
+	char path[64], line[512];
+	long size = 0, best = 0, dirty = 0;
+	double all = 0, best_dirty = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		die("cannot read a clone's smaps");
+	/* A mapping's lines end with VmFlags: its figures are summed there. */
+	while (fgets(line, sizeof(line), f)) {
+		long v;
+
+		if (sscanf(line, "Size: %ld kB", &v) == 1)
+			size = v;
+		else if (sscanf(line, "Private_Dirty: %ld kB", &v) == 1)
+			dirty = v;
+		else if (!strncmp(line, "VmFlags:", 8)) {
+			all += dirty;
+			if (size >= mib * 1024 && (!best || size < best)) {
+				best = size;
+				best_dirty = dirty;
+			}
+			size = dirty = 0;
+		}
+	}
+	fclose(f);
+	*guest = best_dirty;
+	*vmm = all - best_dirty;
+}
+
+/* A QMP command's answer (events before it are kept in v->buf's stead: see qmp_event). */
+static char qmp_events[1 << 14];
+
+static void qmp_read_line(int fd, char *line, size_t len, int64_t end)
+{
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char c;
+
+		if (poll(&p, 1, (int)((end - now_us()) / 1000)) <= 0 || read(fd, &c, 1) != 1)
+			die("QMP: no answer");
+		if (c == '\n')
+			break;
+		line[n++] = c;
+	}
+	line[n] = '\0';
+}
+
+static void qmp(int fd, const char *cmd, char *answer, size_t len)
+{
+	int64_t end = now_us() + 30000000;
+
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+		die("QMP: cannot send");
+	for (;;) {
+		qmp_read_line(fd, answer, len, end);
+		if (strstr(answer, "\"event\"")) {
+			size_t k = strlen(qmp_events);
+
+			snprintf(qmp_events + k, sizeof(qmp_events) - k, "%.200s\n", answer);
+			continue;
+		}
+		if (strstr(answer, "\"error\"")) {
+			fprintf(stderr, "snapbench: QMP %s: %s\n", cmd, answer);
+			exit(1);
+		}
+		if (strstr(answer, "\"return\""))
+			return;
+	}
+}
+
+/* Wait (30 s) for the QMP event name (or find it among those seen). */
+static void qmp_event(int fd, const char *name)
+{
+	char line[4096], want[64];
+	int64_t end = now_us() + 30000000;
+
+	snprintf(want, sizeof(want), "\"event\": \"%s\"", name);
+	while (!strstr(qmp_events, want)) {
+		qmp_read_line(fd, line, sizeof(line), end);
+		if (strstr(line, want))
+			break;
+	}
+	qmp_events[0] = '\0';
+}
+
+static int qmp_open(const char *path)
+{
+	char line[4096];
+	int fd = connect_to(path);
+
+	qmp_events[0] = '\0';
+	qmp_read_line(fd, line, sizeof(line), now_us() + 30000000); /* the greeting */
+	qmp(fd, "{\"execute\": \"qmp_capabilities\"}\n", line, sizeof(line));
+	return fd;
+}
+
+/* Poll query-migrate until completed (dies if it failed). */
+static void qmp_migrated(int q)
+{
+	char ans[4096];
+
+	for (;;) {
+		qmp(q, "{\"execute\": \"query-migrate\"}\n", ans, sizeof(ans));
+		if (strstr(ans, "\"completed\""))
+			return;
+		if (strstr(ans, "\"failed\"") || strstr(ans, "\"cancelled\"")) {
+			fprintf(stderr, "snapbench: QEMU's migration: %s\n", ans);
+			exit(1);
+		}
+		usleep(1000);
+	}
+}
+
+/*
+ * A QEMU restored from a paused VM's stream stays paused (the stream
+ * carries the run state): once the stream is in, cont, and its RESUME.
+ */
+static void qmp_resume(int q)
+{
+	char ans[4096];
+
+	qmp_migrated(q);
+	qmp(q, "{\"execute\": \"cont\"}\n", ans, sizeof(ans));
+	qmp_event(q, "RESUME");
+}
+
+struct linux_vm {
+	bool qemu;
+	char *const *argv;       /* qemu: its command line, without -qmp, -incoming */
+	int argc;
+	const char *ember, *kernel, *initrd, *cmdline;
+	long mib;
+	char state[512], mem[512], qsock[128];
+};
+
+/* argv of QEMU with extra words after it (NULL-ended). */
+static char **qemu_argv(const struct linux_vm *l, char *const extra[])
+{
+	int n = 0;
+	char **a;
+
+	while (extra[n])
+		n++;
+	a = calloc((size_t)(l->argc + n + 1), sizeof(*a));
+	if (!a)
+		die("out of memory");
+	memcpy(a, l->argv, (size_t)l->argc * sizeof(*a));
+	memcpy(a + l->argc, extra, (size_t)n * sizeof(*a));
+	return a;
+}
+
+static void linux_create(struct linux_vm *l)
+{
+	static struct vmm v;
+	char body[2560], ans[4096], qarg[256];
+	int64_t t0;
+	double us;
+
+	if (!l->qemu) {
+		spawn(&v, l->ember);
+		snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"initrd_path\": "
+			 "\"%s\", \"boot_args\": \"%s\"}", l->kernel, l->initrd, l->cmdline);
+		must(&v, "PUT", "/boot-source", body);
+		snprintf(body, sizeof(body), "{\"vcpu_count\": 1, \"mem_size_mib\": %ld}", l->mib);
+		must(&v, "PUT", "/machine-config", body);
+		must(&v, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}");
+		wait_for(&v, "BENCH-TICK 5\r", 0);
+		must(&v, "PATCH", "/vm", "{\"state\": \"Paused\"}");
+		snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", \"mem_file_path\": "
+			 "\"%s\"}", l->state, l->mem);
+		t0 = now_us();
+		must(&v, "PUT", "/snapshot/create", body);
+	} else {
+		char *extra[] = { "-qmp", qarg, NULL };
+		char **a;
+		int q;
+
+		snprintf(qarg, sizeof(qarg), "unix:%s,server=on,wait=off", l->qsock);
+		unlink(l->qsock);
+		a = qemu_argv(l, extra);
+		spawn_argv(&v, a);
+		free(a);
+		q = qmp_open(l->qsock);
+		wait_for(&v, "BENCH-TICK 5\r", 0);
+		qmp(q, "{\"execute\": \"stop\"}\n", ans, sizeof(ans));
+		snprintf(body, sizeof(body), "{\"execute\": \"migrate\", \"arguments\": "
+			 "{\"uri\": \"exec:cat > %s\"}}\n", l->mem);
+		t0 = now_us();
+		qmp(q, body, ans, sizeof(ans));
+		qmp_migrated(q);
+		close(q);
+	}
+	us = (double)(now_us() - t0);
+	report_stats("create-us", &us, 1);
+	stop(&v);
+}
+
+/* Start a restore: ember (api: through its API, else --restore --resume) or QEMU -incoming. */
+static int linux_restore_start(const struct linux_vm *l, struct vmm *v, bool api, int i)
+{
+	char path[140], qarg[256], inc[600];
+
+	if (!l->qemu && api) {
+		spawn(v, l->ember);
+		return -1;
+	}
+	if (!l->qemu) {
+		char *argv[] = { (char *)l->ember, "--no-api", "--restore", (char *)l->state,
+				 "--restore-mem", (char *)l->mem, "--resume", NULL };
+
+		spawn_argv(v, argv);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s.%d", l->qsock, i);
+	unlink(path);
+	snprintf(qarg, sizeof(qarg), "unix:%s,server=on,wait=on", path);
+	snprintf(inc, sizeof(inc), "exec:cat %s", l->mem);
+	{
+		char *extra[] = { "-qmp", qarg, "-incoming", inc, NULL };
+		char **a = qemu_argv(l, extra);
+
+		spawn_argv(v, a);
+		free(a);
+	}
+	return qmp_open(path);
+}
+
+static void linux_mode(struct linux_vm *l, int runs)
+{
+	static struct vmm v, clone[CLONES];
+	double *restore = calloc(runs, sizeof(double)), *guest = calloc(runs, sizeof(double));
+	double gk[CLONES], vk[CLONES], us;
+	int qs[CLONES];
+	char body[1200];
+	int64_t t0;
+
+	if (!restore || !guest)
+		die("out of memory");
+	linux_create(l);
+	snprintf(body, sizeof(body), "{\"snapshot_path\": \"%s\", \"mem_backend\": "
+		 "{\"backend_type\": \"File\", \"backend_path\": \"%s\"}, \"resume_vm\": true}",
+		 l->state, l->mem);
+	for (int i = 0; i < runs; i++) {
+		int q;
+
+		t0 = now_us();
+		q = linux_restore_start(l, &v, true, i);
+		if (l->qemu) {
+			qmp_resume(q);
+			close(q);
+		} else {
+			must(&v, "PUT", "/snapshot/load", body);
+		}
+		restore[i] = (double)(now_us() - t0);
+		wait_for(&v, "BENCH-TICK", 0);
+		guest[i] = (double)(now_us() - t0);
+		stop(&v);
+	}
+	report_stats("restore-us", restore, runs);
+	report_stats("restore-to-guest-us", guest, runs);
+
+	/* CLONES at once. */
+	t0 = now_us();
+	for (int i = 0; i < CLONES; i++)
+		qs[i] = linux_restore_start(l, &clone[i], false, runs + i);
+	for (int i = 0; i < CLONES; i++)
+		if (qs[i] >= 0) {
+			qmp_resume(qs[i]);
+			close(qs[i]);
+		}
+	for (int i = 0; i < CLONES; i++)
+		wait_for(&clone[i], "BENCH-TICK", 0);
+	us = (double)(now_us() - t0);
+	report_stats("clones-us", &us, 1);
+	sleep(1);
+	for (int i = 0; i < CLONES; i++)
+		clone_memory(clone[i].pid, l->mib, &gk[i], &vk[i]);
+	for (int i = 0; i < CLONES; i++)
+		stop(&clone[i]);
+	report_stats("clone-guest-kib", gk, CLONES);
+	report_stats("clone-vmm-kib", vk, CLONES);
+	unlink(l->state);
+	unlink(l->mem);
+	free(restore);
+	free(guest);
+}
+
 int main(int argc, char **argv)
 {
 	static struct vmm v;
@@ -197,6 +537,44 @@ int main(int argc, char **argv)
 	int64_t t0;
 	size_t mark;
 
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && (!strcmp(argv[1], "--linux") || !strcmp(argv[1], "--qemu"))) {
+		static struct linux_vm l;
+		const char *dir;
+
+		l.qemu = !strcmp(argv[1], "--qemu");
+		if (l.qemu ? argc < 6 || strcmp(argv[4], "--") : argc != 9) {
+			fprintf(stderr, "usage: snapbench --linux RUNS EMBER KERNEL INITRD MEM_MIB DIR "
+				"CMDLINE\n       snapbench --qemu RUNS DIR -- QEMU-ARGV...\n");
+			return 2;
+		}
+		runs = (int)num(argv[2], 1, 1000, "RUNS");
+		if (l.qemu) {
+			dir = argv[3];
+			l.argv = argv + 5;
+			l.argc = argc - 5;
+			l.mib = 128;
+			for (int i = 0; i + 1 < l.argc; i++)
+				if (!strcmp(l.argv[i], "-m"))
+					l.mib = num(l.argv[i + 1], 1, 65536, "-m");
+		} else {
+			l.ember = argv[3];
+			l.kernel = argv[4];
+			l.initrd = argv[5];
+			l.mib = num(argv[6], 32, 65536, "MEM_MIB");
+			dir = argv[7];
+			l.cmdline = argv[8];
+		}
+		if (strlen(dir) > 400)
+			die("DIR is too long");
+		snprintf(sock, sizeof(sock), "/tmp/snapbench-%d.sock", (int)getpid());
+		snprintf(l.qsock, sizeof(l.qsock), "/tmp/snapbench-%d.qmp", (int)getpid());
+		snprintf(l.state, sizeof(l.state), "%s/snapbench-%d.state", dir, (int)getpid());
+		snprintf(l.mem, sizeof(l.mem), "%s/snapbench-%d.mem", dir, (int)getpid());
+		linux_mode(&l, runs);
+		unlink(sock);
+		return 0;
+	}
 	if (argc != 6) {
 		fprintf(stderr, "usage: snapbench RUNS EMBER GUEST MEM_MIB DIR\n");
 		return 2;
@@ -210,7 +588,6 @@ int main(int argc, char **argv)
 	snprintf(fmem, sizeof(fmem), "%s/snapbench-full.mem", argv[5]);
 	snprintf(diff, sizeof(diff), "%s/snapbench-diff.state", argv[5]);
 	snprintf(dmem, sizeof(dmem), "%s/snapbench-diff.mem", argv[5]);
-	signal(SIGPIPE, SIG_IGN);
 
 	/* 1. The snapshots. */
 	spawn(&v, argv[2]);
