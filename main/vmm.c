@@ -519,6 +519,9 @@ int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snaps
 	/* The guest's ACPI tables, if it has them, are in its memory: their ports. */
 	if (acpi_pm_init(&v->vm, why, sizeof(why)) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "%s", why);
+	/* A new VM generation: its ID, then the interrupt that has the guest read it. */
+	if (acpi_vmgenid_new(&v->vm))
+		vm_irq_pulse(&v->vm, ACPI_GED_GSI);
 	vm_clock_paused(&v->vm);
 	start(v, !p->resume);
 	return 0;

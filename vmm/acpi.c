@@ -5,9 +5,11 @@
 #include "core/layout.h"
 #include "vmm/vm.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define OEM_ID        "EMBER "
 #define OEM_TABLE_ID  "EMBERVM "
@@ -104,6 +106,8 @@ static void gas_io(struct out *o, uint16_t port)
 #define AML_SCOPE    0x10
 #define AML_BUFFER   0x11
 #define AML_PACKAGE  0x12
+#define AML_METHOD   0x14
+#define AML_NOTIFY   0x86
 #define AML_EXT      0x5b
 #define AML_DEVICE   0x82 /* after AML_EXT */
 
@@ -248,6 +252,63 @@ static size_t res_irq(uint8_t *p, unsigned irq)
 	return 3;
 }
 
+/*
+ * Device (VGEN): the generation ID (Microsoft's "Virtual Machine Generation
+ * ID" device, as Linux's vmgenid driver binds it: _CID "VM_GEN_COUNTER",
+ * ADDR a package of the low and high 32 bits of its 16 bytes' address).
+ * Device (GED_): a Generic Event Device whose one interrupt calls _EVT,
+ * which tells VGEN to re-read them.
+ */
+static void vmgenid(struct aml *sb)
+{
+	struct aml dev, v, pkg, m;
+	const uint8_t package = AML_PACKAGE, method = AML_METHOD;
+	uint8_t res[16];
+
+	memset(&dev, 0, sizeof(dev));
+	memset(&v, 0, sizeof(v));
+	aml_string(&v, "EMBRVGID");
+	aml_name(&dev, "_HID", &v);
+	v.n = 0;
+	aml_string(&v, "VM_GEN_COUNTER");
+	aml_name(&dev, "_CID", &v);
+	aml_name(&dev, "_DDN", &v);
+	memset(&pkg, 0, sizeof(pkg));
+	aml_byte(&pkg, 2);
+	aml_byte(&pkg, AML_DWORD);
+	aml_put(&pkg, (const uint8_t[]){ (uint8_t)ACPI_VMGENID_ADDR, (uint8_t)(ACPI_VMGENID_ADDR >> 8),
+					 (uint8_t)(ACPI_VMGENID_ADDR >> 16),
+					 (uint8_t)(ACPI_VMGENID_ADDR >> 24) }, 4);
+	aml_byte(&pkg, AML_DWORD);
+	aml_put(&pkg, (const uint8_t[]){ 0, 0, 0, 0 }, 4); /* below 4 GiB */
+	v.n = 0;
+	aml_pkg(&v, &package, 1, &pkg);
+	aml_name(&dev, "ADDR", &v);
+	aml_device(sb, "VGEN", &dev);
+
+	memset(&dev, 0, sizeof(dev));
+	v.n = 0;
+	aml_string(&v, "ACPI0013");
+	aml_name(&dev, "_HID", &v);
+	/* Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { ACPI_GED_GSI } */
+	res[0] = 0x89;
+	res[1] = 6;
+	res[2] = 0;
+	res[3] = 0x03;
+	res[4] = 1;
+	set32(res + 5, ACPI_GED_GSI);
+	aml_crs(&dev, res, 9);
+	/* Method (_EVT, 1) { Notify (VGEN, 0x80) }: its one interrupt */
+	memset(&m, 0, sizeof(m));
+	aml_put(&m, "_EVT", 4);
+	aml_byte(&m, 1);
+	aml_byte(&m, AML_NOTIFY);
+	aml_put(&m, "VGEN", 4);
+	aml_int(&m, 0x80);
+	aml_pkg(&dev, &method, 1, &m);
+	aml_device(sb, "GED_", &dev);
+}
+
 static void dsdt_body(struct aml *d, const struct acpi_machine *m)
 {
 	struct aml sb = { .n = 0 }, dev, s5 = { .n = 0 }, pkg = { .n = 0 };
@@ -309,6 +370,7 @@ static void dsdt_body(struct aml *d, const struct acpi_machine *m)
 		snprintf(name, sizeof(name), "V%03X", (unsigned)i);
 		aml_device(&sb, name, &dev);
 	}
+	vmgenid(&sb);
 	aml_pkg(d, &scope, 1, &sb);
 
 	/* Name(\_S5, Package(4) { 5, 5, 0, 0 }): poweroff's SLP_TYP */
@@ -477,16 +539,48 @@ static void acpi_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bo
 	}
 }
 
+/* 16 random bytes (a generation ID). 0, or -1 with errno. */
+static int random_id(uint8_t id[ACPI_VMGENID_SIZE])
+{
+	size_t got = 0;
+
+	while (got < ACPI_VMGENID_SIZE) {
+		ssize_t n = getrandom(id + got, ACPI_VMGENID_SIZE - got, 0);
+
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	return 0;
+}
+
 int acpi_setup(struct vm *vm, const struct acpi_machine *m, char *err, size_t errlen)
 {
-	static uint8_t buf[ACPI_MAX_SIZE];
+	static uint8_t buf[ACPI_TABLES_MAX];
 	size_t n = acpi_build(buf, sizeof(buf), m);
+	uint8_t id[ACPI_VMGENID_SIZE];
 
 	if (!n)
 		return errorf(err, errlen, "ACPI tables: too many devices or vCPUs");
 	if (gm_write(&vm->mem, ACPI_START, buf, n) < 0)
 		return errorf(err, errlen, "ACPI tables: guest memory too small");
+	if (random_id(id) < 0 || gm_write(&vm->mem, ACPI_VMGENID_ADDR, id, sizeof(id)) < 0)
+		return errorf(err, errlen, "ACPI: no generation ID: %s", strerror(errno));
 	return acpi_pm_init(vm, err, errlen);
+}
+
+bool acpi_vmgenid_new(struct vm *vm)
+{
+	uint8_t id[ACPI_VMGENID_SIZE];
+	uint8_t *p = gm_ptr(&vm->mem, ACPI_VMGENID_ADDR, sizeof(id));
+	const uint8_t *rsdp = gm_ptr(&vm->mem, ACPI_START, 8);
+
+	if (!p || !rsdp || memcmp(rsdp, "RSD PTR ", 8) || random_id(id) < 0)
+		return false;
+	memcpy(p, id, sizeof(id));
+	gm_mark_dirty(&vm->mem, p, sizeof(id));
+	return true;
 }
 
 int acpi_pm_init(struct vm *vm, char *err, size_t errlen)

@@ -162,6 +162,18 @@ static void test_tables(void)
 	HAS(t, "IO (Decode16,");
 	HAS(t, "IRQNoFlags ()");
 	HAS(t, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )");
+	/* the VM generation ID and the GED that announces a new one */
+	HAS(t, "Device (VGEN)");
+	HAS(t, "Name (_CID, \"VM_GEN_COUNTER\")");
+	HAS(t, "Name (ADDR, Package (0x02)");
+	HAS(t, "0x000EF000,");
+	HAS(t, "Device (GED)");
+	HAS(t, "Name (_HID, \"ACPI0013\" /* Generic Event Device */)");
+	HAS(t, "0x00000017,");
+	HAS(t, "Method (_EVT, 1, NotSerialized)");
+	HAS(t, "Notify (VGEN, 0x80)");
+	CHECK_EQ(ACPI_VMGENID_ADDR, 0xef000);
+	CHECK(len <= ACPI_TABLES_MAX);
 }
 
 static void test_limits(void)
