@@ -26,9 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#define MAX_CLONES 256 /* --clones */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -101,6 +105,23 @@ static const char usage_text[] =
 "    --restore SNAPSHOT --restore-uffd SOCKET [--resume]\n"
 "                     the same with the Uffd backend: guest memory filled on\n"
 "                     demand by the page fault handler listening on SOCKET\n"
+"    --net-override IFACE=TAP\n"
+"                     with --restore: the snapshot's NIC IFACE on the host TAP\n"
+"                     device TAP (the load's network_overrides; repeatable)\n"
+"    --clones N       with --restore: start N microVMs (1 to " STR(MAX_CLONES) ") from the\n"
+"                     snapshot, each an ember process of its own, all mapping its\n"
+"                     memory file copy-on-write, each with a new VM generation ID\n"
+"                     (ACPI's VMGenID: a guest with CONFIG_VMGENID reseeds its\n"
+"                     random numbers). In --api-sock, --id, --log-path,\n"
+"                     --metrics-path, --serial-out and --net-override's TAP, %d\n"
+"                     is the clone's number (0 to N-1; %% is %); --api-sock and\n"
+"                     each TAP must have it. The clones' standard input is\n"
+"                     /dev/null; ember waits for them all, passes SIGTERM, SIGINT\n"
+"                     and SIGHUP on, and exits with the first non-zero status of\n"
+"                     theirs (0 if none); a clone ends if ember does\n"
+"    --serial-out PATH\n"
+"                     the guest's console to PATH (created, appended to) instead\n"
+"                     of standard output (as PUT /serial's serial_out_path)\n"
 "    --merge-diff DIFF --into BASE\n"
 "                     put the pages of a Diff snapshot's memory file onto the\n"
 "                     memory file it follows (then load BASE with the Diff's\n"
@@ -181,6 +202,10 @@ struct args {
 	const char *merge_diff, *into; /* --merge-diff DIFF --into BASE */
 	bool has_mmds_limit;
 	uint64_t mmds_limit;
+	int clones;                  /* --clones */
+	const char *serial_out;      /* --serial-out */
+	const char *net_override[MAX_NETS]; /* --net-override IFACE=TAP */
+	int nnet_overrides;
 };
 
 /* Copy a path or command line argument, refusing what does not fit. */
@@ -224,13 +249,76 @@ static const char *path_arg(const char *opt, const char *val)
 	return val;
 }
 
+/*
+ * tmpl with "%d" replaced by i and "%%" by "%" into buf (PATH_MAX bytes);
+ * another '%', or a result too long, is refused in one line naming opt.
+ */
+static const char *expand(const char *tmpl, int i, char *buf, const char *opt)
+{
+	size_t n = 0;
+
+	for (const char *p = tmpl; *p; p++) {
+		int w;
+
+		if (*p != '%') {
+			w = snprintf(buf + n, PATH_MAX - n, "%c", *p);
+		} else if (p[1] == 'd') {
+			w = snprintf(buf + n, PATH_MAX - n, "%d", i);
+			p++;
+		} else if (p[1] == '%') {
+			w = snprintf(buf + n, PATH_MAX - n, "%%");
+			p++;
+		} else {
+			die(EMBER_EXIT_BAD_INPUT, "%s: '%.80s': only %%d (the clone's number) and "
+			    "%%%% may follow a %%", opt, tmpl);
+		}
+		if (w < 0 || (size_t)w >= PATH_MAX - n)
+			die(EMBER_EXIT_BAD_INPUT, "%s: longer than %d bytes", opt, PATH_MAX - 1);
+		n += (size_t)w;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The clone i's own arguments: every template of --clones expanded for it. */
+static void expand_args(struct args *a, int i)
+{
+	static char sock[PATH_MAX], id[PATH_MAX], log[PATH_MAX], met[PATH_MAX], ser[PATH_MAX];
+	static char nets[MAX_NETS][PATH_MAX];
+	static const char *tmpl_sock, *tmpl_id, *tmpl_log, *tmpl_met, *tmpl_ser;
+	static const char *tmpl_net[MAX_NETS];
+	static bool saved;
+
+	if (!saved) {
+		tmpl_sock = a->api_sock;
+		tmpl_id = a->id;
+		tmpl_log = a->log_path;
+		tmpl_met = a->metrics_path;
+		tmpl_ser = a->serial_out;
+		memcpy(tmpl_net, a->net_override, sizeof(tmpl_net));
+		saved = true;
+	}
+	if (tmpl_sock)
+		a->api_sock = expand(tmpl_sock, i, sock, "--api-sock");
+	if (tmpl_id)
+		a->id = expand(tmpl_id, i, id, "--id");
+	if (tmpl_log)
+		a->log_path = expand(tmpl_log, i, log, "--log-path");
+	if (tmpl_met)
+		a->metrics_path = expand(tmpl_met, i, met, "--metrics-path");
+	if (tmpl_ser)
+		a->serial_out = expand(tmpl_ser, i, ser, "--serial-out");
+	for (int k = 0; k < a->nnet_overrides; k++)
+		a->net_override[k] = expand(tmpl_net[k], i, nets[k], "--net-override");
+}
+
 enum {
 	O_KERNEL = 256, O_INITRD, O_CMDLINE, O_MEM, O_VCPUS, O_DRIVE, O_NET,
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
 	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES, O_SMT,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
 	O_MEM_LIMIT, O_METADATA, O_NO_ACPI, O_RESTORE, O_RESTORE_MEM, O_RESTORE_UFFD, O_RESUME, O_MERGE_DIFF,
-	O_INTO,
+	O_INTO, O_CLONES, O_SERIAL_OUT, O_NET_OVERRIDE,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
 };
 
@@ -273,6 +361,9 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "resume", no_argument, NULL, O_RESUME },
 		{ "merge-diff", required_argument, NULL, O_MERGE_DIFF },
 		{ "into", required_argument, NULL, O_INTO },
+		{ "clones", required_argument, NULL, O_CLONES },
+		{ "serial-out", required_argument, NULL, O_SERIAL_OUT },
+		{ "net-override", required_argument, NULL, O_NET_OVERRIDE },
 		{ "describe-snapshot", required_argument, NULL, O_UNSUPPORTED_ARG },
 		{ "enable-pci", no_argument, NULL, O_UNSUPPORTED_FLAG },
 		{ "snapshot-version", no_argument, NULL, O_UNSUPPORTED_FLAG },
@@ -425,6 +516,17 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		case O_RESUME: a->resume = true; break;
 		case O_MERGE_DIFF: a->merge_diff = path_arg("--merge-diff", optarg); break;
 		case O_INTO: a->into = path_arg("--into", optarg); break;
+		case O_CLONES: a->clones = (int)parse_num("--clones", optarg, 1, MAX_CLONES); break;
+		case O_SERIAL_OUT: a->serial_out = path_arg("--serial-out", optarg); break;
+		case O_NET_OVERRIDE:
+			if (a->nnet_overrides == MAX_NETS)
+				die(EMBER_EXIT_BAD_INPUT, "--net-override: at most %d", MAX_NETS);
+			if (!strchr(optarg, '=') || strchr(optarg, '=') == optarg ||
+			    !strchr(optarg, '=')[1])
+				die(EMBER_EXIT_BAD_INPUT, "--net-override: '%.80s' is not IFACE=TAP",
+				    optarg);
+			a->net_override[a->nnet_overrides++] = optarg;
+			break;
 		case O_UNSUPPORTED_ARG:
 		case O_UNSUPPORTED_FLAG:
 			for (size_t i = 0; i < ARRAY_SIZE(why_unsupported); i++) {
@@ -490,6 +592,20 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		    "API nothing could start the VM (see ember --help)");
 	if (a->no_api && a->api_sock)
 		die(EMBER_EXIT_BAD_INPUT, "--no-api and --api-sock contradict each other");
+	if ((a->clones || a->nnet_overrides) && !a->restore)
+		die(EMBER_EXIT_BAD_INPUT, "%s needs --restore (see ember --help)",
+		    a->clones ? "--clones" : "--net-override");
+	if (a->clones) {
+		if (!a->no_api && (!a->api_sock || !strstr(a->api_sock, "%d")))
+			die(EMBER_EXIT_BAD_INPUT, "--clones needs --api-sock with %%d in it (each "
+			    "clone its own socket), or --no-api");
+		for (int i = 0; i < a->nnet_overrides; i++)
+			if (!strstr(strchr(a->net_override[i], '='), "%d"))
+				die(EMBER_EXIT_BAD_INPUT, "--clones: --net-override %.80s: the TAP "
+				    "needs %%d in it (each clone its own)", a->net_override[i]);
+		/* The templates as the last clone will have them: checked below. */
+		expand_args(a, a->clones - 1);
+	}
 	if (!a->id)
 		a->id = LOG_INSTANCE_ID_DEFAULT;
 	if (!a->id[0] || strlen(a->id) > LOG_INSTANCE_ID_MAX ||
@@ -688,11 +804,110 @@ static void restore_snapshot(struct vmm *vmm, struct api *api, const struct args
 
 	snprintf(p.snapshot_path, sizeof(p.snapshot_path), "%s", a->restore);
 	snprintf(p.mem_path, sizeof(p.mem_path), "%s", a->restore_mem);
+	for (int i = 0; i < a->nnet_overrides; i++) {
+		const char *eq = strchr(a->net_override[i], '=');
+		struct config_net_override *o = &p.overrides[p.noverrides++];
+
+		if ((size_t)(eq - a->net_override[i]) >= sizeof(o->iface_id) ||
+		    strlen(eq + 1) >= sizeof(o->tap))
+			die(EMBER_EXIT_BAD_INPUT, "--net-override %.80s: the interface id or the "
+			    "TAP name is too long", a->net_override[i]);
+		memcpy(o->iface_id, a->net_override[i], (size_t)(eq - a->net_override[i]));
+		o->iface_id[eq - a->net_override[i]] = '\0';
+		snprintf(o->tap, sizeof(o->tap), "%s", eq + 1);
+	}
 	if (vmm_snapshot_load(vmm, &p, &api->cfg, &status, err, sizeof(err)) < 0)
 		die(status, "--restore: %s", err);
 	api->booted = true;
 	api->paused = !a->resume;
 	LOG_INFO("Snapshot %s loaded%s", a->restore, a->resume ? " and resumed" : "");
+}
+
+/* --serial-out: standard output (the console) to the file, as serial_out_path. */
+static void serial_out(const struct args *a)
+{
+	int fd = open(a->serial_out, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		die(EMBER_EXIT_BAD_INPUT, "--serial-out %s: %s", a->serial_out, strerror(errno));
+	if (dup2(fd, STDOUT_FILENO) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "--serial-out: %s", strerror(errno));
+	close(fd);
+}
+
+static pid_t clone_pid[MAX_CLONES];
+static int nclone_pids;
+
+static void pass_signal(int sig)
+{
+	for (int i = 0; i < nclone_pids; i++)
+		if (clone_pid[i] > 0)
+			kill(clone_pid[i], sig);
+}
+
+/*
+ * --clones N: fork N embers before anything else starts (no thread, no VM
+ * yet); each returns from here with its own arguments (expand_args) and
+ * goes on as one --restore would. This process only waits for them.
+ */
+static void start_clones(struct args *a)
+{
+	pid_t parent = getpid();
+	int status = 0, left;
+
+	for (const int *s = (const int[]){ SIGTERM, SIGINT, SIGHUP, 0 }; *s; s++)
+		signal(*s, pass_signal);
+	for (int i = 0; i < a->clones; i++) {
+		pid_t pid;
+
+		fflush(stdout);
+		fflush(stderr);
+		pid = fork();
+		if (pid < 0) {
+			int e = errno;
+
+			pass_signal(SIGKILL);
+			die(EMBER_EXIT_HOST_ERROR, "--clones: cannot start clone %d: %s", i,
+			    strerror(e));
+		}
+		if (pid == 0) {
+			int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+			for (const int *s = (const int[]){ SIGTERM, SIGINT, SIGHUP, 0 }; *s; s++)
+				signal(*s, SIG_DFL);
+			/* Ends with this process (SIGTERM: a clean stop, its socket removed). */
+			if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+				_exit(EMBER_EXIT_HOST_ERROR);
+			if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+				die(EMBER_EXIT_HOST_ERROR, "clone %d: no /dev/null: %s", i,
+				    strerror(errno));
+			close(null);
+			expand_args(a, i);
+			a->clones = 0;
+			return;
+		}
+		clone_pid[nclone_pids++] = pid;
+	}
+	for (left = nclone_pids; left > 0;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, 0);
+
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < nclone_pids; i++)
+			if (clone_pid[i] == pid) {
+				int s = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+
+				clone_pid[i] = -1;
+				left--;
+				if (s && !status)
+					status = s;
+			}
+	}
+	exit(status);
 }
 
 int main(int argc, char **argv)
@@ -708,6 +923,10 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &args, &cfg);
 	if (args.merge_diff)
 		merge_diff(args.merge_diff, args.into);
+	if (args.clones)
+		start_clones(&args); /* returns in each clone, its arguments its own */
+	if (args.serial_out)
+		serial_out(&args);
 	config_tap_check = virtio_net_tap_check;
 	seccomp_setup(!args.no_seccomp); /* seccomp: before any thread starts */
 	vmm_init(&vmm);

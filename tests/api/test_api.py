@@ -1114,10 +1114,29 @@ def private_dirty_kib(pid):
         return sum(int(l.split()[1]) for l in f if l.startswith("Private_Dirty:"))
 
 
+class CloneApi(Ember):
+    """The API and console file of one clone of `ember --clones` (no process
+    of its own here)."""
+
+    def __init__(self, sock, out_path):
+        self.sock, self.out_path, self.conn = sock, out_path, None
+
+    def stdout(self):
+        if not os.path.exists(self.out_path):
+            return ""
+        return super().stdout()
+
+    def stop(self):
+        if self.conn:
+            self.conn.close()
+
+
 @case
 def snapshot_clones(tmp):
-    """4 clones of one 128 MiB snapshot, each dirtying 8 MiB: they share the
-    memory file; each one's private dirty memory is what it wrote plus ember's."""
+    """ember --clones 4: four clones of one 128 MiB snapshot, each with its own
+    API socket, id and console file, each dirtying 8 MiB: they share the
+    memory file (each one's private dirty memory is what it wrote plus
+    ember's); Ctrl-Alt-Del on each ends them, and ember with status 0."""
     e = Ember(tmp, name="origin")
     state, mem = os.path.join(tmp, "c.state"), os.path.join(tmp, "c.mem")
     try:
@@ -1131,21 +1150,49 @@ def snapshot_clones(tmp):
         last = ticks(e.stdout())[-1]
     finally:
         e.stop()
-    clones = [Ember(tmp, ["--restore", state, "--restore-mem", mem, "--resume"],
-                    name="clone%d" % i) for i in range(4)]
+    for argv, word in ((["--clones", "2", "--api-sock", os.path.join(tmp, "x.sock")], "%d"),
+                       (["--clones", "2", "--no-api", "--net-override", "eth0=tap0"], "%d"),
+                       (["--clones", "0", "--no-api"], "from 1 to 256"),
+                       (["--clones", "2", "--no-api", "--id", "c-%x"], "only %d")):
+        one_line_exit2([EMBER, "--restore", state, "--restore-mem", mem] + argv, word, tmp)
+    one_line_exit2([EMBER, "--clones", "2", "--api-sock", "x%d"], "--clones needs --restore", tmp)
+    e = Ember(tmp, ["--restore", state, "--restore-mem", mem, "--resume", "--clones", "4",
+                    "--api-sock", os.path.join(tmp, "clone%d.sock"), "--id", "clone-%d",
+                    "--serial-out", os.path.join(tmp, "clone%d.out")], api=False, name="clones")
+    clones = [CloneApi(os.path.join(tmp, "clone%d.sock" % i), os.path.join(tmp, "clone%d.out" % i))
+              for i in range(4)]
     try:
+        for i, c in enumerate(clones):
+            wait_for(lambda: c._accepts() or e.proc.poll() is not None, "clone %d's API" % i)
+            check(e.proc.poll() is None, "ember --clones ended: %r" % e.stderr()[-300:])
+            r = c.get("/")
+            check(r.json.get("id") == "clone-%d" % i and r.json.get("state") == "Running",
+                  "GET / of clone %d: %r" % (i, r.json))
         # 4 ticks of 512 pages: all 8 MiB written by each (6 to be sure).
         for c in clones:
             wait_for(lambda: ticks(c.stdout()) and ticks(c.stdout())[-1] >= last + 6,
                      "a clone to tick 6 times", timeout=120)
-        kib = [private_dirty_kib(c.proc.pid) for c in clones]
+        with open("/proc/%d/task/%d/children" % (e.proc.pid, e.proc.pid)) as f:
+            pids = [int(x) for x in f.read().split()]
+        check(len(pids) == 4, "ember --clones has children %r" % pids)
+        kib = [private_dirty_kib(p) for p in pids]
         total = sum(kib)
         print("  clones' Private_Dirty (KiB): %s, total %d" % (kib, total))
         check(total <= 4 * 16 * 1024, "the 4 clones have %d KiB of private dirty memory" % total)
         check(all(k >= 8 * 1024 for k in kib), "a clone has less than the 8 MiB it wrote: %s" % kib)
+        check(e.stdout() == "", "the consoles went to ember's standard output: %r" %
+              e.stdout()[:200])
+        for c in clones:
+            expect(c.put("/actions", {"action_type": "SendCtrlAltDel"}), 204)
+        rc = e.wait()
+        check(rc == 0, "ember --clones: exit %d: %r" % (rc, e.stderr()[-300:]))
+        for i, c in enumerate(clones):
+            check("APIGUEST key" in c.stdout(), "clone %d saw no key" % i)
+            check(not os.path.exists(c.sock), "clone %d left its API socket" % i)
     finally:
         for c in clones:
             c.stop()
+        e.stop()
 
 
 class UffdHandler:

@@ -221,6 +221,127 @@ api_snapshot() {
 		/tmp/console.in /payload/vmlinux "$VM_ROOT" "$1"
 }
 
+# api_clones,N,KERNEL: beside `ember --api-sock /tmp/ember.sock`: KERNEL
+# (ACPI, CONFIG_VMGENID, the soft-lockup detector) with the initramfs and
+# ember.test=vmgenid; once its vmgenid driver is bound and it has drawn
+# random numbers: paused for 60 s, snapshotted, that ember killed; 20 s
+# later `ember --clones N` from the snapshot (consoles in
+# /tmp/clone%d.out), kept 15 s after all have reseeded. Each clone's kernel
+# must reseed from its new generation ID ("crng reseeded due to virtual
+# machine fork"), its numbers go on from the snapshot's with its uptime
+# (CLOCK_BOOTTIME) moved by at most 1 s (plus the longest step between
+# two numbers before) across the 80 s, no "soft lockup", and the bytes it
+# draws after the reseed differ from every other clone's. Prints "ok STEP
+# (detail)" / "FAIL STEP: why" and "N passed, N failed", as
+# api-getting-started.sh.
+api_clones() {
+	n=$1 kern=$2 passed=0 failed=0 sock=/tmp/ember.sock
+	IFS=' 	
+' # run_hook's IFS=, would not split the lists below
+	ok() { echo "ok $1${2:+ ($2)}"; passed=$((passed + 1)); }
+	bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+	api() {
+		: >/tmp/api.body
+		code=$(curl -sS -m 20 -X "$1" --unix-socket $sock --data "$3" \
+			-o /tmp/api.body -w '%{http_code}' "http://localhost$2" 2>&1)
+		[ "$code" = 204 ] || { bad "$1 $2" "HTTP $code $(head -c 200 /tmp/api.body)"; return 1; }
+	}
+	# wait_for SECS CMD...: until CMD succeeds (every 100 ms), or SECS.
+	wait_for() {
+		w=$(($(uptime_ms) + $1 * 1000))
+		shift
+		until "$@"; do
+			[ "$(uptime_ms)" -lt "$w" ] || return 1
+			sleep 0.1
+		done
+	}
+	rands() { grep -c '^EMBER-RAND [0-9]' "$1" 2>/dev/null || echo 0; }
+	# The summary; an ember still there (a step failed) is killed, as the steps would have.
+	fin() {
+		p=$(pidof ember) && kill -KILL $p && rm -f $sock
+		echo "$passed passed, $failed failed"
+	}
+	wait_for 10 test -S $sock || { bad api-socket "no $sock"; fin; return; }
+	api PUT /boot-source "{\"kernel_image_path\": \"/payload/$kern\", \"initrd_path\": \"/payload/initrd.cpio.gz\", \"boot_args\": \"console=ttyS0 reboot=k panic=1 ember.test=vmgenid\"}" &&
+		api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' &&
+		api PUT /actions '{"action_type": "InstanceStart"}' || { fin; return; }
+	if ! wait_for 90 grep -q '^EMBER-RAND 5 ' /tmp/console.raw; then
+		bad boot "no EMBER-RAND 5 on the console: $(tail -n 3 /tmp/console.raw | tr '\r\n' '  ')"
+		fin
+		return
+	fi
+	if grep -q '^EMBER-VMGENID-BOUND 1' /tmp/console.raw; then
+		ok vmgenid-bound "the vmgenid driver has EMBRVGID:00"
+	else
+		bad vmgenid-bound "$(grep -a VMGENID /tmp/console.raw | tr -d '\r')"
+	fi
+	api PATCH /vm '{"state": "Paused"}' || { fin; return; }
+	sleep 60
+	api PUT /snapshot/create '{"snapshot_path": "/tmp/vg.state", "mem_file_path": "/tmp/vg.mem"}' ||
+		{ fin; return; }
+	tr -d '\r' </tmp/console.raw >/tmp/origin.txt
+	last=$(sed -n 's/^EMBER-RAND \([0-9]*\) .*/\1/p' /tmp/origin.txt | tail -n 1)
+	up_last=$(sed -n "s/^EMBER-RAND $last \([0-9.]*\) .*/\1/p" /tmp/origin.txt)
+	step_max=$(sed -n 's/^EMBER-RAND [0-9]* \([0-9.]*\) .*/\1/p' /tmp/origin.txt |
+		awk 'NR > 1 && $1 - p > m { m = $1 - p } { p = $1 } END { printf "%.2f\n", m }')
+	pid1=$(pidof ember)
+	kill -KILL $pid1
+	wait_for 10 sh -c "! kill -0 $pid1 2>/dev/null" || bad kill "ember $pid1 lived on"
+	rm -f $sock # a killed ember's socket stays
+	rm -f /tmp/clone*.out
+	sleep 20
+	/payload/ember --restore /tmp/vg.state --restore-mem /tmp/vg.mem --resume --no-api \
+		--clones "$n" --serial-out '/tmp/clone%d.out' </dev/null 2>/tmp/clones.err &
+	cpid=$!
+	all_reseeded() {
+		j=0
+		while [ $j -lt "$n" ]; do
+			i=$j j=$((j + 1))
+			grep -q 'crng reseeded due to virtual machine fork' "/tmp/clone$i.out" 2>/dev/null || return 1
+			[ "$(sed -n '/crng reseeded due to virtual machine fork/,$p' "/tmp/clone$i.out" |
+				grep -c '^EMBER-RAND [0-9]')" -ge 2 ] || return 1
+		done
+	}
+	wait_for 60 all_reseeded
+	sleep 15 # the soft-lockup detector samples every 4 s
+	kill -TERM $cpid
+	wait $cpid
+	echo "HOST-CLONES-EXIT $? $(grep '^ember: ' /tmp/clones.err | sort | uniq -c | tr '\n' ' ')"
+	r=0 g=0 c=0 seen= gaps= lock=
+	i=0
+	while [ $i -lt "$n" ]; do
+		o=/tmp/clone$i.out
+		tr -d '\r' <"$o" >"$o.txt" 2>/dev/null
+		first=$(sed -n 's/^EMBER-RAND \([0-9]*\) .*/\1/p' "$o.txt" | head -n 1)
+		# the first bytes drawn after the reseed
+		hex=$(sed -n '/crng reseeded due to virtual machine fork/,$p' "$o.txt" |
+			sed -n 's/^EMBER-RAND [0-9]* [0-9.]* \([0-9a-f]*\)$/\1/p' | head -n 1)
+		up=$(sed -n "s/^EMBER-RAND $first \([0-9.]*\) .*/\1/p" "$o.txt")
+		gap=$(awk -v a="$up_last" -v b="$up" 'BEGIN { if (a == "" || b == "") print "?"; else printf "%.2f\n", b - a }')
+		draw=$(sed -n "s/^EMBER-RAND $first [0-9.]* \([0-9a-f]*\)\$/\1/p" "$o.txt")
+		echo "HOST-CLONE $i first=$first last-before=$last uptime-gap=$gap first-draw=$draw after-reseed=$hex"
+		grep -q 'crng reseeded due to virtual machine fork' "$o.txt" && r=$((r + 1))
+		[ "$first" = $((last + 1)) ] && g=$((g + 1))
+		[ "$gap" != "?" ] && awk -v g="$gap" -v m="$step_max" 'BEGIN { exit !(g >= 0 && g < 1 + m) }' &&
+			c=$((c + 1))
+		gaps="$gaps $gap"
+		grep -q 'soft lockup' "$o.txt" && lock="$lock clone $i: $(grep -m1 'soft lockup' "$o.txt");"
+		[ -n "$hex" ] && seen="$seen $hex"
+		i=$((i + 1))
+	done
+	if [ "$r" = "$n" ]; then ok clones-reseeded "$r of $n"; else bad clones-reseeded "$r of $n clones"; fi
+	if [ "$g" = "$n" ]; then ok clones-go-on "each from EMBER-RAND $((last + 1))"
+	else bad clones-go-on "$g of $n clones went on from EMBER-RAND $((last + 1))"; fi
+	if [ "$c" = "$n" ]; then ok clones-clock "uptime moved by$gaps s across the 60 s pause and 20 s gap (allowed 1 s + $step_max s)"
+	else bad clones-clock "uptime moved by$gaps s (allowed 1 s + $step_max s)"; fi
+	if [ -z "$lock" ]; then ok no-soft-lockup "15 s after the reseed"
+	else bad no-soft-lockup "$lock"; fi
+	d=$(printf '%s\n' $seen | sort -u | grep -c .)
+	if [ "$d" = "$n" ]; then ok clones-differ "$d different 16-byte draws"
+	else bad clones-differ "$d different draws among $n clones:$seen"; fi
+	fin
+}
+
 # mmds_setup,TAP,HOST_ADDR/PREFIX,GUEST_ADDR/PREFIX[,VERSION]: the TAP
 # (net_setup), and /tmp/vm-mmds.json, a VM with eth0 on it whose MMDS (V2 by
 # default) serves /tmp/mmds.json (given with --metadata), for a guest running

@@ -64,6 +64,17 @@
 #     host pings the guest over tap1, the shell reads the file back and
 #     writes another, SendCtrlAltDel ends it with status 0
 #     (api-getting-started.sh's END=snapshot).
+#   snapshot-clones: Debian's generic kernel (linux-image-amd64 of the test
+#     host's version: ACPI and CONFIG_VMGENID; its vmlinuz only) from the
+#     initramfs, ember.test=vmgenid: the vmgenid driver binds ember's VM
+#     generation ID device; once it has drawn random numbers, paused,
+#     paused for 60 s, snapshotted, that ember killed; 20 s later `ember
+#     --clones 3` from the snapshot, consoles in files: each clone's kernel
+#     says "crng reseeded due to virtual machine fork", its numbers go on
+#     from the snapshot's with its uptime moved by at most 1 s (plus the
+#     longest step before) across the 80 s, no "soft lockup" within 15 s,
+#     and the 16 bytes of /dev/urandom each draws after the reseed differ
+#     from every other clone's (payload.sh's api_clones).
 #   jailed-api: ember-jailer (cgroup v2, mounted by the payload) runs ember
 #     as uid/gid 1000 in /srv/jailer/ember/e2e-jailed/root, with memory.max
 #     256 MiB and pids.max 64; the getting-started requests go to the
@@ -158,6 +169,7 @@ all_cases=(
 	"stock-kernel-reboot - - - EMBER-REBOOT-TYPE_acpi --kernel ./stock-vmlinuz --initrd ./initrd.cpio.gz --cmdline ember.test=reboot-acpi"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
 	"snapshot 150 snap_setup,/tmp/root-api.img,tap0,$net_host/24 api_snapshot,tap0,$net_guest,$net_host,tap1 - --api-sock /tmp/ember.sock"
+	"snapshot-clones 260 - api_clones,3,./generic-vmlinuz - --api-sock /tmp/ember.sock"
 	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
 	"jailed-memory-limit - jail_setup - - jailer $jail_args --id e2e-jailed-mem --cgroup memory.max=$((64 << 20)) -- --no-api --config-file /vm.json"
 )
@@ -166,7 +178,7 @@ all_cases=(
 # snapshot: the snapshotted ember is killed (SIGKILL, as a timeout would:
 # the API client's steps tell a hang apart); the one that loads the
 # snapshot is the API client's to check.
-declare -A want_rc=([jailed-memory-limit]=2 [snapshot]=137)
+declare -A want_rc=([jailed-memory-limit]=2 [snapshot]=137 [snapshot-clones]=137)
 # disk-read reads what disk-write wrote.
 if [ -n "${E2E_CASES:-}" ] && [[ " $E2E_CASES " == *" disk-read "* ]]; then
 	E2E_CASES="disk-write $E2E_CASES"
@@ -234,6 +246,31 @@ stock_initrd() {
 	(cd "$d" && find lib | cpio -o -H newc --quiet | gzip -9) >>"$1" || th_die "cannot append the modules to $1"
 }
 
+# generic_kernel: GENERIC_VMLINUZ, the vmlinuz of linux-image-VERSION-amd64
+# (the test host's cloud kernel's version; built in: ACPI, CONFIG_VMGENID),
+# fetched once into the test-host cache (only boot/vmlinuz-* is kept).
+generic_kernel() {
+	local pkg ver gpkg dir tmp
+	read -r pkg ver <"$TH_KDIR/package" || th_die "no $TH_KDIR/package"
+	gpkg=${pkg/-cloud-amd64/-amd64}
+	dir="$TH_CACHE/${gpkg}_${ver}"
+	GENERIC_VMLINUZ=$dir/vmlinuz
+	[ ! -s "$GENERIC_VMLINUZ" ] || return 0
+	th_log "fetching $gpkg $ver (its vmlinuz)"
+	tmp=$(mktemp -d "$TH_CACHE/.fetch.XXXXXX") || th_die "mktemp failed in $TH_CACHE"
+	if ! (cd "$tmp" && apt-get download "$gpkg=$ver" >download.log 2>&1); then
+		sed -n '$p' "$tmp/download.log" >&2
+		rm -rf "$tmp"
+		th_die "apt-get download $gpkg=$ver failed"
+	fi
+	(cd "$tmp" && dpkg-deb --fsys-tarfile ./*.deb | tar -x --wildcards './boot/vmlinuz-*') ||
+		{ rm -rf "$tmp"; th_die "no boot/vmlinuz-* in $gpkg"; }
+	mkdir -p "$dir"
+	cp "$tmp"/boot/vmlinuz-* "$GENERIC_VMLINUZ.tmp" && mv "$GENERIC_VMLINUZ.tmp" "$GENERIC_VMLINUZ" ||
+		{ rm -rf "$tmp"; th_die "cannot store $GENERIC_VMLINUZ"; }
+	rm -rf "$tmp"
+}
+
 # A hung test host (seen under heavy load: its console falls silent, the
 # payload's own timeouts never fire) would hold the run for all of its
 # timeout. th_watch stops it once one step outlasts its own limit: the boot
@@ -271,6 +308,12 @@ attempt() {
 	if grep -q stock-vmlinuz "$cases"; then
 		th_kernel
 		files+=("$TH_VMLINUZ:stock-vmlinuz")
+	fi
+	# Debian's generic kernel of the same version (VMGenID)
+	if grep -q generic-vmlinuz "$cases"; then
+		th_kernel
+		generic_kernel
+		files+=("$GENERIC_VMLINUZ:generic-vmlinuz")
 	fi
 	# ... and its modules for ember's devices, in an archive appended to the initramfs
 	if grep -q stock-initrd "$cases"; then
@@ -622,6 +665,14 @@ check_snapshot() {
 	local s
 	api_checks
 	for s in snapshot-files load-time ticks-after-restore restored-ember-ended; do
+		info+=", $s: $(sed -n "s/^ok $s (\(.*\))\$/\1/p" <<<"$host")"
+	done
+}
+
+check_snapshot_clones() {
+	local s
+	api_checks
+	for s in vmgenid-bound clones-reseeded clones-go-on clones-clock no-soft-lockup clones-differ; do
 		info+=", $s: $(sed -n "s/^ok $s (\(.*\))\$/\1/p" <<<"$host")"
 	done
 }
