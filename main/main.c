@@ -823,10 +823,14 @@ static void restore_snapshot(struct vmm *vmm, struct api *api, const struct args
 	LOG_INFO("Snapshot %s loaded%s", a->restore, a->resume ? " and resumed" : "");
 }
 
-/* --serial-out: standard output (the console) to the file, as serial_out_path. */
+/*
+ * --serial-out: standard output (the console) to the file, opened as PUT
+ * /serial's serial_out_path is (read-write: a FIFO without a reader does not
+ * block the open).
+ */
 static void serial_out(const struct args *a)
 {
-	int fd = open(a->serial_out, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0600);
+	int fd = open(a->serial_out, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
 	if (fd < 0)
 		die(EMBER_EXIT_BAD_INPUT, "--serial-out %s: %s", a->serial_out, strerror(errno));
