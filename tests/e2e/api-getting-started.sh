@@ -32,7 +32,8 @@
 #     it must stay up for the checks after READY, a second or so).
 #   snapshot (with --attach and EMBER_BIN, the binary): the guest's shell
 #     gets a loop printing "EMBER-TICK N" every 150 ms in the background,
-#     writes a file to its root disk and, with TAP, brings eth0 up with
+#     writes a file to its root disk, fills 32 MiB of its tmpfs from
+#     /dev/urandom (their md5 printed) and, with TAP, brings eth0 up with
 #     SNAP_GUEST; with a dd to the disk and (with TAP) a ping flood in
 #     flight, PATCH /vm Paused, PUT /snapshot/create
 #     (SNAP_DIR/snap.state, SNAP_DIR/snap.mem of MEM_MIB MiB), ember is
@@ -43,7 +44,7 @@
 #     printed with them moves by less than 1 s (plus the loop's longest
 #     step before the pause) across the 3 s and more the snapshot sat on disk, the dd ends without an error, the NIC (moved by
 #     network_overrides to SNAP_TAP2, made to replace TAP with the address
-#     SNAP_HOST) answers pings, the shell reads the file back and writes
+#     SNAP_HOST) answers pings, the 32 MiB have the same md5, the shell reads the file back and writes
 #     another through virtio-blk, then SendCtrlAltDel ends the new ember
 #     with status 0 and it removes its socket.
 #
@@ -203,14 +204,17 @@ snap_round_trip() {
 	sleep 0.5
 	type_line "(i=0;while [ \$i -lt 2000 ];do i=\$((i+1));echo EMBER-TI''CK \$i \$(cut -d' ' -f1 /proc/uptime);sleep .15;done) &"
 	type_line "echo before-snapshot >/snap-before && sync && echo EMBER-SY''NCED"
+	# 32 MiB of random bytes in the guest's memory (its /tmp is a tmpfs) and their checksum.
+	type_line "dd if=/dev/urandom of=/tmp/fill bs=1M count=32 2>/dev/null && echo EMBER-FI''LL-SUM \$(md5sum </tmp/fill)"
 	if [ -n "$TAP_DEV" ]; then
 		type_line "ip addr add $SNAP_GUEST/24 dev eth0 && ip link set eth0 up && echo EMBER-ET''H0-UP"
 	fi
 	if wait_until 20 ticks_over 3 && wait_until 20 grep -q EMBER-SYNCED "$CONSOLE_OUT" &&
+		wait_until 30 grep -q 'EMBER-FILL-SUM [0-9a-f]\{32\}' "$CONSOLE_OUT" &&
 		{ [ -z "$TAP_DEV" ] || wait_until 20 grep -q EMBER-ETH0-UP "$CONSOLE_OUT"; }; then
-		ok ticks "the loop ticks, a file written before the snapshot${TAP_DEV:+, eth0 up}"
+		ok ticks "the loop ticks, a file written before the snapshot, 32 MiB filled${TAP_DEV:+, eth0 up}"
 	else
-		bad ticks "no EMBER-TICK, EMBER-SYNCED or EMBER-ETH0-UP lines: $(tail -c 300 "$CONSOLE_OUT" | tr '\n' '|')"
+		bad ticks "no EMBER-TICK, EMBER-SYNCED, EMBER-FILL-SUM or EMBER-ETH0-UP lines: $(tail -c 300 "$CONSOLE_OUT" | tr '\n' '|')"
 		return
 	fi
 	# In flight at the snapshot: a dd to the disk (O_DIRECT: every block
@@ -320,6 +324,14 @@ snap_round_trip() {
 		else
 			bad ping-after-restore "no ping reply over $SNAP_TAP2: $(tail -n 2 "$SNAP_DIR/ping.out" 2>/dev/null | tr '\n' '|')"
 		fi
+	fi
+	sum1=$(sed -n 's/.*EMBER-FILL-SUM \([0-9a-f]\{32\}\).*/\1/p' "$CONSOLE_OUT" | head -n 1)
+	type_line "echo EMBER-FI''LL-AGAIN \$(md5sum </tmp/fill)"
+	if wait_until 30 grep -q 'EMBER-FILL-AGAIN [0-9a-f]\{32\}' "$out2" &&
+		[ "$(sed -n 's/.*EMBER-FILL-AGAIN \([0-9a-f]\{32\}\).*/\1/p' "$out2" | head -n 1)" = "$sum1" ]; then
+		ok memory-after-restore "the 32 MiB filled before the snapshot: md5 $sum1 again"
+	else
+		bad memory-after-restore "md5 before $sum1, after: $(grep -m1 'EMBER-FILL-AGAIN' "$out2" || echo none)"
 	fi
 	type_line "cat /snap-before && echo after >/snap-after && sync && cat /snap-after && echo EMBER-DI''SK-OK"
 	if wait_until 20 grep -q EMBER-DISK-OK "$out2" && grep -q before-snapshot "$out2"; then

@@ -55,13 +55,15 @@
 #     SendCtrlAltDel: the guest restarts, ember exits 0.
 #   snapshot: the same requests for the guest's shell (2 vCPUs, 256 MiB,
 #     the root disk a copy, a NIC on tap0): a loop ticking in the
-#     background, a file written, eth0 up; then, with a dd to the disk and
+#     background, a file written, 32 MiB of its memory filled from
+#     /dev/urandom, eth0 up; then, with a dd to the disk and
 #     a ping flood from the test host in flight, PATCH /vm Paused, PUT
 #     /snapshot/create, that ember killed; a new ember loads the snapshot
 #     (resume_vm, network_overrides: the NIC on tap1, which replaced
 #     tap0): the ticks go on from the next number at their pace and the
 #     guest's uptime with them, the dd ends without an I/O error, the test
-#     host pings the guest over tap1, the shell reads the file back and
+#     host pings the guest over tap1, the 32 MiB have the same md5, the
+#     shell reads the file back and
 #     writes another, SendCtrlAltDel ends it with status 0
 #     (api-getting-started.sh's END=snapshot).
 #   snapshot-clones: Debian's generic kernel (linux-image-amd64 of the test
@@ -629,8 +631,10 @@ check_stock_kernel() {
 		why="no DSDT in /sys/firmware/acpi/tables: $(field EMBER-ACPI "$text")"
 	elif ! grep -q 'the guest powered off (ACPI S5)' <<<"$text"; then
 		why="ember did not see an ACPI power-off"
-	elif ! grep -Eq 'EMBER-IRQ +[0-9]+: +[1-9][0-9]* .*IO-APIC +4-edge +ttyS0' <<<"$text"; then
-		why="no serial interrupts on IOAPIC pin 4: $(field EMBER-IRQ "$text")"
+	elif ! sed -n 's/.*EMBER-IRQ *[0-9]*: *\(.*IO-APIC  *4-edge  *ttyS0\)/\1/p' <<<"$text" |
+		awk '{ for (i = 1; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i } END { exit !(n > 0) }'; then
+		# (on any CPU: which one takes it depends on the kernel's IRQ numbering)
+		why="no serial interrupts on IOAPIC pin 4: $(grep 'EMBER-IRQ.*ttyS0' <<<"$text" || field EMBER-IRQ "$text")"
 	fi
 	info="$(grep -m1 -o 'ACPI: Using ACPI (MADT)[^|]*' <<<"$text" || true)"
 }
@@ -664,7 +668,7 @@ check_pause_resume() {
 check_snapshot() {
 	local s
 	api_checks
-	for s in snapshot-files load-time ticks-after-restore restored-ember-ended; do
+	for s in snapshot-files load-time ticks-after-restore memory-after-restore restored-ember-ended; do
 		info+=", $s: $(sed -n "s/^ok $s (\(.*\))\$/\1/p" <<<"$host")"
 	done
 }
