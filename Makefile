@@ -121,7 +121,7 @@ include tests/api/api.mk
 include tests/seccomp/seccomp.mk
 include tests/clients/clients.mk
 
-test-e2e: $(BUILD)/ember guest deps-nested
+test-e2e: $(BUILD)/ember $(BUILD)/ember-jailer $(BUILD)/uffd-handler guest deps-nested
 	tests/e2e/run.sh $(BUILD)
 
 TEST_LEVELS := test-unit test-fuzz test-guests test-api test-seccomp test-jailer test-e2e test-clients

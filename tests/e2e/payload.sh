@@ -231,7 +231,10 @@ api_snapshot() {
 # machine fork"), its numbers go on from the snapshot's with its uptime
 # (CLOCK_BOOTTIME) moved by at most 1 s (plus the longest step between
 # two numbers before) across the 80 s, no "soft lockup", and the bytes it
-# draws after the reseed differ from every other clone's. Prints "ok STEP
+# draws after the reseed differ from every other clone's. Then one more
+# load with the Uffd backend (/payload/uffd-handler serving the memory
+# file): the guest goes on and reseeds, the handler serving fewer than half
+# of the memory's pages. Prints "ok STEP
 # (detail)" / "FAIL STEP: why" and "N passed, N failed", as
 # api-getting-started.sh.
 api_clones() {
@@ -339,6 +342,37 @@ api_clones() {
 	d=$(printf '%s\n' $seen | sort -u | grep -c .)
 	if [ "$d" = "$n" ]; then ok clones-differ "$d different 16-byte draws"
 	else bad clones-differ "$d different draws among $n clones:$seen"; fi
+	# The same snapshot once more with the Uffd backend: our example
+	# handler serves the memory file, page by page.
+	rm -f /tmp/uffd.sock /tmp/uffd-vm.out
+	/payload/uffd-handler /tmp/uffd.sock /tmp/vg.mem >/tmp/uffd.out 2>&1 &
+	hpid=$!
+	if wait_for 10 test -S /tmp/uffd.sock; then
+		/payload/ember --restore /tmp/vg.state --restore-uffd /tmp/uffd.sock --resume --no-api \
+			--serial-out /tmp/uffd-vm.out </dev/null 2>/tmp/uffd-vm.err &
+		upid=$!
+		uffd_ran() {
+			[ "$(sed -n '/crng reseeded due to virtual machine fork/,$p' /tmp/uffd-vm.out 2>/dev/null |
+				grep -c '^EMBER-RAND [0-9]')" -ge 2 ]
+		}
+		wait_for 60 uffd_ran
+		kill -TERM $upid
+		wait $upid
+		wait $hpid
+		tr -d '\r' </tmp/uffd-vm.out >/tmp/uffd-vm.txt
+		first=$(sed -n 's/^EMBER-RAND \([0-9]*\) .*/\1/p' /tmp/uffd-vm.txt | head -n 1)
+		served=$(sed -n 's/.*served \([0-9]*\) pages of \([0-9]*\).*/\1 of \2/p' /tmp/uffd.out)
+		echo "HOST-UFFD first=$first served=$served $(grep '^ember: ' /tmp/uffd-vm.err | head -n 1)"
+		if [ "$first" = $((last + 1)) ] && grep -q 'crng reseeded due to virtual machine fork' /tmp/uffd-vm.txt &&
+			[ -n "$served" ] && [ "${served%% *}" -gt 0 ] && [ "${served%% *}" -lt $((${served##* } / 2)) ]; then
+			ok uffd-load "the guest went on from EMBER-RAND $first and reseeded; the handler served $served pages"
+		else
+			bad uffd-load "first EMBER-RAND '$first' (want $((last + 1))), handler: $(tr '\n' ' ' </tmp/uffd.out), $(tail -c 200 /tmp/uffd-vm.txt | tr '\n' ' ')"
+		fi
+	else
+		kill $hpid 2>/dev/null
+		bad uffd-load "the handler made no socket: $(cat /tmp/uffd.out)"
+	fi
 	fin
 }
 

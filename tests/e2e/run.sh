@@ -76,7 +76,9 @@
 #     from the snapshot's with its uptime moved by at most 1 s (plus the
 #     longest step before) across the 80 s, no "soft lockup" within 15 s,
 #     and the 16 bytes of /dev/urandom each draws after the reseed differ
-#     from every other clone's (payload.sh's api_clones).
+#     from every other clone's; then one more load of the snapshot with the
+#     Uffd backend, served by build/uffd-handler: the guest goes on and
+#     reseeds, on far fewer pages than its memory (payload.sh's api_clones).
 #   jailed-api: ember-jailer (cgroup v2, mounted by the payload) runs ember
 #     as uid/gid 1000 in /srv/jailer/ember/e2e-jailed/root, with memory.max
 #     256 MiB and pids.max 64; the getting-started requests go to the
@@ -118,14 +120,15 @@ done
 
 ember="$build/ember"
 jailer="$build/ember-jailer"
+uffd_handler="$build/uffd-handler"
 vmlinux="$build/guest/vmlinux"
 bzimage="$build/guest/bzImage"
 initrd="$build/guest/initrd.cpio.gz"
 rootfs="$build/guest/rootfs.ext4"
-for f in "$ember" "$jailer" "$vmlinux" "$bzimage" "$initrd" "$rootfs"; do
-	[ -r "$f" ] || { echo "e2e: $f is missing (run make $build/ember $build/ember-jailer guest)" >&2; exit 1; }
+for f in "$ember" "$jailer" "$uffd_handler" "$vmlinux" "$bzimage" "$initrd" "$rootfs"; do
+	[ -r "$f" ] || { echo "e2e: $f is missing (run make $build/ember $build/ember-jailer $build/uffd-handler guest)" >&2; exit 1; }
 done
-for f in "$ember" "$jailer"; do
+for f in "$ember" "$jailer" "$uffd_handler"; do
 	if command -v readelf >/dev/null &&
 		readelf -l "$f" 2>/dev/null | grep -q 'program interpreter'; then
 		echo "e2e: $f is dynamically linked; the test host needs a static binary" >&2
@@ -304,7 +307,7 @@ attempt() {
 		[[ ! "${line_of[$name]}" =~ rootfs|\ (disk_|vm_setup|config_setup|jail_setup|snap_setup) ]] || need_rootfs=1
 		[[ "${line_of[$name]}" != *" api_"* ]] || need_curl=1
 	done
-	files=("$ember:ember" "$jailer:ember-jailer" "$vmlinux:vmlinux" "$bzimage:bzImage"
+	files=("$ember:ember" "$jailer:ember-jailer" "$uffd_handler:uffd-handler" "$vmlinux:vmlinux" "$bzimage:bzImage"
 		"$initrd:initrd.cpio.gz" "$cases:cases.txt")
 	# Debian's cloud kernel, the test host's own, as a stock guest kernel
 	if grep -q stock-vmlinuz "$cases"; then
@@ -676,7 +679,7 @@ check_snapshot() {
 check_snapshot_clones() {
 	local s
 	api_checks
-	for s in vmgenid-bound clones-reseeded clones-go-on clones-clock no-soft-lockup clones-differ; do
+	for s in vmgenid-bound clones-reseeded clones-go-on clones-clock no-soft-lockup clones-differ uffd-load; do
 		info+=", $s: $(sed -n "s/^ok $s (\(.*\))\$/\1/p" <<<"$host")"
 	done
 }
