@@ -955,7 +955,9 @@ def pause_resume_ctrl_alt_del(tmp):
 
 
 def ticks(text):
-    return [int(t) for t in re.findall(r"APIGUEST tick (\d+)", text)]
+    """The numbers of the complete tick lines: a console file read while the
+    guest writes may end in the middle of one ("APIGUEST tick 1" of 14)."""
+    return [int(t) for t in re.findall(r"APIGUEST tick (\d+)\r?\n", text)]
 
 
 def snapshot_of_ticking_guest(tmp, name="snap"):
