@@ -210,7 +210,8 @@ int config_put_boot_source(struct ember_config *c, const cJSON *j, char *err, si
 		errorf(err, errlen, "Boot source error: The kernel file cannot be opened: %s", why);
 		goto out;
 	}
-	if (!snapshot_config && n->initrd[0] && can_open(n->initrd, O_RDONLY, false, why, sizeof(why)) < 0) {
+	if (!snapshot_config && n->initrd[0] &&
+	    can_open(n->initrd, O_RDONLY, false, why, sizeof(why)) < 0) {
 		errorf(err, errlen, "Boot source error: The initrd file cannot be opened: %s", why);
 		goto out;
 	}
@@ -1159,7 +1160,7 @@ static int parse_doc(struct ember_config *c, const cJSON *j, char *err, size_t e
 	return 0;
 }
 
-static int parse_file(struct ember_config *out, const char *text, size_t len,
+int config_parse_file(struct ember_config *out, const char *text, size_t len,
 		      char *err, size_t errlen)
 {
 	struct ember_config *c = malloc(sizeof(*c));  /* built aside: out stays as is on failure */
@@ -1182,19 +1183,13 @@ static int parse_file(struct ember_config *out, const char *text, size_t len,
 	return r;
 }
 
-int config_parse_file(struct ember_config *out, const char *text, size_t len,
-		      char *err, size_t errlen)
-{
-	return parse_file(out, text, len, err, errlen);
-}
-
 int config_parse_snapshot_config(struct ember_config *out, const char *text, size_t len,
 				 char *err, size_t errlen)
 {
 	int r;
 
 	snapshot_config = true;
-	r = parse_file(out, text, len, err, errlen);
+	r = config_parse_file(out, text, len, err, errlen);
 	snapshot_config = false;
 	return r;
 }

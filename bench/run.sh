@@ -625,16 +625,18 @@ if [[ "$phases" == *" nested "* ]]; then
 	if has_part snap; then
 		# sv VMM NAME: "MEDIAN P10 P90 N" of a snapbench line (BENCH-SNAP VMM NAME median M p10 A p90 B p99 C n N).
 		sv() { awk -v v="$1" -v k="$2" '$1 == "BENCH-SNAP" && $2 == v && $3 == k { print $5, $7, $9, $13 }' "$ct" | tail -n 1; }
+		# scell "MEDIAN P10 P90 N" SCALE DIGITS: "median [p10–p90]" (the median alone for one run).
+		scell() {
+			awk -v s="$1" -v k="$2" -v d="$3" 'BEGIN { split(s, v, " "); if (v[4] == "") { print "n/a"; exit }
+				f = "%." d "f"; if (v[4] > 1) printf(f " [" f "–" f "]\n", v[1] / k, v[2] / k, v[3] / k); else printf(f "\n", v[1] / k) }'
+		}
 		# srow NAME FIGURE SCALE DIGITS PLOT-LABEL: ember vs QEMU, ratio of the medians.
 		srow() {
-			local e q r ce cq
+			local e q r
 			e=$(sv ember "$1") q=$(sv qemu "$1")
-			ce=$(awk -v s="$e" -v k="$3" -v d="$4" 'BEGIN { split(s, v, " "); if (v[4] == "") { print "n/a"; exit }
-				f = "%." d "f"; if (v[4] > 1) printf(f " [" f "–" f "]\n", v[1] / k, v[2] / k, v[3] / k); else printf(f "\n", v[1] / k) }')
-			cq=$(awk -v s="$q" -v k="$3" -v d="$4" 'BEGIN { split(s, v, " "); if (v[4] == "") { print "n/a"; exit }
-				f = "%." d "f"; if (v[4] > 1) printf(f " [" f "–" f "]\n", v[1] / k, v[2] / k, v[3] / k); else printf(f "\n", v[1] / k) }')
 			r=$(ratio "$(cut -d' ' -f1 <<<"$e")" "$(cut -d' ' -f1 <<<"$q")")
-			row 9 "$2" "$ce" "$cq" "$r" "$(cut -d' ' -f4 <<<"$e") / $(cut -d' ' -f4 <<<"$q")"
+			row 9 "$2" "$(scell "$e" "$3" "$4")" "$(scell "$q" "$3" "$4")" "$r" \
+				"$(cut -d' ' -f4 <<<"$e") / $(cut -d' ' -f4 <<<"$q")"
 			[ -z "$5" ] || plot_add 9 "$5" "$r" "" "" lower
 		}
 		srow restore-us "restore, 128 MiB, 1 vCPU: VMM start → guest running again (ms; ember: \`PUT /snapshot/load\` with resume_vm answered; QEMU: QMP's RESUME after \`-incoming\` completed and \`cont\`, the stream of a stopped VM restoring it stopped; target ≤ 0.2 × QEMU)" 1000 1 "snapshot restore"

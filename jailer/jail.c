@@ -2,11 +2,11 @@
 /*
  * The jail's file system: <base>/<exec-name>/<id>/root holding a copy of the
  * exec file and dev/{kvm,net/tun,urandom} (dev/userfaultfd too where the host
- * has it), then a private mount namespace whose root is <id> (a bind mount of it, pivot_root, the host's root
- * detached), and a chroot into <id>/root. Being chrooted below the mount
- * namespace's root is what makes the kernel refuse the jailed process a new
- * user namespace (create_user_ns: EPERM when current_chrooted()), so it
- * cannot get capabilities back in one.
+ * has it), then a private mount namespace whose root is <id> (a bind mount of
+ * it, pivot_root, the host's root detached), and a chroot into <id>/root.
+ * Being chrooted below the mount namespace's root is what makes the kernel
+ * refuse the jailed process a new user namespace (create_user_ns: EPERM when
+ * current_chrooted()), so it cannot get capabilities back in one.
  *
  * Creation is idempotent, so a retry with the same id works whatever an
  * earlier failed run left: existing directories are reused, the exec file is

@@ -280,36 +280,34 @@ static const char *expand(const char *tmpl, int i, char *buf, const char *opt)
 	return buf;
 }
 
-/* The clone i's own arguments: every template of --clones expanded for it. */
+/* Clone i's own arguments: every template of --clones in a expanded for it. */
 static void expand_args(struct args *a, int i)
 {
 	static char sock[PATH_MAX], id[PATH_MAX], log[PATH_MAX], met[PATH_MAX], ser[PATH_MAX];
 	static char nets[MAX_NETS][PATH_MAX];
-	static const char *tmpl_sock, *tmpl_id, *tmpl_log, *tmpl_met, *tmpl_ser;
-	static const char *tmpl_net[MAX_NETS];
-	static bool saved;
 
-	if (!saved) {
-		tmpl_sock = a->api_sock;
-		tmpl_id = a->id;
-		tmpl_log = a->log_path;
-		tmpl_met = a->metrics_path;
-		tmpl_ser = a->serial_out;
-		memcpy(tmpl_net, a->net_override, sizeof(tmpl_net));
-		saved = true;
-	}
-	if (tmpl_sock)
-		a->api_sock = expand(tmpl_sock, i, sock, "--api-sock");
-	if (tmpl_id)
-		a->id = expand(tmpl_id, i, id, "--id");
-	if (tmpl_log)
-		a->log_path = expand(tmpl_log, i, log, "--log-path");
-	if (tmpl_met)
-		a->metrics_path = expand(tmpl_met, i, met, "--metrics-path");
-	if (tmpl_ser)
-		a->serial_out = expand(tmpl_ser, i, ser, "--serial-out");
+	if (a->api_sock)
+		a->api_sock = expand(a->api_sock, i, sock, "--api-sock");
+	if (a->id)
+		a->id = expand(a->id, i, id, "--id");
+	if (a->log_path)
+		a->log_path = expand(a->log_path, i, log, "--log-path");
+	if (a->metrics_path)
+		a->metrics_path = expand(a->metrics_path, i, met, "--metrics-path");
+	if (a->serial_out)
+		a->serial_out = expand(a->serial_out, i, ser, "--serial-out");
 	for (int k = 0; k < a->nnet_overrides; k++)
-		a->net_override[k] = expand(tmpl_net[k], i, nets[k], "--net-override");
+		a->net_override[k] = expand(a->net_override[k], i, nets[k], "--net-override");
+}
+
+/* An instance id: 1 to LOG_INSTANCE_ID_MAX letters, digits and '-', or one line and exit 2. */
+static void check_id(const char *id)
+{
+	if (!id[0] || strlen(id) > LOG_INSTANCE_ID_MAX ||
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+	    strlen(id))
+		die(EMBER_EXIT_BAD_INPUT, "--id: '%.80s' is not 1 to %d letters, digits or '-'",
+		    id, LOG_INSTANCE_ID_MAX);
 }
 
 enum {
@@ -317,8 +315,8 @@ enum {
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
 	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES, O_SMT,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
-	O_MEM_LIMIT, O_METADATA, O_NO_ACPI, O_RESTORE, O_RESTORE_MEM, O_RESTORE_UFFD, O_RESUME, O_MERGE_DIFF,
-	O_INTO, O_CLONES, O_SERIAL_OUT, O_NET_OVERRIDE,
+	O_MEM_LIMIT, O_METADATA, O_NO_ACPI, O_RESTORE, O_RESTORE_MEM, O_RESTORE_UFFD, O_RESUME,
+	O_MERGE_DIFF, O_INTO, O_CLONES, O_SERIAL_OUT, O_NET_OVERRIDE,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
 };
 
@@ -603,16 +601,18 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 			if (!strstr(strchr(a->net_override[i], '='), "%d"))
 				die(EMBER_EXIT_BAD_INPUT, "--clones: --net-override %.80s: the TAP "
 				    "needs %%d in it (each clone its own)", a->net_override[i]);
-		/* The templates as the last clone will have them: checked below. */
-		expand_args(a, a->clones - 1);
 	}
 	if (!a->id)
 		a->id = LOG_INSTANCE_ID_DEFAULT;
-	if (!a->id[0] || strlen(a->id) > LOG_INSTANCE_ID_MAX ||
-	    strspn(a->id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
-	    strlen(a->id))
-		die(EMBER_EXIT_BAD_INPUT, "--id: '%.80s' is not 1 to %d letters, digits or '-'",
-		    a->id, LOG_INSTANCE_ID_MAX);
+	if (a->clones) {
+		/* The templates as the last clone will have them (the longest). */
+		struct args last = *a;
+
+		expand_args(&last, a->clones - 1);
+		check_id(last.id);
+	} else {
+		check_id(a->id);
+	}
 	if (a->level) {
 		enum log_level l;
 

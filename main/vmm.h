@@ -94,8 +94,9 @@ int vmm_snapshot_config(const struct vmm_snapshot *s, const struct config_snapsh
  * Start the VM of s, configured as c, with its memory from p's backend: the
  * File mem_path mapped private (pages read on demand, never written back),
  * or Uffd, anonymous memory filled by the page fault handler listening on
- * mem_path (vmm/uffd.h); parked until resumed unless p->resume. Bad input (a file that does not fit c) is refused before
- * KVM is touched, as vmm_boot() does.
+ * mem_path (vmm/uffd.h); parked until resumed unless p->resume. Bad input
+ * (a file that does not fit c) is refused before KVM is touched, as
+ * vmm_boot() does.
  */
 int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snapshot *s,
 		const struct config_snapshot_load *p, int *status, char *err, size_t errlen);

@@ -252,6 +252,18 @@ static size_t res_irq(uint8_t *p, unsigned irq)
 	return 3;
 }
 
+/* Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi } */
+static size_t res_ext_irq(uint8_t *p, uint32_t gsi)
+{
+	p[0] = 0x89;
+	p[1] = 6;
+	p[2] = 0;
+	p[3] = 0x03;
+	p[4] = 1;
+	set32(p + 5, gsi);
+	return 9;
+}
+
 /*
  * Device (VGEN): the generation ID (Microsoft's "Virtual Machine Generation
  * ID" device, as Linux's vmgenid driver binds it: _CID "VM_GEN_COUNTER",
@@ -264,6 +276,7 @@ static void vmgenid(struct aml *sb)
 	struct aml dev, v, pkg, m;
 	const uint8_t package = AML_PACKAGE, method = AML_METHOD;
 	uint8_t res[16];
+	size_t r;
 
 	memset(&dev, 0, sizeof(dev));
 	memset(&v, 0, sizeof(v));
@@ -275,12 +288,8 @@ static void vmgenid(struct aml *sb)
 	aml_name(&dev, "_DDN", &v);
 	memset(&pkg, 0, sizeof(pkg));
 	aml_byte(&pkg, 2);
-	aml_byte(&pkg, AML_DWORD);
-	aml_put(&pkg, (const uint8_t[]){ (uint8_t)ACPI_VMGENID_ADDR, (uint8_t)(ACPI_VMGENID_ADDR >> 8),
-					 (uint8_t)(ACPI_VMGENID_ADDR >> 16),
-					 (uint8_t)(ACPI_VMGENID_ADDR >> 24) }, 4);
-	aml_byte(&pkg, AML_DWORD);
-	aml_put(&pkg, (const uint8_t[]){ 0, 0, 0, 0 }, 4); /* below 4 GiB */
+	aml_int(&pkg, (uint32_t)ACPI_VMGENID_ADDR);
+	aml_int(&pkg, 0); /* below 4 GiB */
 	v.n = 0;
 	aml_pkg(&v, &package, 1, &pkg);
 	aml_name(&dev, "ADDR", &v);
@@ -290,14 +299,8 @@ static void vmgenid(struct aml *sb)
 	v.n = 0;
 	aml_string(&v, "ACPI0013");
 	aml_name(&dev, "_HID", &v);
-	/* Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { ACPI_GED_GSI } */
-	res[0] = 0x89;
-	res[1] = 6;
-	res[2] = 0;
-	res[3] = 0x03;
-	res[4] = 1;
-	set32(res + 5, ACPI_GED_GSI);
-	aml_crs(&dev, res, 9);
+	r = res_ext_irq(res, ACPI_GED_GSI);
+	aml_crs(&dev, res, r);
 	/* Method (_EVT, 1) { Notify (VGEN, 0x80) }: its one interrupt */
 	memset(&m, 0, sizeof(m));
 	aml_put(&m, "_EVT", 4);
@@ -359,14 +362,8 @@ static void dsdt_body(struct aml *d, const struct acpi_machine *m)
 		res[3] = 1;
 		set32(res + 4, (uint32_t)v->base);
 		set32(res + 8, (uint32_t)v->size);
-		/* Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi } */
-		res[12] = 0x89;
-		res[13] = 6;
-		res[14] = 0;
-		res[15] = 0x03;
-		res[16] = 1;
-		set32(res + 17, v->gsi);
-		aml_crs(&dev, res, 21);
+		r = 12 + res_ext_irq(res + 12, v->gsi);
+		aml_crs(&dev, res, r);
 		snprintf(name, sizeof(name), "V%03X", (unsigned)i);
 		aml_device(&sb, name, &dev);
 	}

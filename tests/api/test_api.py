@@ -1116,6 +1116,25 @@ def private_dirty_kib(pid):
         return sum(int(l.split()[1]) for l in f if l.startswith("Private_Dirty:"))
 
 
+def snapshot_128(tmp, name, extra):
+    """A 128 MiB apiguest (boot_args extra) snapshotted after 3 ticks: the
+    state's and memory's paths and the console."""
+    e = Ember(tmp, name=name)
+    state, mem = os.path.join(tmp, name + ".state"), os.path.join(tmp, name + ".mem")
+    try:
+        expect(e.put("/boot-source", {"kernel_image_path": GUEST,
+                                      "boot_args": guest_args(tick=100, extra=extra)}), 204)
+        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}), 204)
+        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
+        wait_for(lambda: "APIGUEST tick 3" in e.stdout(), "guest ticks")
+        expect(e.patch("/vm", {"state": "Paused"}), 204)
+        time.sleep(0.2)
+        expect(e.put("/snapshot/create", {"snapshot_path": state, "mem_file_path": mem}), 204)
+        return state, mem, e.stdout()
+    finally:
+        e.stop()
+
+
 class CloneApi(Ember):
     """The API and console file of one clone of `ember --clones` (no process
     of its own here)."""
@@ -1139,19 +1158,8 @@ def snapshot_clones(tmp):
     API socket, id and console file, each dirtying 8 MiB: they share the
     memory file (each one's private dirty memory is what it wrote plus
     ember's); Ctrl-Alt-Del on each ends them, and ember with status 0."""
-    e = Ember(tmp, name="origin")
-    state, mem = os.path.join(tmp, "c.state"), os.path.join(tmp, "c.mem")
-    try:
-        expect(e.put("/boot-source", {"kernel_image_path": GUEST,
-                                      "boot_args": guest_args(tick=100, extra=" touch=512")}), 204)
-        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}), 204)
-        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
-        wait_for(lambda: "APIGUEST tick 2" in e.stdout(), "guest ticks")
-        expect(e.patch("/vm", {"state": "Paused"}), 204)
-        expect(e.put("/snapshot/create", {"snapshot_path": state, "mem_file_path": mem}), 204)
-        last = ticks(e.stdout())[-1]
-    finally:
-        e.stop()
+    state, mem, before = snapshot_128(tmp, "origin", " touch=512")
+    last = ticks(before)[-1]
     for argv, word in ((["--clones", "2", "--api-sock", os.path.join(tmp, "x.sock")], "%d"),
                        (["--clones", "2", "--no-api", "--net-override", "eth0=tap0"], "%d"),
                        (["--clones", "0", "--no-api"], "from 1 to 256"),
@@ -1227,25 +1235,6 @@ class UffdHandler:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-
-def snapshot_128(tmp, name, extra):
-    """A 128 MiB apiguest (boot_args extra) snapshotted after 3 ticks: the
-    state's and memory's paths and the console."""
-    e = Ember(tmp, name=name)
-    state, mem = os.path.join(tmp, name + ".state"), os.path.join(tmp, name + ".mem")
-    try:
-        expect(e.put("/boot-source", {"kernel_image_path": GUEST,
-                                      "boot_args": guest_args(tick=100, extra=extra)}), 204)
-        expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}), 204)
-        expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
-        wait_for(lambda: "APIGUEST tick 3" in e.stdout(), "guest ticks")
-        expect(e.patch("/vm", {"state": "Paused"}), 204)
-        time.sleep(0.2)
-        expect(e.put("/snapshot/create", {"snapshot_path": state, "mem_file_path": mem}), 204)
-        return state, mem, e.stdout()
-    finally:
-        e.stop()
 
 
 @case

@@ -258,7 +258,6 @@ api_clones() {
 			sleep 0.1
 		done
 	}
-	rands() { grep -c '^EMBER-RAND [0-9]' "$1" 2>/dev/null || echo 0; }
 	# The summary; an ember still there (a step failed) is killed, as the steps would have.
 	fin() {
 		p=$(pidof ember) && kill -KILL $p && rm -f $sock
