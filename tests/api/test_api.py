@@ -1163,7 +1163,12 @@ def snapshot_clones(tmp):
     for argv, word in ((["--clones", "2", "--api-sock", os.path.join(tmp, "x.sock")], "%d"),
                        (["--clones", "2", "--no-api", "--net-override", "eth0=tap0"], "%d"),
                        (["--clones", "0", "--no-api"], "from 1 to 256"),
-                       (["--clones", "2", "--no-api", "--id", "c-%x"], "only %d")):
+                       (["--clones", "2", "--no-api", "--id", "c-%x"], "only %d"),
+                       (["--no-api", "--net-override", "eth0"], "is not IFACE=TAP"),
+                       (["--no-api", "--net-override", "nope=tap1"],
+                        "no network interface 'nope'"),
+                       (["--no-api", "--serial-out", os.path.join(tmp, "none", "out")],
+                        "--serial-out")):
         one_line_exit2([EMBER, "--restore", state, "--restore-mem", mem] + argv, word, tmp)
     one_line_exit2([EMBER, "--clones", "2", "--api-sock", "x%d"], "--clones needs --restore", tmp)
     e = Ember(tmp, ["--restore", state, "--restore-mem", mem, "--resume", "--clones", "4",
@@ -1356,6 +1361,8 @@ def snapshot_uffd(tmp):
                    tmp)
     one_line_exit2([EMBER, "--restore", state, "--restore-uffd", h.sock, "--restore-mem", mem],
                    "one memory backend", tmp)
+    one_line_exit2([EMBER, "--restore", state, "--restore-uffd", "/" + "u" * 200],
+                   "longer than a Unix socket path", tmp)
 
 
 @case
