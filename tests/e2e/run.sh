@@ -69,8 +69,8 @@
 #   snapshot-clones: Debian's generic kernel (linux-image-amd64 of the test
 #     host's version: ACPI and CONFIG_VMGENID; its vmlinuz only) from the
 #     initramfs, ember.test=vmgenid: the vmgenid driver binds ember's VM
-#     generation ID device; once it has drawn random numbers, paused,
-#     paused for 60 s, snapshotted, that ember killed; 20 s later `ember
+#     generation ID device; once it has drawn random numbers: paused for
+#     60 s, snapshotted, that ember killed; 20 s later `ember
 #     --clones 3` from the snapshot, consoles in files: each clone's kernel
 #     says "crng reseeded due to virtual machine fork", its numbers go on
 #     from the snapshot's with its uptime moved by at most 1 s (plus the
@@ -255,7 +255,7 @@ stock_initrd() {
 # (the test host's cloud kernel's version; built in: ACPI, CONFIG_VMGENID),
 # fetched once into the test-host cache (only boot/vmlinuz-* is kept).
 generic_kernel() {
-	local pkg ver gpkg dir tmp
+	local pkg ver gpkg dir tmp deb
 	read -r pkg ver <"$TH_KDIR/package" || th_die "no $TH_KDIR/package"
 	gpkg=${pkg/-cloud-amd64/-amd64}
 	dir="$TH_CACHE/${gpkg}_${ver}"
@@ -263,12 +263,8 @@ generic_kernel() {
 	[ ! -s "$GENERIC_VMLINUZ" ] || return 0
 	th_log "fetching $gpkg $ver (its vmlinuz)"
 	tmp=$(mktemp -d "$TH_CACHE/.fetch.XXXXXX") || th_die "mktemp failed in $TH_CACHE"
-	if ! (cd "$tmp" && apt-get download "$gpkg=$ver" >download.log 2>&1); then
-		sed -n '$p' "$tmp/download.log" >&2
-		rm -rf "$tmp"
-		th_die "apt-get download $gpkg=$ver failed"
-	fi
-	(cd "$tmp" && dpkg-deb --fsys-tarfile ./*.deb | tar -x --wildcards './boot/vmlinuz-*') ||
+	deb=$(th_deb "$gpkg" "$ver" "$tmp") || { rm -rf "$tmp"; exit 1; }
+	(cd "$tmp" && dpkg-deb --fsys-tarfile "$deb" | tar -x --wildcards './boot/vmlinuz-*') ||
 		{ rm -rf "$tmp"; th_die "no boot/vmlinuz-* in $gpkg"; }
 	mkdir -p "$dir"
 	cp "$tmp"/boot/vmlinuz-* "$GENERIC_VMLINUZ.tmp" && mv "$GENERIC_VMLINUZ.tmp" "$GENERIC_VMLINUZ" ||
@@ -660,28 +656,27 @@ check_stock_kernel_reboot() {
 		why="ember did not see the ACPI reset register written"
 }
 
-check_pause_resume() {
+# api_details STEP...: api_checks, then each STEP's detail ("ok STEP (detail)") in info.
+api_details() {
 	local s
 	api_checks
-	for s in no-output-while-paused output-after-resume ember-ended; do
+	for s; do
 		info+=", $s: $(sed -n "s/^ok $s (\(.*\))\$/\1/p" <<<"$host")"
 	done
+}
+
+check_pause_resume() {
+	api_details no-output-while-paused output-after-resume ember-ended
 }
 
 check_snapshot() {
-	local s
-	api_checks
-	for s in snapshot-files load-time ticks-after-restore memory-after-restore restored-ember-ended; do
-		info+=", $s: $(sed -n "s/^ok $s (\(.*\))\$/\1/p" <<<"$host")"
-	done
+	api_details snapshot-files load-time ticks-after-restore memory-after-restore \
+		restored-ember-ended
 }
 
 check_snapshot_clones() {
-	local s
-	api_checks
-	for s in vmgenid-bound clones-reseeded clones-go-on clones-clock no-soft-lockup clones-differ uffd-load; do
-		info+=", $s: $(sed -n "s/^ok $s (\(.*\))\$/\1/p" <<<"$host")"
-	done
+	api_details vmgenid-bound clones-reseeded clones-go-on clones-clock no-soft-lockup \
+		clones-differ uffd-load
 }
 
 # The jailed ember, seen from the test host while its guest ran: uid/gid

@@ -131,6 +131,20 @@ th_have_modules() {
 	done
 }
 
+# th_deb PKG VER DIR: apt-get download PKG=VER into DIR; prints the .deb's
+# path. On failure: apt's last line and th_die (in a command substitution,
+# the caller's `|| exit 1` ends it).
+th_deb() {
+	local deb
+	(cd "$3" && apt-get download "$1=$2" >download.log 2>&1) || {
+		sed -n '$p' "$3/download.log" >&2
+		th_die "apt-get download $1=$2 failed"
+	}
+	deb=$(ls "$3"/*.deb 2>/dev/null | head -n 1) || true
+	[ -n "$deb" ] || th_die "apt-get download $1=$2 produced no .deb"
+	echo "$deb"
+}
+
 # th_kernel: make sure the test-host kernel and its KVM modules are in the
 # cache; sets TH_KDIR (vmlinuz + *.ko), TH_VMLINUZ.
 th_kernel() {
@@ -160,12 +174,7 @@ th_kernel() {
 		# A subshell, so that its EXIT trap cleans up without touching the caller's.
 		(
 			trap 'rm -rf "$tmp"' EXIT
-			(cd "$tmp" && apt-get download "$pkg=$ver" >download.log 2>&1) || {
-				sed -n '$p' "$tmp/download.log" >&2
-				th_die "apt-get download $pkg=$ver failed"
-			}
-			deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n 1) || true
-			[ -n "$deb" ] || th_die "apt-get download $pkg=$ver produced no .deb"
+			deb=$(th_deb "$pkg" "$ver" "$tmp") || exit 1
 			dpkg-deb -x "$deb" "$tmp/x" || th_die "dpkg-deb -x $deb failed"
 			mkdir -p "$tmp/out"
 			f=$(ls "$tmp"/x/boot/vmlinuz-* 2>/dev/null | head -n 1) || true
