@@ -13,6 +13,10 @@
 #define CPUID_HTT          (1u << 28) /* leaf 1 EDX */
 #define CPUID_CMP_LEGACY   (1u << 1)  /* leaf 0x80000001 ECX (AMD) */
 #define CPUID_TSC_DEADLINE (1u << 24) /* leaf 1 ECX */
+#define CPUID_XSAVE        (1u << 26) /* leaf 1 ECX */
+/* The XSAVE components a kernel enables at boot: x87 SSE AVX, MPX's two,
+ * AVX-512's three, PKRU (not the supervisor ones, nor AMX, given on request). */
+#define XCR0_BOOT_MASK     0x2ffull
 
 static unsigned int order(int n)
 {
@@ -46,6 +50,21 @@ void cpuid_add_topology_levels(struct kvm_cpuid2 *c, unsigned int max)
 			c->nent++;
 		}
 	}
+}
+
+uint64_t cpuid_boot_xcr0(const struct kvm_cpuid2 *c)
+{
+	const struct kvm_cpuid_entry2 *l1 = NULL, *xsave = NULL;
+
+	for (unsigned int i = 0; i < c->nent; i++) {
+		if (c->entries[i].function == 1)
+			l1 = &c->entries[i];
+		else if (c->entries[i].function == 0xd && c->entries[i].index == 0)
+			xsave = &c->entries[i];
+	}
+	if (!l1 || !(l1->ecx & CPUID_XSAVE) || !xsave)
+		return 0;
+	return ((uint64_t)xsave->edx << 32 | xsave->eax) & XCR0_BOOT_MASK;
 }
 
 void cpuid_set_tsc_deadline(struct kvm_cpuid2 *c)

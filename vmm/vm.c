@@ -275,6 +275,23 @@ static void set_fpu_msrs_lapic(struct vcpu *c)
 	KVM_OR_DIE(c->fd, KVM_SET_LAPIC, &lapic);
 }
 
+/*
+ * XCR0 as the guest's kernel will set it, before it runs. The guest sees no
+ * difference (XCR0 means nothing until it sets CR4.OSXSAVE, and firmware
+ * leaves it anything), but KVM's copy then matches the guest's even where a
+ * nested hypervisor lets the guest's XSETBV through unseen (QEMU's TCG as
+ * the nested test host's AMD-V): KVM would answer CPUID leaf 0xD with the
+ * sizes for x87 alone, Linux would find its XSAVE sizes inconsistent and
+ * crash, and KVM would load its stale XCR0 at every entry.
+ */
+static void set_boot_xcr0(struct vcpu *c, const struct kvm_cpuid2 *cpuid)
+{
+	struct kvm_xcrs xcrs = { .nr_xcrs = 1, .xcrs[0] = { .xcr = 0, .value = cpuid_boot_xcr0(cpuid) } };
+
+	if (xcrs.xcrs[0].value)
+		KVM_OR_DIE(c->fd, KVM_SET_XCRS, &xcrs);
+}
+
 int vm_dirty_pages(struct vm *vm, uint64_t *bitmap)
 {
 	struct guest_mem *gm = &vm->mem;
@@ -344,6 +361,7 @@ void vm_create_vcpus(struct vm *vm, uint64_t entry, uint64_t pvh_start_info)
 		cpuid_normalise(cpuid, i, vm->nvcpus, vm->threads_per_core ? vm->threads_per_core : 1);
 		KVM_OR_DIE(c->fd, KVM_SET_CPUID2, cpuid);
 		set_fpu_msrs_lapic(c);
+		set_boot_xcr0(c, cpuid);
 		/* Application processors wait for INIT/SIPI from the guest. */
 		if (i == 0 && pvh_start_info)
 			set_pvh_mode(c, entry, pvh_start_info);

@@ -87,6 +87,12 @@ void cpuid_add_topology_levels(struct kvm_cpuid2 *c, unsigned int max);
  * then needs neither the PIT nor a calibration of the APIC timer (cpuid.c).
  */
 void cpuid_set_tsc_deadline(struct kvm_cpuid2 *c);
+/*
+ * The XCR0 a kernel sets at boot for the XSAVE components c offers (leaf 0xD
+ * index 0; x87 SSE AVX MPX AVX-512 PKRU at most), 0 without XSAVE
+ * (cpuid.c).
+ */
+uint64_t cpuid_boot_xcr0(const struct kvm_cpuid2 *c);
 /* The hypervisor's leaves, KVM's signature at the first of them. */
 #define CPUID_KVM_BASE          0x40000000u
 /* The timing leaf (VMware's, given under KVM too): EAX TSC kHz, EBX bus kHz. */

@@ -86,7 +86,7 @@ rc=-
 : >"$T/out"
 : >"$T/err"
 missing=""
-for f in "$EMBER" "$G"/{boot,triplefault,badport,kvmprobe,exitloop,loopback,blk,blkhostile,net}.elf \
+for f in "$EMBER" "$G"/{boot,triplefault,badport,kvmprobe,exitloop,xcr0,loopback,blk,blkhostile,net}.elf \
 	"$G/boot.bzImage" "$SRC/netpeer.py" \
 	"$G/fnv1a" "$G/bad-proto211.bzImage" "$G/bad-no64.bzImage" "$G/bad-lowload.elf"; do
 	[ -e "$f" ] || missing="$missing $f"
@@ -223,6 +223,16 @@ elif [ "$(count "$T/err" "unhandled I/O port 0x510")" != 1 ]; then
 	bad exitloop "want exactly one \"unhandled I/O port 0x510\" line on stderr"
 else
 	ok exitloop
+fi
+
+# --- XCR0 and CPUID leaf 0xD agree (what Linux checks of its FPU) --------------
+run_ember --kernel "$G/xcr0.elf"
+if [ "$rc" != 0 ]; then
+	bad xcr0 "$(status_why 0)"
+elif [ -n "$(guest_why "PASS xcr0")" ]; then
+	bad xcr0 "$(guest_why "PASS xcr0")"
+else
+	ok xcr0
 fi
 
 # --- console input survives a full receive FIFO -------------------------------

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* CPUID: the timing leaf 0x40000010, TSC-deadline, the topology (vmm/cpuid.c). */
+/* CPUID: the timing leaf 0x40000010, TSC-deadline, the topology, the boot XCR0 (vmm/cpuid.c). */
 #include "tests/unit/unit.h"
 #include "vmm/vm.h"
 
@@ -89,5 +89,24 @@ static void test_tsc_deadline(void)
 	free(c);
 }
 
+static void test_boot_xcr0(void)
+{
+	struct kvm_cpuid2 *c = table();
+
+	/* No leaf 0xD: nothing to set */
+	c->entries[0].ecx = 1u << 26;
+	CHECK(cpuid_boot_xcr0(c) == 0);
+	/* x87 SSE AVX, AVX-512, PKRU, AMX tiles (bits 17-18), a supervisor bit (CET, 11) */
+	c->entries[c->nent++] = (struct kvm_cpuid_entry2){ .function = 0xd, .index = 0,
+		.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0x600e7 | 1u << 9 | 1u << 11, .edx = 0 };
+	c->entries[c->nent++] = (struct kvm_cpuid_entry2){ .function = 0xd, .index = 1,
+		.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0xf };
+	CHECK(cpuid_boot_xcr0(c) == (0xe7 | 1u << 9));
+	/* Without XSAVE in leaf 1, XCR0 means nothing to the guest */
+	c->entries[0].ecx = 0;
+	CHECK(cpuid_boot_xcr0(c) == 0);
+	free(c);
+}
+
 UNIT_MAIN(TEST(test_timing_leaf), TEST(test_timing_leaf_absent), TEST(test_tsc_deadline),
-	  TEST(test_topology))
+	  TEST(test_topology), TEST(test_boot_xcr0))
