@@ -221,24 +221,27 @@ api_snapshot() {
 		/tmp/console.in /payload/vmlinux "$VM_ROOT" "$1"
 }
 
-# api_clones,N,KERNEL: beside `ember --api-sock /tmp/ember.sock`: KERNEL
-# (ACPI, CONFIG_VMGENID, the soft-lockup detector) with the initramfs and
-# ember.test=vmgenid; once its vmgenid driver is bound and it has drawn
+# api_clones,N,KERNEL,INITRD,GUEST,HOST: beside `ember --api-sock
+# /tmp/ember.sock`: KERNEL (ACPI, CONFIG_VMGENID, the soft-lockup detector)
+# with INITRD (the initramfs and KERNEL's virtio modules), eth0 on tap0 as
+# GUEST/24, and ember.test=vmgenid:GUEST/24. TAPs tap0 ... tap(N-1) all have
+# HOST/24 and one MAC, as a platform gives every clone the same network. Once
+# its vmgenid driver is bound, the test host has pinged it and it has drawn
 # random numbers: paused for 60 s, snapshotted, that ember killed; 20 s
-# later `ember --clones N` from the snapshot (consoles in
-# /tmp/clone%d.out), kept 15 s after all have reseeded. Each clone's kernel
-# must reseed from its new generation ID ("crng reseeded due to virtual
-# machine fork"), its numbers go on from the snapshot's with its uptime
-# (CLOCK_BOOTTIME) moved by at most 1 s (plus the longest step between
-# two numbers before) across the 80 s, no "soft lockup", and the bytes it
-# draws after the reseed differ from every other clone's. Then one more
-# load with the Uffd backend (/payload/uffd-handler serving the memory
-# file): the guest goes on and reseeds, the handler serving fewer than half
-# of the memory's pages. Prints "ok STEP
-# (detail)" / "FAIL STEP: why" and "N passed, N failed", as
-# api-getting-started.sh.
+# later `ember --clones N` from the snapshot (consoles in /tmp/clone%d.out,
+# clone i's NIC on tap i), kept 15 s after all have reseeded. Each clone's
+# kernel must reseed from its new generation ID ("crng reseeded due to
+# virtual machine fork"), its numbers go on from the snapshot's with its
+# uptime (CLOCK_BOOTTIME) moved by at most 1 s (plus the longest step
+# between two numbers before) across the 80 s, no "soft lockup", the bytes
+# it draws after the reseed differ from every other clone's, and it answers
+# pings sent over its own TAP alone (ping -I tapI). Then one more load with
+# the Uffd backend (/payload/uffd-handler serving the memory file): the
+# guest goes on and reseeds, the handler serving fewer than half of the
+# memory's pages. Prints "ok STEP (detail)" / "FAIL STEP: why" and "N
+# passed, N failed", as api-getting-started.sh.
 api_clones() {
-	n=$1 kern=$2 passed=0 failed=0 sock=/tmp/ember.sock
+	n=$1 kern=$2 initrd=$3 guest=$4 host=$5 passed=0 failed=0 sock=/tmp/ember.sock
 	IFS=' 	
 ' # run_hook's IFS=, would not split the lists below
 	ok() { echo "ok $1${2:+ ($2)}"; passed=$((passed + 1)); }
@@ -263,9 +266,31 @@ api_clones() {
 		p=$(pidof ember) && kill -KILL $p && rm -f $sock
 		echo "$passed passed, $failed failed"
 	}
+	# pings COUNT: how many clones answer 3 pings over their own TAP
+	pings() {
+		j=0 p=0
+		while [ $j -lt "$1" ]; do
+			ping -c 3 -w 10 -I tap$j "$guest" >/tmp/ping$j.out 2>&1
+			r=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' /tmp/ping$j.out)
+			echo "HOST-PING tap$j ${r:-?}/3"
+			[ "$r" = 3 ] && p=$((p + 1))
+			j=$((j + 1))
+		done
+		echo $p >/tmp/pings
+	}
+	i=0
+	while [ $i -lt "$n" ]; do
+		{ [ -e /sys/class/net/tap$i ] || tunctl -t tap$i >/dev/null; } &&
+			ip link set tap$i down && ip link set tap$i address 02:00:00:00:01:01 &&
+			net_setup tap$i "$host/24" 1 >/dev/null && echo 0 >/proc/sys/net/ipv4/conf/tap$i/rp_filter ||
+			{ bad taps "cannot set up tap$i"; fin; return; }
+		i=$((i + 1))
+	done
+	echo 0 >/proc/sys/net/ipv4/conf/all/rp_filter
 	wait_for 10 test -S $sock || { bad api-socket "no $sock"; fin; return; }
-	api PUT /boot-source "{\"kernel_image_path\": \"/payload/$kern\", \"initrd_path\": \"/payload/initrd.cpio.gz\", \"boot_args\": \"console=ttyS0 reboot=k panic=1 ember.test=vmgenid\"}" &&
+	api PUT /boot-source "{\"kernel_image_path\": \"/payload/$kern\", \"initrd_path\": \"/payload/$initrd\", \"boot_args\": \"console=ttyS0 reboot=k panic=1 ember.test=vmgenid:$guest/24\"}" &&
 		api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' &&
+		api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "02:00:00:00:00:07"}' &&
 		api PUT /actions '{"action_type": "InstanceStart"}' || { fin; return; }
 	if ! wait_for 90 grep -q '^EMBER-RAND 5 ' /tmp/console.raw; then
 		bad boot "no EMBER-RAND 5 on the console: $(tail -n 3 /tmp/console.raw | tr '\r\n' '  ')"
@@ -277,6 +302,9 @@ api_clones() {
 	else
 		bad vmgenid-bound "$(grep -a VMGENID /tmp/console.raw | tr -d '\r')"
 	fi
+	pings 1
+	if [ "$(cat /tmp/pings)" = 1 ]; then ok ping-before "3 of 3 over tap0"
+	else bad ping-before "$(grep -a -e EMBER-NET-UP -e EMBER-GUEST-ERROR /tmp/console.raw | tr -d '\r' | tr '\n' ' ')$(tail -n 2 /tmp/ping0.out | tr '\n' ' ')"; fi
 	api PATCH /vm '{"state": "Paused"}' || { fin; return; }
 	sleep 60
 	api PUT /snapshot/create '{"snapshot_path": "/tmp/vg.state", "mem_file_path": "/tmp/vg.mem"}' ||
@@ -293,7 +321,7 @@ api_clones() {
 	rm -f /tmp/clone*.out
 	sleep 20
 	/payload/ember --restore /tmp/vg.state --restore-mem /tmp/vg.mem --resume --no-api \
-		--clones "$n" --serial-out '/tmp/clone%d.out' </dev/null 2>/tmp/clones.err &
+		--clones "$n" --serial-out '/tmp/clone%d.out' --net-override 'eth0=tap%d' </dev/null 2>/tmp/clones.err &
 	cpid=$!
 	all_reseeded() {
 		j=0
@@ -305,7 +333,9 @@ api_clones() {
 		done
 	}
 	wait_for 60 all_reseeded
-	sleep 15 # the soft-lockup detector samples every 4 s
+	pings "$n"
+	p=$(cat /tmp/pings)
+	sleep 12 # the soft-lockup detector samples every 4 s
 	kill -TERM $cpid
 	wait $cpid
 	echo "HOST-CLONES-EXIT $? $(grep '^ember: ' /tmp/clones.err | sort | uniq -c | tr '\n' ' ')"
@@ -341,6 +371,8 @@ api_clones() {
 	d=$(printf '%s\n' $seen | sort -u | grep -c .)
 	if [ "$d" = "$n" ]; then ok clones-differ "$d different 16-byte draws"
 	else bad clones-differ "$d different draws among $n clones:$seen"; fi
+	if [ "$p" = "$n" ]; then ok clones-ping "each of the $n clones answered 3 of 3 pings over its own TAP"
+	else bad clones-ping "$p of $n clones answered 3 of 3 pings over their own TAP"; fi
 	# The same snapshot once more with the Uffd backend: our example
 	# handler serves the memory file, page by page.
 	rm -f /tmp/uffd.sock /tmp/uffd-vm.out

@@ -67,18 +67,22 @@
 #     writes another, SendCtrlAltDel ends it with status 0
 #     (api-getting-started.sh's END=snapshot).
 #   snapshot-clones: Debian's generic kernel (linux-image-amd64 of the test
-#     host's version: ACPI and CONFIG_VMGENID; its vmlinuz only) from the
-#     initramfs, ember.test=vmgenid: the vmgenid driver binds ember's VM
-#     generation ID device; once it has drawn random numbers: paused for
-#     60 s, snapshotted, that ember killed; 20 s later `ember
-#     --clones 3` from the snapshot, consoles in files: each clone's kernel
-#     says "crng reseeded due to virtual machine fork", its numbers go on
-#     from the snapshot's with its uptime moved by at most 1 s (plus the
-#     longest step before) across the 80 s, no "soft lockup" within 15 s,
-#     and the 16 bytes of /dev/urandom each draws after the reseed differ
-#     from every other clone's; then one more load of the snapshot with the
-#     Uffd backend, served by build/uffd-handler: the guest goes on and
-#     reseeds, on far fewer pages than its memory (payload.sh's api_clones).
+#     host's version: ACPI and CONFIG_VMGENID; its vmlinuz and virtio
+#     modules) from the initramfs with those modules appended,
+#     ember.test=vmgenid:GUEST: the vmgenid driver binds ember's VM
+#     generation ID device; eth0 on tap0 answers pings; once it has drawn
+#     random numbers: paused for 60 s, snapshotted, that ember killed; 20 s
+#     later `ember --clones 3` from the snapshot, consoles in files, clone
+#     i's NIC on tap i (--net-override eth0=tap%d; the three TAPs have the
+#     same address and MAC): each clone's kernel says "crng reseeded due to
+#     virtual machine fork", its numbers go on from the snapshot's with its
+#     uptime moved by at most 1 s (plus the longest step before) across the
+#     80 s, no "soft lockup" within 15 s, the 16 bytes of /dev/urandom each
+#     draws after the reseed differ from every other clone's, and each
+#     answers 3 pings the test host sends over its own TAP (ping -I tapI);
+#     then one more load of the snapshot with the Uffd backend, served by
+#     build/uffd-handler: the guest goes on and reseeds, on far fewer pages
+#     than its memory (payload.sh's api_clones).
 #   jailed-api: ember-jailer (cgroup v2, mounted by the payload) runs ember
 #     as uid/gid 1000 in /srv/jailer/ember/e2e-jailed/root, with memory.max
 #     256 MiB and pids.max 64; the getting-started requests go to the
@@ -174,7 +178,7 @@ all_cases=(
 	"stock-kernel-reboot - - - EMBER-REBOOT-TYPE_acpi --kernel ./stock-vmlinuz --initrd ./initrd.cpio.gz --cmdline ember.test=reboot-acpi"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
 	"snapshot 150 snap_setup,/tmp/root-api.img,tap0,$net_host/24 api_snapshot,tap0,$net_guest,$net_host,tap1 - --api-sock /tmp/ember.sock"
-	"snapshot-clones 260 - api_clones,3,./generic-vmlinuz - --api-sock /tmp/ember.sock"
+	"snapshot-clones 260 - api_clones,3,generic-vmlinuz,generic-initrd.img,$net_guest,$net_host - --api-sock /tmp/ember.sock"
 	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
 	"jailed-memory-limit - jail_setup - - jailer $jail_args --id e2e-jailed-mem --cgroup memory.max=$((64 << 20)) -- --no-api --config-file /vm.json"
 )
@@ -237,39 +241,38 @@ e2e_curl_files() {
 	done <"$work/curl.ldd"
 }
 
-# stock_initrd OUT: the initramfs and, appended (the kernel reads both
-# archives), /lib/modules/stock/ with TH_STOCK_GUEST_MODULES from the
-# test-host kernel's package.
+# stock_initrd OUT KDIR: the initramfs and, appended (the kernel reads both
+# archives), /lib/modules/stock/ with TH_STOCK_GUEST_MODULES from KDIR (the
+# test-host kernel's, or the generic kernel's).
 stock_initrd() {
 	local d="$work/stock-modules" m
 	rm -rf "$d"
 	mkdir -p "$d/lib/modules/stock"
 	for m in $TH_STOCK_GUEST_MODULES; do
-		cp "$TH_KDIR/${m##*/}.ko" "$d/lib/modules/stock/" || th_die "no ${m##*/}.ko in $TH_KDIR"
+		cp "$2/${m##*/}.ko" "$d/lib/modules/stock/" || th_die "no ${m##*/}.ko in $2"
 	done
 	cp "$initrd" "$1"
 	(cd "$d" && find lib | cpio -o -H newc --quiet | gzip -9) >>"$1" || th_die "cannot append the modules to $1"
 }
 
-# generic_kernel: GENERIC_VMLINUZ, the vmlinuz of linux-image-VERSION-amd64
-# (the test host's cloud kernel's version; built in: ACPI, CONFIG_VMGENID),
-# fetched once into the test-host cache (only boot/vmlinuz-* is kept).
+# generic_kernel: GENERIC_KDIR, with the vmlinuz of linux-image-VERSION-amd64
+# (the test host's cloud kernel's version; built in: ACPI, CONFIG_VMGENID)
+# and its TH_STOCK_GUEST_MODULES, fetched once into the test-host cache.
 generic_kernel() {
-	local pkg ver gpkg dir tmp deb
+	local pkg ver gpkg tmp deb
 	read -r pkg ver <"$TH_KDIR/package" || th_die "no $TH_KDIR/package"
 	gpkg=${pkg/-cloud-amd64/-amd64}
-	dir="$TH_CACHE/${gpkg}_${ver}"
-	GENERIC_VMLINUZ=$dir/vmlinuz
-	[ ! -s "$GENERIC_VMLINUZ" ] || return 0
-	th_log "fetching $gpkg $ver (its vmlinuz)"
+	GENERIC_KDIR="$TH_CACHE/${gpkg}_${ver}"
+	[ ! -s "$GENERIC_KDIR/vmlinuz" ] || ! th_have_modules "$GENERIC_KDIR" $TH_STOCK_GUEST_MODULES || return 0
+	th_log "fetching $gpkg $ver (its vmlinuz and virtio modules)"
 	tmp=$(mktemp -d "$TH_CACHE/.fetch.XXXXXX") || th_die "mktemp failed in $TH_CACHE"
-	deb=$(th_deb "$gpkg" "$ver" "$tmp") || { rm -rf "$tmp"; exit 1; }
-	(cd "$tmp" && dpkg-deb --fsys-tarfile "$deb" | tar -x --wildcards './boot/vmlinuz-*') ||
-		{ rm -rf "$tmp"; th_die "no boot/vmlinuz-* in $gpkg"; }
-	mkdir -p "$dir"
-	cp "$tmp"/boot/vmlinuz-* "$GENERIC_VMLINUZ.tmp" && mv "$GENERIC_VMLINUZ.tmp" "$GENERIC_VMLINUZ" ||
-		{ rm -rf "$tmp"; th_die "cannot store $GENERIC_VMLINUZ"; }
-	rm -rf "$tmp"
+	(
+		trap 'rm -rf "$tmp"' EXIT
+		deb=$(th_deb "$gpkg" "$ver" "$tmp") || exit 1
+		th_unpack_kernel "$deb" "$tmp/out" $TH_STOCK_GUEST_MODULES
+		rm -rf "$GENERIC_KDIR"
+		mv -T "$tmp/out" "$GENERIC_KDIR" || th_die "cannot store $GENERIC_KDIR"
+	) || exit 1
 }
 
 # A hung test host (seen under heavy load: its console falls silent, the
@@ -310,16 +313,18 @@ attempt() {
 		th_kernel
 		files+=("$TH_VMLINUZ:stock-vmlinuz")
 	fi
-	# Debian's generic kernel of the same version (VMGenID)
+	# ... and its modules for ember's devices, in an archive appended to the initramfs
+	if grep -q stock-initrd "$cases"; then
+		stock_initrd "$work/stock-initrd.img" "$TH_KDIR"
+		files+=("$work/stock-initrd.img:stock-initrd.img")
+	fi
+	# Debian's generic kernel of the same version (VMGenID), and the same
+	# initramfs with its modules
 	if grep -q generic-vmlinuz "$cases"; then
 		th_kernel
 		generic_kernel
-		files+=("$GENERIC_VMLINUZ:generic-vmlinuz")
-	fi
-	# ... and its modules for ember's devices, in an archive appended to the initramfs
-	if grep -q stock-initrd "$cases"; then
-		stock_initrd "$work/stock-initrd.img"
-		files+=("$work/stock-initrd.img:stock-initrd.img")
+		stock_initrd "$work/generic-initrd.img" "$GENERIC_KDIR"
+		files+=("$GENERIC_KDIR/vmlinuz:generic-vmlinuz" "$work/generic-initrd.img:generic-initrd.img")
 	fi
 	[ "$need_rootfs" = 0 ] || files+=("$rootfs:rootfs.ext4")
 	if [ "$need_curl" = 1 ]; then
@@ -675,8 +680,8 @@ check_snapshot() {
 }
 
 check_snapshot_clones() {
-	api_details vmgenid-bound clones-reseeded clones-go-on clones-clock no-soft-lockup \
-		clones-differ uffd-load
+	api_details vmgenid-bound ping-before clones-reseeded clones-go-on clones-clock \
+		no-soft-lockup clones-differ clones-ping uffd-load
 }
 
 # The jailed ember, seen from the test host while its guest ran: uid/gid

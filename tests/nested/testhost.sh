@@ -123,11 +123,14 @@ th_resolve_kernel_pkg() {
 	[ -z "$ver" ] || echo "$pkg $ver"
 }
 
-# th_have_modules DIR: every module of TH_MODULES is in DIR.
+# th_have_modules DIR [MODULE...]: every MODULE (default: TH_MODULES) is in
+# DIR as NAME.ko.
 th_have_modules() {
-	local m
-	for m in $TH_MODULES; do
-		[ -s "$1/${m##*/}.ko" ] || return 1
+	local d=$1 m
+	shift
+	[ $# -gt 0 ] || set -- $TH_MODULES
+	for m; do
+		[ -s "$d/${m##*/}.ko" ] || return 1
 	done
 }
 
@@ -143,6 +146,32 @@ th_deb() {
 	deb=$(ls "$3"/*.deb 2>/dev/null | head -n 1) || true
 	[ -n "$deb" ] || th_die "apt-get download $1=$2 produced no .deb"
 	echo "$deb"
+}
+
+# th_unpack_kernel DEB OUT MODULE...: DEB's boot/vmlinuz-* as OUT/vmlinuz
+# and each MODULE (a path under kernel/, without .ko) as OUT/NAME.ko,
+# decompressed. th_die when one is missing.
+th_unpack_kernel() {
+	local deb=$1 out=$2 x=$2.x f m
+	shift 2
+	rm -rf "$x"
+	dpkg-deb -x "$deb" "$x" || th_die "dpkg-deb -x $deb failed"
+	mkdir -p "$out"
+	f=$(ls "$x"/boot/vmlinuz-* 2>/dev/null | head -n 1) || true
+	[ -n "$f" ] || th_die "${deb##*/} has no boot/vmlinuz-*"
+	cp "$f" "$out/vmlinuz" || th_die "cannot copy $f"
+	for m; do
+		f=$(ls -d "$x"/lib/modules/*/kernel/"$m".ko* 2>/dev/null | head -n 1) || true
+		[ -n "$f" ] || th_die "${deb##*/} has no module kernel/$m.ko"
+		case "$f" in
+		*.ko) cp "$f" "$out/" ;;
+		*.ko.xz) xz -dc "$f" >"$out/$(basename "$f" .xz)" ;;
+		*.ko.zst) zstd -qdc "$f" >"$out/$(basename "$f" .zst)" ;;
+		*.ko.gz) gzip -dc "$f" >"$out/$(basename "$f" .gz)" ;;
+		*) th_die "unknown module format: $f" ;;
+		esac || th_die "cannot copy or decompress $f"
+	done
+	rm -rf "$x"
 }
 
 # th_kernel: make sure the test-host kernel and its KVM modules are in the
@@ -175,22 +204,7 @@ th_kernel() {
 		(
 			trap 'rm -rf "$tmp"' EXIT
 			deb=$(th_deb "$pkg" "$ver" "$tmp") || exit 1
-			dpkg-deb -x "$deb" "$tmp/x" || th_die "dpkg-deb -x $deb failed"
-			mkdir -p "$tmp/out"
-			f=$(ls "$tmp"/x/boot/vmlinuz-* 2>/dev/null | head -n 1) || true
-			[ -n "$f" ] || th_die "$pkg has no boot/vmlinuz-*"
-			cp "$f" "$tmp/out/vmlinuz"
-			for m in $TH_MODULES; do
-				f=$(ls -d "$tmp"/x/lib/modules/*/kernel/"$m".ko* 2>/dev/null | head -n 1) || true
-				[ -n "$f" ] || th_die "$pkg has no module kernel/$m.ko"
-				case "$f" in
-				*.ko) cp "$f" "$tmp/out/" ;;
-				*.ko.xz) xz -dc "$f" >"$tmp/out/$(basename "$f" .xz)" || th_die "cannot decompress $f" ;;
-				*.ko.zst) zstd -qdc "$f" >"$tmp/out/$(basename "$f" .zst)" || th_die "cannot decompress $f" ;;
-				*.ko.gz) gzip -dc "$f" >"$tmp/out/$(basename "$f" .gz)" || th_die "cannot decompress $f" ;;
-				*) th_die "unknown module format: $f" ;;
-				esac
-			done
+			th_unpack_kernel "$deb" "$tmp/out" $TH_MODULES
 			echo "$pkg $ver" >"$tmp/out/package"
 			touch "$tmp/out/.complete"
 			if [ -e "$dir/.complete" ]; then
