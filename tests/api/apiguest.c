@@ -15,9 +15,10 @@
  * the page at 16 MiB + n * 4 KiB and first checks that the pages of the
  * ticks before hold theirs ("APIGUEST bad page <n>" and a reset if not): a
  * snapshot restored with one of them missing shows at the next tick.
- * With touch=N, tick n also writes N pages of the 8 MiB at 16 MiB, going
- * round (pages n*N to n*N+N-1, modulo 2048): after 2048/N ticks it has
- * dirtied all 8 MiB (the snapshot clones' memory test).
+ * With touch=N, tick n also writes N pages of the 8 MiB at touch_at=M MiB
+ * (default 16), going round (pages n*N to n*N+N-1, modulo 2048): after
+ * 2048/N ticks it has dirtied all 8 MiB (the snapshot clones' memory test;
+ * with dirty=1 too, touch_at=24 keeps the two apart).
  */
 #include "../guests/lib.h"
 
@@ -32,12 +33,13 @@ const char guest_name[] = "apiguest";
 void guest_main(const uint8_t *zp)
 {
 	const char *cl = (const char *)phys(rd32(zp + BP_CMD_LINE_PTR));
-	uint64_t loops, tick, dirty, touch;
+	uint64_t loops, tick, dirty, touch, touch_at;
 
 	if (cmdline_u64(cl, "loops", 3000000, &loops) || cmdline_u64(cl, "tick", 2000, &tick) ||
 	    cmdline_u64(cl, "dirty", 0, &dirty) || cmdline_u64(cl, "touch", 0, &touch) ||
-	    touch > DIRTY_PAGES) {
-		fail("bad loops=, tick=, dirty= or touch= on the command line");
+	    cmdline_u64(cl, "touch_at", DIRTY_BASE >> 20, &touch_at) ||
+	    touch > DIRTY_PAGES || touch_at < 16 || touch_at > 4096) {
+		fail("bad loops=, tick=, dirty=, touch= or touch_at= on the command line");
 		return;
 	}
 	print("APIGUEST cmdline %s\n", cl);
@@ -59,7 +61,7 @@ void guest_main(const uint8_t *zp)
 				*(volatile uint64_t *)(DIRTY_BASE + n * 4096) = n;
 			}
 			for (uint64_t k = 0; k < touch; k++)
-				*(volatile uint64_t *)(DIRTY_BASE +
+				*(volatile uint64_t *)((touch_at << 20) +
 						       ((n * touch + k) % DIRTY_PAGES) * 4096) = n;
 			print("APIGUEST tick %lu\n", n);
 		}

@@ -14,6 +14,7 @@ failed"; exits 1 if any case failed. Standard library only.
 """
 
 import fcntl
+import hashlib
 import http.client
 import json
 import os
@@ -46,6 +47,14 @@ TIMEOUT = 10          # seconds for any one socket operation or wait
 
 class Fail(Exception):
     pass
+
+
+def md5(path):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
 
 
 def check(cond, why):
@@ -1044,15 +1053,18 @@ def snapshot_round_trip(tmp):
 
 @case
 def snapshot_diff(tmp):
-    """track_dirty_pages: a Full snapshot, more ticks (each writes a page), a
-    Diff snapshot of only the pages written since; merged onto the Full one's
-    memory it loads and goes on, every page there; without the merge the
+    """track_dirty_pages: a Full snapshot, more ticks (each writes a page, and
+    all 8 MiB at 24 MiB), a Diff snapshot of only the pages written since
+    (at least those 8 MiB, at most 12 MiB), and a Full one of the same paused
+    VM; the Diff merged onto the first Full one's memory is byte for byte the
+    second's, loads and goes on, every page there; without the merge the
     guest finds its pages missing."""
     e = Ember(tmp, name="diff")
-    p = {n: os.path.join(tmp, n) for n in ("base.state", "base.mem", "diff.state", "diff.mem")}
+    p = {n: os.path.join(tmp, n) for n in ("base.state", "base.mem", "diff.state", "diff.mem",
+                                           "full.state", "full.mem")}
     try:
         expect(e.put("/boot-source", {"kernel_image_path": GUEST,
-                                      "boot_args": guest_args(tick=300, extra=" dirty=1")}), 204)
+                                      "boot_args": guest_args(tick=300, extra=" dirty=1 touch=2048 touch_at=24")}), 204)
         expect(e.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 32,
                                          "track_dirty_pages": True}), 204)
         expect(e.put("/actions", {"action_type": "InstanceStart"}), 204)
@@ -1068,13 +1080,15 @@ def snapshot_diff(tmp):
         expect(e.put("/snapshot/create", {"snapshot_type": "Diff",
                                           "snapshot_path": p["diff.state"],
                                           "mem_file_path": p["diff.mem"]}), 204)
+        expect(e.put("/snapshot/create", {"snapshot_path": p["full.state"],
+                                          "mem_file_path": p["full.mem"]}), 204)
         before = e.stdout()
     finally:
         e.stop()
     st = os.stat(p["diff.mem"])
     check(st.st_size == 32 << 20, "diff memory file of %d bytes" % st.st_size)
-    check(0 < st.st_blocks * 512 <= 1 << 20,
-          "the diff holds %d bytes: more than the pages written since the Full one" %
+    check(8 << 20 <= st.st_blocks * 512 <= 12 << 20,
+          "the diff holds %d bytes: want the 8 MiB written since the Full one, at most 12 MiB" %
           (st.st_blocks * 512))
     merged = os.path.join(tmp, "merged.mem")
     shutil.copyfile(p["base.mem"], merged)
@@ -1082,6 +1096,8 @@ def snapshot_diff(tmp):
                        capture_output=True, timeout=20)
     check(r.returncode == 0 and b"merged" in r.stdout, "merge: %d %r %r" %
           (r.returncode, r.stdout, r.stderr))
+    check(md5(merged) == md5(p["full.mem"]),
+          "the Diff merged onto the first Full snapshot differs from the second Full one")
     e = Ember(tmp, ["--restore", p["diff.state"], "--restore-mem", merged, "--resume"],
               name="merged")
     try:
