@@ -109,17 +109,7 @@ int api_start(struct api *a, int *status, char *err, size_t errlen)
 		return -1;
 	a->boot.boot_timer = a->boot_timer;
 	a->boot.no_acpi = a->no_acpi;
-	if (a->cfg.mmds.set) {
-		const struct config_mmds *m = &a->cfg.mmds;
-
-		mmds_set_version(a->mmds, m->v2 ? MMDS_V2 : MMDS_V1, m->imds_compat);
-		a->boot.mmds = a->mmds;
-		a->boot.mmds_ip = m->ip;
-		for (int i = 0; i < a->boot.nnets; i++)
-			for (int k = 0; k < m->nifaces; k++)
-				if (!strcmp(a->cfg.iface_id[i], m->ifaces[k]))
-					a->boot.nets[i].mmds = true;
-	}
+	config_mmds_attach(&a->cfg, &a->boot, a->mmds);
 	if (a->cfg.serial.set && a->cfg.serial.path[0] &&
 	    redirect_serial(a->cfg.serial.path, &saved, why, sizeof(why)) < 0) {
 		return errorf(err, errlen, "Start microvm error: %s", why);
@@ -387,7 +377,7 @@ static int put_snapshot_load(struct api *a, const char *id, const cJSON *j, char
 		return errorf(err, errlen, "Loading a microVM snapshot not allowed after "
 			      "configuring boot-specific resources.");
 	cfg = a->cfg;
-	if (a->ops->snapshot_load(a->vm, &p, &cfg, &status, why, sizeof(why)) < 0)
+	if (a->ops->snapshot_load(a->vm, &p, &cfg, a->mmds, &status, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Load snapshot error: %s", why);
 	cfg.track_dirty_pages = p.track_dirty;
 	/* The logger, metrics and serial settings stay this process's. */

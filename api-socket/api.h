@@ -60,11 +60,13 @@ struct api_vm_ops {
 			       const struct config_snapshot_create *p, char *err, size_t errlen);
 	/*
 	 * Start the VM a snapshot holds instead of booting one; *cfg gets the
-	 * snapshot's configuration (network overrides applied). Sets *status
-	 * as boot does.
+	 * snapshot's configuration (network overrides applied), and mmds
+	 * answers the guest as that configuration says. Sets *status as boot
+	 * does.
 	 */
 	int (*snapshot_load)(void *vm, const struct config_snapshot_load *p,
-			     struct ember_config *cfg, int *status, char *err, size_t errlen);
+			     struct ember_config *cfg, struct mmds *mmds, int *status, char *err,
+			     size_t errlen);
 };
 
 struct api {

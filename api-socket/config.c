@@ -1365,6 +1365,19 @@ char *config_vm_json(const struct ember_config *c)
 
 /* ---- to boot ---------------------------------------------------------------- */
 
+void config_mmds_attach(const struct ember_config *c, struct vm_config *out, struct mmds *m)
+{
+	if (!c->mmds.set)
+		return;
+	mmds_set_version(m, c->mmds.v2 ? MMDS_V2 : MMDS_V1, c->mmds.imds_compat);
+	out->mmds = m;
+	out->mmds_ip = c->mmds.ip;
+	for (int i = 0; i < out->nnets; i++)
+		for (int k = 0; k < c->mmds.nifaces; k++)
+			if (!strcmp(c->iface_id[i], c->mmds.ifaces[k]))
+				out->nets[i].mmds = true;
+}
+
 int config_to_vm(const struct ember_config *c, struct vm_config *out, char *err, size_t errlen)
 {
 	*out = c->vm;

@@ -264,5 +264,12 @@ char *config_machine_json(const struct ember_config *c);  /* GET /machine-config
  * "root=/dev/vda". -1 with a reason when the result does not fit.
  */
 int config_to_vm(const struct ember_config *c, struct vm_config *out, char *err, size_t errlen);
+/*
+ * With an MMDS configured in c: m answers as its version says, on its
+ * address and the interfaces it names (out->mmds, mmds_ip, nets[].mmds).
+ * For a boot and for a snapshot's load, whose MMDS configuration comes back
+ * (its data store does not, as in Firecracker).
+ */
+void config_mmds_attach(const struct ember_config *c, struct vm_config *out, struct mmds *m);
 
 #endif

@@ -816,7 +816,7 @@ static void restore_snapshot(struct vmm *vmm, struct api *api, const struct args
 		o->iface_id[eq - a->net_override[i]] = '\0';
 		snprintf(o->tap, sizeof(o->tap), "%s", eq + 1);
 	}
-	if (vmm_snapshot_load(vmm, &p, &api->cfg, &status, err, sizeof(err)) < 0)
+	if (vmm_snapshot_load(vmm, &p, &api->cfg, api->mmds, &status, err, sizeof(err)) < 0)
 		die(status, "--restore: %s", err);
 	api->booted = true;
 	api->paused = !a->resume;

@@ -621,7 +621,8 @@ int vmm_snapshot_config(const struct vmm_snapshot *s, const struct config_snapsh
 }
 
 int vmm_snapshot_load(struct vmm *v, const struct config_snapshot_load *p,
-		      struct ember_config *cfg, int *status, char *err, size_t errlen)
+		      struct ember_config *cfg, struct mmds *mmds, int *status, char *err,
+		      size_t errlen)
 {
 	struct vmm_snapshot s;
 	static struct vm_config c;
@@ -634,6 +635,7 @@ int vmm_snapshot_load(struct vmm *v, const struct config_snapshot_load *p,
 	if (r == 0) {
 		c.boot_timer = v->boot_timer;
 		c.track_dirty = p->track_dirty;
+		config_mmds_attach(cfg, &c, mmds);
 		r = vmm_restore(v, &c, &s, p, status, err, errlen);
 	}
 	vmm_snapshot_free(&s);
@@ -641,9 +643,10 @@ int vmm_snapshot_load(struct vmm *v, const struct config_snapshot_load *p,
 }
 
 static int op_snapshot_load(void *v, const struct config_snapshot_load *p,
-			    struct ember_config *cfg, int *status, char *err, size_t errlen)
+			    struct ember_config *cfg, struct mmds *mmds, int *status, char *err,
+			    size_t errlen)
 {
-	return vmm_snapshot_load(v, p, cfg, status, err, errlen);
+	return vmm_snapshot_load(v, p, cfg, mmds, status, err, errlen);
 }
 
 const struct api_vm_ops vmm_api_ops = {

@@ -104,10 +104,12 @@ int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snaps
 /*
  * PUT /snapshot/load and --restore: read and check p's snapshot, take its
  * configuration into *cfg (p's network overrides on it) and start its VM
- * (vmm_restore). Sets *status as vmm_boot() does.
+ * (vmm_restore), with mmds answering as that configuration says (an empty
+ * data store, as in Firecracker). Sets *status as vmm_boot() does.
  */
 int vmm_snapshot_load(struct vmm *v, const struct config_snapshot_load *p,
-		      struct ember_config *cfg, int *status, char *err, size_t errlen);
+		      struct ember_config *cfg, struct mmds *mmds, int *status, char *err,
+		      size_t errlen);
 
 /* The operations above, for the API (api_init). */
 extern const struct api_vm_ops vmm_api_ops;
