@@ -17,7 +17,7 @@ LDFLAGS := -static -s -pthread
 
 # Packages each part needs, installed on demand (never by hand).
 PKGS_BUILD := musl-tools linux-libc-dev make gcc
-PKGS_GUEST := make gcc libc6-dev perl linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils busybox-static e2fsprogs
+PKGS_GUEST := make gcc libc6-dev musl-tools perl linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio xz-utils busybox-static e2fsprogs
 PKGS_NESTED := qemu-system-x86 busybox-static cpio kmod
 
 define need_pkgs

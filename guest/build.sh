@@ -7,6 +7,7 @@
 #   OUTDIR/initrd.cpio.gz   busybox initramfs, /init = guest/init
 #   OUTDIR/rootfs.ext4      the same tree as a 64 MiB ext4 disk image
 #                           (boot with root=/dev/vda; /sbin/init = guest/init)
+#   OUTDIR/ember-fill       guest/fill.c, static; in both as /bin/ember-fill
 #
 # Needs no root: the initramfs is packed by the kernel's gen_init_cpio (which
 # writes /dev/console from a list), the disk by `mke2fs -d`.
@@ -34,6 +35,11 @@ fi
 [ -r "$init" ] || die "missing $init"
 command -v mke2fs >/dev/null || die "missing mke2fs (install e2fsprogs: make deps-guest)"
 
+# musl: a few KiB where glibc's static stdio would add 700 to the initramfs.
+command -v musl-gcc >/dev/null || die "missing musl-gcc (install musl-tools: make deps-guest)"
+musl-gcc -std=gnu11 -Wall -Wextra -Werror -Os -static -s -o "$out/ember-fill" "$here/fill.c" ||
+	die "cannot build guest/fill.c"
+
 # Fixed timestamp for directories, symlinks and nodes: the archive depends
 # only on its inputs.
 epoch=${SOURCE_DATE_EPOCH:-$(stat -c %Y "$init")}
@@ -53,6 +59,7 @@ gen_tree() {
 	echo "nod /dev/console 0600 c 5 1"
 	echo "file /bin/busybox $busybox 0755"
 	echo "file /init $init 0755"
+	echo "file /bin/ember-fill $out/ember-fill 0755"
 	echo "file /sbin/init $init 0755"
 	# Every applet as a symbolic link to /bin/busybox (usr/bin/[ ...).
 	local a

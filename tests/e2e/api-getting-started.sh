@@ -32,8 +32,9 @@
 #     it must stay up for the checks after READY, a second or so).
 #   snapshot (with --attach and EMBER_BIN, the binary): the guest's shell
 #     gets a loop printing "EMBER-TICK N" every 150 ms in the background,
-#     writes a file to its root disk, fills 32 MiB of its tmpfs from
-#     /dev/urandom (their md5 printed) and, with TAP, brings eth0 up with
+#     writes a file to its root disk, fills 32 MiB of its tmpfs from the
+#     seeded generator /bin/ember-fill SNAP_SEED (their md5 printed: it
+#     must be SNAP_SUM) and, with TAP, brings eth0 up with
 #     SNAP_GUEST; with a dd to the disk and (with TAP) a ping flood in
 #     flight, PATCH /vm Paused, PUT /snapshot/create
 #     (SNAP_DIR/snap.state, SNAP_DIR/snap.mem of MEM_MIB MiB), ember is
@@ -44,7 +45,9 @@
 #     printed with them moves by less than 1 s (plus the loop's longest
 #     step before the pause) across the 3 s and more the snapshot sat on disk, the dd ends without an error, the NIC (moved by
 #     network_overrides to SNAP_TAP2, made to replace TAP with the address
-#     SNAP_HOST) answers pings, the 32 MiB have the same md5, the shell reads the file back and writes
+#     SNAP_HOST) answers pings, the MMDS (V2 on that NIC, configured before
+#     the boot) answers the guest with data put after the load, the 32 MiB
+#     still have SNAP_SUM as md5, the shell reads the file back and writes
 #     another through virtio-blk, then SendCtrlAltDel ends the new ember
 #     with status 0 and it removes its socket.
 #
@@ -84,8 +87,9 @@ TICKS=${TICKS:-0}
 STOP_FILE=${STOP_FILE:-}
 SNAP_DIR=${SNAP_DIR:-/tmp}
 case "$END" in ctrl-alt-del | guest | snapshot) ;; *) echo "END must be ctrl-alt-del, guest or snapshot" >&2; exit 2 ;; esac
-[ "$END" != snapshot ] || { [ "$ATTACH" = 1 ] && [ -n "${EMBER_BIN:-}" ]; } ||
-	{ echo "END=snapshot needs --attach and EMBER_BIN" >&2; exit 2; }
+[ "$END" != snapshot ] || { [ "$ATTACH" = 1 ] && [ -n "${EMBER_BIN:-}" ] &&
+	[ -n "${SNAP_SEED:-}" ] && [ -n "${SNAP_SUM:-}" ]; } ||
+	{ echo "END=snapshot needs --attach, EMBER_BIN, SNAP_SEED and SNAP_SUM" >&2; exit 2; }
 
 # The log file as this script sees it, and as ember is told (they differ
 # for a jailed ember: LOG_FILE is under the jail's root, LOG_PATH inside it).
@@ -173,7 +177,9 @@ ember_gone() {
 ticks() { grep -c 'EMBER-TICK [0-9]' "$CONSOLE_OUT"; }
 ticks_over() { [ "$(ticks)" -gt "$1" ]; }
 # The numbers of the EMBER-TICK lines in FILE, one per line.
-tick_numbers() { sed -n 's/.*EMBER-TICK \([0-9][0-9]*\).*/\1/p' "$1"; }
+# The numbers of FILE's complete tick lines (number and uptime: the
+# snapshot may cut a line in two, its end printed by the loaded VM).
+tick_numbers() { sed -n 's/.*EMBER-TICK \([0-9][0-9]*\) [0-9.][0-9.]*.*/\1/p' "$1"; }
 # The guest's uptime that tick N printed in FILE (END=snapshot's loop).
 tick_uptime() { sed -n "s/.*EMBER-TICK $2 \([0-9.][0-9.]*\).*/\1/p" "$1" | head -n 1; }
 
@@ -204,10 +210,11 @@ snap_round_trip() {
 	sleep 0.5
 	type_line "(i=0;while [ \$i -lt 2000 ];do i=\$((i+1));echo EMBER-TI''CK \$i \$(cut -d' ' -f1 /proc/uptime);sleep .15;done) &"
 	type_line "echo before-snapshot >/snap-before && sync && echo EMBER-SY''NCED"
-	# 32 MiB of random bytes in the guest's memory (its /tmp is a tmpfs) and their checksum.
-	type_line "dd if=/dev/urandom of=/tmp/fill bs=1M count=32 2>/dev/null && echo EMBER-FI''LL-SUM \$(md5sum </tmp/fill)"
+	# 32 MiB from a seeded generator in the guest's memory (its /tmp is a
+	# tmpfs) and their checksum, which the caller computed too.
+	type_line "ember-fill $SNAP_SEED 32 >/tmp/fill && echo EMBER-FI''LL-SUM \$(md5sum </tmp/fill)"
 	if [ -n "$TAP_DEV" ]; then
-		type_line "ip addr add $SNAP_GUEST/24 dev eth0 && ip link set eth0 up && echo EMBER-ET''H0-UP"
+		type_line "ip addr add $SNAP_GUEST/24 dev eth0 && ip link set eth0 up && ip route add 169.254.169.254 dev eth0 && echo EMBER-ET''H0-UP"
 	fi
 	if wait_until 20 ticks_over 3 && wait_until 20 grep -q EMBER-SYNCED "$CONSOLE_OUT" &&
 		wait_until 30 grep -q 'EMBER-FILL-SUM [0-9a-f]\{32\}' "$CONSOLE_OUT" &&
@@ -324,14 +331,25 @@ snap_round_trip() {
 		else
 			bad ping-after-restore "no ping reply over $SNAP_TAP2: $(tail -n 2 "$SNAP_DIR/ping.out" 2>/dev/null | tr '\n' '|')"
 		fi
+		# The MMDS's configuration came back with the snapshot (its data
+		# store did not, as in Firecracker): new data, a V2 token, a GET.
+		step mmds-after-load 204 PUT /mmds "{\"snap\": \"loaded-$SNAP_SEED\"}"
+		type_line "t=\$(printf 'PUT /latest/api/token HTTP/1.1\\r\\nX-metadata-token-ttl-seconds: 60\\r\\n\\r\\n' | timeout 10 nc 169.254.169.254 80 | tail -n 1); echo EMBER-MM''DS-GOT \$(printf 'GET /snap HTTP/1.1\\r\\nX-metadata-token: %s\\r\\n\\r\\n' \"\$t\" | timeout 10 nc 169.254.169.254 80 | tail -n 1)"
+		if wait_until 30 grep -q 'EMBER-MMDS-GOT' "$out2" &&
+			[ "$(tr -d '\r' <"$out2" | sed -n 's/.*EMBER-MMDS-GOT \([^ ]*\).*/\1/p' | head -n 1)" = "loaded-$SNAP_SEED" ]; then
+			ok mmds-after-load "the guest's V2 token and GET /snap: loaded-$SNAP_SEED"
+		else
+			bad mmds-after-load "want loaded-$SNAP_SEED, the guest got: $(grep -m1 'EMBER-MMDS-GOT' "$out2" || echo nothing in 30 s)"
+		fi
 	fi
 	sum1=$(sed -n 's/.*EMBER-FILL-SUM \([0-9a-f]\{32\}\).*/\1/p' "$CONSOLE_OUT" | head -n 1)
 	type_line "echo EMBER-FI''LL-AGAIN \$(md5sum </tmp/fill)"
 	if wait_until 30 grep -q 'EMBER-FILL-AGAIN [0-9a-f]\{32\}' "$out2" &&
-		[ "$(sed -n 's/.*EMBER-FILL-AGAIN \([0-9a-f]\{32\}\).*/\1/p' "$out2" | head -n 1)" = "$sum1" ]; then
-		ok memory-after-restore "the 32 MiB filled before the snapshot: md5 $sum1 again"
+		[ "$(sed -n 's/.*EMBER-FILL-AGAIN \([0-9a-f]\{32\}\).*/\1/p' "$out2" | head -n 1)" = "$SNAP_SUM" ] &&
+		[ "$sum1" = "$SNAP_SUM" ]; then
+		ok memory-after-restore "the 32 MiB from seed $SNAP_SEED: md5 $SNAP_SUM before the snapshot and after the load"
 	else
-		bad memory-after-restore "md5 before $sum1, after: $(grep -m1 'EMBER-FILL-AGAIN' "$out2" || echo none)"
+		bad memory-after-restore "seed $SNAP_SEED: want md5 $SNAP_SUM; before the snapshot $sum1, after: $(grep -m1 'EMBER-FILL-AGAIN' "$out2" || echo none)"
 	fi
 	type_line "cat /snap-before && echo after >/snap-after && sync && cat /snap-after && echo EMBER-DI''SK-OK"
 	if wait_until 20 grep -q EMBER-DISK-OK "$out2" && grep -q before-snapshot "$out2"; then
@@ -398,6 +416,12 @@ if [ -n "$TAP_DEV" ]; then
         \"iface_id\": \"$IFACE_ID\",
         \"guest_mac\": \"$GUEST_MAC\",
         \"host_dev_name\": \"$TAP_DEV\"
+    }"
+fi
+if [ "$END" = snapshot ] && [ -n "$TAP_DEV" ]; then
+	step mmds-config 204 PUT /mmds/config "{
+        \"version\": \"V2\",
+        \"network_interfaces\": [\"$IFACE_ID\"]
     }"
 fi
 step machine-config 204 PUT /machine-config "{

@@ -210,13 +210,14 @@ snap_setup() {
 	disk_copy "$1" && net_setup "$2" "$3" 1
 }
 
-# api_snapshot,TAP,GUEST,HOST,TAP2: beside `ember --api-sock /tmp/ember.sock`:
-# the same requests for the guest's shell with a NIC on TAP, then a
-# snapshot, this ember killed and a new one loading it with the NIC moved
-# to TAP2 (api-getting-started.sh's END=snapshot).
+# api_snapshot,TAP,GUEST,HOST,TAP2,SEED,SUM: beside `ember --api-sock
+# /tmp/ember.sock`: the same requests for the guest's shell with a NIC on
+# TAP, then a snapshot, this ember killed and a new one loading it with the
+# NIC moved to TAP2 (api-getting-started.sh's END=snapshot; the guest's 32
+# MiB from ember-fill SEED must have the md5 SUM).
 api_snapshot() {
 	BOOT_ARGS="$VM_ARGS" VCPUS=2 MEM_MIB=256 END=snapshot EMBER_BIN=/payload/ember \
-		SNAP_DIR=/tmp SNAP_GUEST=$2 SNAP_HOST=$3 SNAP_TAP2=$4 \
+		SNAP_DIR=/tmp SNAP_GUEST=$2 SNAP_HOST=$3 SNAP_TAP2=$4 SNAP_SEED=$5 SNAP_SUM=$6 \
 		sh ./api-getting-started.sh --attach /tmp/ember.sock /tmp/console.raw \
 		/tmp/console.in /payload/vmlinux "$VM_ROOT" "$1"
 }

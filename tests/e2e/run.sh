@@ -55,14 +55,17 @@
 #     SendCtrlAltDel: the guest restarts, ember exits 0.
 #   snapshot: the same requests for the guest's shell (2 vCPUs, 256 MiB,
 #     the root disk a copy, a NIC on tap0): a loop ticking in the
-#     background, a file written, 32 MiB of its memory filled from
-#     /dev/urandom, eth0 up; then, with a dd to the disk and
+#     background, a file written, 32 MiB of its memory filled from the
+#     seeded generator ember-fill (guest/fill.c; this run's seed, whose md5
+#     this script computes beforehand), eth0 up; then, with a dd to the disk and
 #     a ping flood from the test host in flight, PATCH /vm Paused, PUT
 #     /snapshot/create, that ember killed; a new ember loads the snapshot
 #     (resume_vm, network_overrides: the NIC on tap1, which replaced
 #     tap0): the ticks go on from the next number at their pace and the
 #     guest's uptime with them, the dd ends without an I/O error, the test
-#     host pings the guest over tap1, the 32 MiB have the same md5, the
+#     host pings the guest over tap1, the MMDS (V2 on that NIC, configured
+#     before the boot) answers the guest with data put after the load, the
+#     32 MiB have the md5 computed here, the
 #     shell reads the file back and
 #     writes another, SendCtrlAltDel ends it with status 0
 #     (api-getting-started.sh's END=snapshot).
@@ -149,6 +152,10 @@ net_mib=64
 api_mib=1
 data_kib=4096
 token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+# The snapshot case's guest fills 32 MiB from the seeded generator
+# ember-fill (guest/fill.c) with this run's token as the seed: their md5.
+fill_sum=$("$build/guest/ember-fill" "0x$token" 32 | md5sum | cut -d' ' -f1)
+[[ "$fill_sum" =~ ^[0-9a-f]{32}$ ]] || { echo "e2e: $build/guest/ember-fill failed (run make guest)" >&2; exit 1; }
 disk_args="--kernel ./vmlinux --drive path=/tmp/root.img,root"
 # The jailed cases: ember-jailer in the test host (cgroup v2, where the
 # memory controller is), ember as uid/gid 1000 in /srv/jailer/ember/ID/root
@@ -177,7 +184,7 @@ all_cases=(
 	"stock-kernel-virtio - net_setup,tap0,$net_host/24,1 - EMBER-STOCK-PING_3/3 --kernel ./stock-vmlinuz --initrd ./stock-initrd.img --vcpus 2 --mem-mib 256 --drive path=./rootfs.ext4,root,ro --net tap=tap0,mac=02:00:00:00:00:05 --cmdline ember.test=stock:$net_guest/24,$net_host"
 	"stock-kernel-reboot - - - EMBER-REBOOT-TYPE_acpi --kernel ./stock-vmlinuz --initrd ./initrd.cpio.gz --cmdline ember.test=reboot-acpi"
 	"pause-resume - disk_copy,/tmp/root-api.img api_pause - --api-sock /tmp/ember.sock"
-	"snapshot 150 snap_setup,/tmp/root-api.img,tap0,$net_host/24 api_snapshot,tap0,$net_guest,$net_host,tap1 - --api-sock /tmp/ember.sock"
+	"snapshot 150 snap_setup,/tmp/root-api.img,tap0,$net_host/24 api_snapshot,tap0,$net_guest,$net_host,tap1,0x$token,$fill_sum - --api-sock /tmp/ember.sock"
 	"snapshot-clones 260 - api_clones,3,generic-vmlinuz,generic-initrd.img,$net_guest,$net_host - --api-sock /tmp/ember.sock"
 	"jailed-api - jail_setup api_jail - jailer $jail_args --id e2e-jailed --cgroup memory.max=$((256 << 20)) --cgroup pids.max=64"
 	"jailed-memory-limit - jail_setup - - jailer $jail_args --id e2e-jailed-mem --cgroup memory.max=$((64 << 20)) -- --no-api --config-file /vm.json"
@@ -675,8 +682,8 @@ check_pause_resume() {
 }
 
 check_snapshot() {
-	api_details snapshot-files load-time ticks-after-restore memory-after-restore \
-		restored-ember-ended
+	api_details snapshot-files load-time ticks-after-restore mmds-after-load \
+		memory-after-restore restored-ember-ended
 }
 
 check_snapshot_clones() {
