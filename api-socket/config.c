@@ -163,13 +163,6 @@ static const struct json_field boot_source_fields[] = {
 };
 SCHEMA(config_boot_source_schema, "BootSource", boot_source_fields);
 
-/*
- * Parsing a snapshot's configuration: its kernel and initrd are not needed
- * (the guest is in the memory file) and its TAPs are opened, after the
- * load's network_overrides, when the VM starts: not checked now.
- */
-static bool snapshot_config;
-
 int config_put_boot_source(struct ember_config *c, const cJSON *j, char *err, size_t errlen)
 {
 	const cJSON *v[ARRAY_SIZE(boot_source_fields)];
@@ -206,11 +199,11 @@ int config_put_boot_source(struct ember_config *c, const cJSON *j, char *err, si
 		}
 		strcpy(n->cmdline, args);
 	}
-	if (!snapshot_config && can_open(n->kernel, O_RDONLY, false, why, sizeof(why)) < 0) {
+	if (!c->no_host_checks && can_open(n->kernel, O_RDONLY, false, why, sizeof(why)) < 0) {
 		errorf(err, errlen, "Boot source error: The kernel file cannot be opened: %s", why);
 		goto out;
 	}
-	if (!snapshot_config && n->initrd[0] &&
+	if (!c->no_host_checks && n->initrd[0] &&
 	    can_open(n->initrd, O_RDONLY, false, why, sizeof(why)) < 0) {
 		errorf(err, errlen, "Boot source error: The initrd file cannot be opened: %s", why);
 		goto out;
@@ -559,7 +552,7 @@ int config_put_net(struct ember_config *c, const cJSON *j, const char *path_id,
 	if (at < 0 && c->vm.nnets == MAX_NETS)
 		return errorf(err, errlen, "Network config error: ember supports at most %d "
 			      "network interfaces.", MAX_NETS);
-	if (!snapshot_config && config_tap_check && config_tap_check(n.tap, why, sizeof(why)) < 0)
+	if (!c->no_host_checks && config_tap_check && config_tap_check(n.tap, why, sizeof(why)) < 0)
 		return errorf(err, errlen, "Network config error: Could not create the network "
 			      "device: %s", why);
 	if (at < 0)
@@ -1160,7 +1153,7 @@ static int parse_doc(struct ember_config *c, const cJSON *j, char *err, size_t e
 	return 0;
 }
 
-int config_parse_file(struct ember_config *out, const char *text, size_t len,
+static int parse_file(struct ember_config *out, const char *text, size_t len, bool snapshot,
 		      char *err, size_t errlen)
 {
 	struct ember_config *c = malloc(sizeof(*c));  /* built aside: out stays as is on failure */
@@ -1170,6 +1163,7 @@ int config_parse_file(struct ember_config *out, const char *text, size_t len,
 	if (!c)
 		return errorf(err, errlen, "out of memory");
 	ember_config_init(c);
+	c->no_host_checks = snapshot;
 	j = json_parse(text, len, err, errlen);
 	if (j)
 		r = parse_doc(c, j, err, errlen);
@@ -1177,21 +1171,23 @@ int config_parse_file(struct ember_config *out, const char *text, size_t len,
 	/* Not an HTTP request: drop the API's wording. */
 	if (r < 0 && !strncmp(err, SERDE, strlen(SERDE)))
 		memmove(err, err + strlen(SERDE), strlen(err + strlen(SERDE)) + 1);
+	c->no_host_checks = false;
 	if (r == 0)
 		*out = *c;
 	free(c);
 	return r;
 }
 
+int config_parse_file(struct ember_config *out, const char *text, size_t len,
+		      char *err, size_t errlen)
+{
+	return parse_file(out, text, len, false, err, errlen);
+}
+
 int config_parse_snapshot_config(struct ember_config *out, const char *text, size_t len,
 				 char *err, size_t errlen)
 {
-	int r;
-
-	snapshot_config = true;
-	r = config_parse_file(out, text, len, err, errlen);
-	snapshot_config = false;
-	return r;
+	return parse_file(out, text, len, true, err, errlen);
 }
 
 /* ---- JSON out -------------------------------------------------------------- */

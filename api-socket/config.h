@@ -96,6 +96,12 @@ struct ember_config {
 	struct config_metrics metrics;
 	struct config_serial serial;
 	struct config_mmds mmds;
+	/*
+	 * Set while a snapshot's configuration is parsed: its kernel and initrd
+	 * are not needed (the guest is in the memory file) and its TAPs are
+	 * opened, after the load's network_overrides, when the VM starts.
+	 */
+	bool no_host_checks;
 };
 
 /*
