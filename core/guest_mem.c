@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 void gm_layout(struct guest_mem *gm, uint8_t *host, uint64_t size)
@@ -91,6 +92,7 @@ int gm_alloc(struct guest_mem *gm, uint64_t size, enum gm_pages pages)
 	if (pages == GM_PAGES_THP)
 		(void)madvise(p, size, MADV_HUGEPAGE);
 	gm_layout(gm, p, size);
+	gm->untouched_zero = true;
 	return 0;
 }
 
@@ -119,16 +121,55 @@ static bool page_is_zero(const uint8_t *p)
 	return !memcmp(p, zero, GM_PAGE_SIZE);
 }
 
+/* Which pages of a window of 32 MiB have a page in memory (mincore). */
+struct resident {
+	bool on;                  /* untouched_zero and no swap: else every page counts */
+	uint64_t base;            /* the window's first page, or UINT64_MAX */
+	unsigned char vec[8192];
+};
+
+static bool swap_on(void)
+{
+	struct sysinfo si;
+
+	return sysinfo(&si) < 0 || si.totalswap != 0;
+}
+
+/*
+ * Page p may hold data: resident, or mincore() could not say. Without
+ * swap, an anonymous page that is not resident was never touched (a
+ * swapped-out one would read as not resident too; a page being migrated
+ * reads as resident).
+ */
+static bool maybe_data(const struct guest_mem *gm, struct resident *r, uint64_t p)
+{
+	uint64_t npages = gm->size / GM_PAGE_SIZE;
+
+	if (!r->on)
+		return true;
+	if (r->base == UINT64_MAX || p < r->base || p - r->base >= sizeof(r->vec)) {
+		uint64_t n = npages - p < sizeof(r->vec) ? npages - p : sizeof(r->vec);
+
+		r->base = p;
+		if (mincore(gm->host + p * GM_PAGE_SIZE, n * GM_PAGE_SIZE, r->vec) < 0)
+			memset(r->vec, 1, sizeof(r->vec));
+	}
+	return r->vec[p - r->base] & 1;
+}
+
 /*
  * Cut fd to gm->size and write the runs of pages that want(): the others
  * stay holes. bitmap NULL: the pages that are not all zeroes.
  */
-static int dump(const struct guest_mem *gm, int fd, const uint64_t *bitmap)
+static int dump_once(const struct guest_mem *gm, int fd, const uint64_t *bitmap, bool skip_untouched)
 {
 	uint64_t npages = gm->size / GM_PAGE_SIZE;
+	static struct resident r;
 
+	r.on = skip_untouched;
+	r.base = UINT64_MAX;
 #define WANT(p) (bitmap ? !!(bitmap[(p) / 64] & (1ULL << ((p) % 64))) \
-			: !page_is_zero(gm->host + (p) * GM_PAGE_SIZE))
+			: maybe_data(gm, &r, p) && !page_is_zero(gm->host + (p) * GM_PAGE_SIZE))
 	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)gm->size) < 0)
 		return -1;
 	for (uint64_t p = 0, end; p < npages; p = end) {
@@ -143,6 +184,18 @@ static int dump(const struct guest_mem *gm, int fd, const uint64_t *bitmap)
 			return -1;
 	}
 #undef WANT
+	return 0;
+}
+
+static int dump(const struct guest_mem *gm, int fd, const uint64_t *bitmap)
+{
+	bool skip = !bitmap && gm->untouched_zero && !swap_on();
+
+	if (dump_once(gm, fd, bitmap, skip) < 0)
+		return -1;
+	/* swap turned on meanwhile: a page may have gone out; read them all */
+	if (skip && swap_on())
+		return dump_once(gm, fd, bitmap, false);
 	return 0;
 }
 

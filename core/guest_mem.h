@@ -13,6 +13,7 @@
 #define EMBER_GUEST_MEM_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct guest_region {
@@ -32,6 +33,13 @@ struct guest_mem {
 	 * snapshot (KVM logs the guest's own writes); NULL without it.
 	 */
 	uint64_t *dirty;
+	/*
+	 * Anonymous memory from gm_alloc that nothing else fills: a page the
+	 * guest and ember never touched has no page table entry and reads as
+	 * zeroes, so a dump need not read it (false for a memory file's
+	 * mapping, and for the Uffd backend's, whose missing pages hold data).
+	 */
+	bool untouched_zero;
 };
 
 /*
@@ -77,7 +85,9 @@ void gm_mark_dirty(const struct guest_mem *gm, const void *host, uint64_t len);
 int gm_map_file(struct guest_mem *gm, int fd, uint64_t size);
 /*
  * Write all of guest RAM to fd (a regular file, cut to gm->size): pages of
- * zeroes are left as holes. 0, or -1 with errno.
+ * zeroes are left as holes. With untouched_zero and no swap on the host,
+ * pages mincore() finds not resident are holes without being read (an
+ * untouched page would cost a fault to read as zeroes). 0, or -1 with errno.
  */
 int gm_dump(const struct guest_mem *gm, int fd);
 /*

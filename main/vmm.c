@@ -484,6 +484,8 @@ int vmm_restore(struct vmm *v, const struct vm_config *c, const struct vmm_snaps
 			return fail(status, EMBER_EXIT_HOST_ERROR, err, errlen, "cannot allocate "
 				    "%llu MiB of guest memory: %s", (unsigned long long)c->mem_mib,
 				    strerror(errno));
+		/* Its pages not yet served hold the snapshot's data, not zeroes. */
+		v->vm.mem.untouched_zero = false;
 	} else if (map_mem_file(v, c, mem_path, status, err, errlen) < 0) {
 		return -1;
 	}

@@ -136,6 +136,9 @@ static const struct allow allowlist[] = {
 	ANY(VMM, "ftruncate"),
 	ANY(VMM, "pwrite64"),
 	ANY(VMM, "fsync"),
+	/* Full: pages never touched are holes unread (gm_dump: no swap, mincore). */
+	ANY(VMM, "sysinfo"),
+	ANY(VMM, "mincore"),
 	ARG(VMM, "tkill", "SIGUSR1", 1, 0xffffffffu, SIGUSR1), /* kick vCPUs: pause, stop */
 	/* The Uffd backend's SIGIO handler: has the page fault handler closed its socket? */
 	ANY(VMM, "poll"),
