@@ -346,9 +346,11 @@ api_clones() {
 		o=/tmp/clone$i.out
 		tr -d '\r' <"$o" >"$o.txt" 2>/dev/null
 		first=$(sed -n 's/^EMBER-RAND \([0-9]*\) .*/\1/p' "$o.txt" | head -n 1)
-		# the first bytes drawn after the reseed
+		# the first bytes drawn after the reseed: printed after it, and not
+		# the clone's first line (the snapshot may have come between that
+		# draw and its echo: the same bytes in every clone)
 		hex=$(sed -n '/crng reseeded due to virtual machine fork/,$p' "$o.txt" |
-			sed -n 's/^EMBER-RAND [0-9]* [0-9.]* \([0-9a-f]*\)$/\1/p' | head -n 1)
+			awk -v f="$first" '$1 == "EMBER-RAND" && $2 != f && $4 ~ /^[0-9a-f]+$/ { print $4; exit }')
 		up=$(sed -n "s/^EMBER-RAND $first \([0-9.]*\) .*/\1/p" "$o.txt")
 		gap=$(awk -v a="$up_last" -v b="$up" 'BEGIN { if (a == "" || b == "") print "?"; else printf "%.2f\n", b - a }')
 		draw=$(sed -n "s/^EMBER-RAND $first [0-9.]* \([0-9a-f]*\)\$/\1/p" "$o.txt")
