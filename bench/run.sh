@@ -405,33 +405,10 @@ if [[ "$phases" == *" nested "* ]]; then
 		cat "$build/guest/initrd.cpio.gz" "$nd/bench-add.cpio.gz" >"$nd/bench-initrd.cpio.gz"
 		rm -rf "$stage"
 
-		# tun.ko of the test host's kernel (a module in Debian's cloud kernel).
-		tun=
-		read -r kpkg kver <"$TH_KDIR/package" || true
-		tdir="$TH_CACHE/bench-${kpkg}_${kver}"
-		if [ ! -s "$tdir/tun.ko" ] && [ -n "$kpkg" ]; then
-			log "fetching tun.ko from $kpkg $kver"
-			tmp=$(mktemp -d)
-			if (cd "$tmp" && apt-get download "$kpkg=$kver" >/dev/null 2>&1) &&
-				dpkg-deb -x "$tmp"/*.deb "$tmp/x"; then
-				f=$(ls "$tmp"/x/lib/modules/*/kernel/drivers/net/tun.ko* 2>/dev/null | head -n 1) || true
-				mkdir -p "$tdir"
-				case "$f" in
-				*.ko) cp "$f" "$tdir/tun.ko" ;;
-				*.ko.xz) xz -dc "$f" >"$tdir/tun.ko" ;;
-				*.ko.zst) zstd -qdc "$f" >"$tdir/tun.ko" ;;
-				*.ko.gz) gzip -dc "$f" >"$tdir/tun.ko" ;;
-				esac
-			fi
-			rm -rf "$tmp"
-		fi
-		if [ -s "$tdir/tun.ko" ]; then
-			tun="$tdir/tun.ko"
-		else
-			notes+=("no tun.ko for the test host's kernel: no network figures")
-			printf '\n' >"$nd/tun.ko" # insmod fails inside; the payload says so
-			tun="$nd/tun.ko"
-		fi
+		# tun.ko of the test host's kernel (a module in Debian's cloud kernel;
+		# th_kernel keeps it with the KVM modules: TH_KVM_MODULES).
+		tun="$TH_KDIR/tun.ko"
+		[ -s "$tun" ] || die "no $tun (th_kernel should have fetched it)"
 
 		# QEMU, every library ldd lists, and its firmware (-L /payload).
 		qbin=$(realpath "$(command -v qemu-system-x86_64)")
@@ -630,10 +607,11 @@ if [[ "$phases" == *" nested "* ]]; then
 			awk -v s="$1" -v k="$2" -v d="$3" 'BEGIN { split(s, v, " "); if (v[4] == "") { print "n/a"; exit }
 				f = "%." d "f"; if (v[4] > 1) printf(f " [" f "–" f "]\n", v[1] / k, v[2] / k, v[3] / k); else printf(f "\n", v[1] / k) }'
 		}
-		# srow NAME FIGURE SCALE DIGITS PLOT-LABEL: ember vs QEMU, ratio of the medians.
+		# srow NAME FIGURE SCALE DIGITS PLOT-LABEL [SUFFIX]: ember vs QEMU
+		# (labels emberSUFFIX, qemuSUFFIX), ratio of the medians.
 		srow() {
 			local e q r
-			e=$(sv ember "$1") q=$(sv qemu "$1")
+			e=$(sv "ember${6:-}" "$1") q=$(sv "qemu${6:-}" "$1")
 			r=$(ratio "$(cut -d' ' -f1 <<<"$e")" "$(cut -d' ' -f1 <<<"$q")")
 			row 9 "$2" "$(scell "$e" "$3" "$4")" "$(scell "$q" "$3" "$4")" "$r" \
 				"$(cut -d' ' -f4 <<<"$e") / $(cut -d' ' -f4 <<<"$q")"
@@ -642,6 +620,9 @@ if [[ "$phases" == *" nested "* ]]; then
 		srow restore-us "restore, 128 MiB, 1 vCPU: VMM start → guest running again (ms; ember: \`PUT /snapshot/load\` with resume_vm answered; QEMU: QMP's RESUME after \`-incoming\` completed and \`cont\`, the stream of a stopped VM restoring it stopped; target ≤ 0.2 × QEMU)" 1000 1 "snapshot restore"
 		srow restore-to-guest-us "… → the guest's first tick after it (ms; it ticks every 20 ms)" 1000 1 ""
 		srow create-us "save, 128 MiB: ember \`PUT /snapshot/create\` Full / QEMU \`stop\` + \`migrate\` to a file until completed (ms, one run)" 1000 1 "snapshot save"
+		srow restore-us "restore, 512 MiB, 1 vCPU: VMM start → guest running again (ms; as at 128 MiB)" 1000 1 "snapshot restore 512 MiB" -512
+		srow restore-to-guest-us "… → the guest's first tick after it (ms)" 1000 1 "" -512
+		srow create-us "save, 512 MiB (ms, one run)" 1000 1 "snapshot save 512 MiB" -512
 		srow clones-us "4 clones of one snapshot started at once → all 4 ticking (ms; ember: \`--restore --resume\` each, sharing the memory file; QEMU: \`-incoming\` and \`cont\` each)" 1000 0 "4 clones ready"
 		srow clone-guest-kib "memory per idle clone, private dirty guest RAM (MiB; ember: the pages it wrote since the load; QEMU: all it loaded)" 1024 1 "clone guest memory"
 		srow clone-vmm-kib "memory per idle clone, the VMM's own private dirty memory: heap, stacks, data (MiB; target for ember < 1)" 1024 2 "clone VMM memory"

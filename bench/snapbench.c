@@ -36,7 +36,8 @@
  * "clones-us", and after 1 s idle their memory (/proc/PID/smaps):
  * "clone-guest-kib", the private dirty memory of guest RAM (what the clone
  * wrote, or for QEMU what it loaded), and "clone-vmm-kib", that of all
- * else (the VMM itself: heap, stacks, data).
+ * else (the VMM itself: heap, stacks, data). --no-clones (before RUNS)
+ * leaves the clones out (for a size whose 4 copies would not fit).
  *
  * Figures only: nothing is asserted. Exits 1 with a line when a step fails.
  */
@@ -155,6 +156,21 @@ static void spawn(struct vmm *v, const char *ember)
 	unlink(sock);
 	spawn_argv(v, argv);
 	v->api = connect_to(sock);
+}
+
+/* v must still run (its memory is about to be read): else its status and last output, exit 1. */
+static void alive_or_die(struct vmm *v, const char *who)
+{
+	int st;
+
+	while (drain(v, 0))
+		;
+	if (waitpid(v->pid, &st, WNOHANG) != v->pid)
+		return;
+	fprintf(stderr, "snapbench: %s exited (%s %d) before its memory was read: ...%s\n", who,
+		WIFEXITED(st) ? "status" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+		v->buf + (v->len > 200 ? v->len - 200 : 0));
+	exit(1);
 }
 
 static void stop(struct vmm *v)
@@ -373,6 +389,7 @@ struct linux_vm {
 	int argc;
 	const char *ember, *kernel, *initrd, *cmdline;
 	long mib;
+	bool no_clones;
 	char state[512], mem[512], qsock[128];
 };
 
@@ -501,6 +518,8 @@ static void linux_mode(struct linux_vm *l, int runs)
 	}
 	report_stats("restore-us", restore, runs);
 	report_stats("restore-to-guest-us", guest, runs);
+	if (l->no_clones)
+		goto out;
 
 	/* CLONES at once. */
 	t0 = now_us();
@@ -516,12 +535,15 @@ static void linux_mode(struct linux_vm *l, int runs)
 	us = (double)(now_us() - t0);
 	report_stats("clones-us", &us, 1);
 	sleep(1);
-	for (int i = 0; i < CLONES; i++)
+	for (int i = 0; i < CLONES; i++) {
+		alive_or_die(&clone[i], "a clone");
 		clone_memory(clone[i].pid, l->mib, &gk[i], &vk[i]);
+	}
 	for (int i = 0; i < CLONES; i++)
 		stop(&clone[i]);
 	report_stats("clone-guest-kib", gk, CLONES);
 	report_stats("clone-vmm-kib", vk, CLONES);
+out:
 	unlink(l->state);
 	unlink(l->mem);
 	free(restore);
@@ -543,9 +565,16 @@ int main(int argc, char **argv)
 		const char *dir;
 
 		l.qemu = !strcmp(argv[1], "--qemu");
+		if (argc >= 3 && !strcmp(argv[2], "--no-clones")) {
+			l.no_clones = true;
+			argv[2] = argv[1];
+			argv++;
+			argc--;
+		}
 		if (l.qemu ? argc < 6 || strcmp(argv[4], "--") : argc != 9) {
-			fprintf(stderr, "usage: snapbench --linux RUNS EMBER KERNEL INITRD MEM_MIB DIR "
-				"CMDLINE\n       snapbench --qemu RUNS DIR -- QEMU-ARGV...\n");
+			fprintf(stderr, "usage: snapbench --linux [--no-clones] RUNS EMBER KERNEL INITRD "
+				"MEM_MIB DIR CMDLINE\n       snapbench --qemu [--no-clones] RUNS DIR -- "
+				"QEMU-ARGV...\n");
 			return 2;
 		}
 		runs = (int)num(argv[2], 1, 1000, "RUNS");
