@@ -234,7 +234,8 @@ api_snapshot() {
 # kernel must reseed from its new generation ID ("crng reseeded due to
 # virtual machine fork"), its numbers go on from the snapshot's with its
 # uptime (CLOCK_BOOTTIME) moved by at most 1 s (plus the longest step
-# between two numbers before) across the 80 s, no "soft lockup", the bytes
+# between two numbers before, or the first step after the load: the N
+# clones share the test host's 2 CPUs) across the 80 s, no "soft lockup", the bytes
 # it draws after the reseed differ from every other clone's, and it answers
 # pings sent over its own TAP alone (ping -I tapI). Then one more load with
 # the Uffd backend (/payload/uffd-handler serving the memory file): the
@@ -290,7 +291,7 @@ api_clones() {
 	echo 0 >/proc/sys/net/ipv4/conf/all/rp_filter
 	wait_for 10 test -S $sock || { bad api-socket "no $sock"; fin; return; }
 	api PUT /boot-source "{\"kernel_image_path\": \"/payload/$kern\", \"initrd_path\": \"/payload/$initrd\", \"boot_args\": \"console=ttyS0 reboot=k panic=1 ember.test=vmgenid:$guest/24\"}" &&
-		api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' &&
+		api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' &&
 		api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "02:00:00:00:00:07"}' &&
 		api PUT /actions '{"action_type": "InstanceStart"}' || { fin; return; }
 	if ! wait_for 90 grep -q '^EMBER-RAND 5 ' /tmp/console.raw; then
@@ -353,13 +354,18 @@ api_clones() {
 			awk -v f="$first" '$1 == "EMBER-RAND" && $2 != f && $4 ~ /^[0-9a-f]+$/ { print $4; exit }')
 		up=$(sed -n "s/^EMBER-RAND $first \([0-9.]*\) .*/\1/p" "$o.txt")
 		gap=$(awk -v a="$up_last" -v b="$up" 'BEGIN { if (a == "" || b == "") print "?"; else printf "%.2f\n", b - a }')
+		# the loop's next step, after the load: N clones share the test
+		# host's 2 CPUs, and a slow step is the guest running slowly, not its
+		# clock jumping
+		up2=$(sed -n "s/^EMBER-RAND $((first + 1)) \([0-9.]*\) .*/\1/p" "$o.txt")
+		allow=$(awk -v a="$up" -v b="$up2" -v m="$step_max" 'BEGIN { s = (a == "" || b == "") ? 0 : b - a; if (s < m) s = m; printf "%.2f\n", s }')
 		draw=$(sed -n "s/^EMBER-RAND $first [0-9.]* \([0-9a-f]*\)\$/\1/p" "$o.txt")
 		echo "HOST-CLONE $i first=$first last-before=$last uptime-gap=$gap first-draw=$draw after-reseed=$hex"
 		grep -q 'crng reseeded due to virtual machine fork' "$o.txt" && r=$((r + 1))
 		[ "$first" = $((last + 1)) ] && g=$((g + 1))
-		[ "$gap" != "?" ] && awk -v g="$gap" -v m="$step_max" 'BEGIN { exit !(g >= 0 && g < 1 + m) }' &&
+		[ "$gap" != "?" ] && awk -v g="$gap" -v m="$allow" 'BEGIN { exit !(g >= 0 && g < 1 + m) }' &&
 			c=$((c + 1))
-		gaps="$gaps $gap"
+		gaps="$gaps $gap (1 s + $allow)"
 		grep -q 'soft lockup' "$o.txt" && lock="$lock clone $i: $(grep -m1 'soft lockup' "$o.txt");"
 		[ -n "$hex" ] && seen="$seen $hex"
 		i=$((i + 1))
@@ -367,8 +373,8 @@ api_clones() {
 	if [ "$r" = "$n" ]; then ok clones-reseeded "$r of $n"; else bad clones-reseeded "$r of $n clones"; fi
 	if [ "$g" = "$n" ]; then ok clones-go-on "each from EMBER-RAND $((last + 1))"
 	else bad clones-go-on "$g of $n clones went on from EMBER-RAND $((last + 1))"; fi
-	if [ "$c" = "$n" ]; then ok clones-clock "uptime moved by$gaps s across the 60 s pause and 20 s gap (allowed 1 s + $step_max s)"
-	else bad clones-clock "uptime moved by$gaps s (allowed 1 s + $step_max s)"; fi
+	if [ "$c" = "$n" ]; then ok clones-clock "uptime moved by$gaps s across the 60 s pause and 20 s gap (allowed: 1 s + the loop's longest step before, or its first after the load)"
+	else bad clones-clock "uptime moved by$gaps s (allowed: 1 s + the loop's longest step before, or its first after the load)"; fi
 	if [ -z "$lock" ]; then ok no-soft-lockup "15 s after the reseed"
 	else bad no-soft-lockup "$lock"; fi
 	d=$(printf '%s\n' $seen | sort -u | grep -c .)
