@@ -237,7 +237,8 @@ api_snapshot() {
 # between two numbers before, or the first step after the load: the N
 # clones share the test host's 2 CPUs) across the 80 s, no "soft lockup", the bytes
 # it draws after the reseed differ from every other clone's, and it answers
-# pings sent over its own TAP alone (ping -I tapI). Then one more load with
+# pings sent over its own TAP alone (ping -I tapI), and each must run until
+# the SIGTERM that ends them. Then one more load with
 # the Uffd backend (/payload/uffd-handler serving the memory file): the
 # guest goes on and reseeds, the handler serving fewer than half of the
 # memory's pages. Prints "ok STEP (detail)" / "FAIL STEP: why" and "N
@@ -295,6 +296,8 @@ api_clones() {
 		api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "02:00:00:00:00:07"}' &&
 		api PUT /actions '{"action_type": "InstanceStart"}' || { fin; return; }
 	if ! wait_for 90 grep -q '^EMBER-RAND 5 ' /tmp/console.raw; then
+		# for the runner: a guest that hung (its rerun rule), not a verdict
+		echo "HOST-GUEST-HUNG no EMBER-RAND 5 in 90 s"
 		bad boot "no EMBER-RAND 5 on the console: $(tail -n 3 /tmp/console.raw | tr '\r\n' '  ')"
 		fin
 		return
@@ -341,6 +344,14 @@ api_clones() {
 	kill -TERM $cpid
 	wait $cpid
 	echo "HOST-CLONES-EXIT $? $(grep '^ember: ' /tmp/clones.err | sort | uniq -c | tr '\n' ' ')"
+	# Each clone ran until the SIGTERM: a clone that ended by itself (a
+	# guest crash) is a failure, even after its checks below passed.
+	if [ "$(grep -c '^ember: stopped by signal 15' /tmp/clones.err)" = "$n" ] &&
+		[ "$(grep -c '^ember: ' /tmp/clones.err)" = "$n" ]; then
+		ok clones-ran "all $n clones ran until the SIGTERM"
+	else
+		bad clones-ran "$(grep '^ember: ' /tmp/clones.err | grep -v 'stopped by signal 15' | head -n 1)"
+	fi
 	r=0 g=0 c=0 seen= gaps= lock=
 	i=0
 	while [ $i -lt "$n" ]; do

@@ -83,7 +83,8 @@
 #     first after the load: the clones share 2 CPUs) across the
 #     80 s, no "soft lockup" within 15 s, the 16 bytes of /dev/urandom each
 #     draws after the reseed differ from every other clone's, and each
-#     answers 3 pings the test host sends over its own TAP (ping -I tapI);
+#     answers 3 pings the test host sends over its own TAP (ping -I tapI),
+#     and each runs until the SIGTERM that ends them;
 #     then one more load of the snapshot with the Uffd backend, served by
 #     build/uffd-handler: the guest goes on and reseeds, on far fewer pages
 #     than its memory (payload.sh's api_clones).
@@ -397,11 +398,14 @@ while :; do
 	done
 	tf_cases=()
 	for name in "${names[@]}"; do
-		# (137: a hung guest's case timed out, unless the case kills ember itself.)
+		# (137: a hung guest's case timed out, unless the case kills ember
+		# itself; such a case's hook says HOST-GUEST-HUNG when its guest
+		# stopped before its first marker. A hook's FAIL line may carry the
+		# triple fault of an ember it ran: snapshot-clones' clones.)
 		hung='|[0-9]+ [0-9.]+ .*E2E-EXIT 137$'
 		[ "${want_rc[$name]:-}" != 137 ] || hung=
 		if [ "${att_of[$name]:-}" = "$last" ] && [ -n "${log_of[$name]:-}" ] &&
-			grep -qE "^E2E-OUT $name (.*$TH_NSVM_RE$hung)" "${log_of[$name]}"; then
+			grep -qE "^E2E-OUT $name (.*$TH_NSVM_RE$hung)|^E2E-HOST $name (HOST-GUEST-HUNG |FAIL .*$TH_NSVM_RE)" "${log_of[$name]}"; then
 			nsvm_log_of[$name]=${log_of[$name]}
 			unset "log_of[$name]"
 			tf_cases+=("$name")
@@ -689,7 +693,7 @@ check_snapshot() {
 
 check_snapshot_clones() {
 	api_details vmgenid-bound ping-before clones-reseeded clones-go-on clones-clock \
-		no-soft-lockup clones-differ clones-ping uffd-load
+		no-soft-lockup clones-differ clones-ping clones-ran uffd-load
 }
 
 # The jailed ember, seen from the test host while its guest ran: uid/gid
