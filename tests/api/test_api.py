@@ -37,6 +37,9 @@ EMBER = os.path.abspath(os.environ.get("EMBER", os.path.join(BUILD, "ember")))
 GUEST = os.path.abspath(os.path.join(BUILD, "tests", "api", "apiguest.elf"))
 UFFD_HANDLER = os.path.abspath(os.path.join(BUILD, "uffd-handler"))
 JAILER = os.path.abspath(os.path.join(BUILD, "ember-jailer"))
+# What a jail executes: an ELF (test-seccomp's EMBER is a strace wrapper script;
+# it names the binary it wraps here).
+EMBER_ELF = os.path.abspath(os.environ.get("EMBER_ELF", EMBER))
 BLKFLOOD = os.path.abspath(os.path.join(BUILD, "tests", "guests", "blkflood.elf"))
 NETFLOOD = os.path.abspath(os.path.join(BUILD, "tests", "guests", "netflood.elf"))
 NOT_AFTER = "The requested operation is not supported after starting the microVM."
@@ -1127,6 +1130,21 @@ def snapshot_diff(tmp):
         e.stop()
 
 
+def vmm_pid(pid):
+    """The ember process at or below pid: pid itself, or, under a wrapper
+    (test-seccomp's strace), the first descendant running an ember binary."""
+    while True:
+        try:
+            exe = os.path.basename(os.readlink("/proc/%d/exe" % pid))
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            return pid
+        if exe.startswith("ember") or len(kids) != 1:
+            return pid
+        pid = kids[0]
+
+
 def private_dirty_kib(pid):
     with open("/proc/%d/smaps_rollup" % pid) as f:
         return sum(int(l.split()[1]) for l in f if l.startswith("Private_Dirty:"))
@@ -1203,7 +1221,8 @@ def snapshot_clones(tmp):
         for c in clones:
             wait_for(lambda: ticks(c.stdout()) and ticks(c.stdout())[-1] >= last + 6,
                      "a clone to tick 6 times", timeout=120)
-        with open("/proc/%d/task/%d/children" % (e.proc.pid, e.proc.pid)) as f:
+        vmm = vmm_pid(e.proc.pid)
+        with open("/proc/%d/task/%d/children" % (vmm, vmm)) as f:
             pids = [int(x) for x in f.read().split()]
         check(len(pids) == 4, "ember --clones has children %r" % pids)
         kib = [private_dirty_kib(p) for p in pids]
@@ -1309,7 +1328,7 @@ def snapshot_uffd(tmp):
     # dev/userfaultfd; the handler, outside, listens on a socket inside the jail.
     if os.geteuid() == 0 and os.path.exists("/dev/userfaultfd"):
         jid = "uffd-%d" % os.getpid()
-        root = os.path.join(tmp, "ember", jid, "root")
+        root = os.path.join(tmp, os.path.basename(EMBER_ELF), jid, "root")
         os.makedirs(root)
         shutil.copyfile(state, os.path.join(root, "c.state"))
         os.chown(os.path.join(root, "c.state"), 1000, 1000)
@@ -1319,7 +1338,7 @@ def snapshot_uffd(tmp):
         try:
             outp = os.path.join(tmp, "jailed.out")
             with open(outp, "wb") as o:
-                j = subprocess.Popen([JAILER, "--id", jid, "--exec-file", EMBER, "--uid", "1000",
+                j = subprocess.Popen([JAILER, "--id", jid, "--exec-file", EMBER_ELF, "--uid", "1000",
                                       "--gid", "1000", "--chroot-base-dir", tmp, "--",
                                       "--no-api", "--restore", "/c.state", "--restore-uffd",
                                       "/h.sock", "--resume"], stdin=subprocess.DEVNULL,

@@ -228,7 +228,7 @@ chmod +x "$T/ember-traced"
 # test-api): a failing case there is only noted here; what counts is that
 # every syscall their runs made is allowed.
 for s in guests api; do
-	EMBER="$T/ember-traced" "$SRC/../$s/run.sh" "$B" >"$T/suite-$s" 2>&1 ||
+	EMBER="$T/ember-traced" EMBER_ELF="$TBIN" "$SRC/../$s/run.sh" "$B" >"$T/suite-$s" 2>&1 ||
 		echo "  note: tests/$s under strace: $(tail -1 "$T/suite-$s")" \
 			"($(grep '^FAIL' "$T/suite-$s" | cut -d: -f1 | tr '\n' ' '))"
 done
