@@ -109,6 +109,7 @@ int api_start(struct api *a, int *status, char *err, size_t errlen)
 		return -1;
 	a->boot.boot_timer = a->boot_timer;
 	a->boot.no_acpi = a->no_acpi;
+	a->boot.pvh = a->pvh;
 	config_mmds_attach(&a->cfg, &a->boot, a->mmds);
 	if (a->cfg.serial.set && a->cfg.serial.path[0] &&
 	    redirect_serial(a->cfg.serial.path, &saved, why, sizeof(why)) < 0) {

@@ -80,6 +80,7 @@ struct api {
 	char id[LOG_INSTANCE_ID_MAX + 1];
 	bool boot_timer;          /* --boot-timer */
 	bool no_acpi;             /* --no-acpi */
+	bool pvh;                 /* --pvh */
 	struct mmds *mmds;        /* the MMDS's store (/mmds, --metadata) */
 };
 

@@ -57,6 +57,7 @@ struct vm_config {
 	int nnets;
 	bool boot_timer;                 /* --boot-timer: map the boot-timer page */
 	bool no_acpi;                    /* --no-acpi: the MP table only */
+	bool pvh;                        /* --pvh: Linux's vmlinux at its PVH entry too */
 	enum gm_pages pages;             /* huge_pages: None, Transparent, 2M */
 	bool smt;                        /* 2 threads per core (vcpus 1 or even) */
 	bool track_dirty;                /* track_dirty_pages: log writes for Diff snapshots */

@@ -86,14 +86,20 @@ static int check_seg(const struct seg *s, uint64_t len, uint64_t low_end,
 }
 
 /*
- * The Xen PVH entry (note "Xen", type XEN_ELFNOTE_PHYS32_ENTRY, a 4- or
- * 8-byte address) if a PT_NOTE segment has one inside a loaded segment
- * below 4 GiB; else 0. Every note is bounds-checked.
+ * The PT_NOTE segments' notes, each bounds-checked: *pvh the Xen PVH entry
+ * (the first note "Xen", type XEN_ELFNOTE_PHYS32_ENTRY, a 4- or 8-byte
+ * address; 0 unless it is inside a loaded segment below 4 GiB), *linux
+ * whether a note is named "Linux" (Linux's vmlinux has them since 4.18: its
+ * e_entry is then the 64-bit boot protocol's entry).
  */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-static uint64_t pvh_note(const uint8_t *img, uint64_t flen, const Elf64_Ehdr *eh,
-			 const struct seg *segs, unsigned int n)
+static void scan_notes(const uint8_t *img, uint64_t flen, const Elf64_Ehdr *eh,
+		       const struct seg *segs, unsigned int n, uint64_t *pvh, bool *is_linux)
 {
+	bool xen_seen = false;
+
+	*pvh = 0;
+	*is_linux = false;
 	for (unsigned int i = 0; i < eh->e_phnum; i++) {
 		Elf64_Phdr ph;
 		uint64_t off, end;
@@ -104,6 +110,7 @@ static uint64_t pvh_note(const uint8_t *img, uint64_t flen, const Elf64_Ehdr *eh
 		for (off = ph.p_offset, end = ph.p_offset + ph.p_filesz; end - off >= 12;) {
 			Elf64_Nhdr nh;
 			uint64_t name_sz, desc_off, desc_sz, entry = 0;
+			const uint8_t *name = img + off + 12;
 
 			memcpy(&nh, img + off, sizeof(nh));
 			name_sz = ((uint64_t)nh.n_namesz + 3) & ~3ULL;
@@ -111,20 +118,20 @@ static uint64_t pvh_note(const uint8_t *img, uint64_t flen, const Elf64_Ehdr *eh
 			if (name_sz > end - off - 12 || desc_sz > end - off - 12 - name_sz)
 				break;
 			desc_off = off + 12 + name_sz;
-			if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
-			    !memcmp(img + off + 12, "Xen", 4) &&
-			    (nh.n_descsz == 4 || nh.n_descsz == 8)) {
+			if (nh.n_namesz == 6 && !memcmp(name, "Linux", 6))
+				*is_linux = true;
+			if (!xen_seen && nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
+			    !memcmp(name, "Xen", 4) && (nh.n_descsz == 4 || nh.n_descsz == 8)) {
+				xen_seen = true;
 				memcpy(&entry, img + desc_off, nh.n_descsz);
 				for (unsigned int k = 0; k < n; k++)
 					if (entry < 0x100000000ULL && entry >= segs[k].paddr &&
 					    entry < segs[k].paddr + segs[k].memsz)
-						return entry;
-				return 0;
+						*pvh = entry;
 			}
 			off = desc_off + desc_sz;
 		}
 	}
-	return 0;
 }
 
 int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
@@ -210,7 +217,7 @@ int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 
 	ki->format = KERNEL_ELF;
 	ki->entry = eh.e_entry;
-	ki->pvh_entry = pvh_note(img, flen, &eh, segs, n);
+	scan_notes(img, flen, &eh, segs, n, &ki->pvh_entry, &ki->linux_notes);
 	ki->load_start = lo;
 	ki->load_end = hi;
 	ki->hdr_len = 0;

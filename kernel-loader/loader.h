@@ -10,6 +10,7 @@
 #ifndef EMBER_LOADER_H
 #define EMBER_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,8 @@ struct kernel_info {
 	enum kernel_format format;
 	uint64_t entry;          /* 64-bit entry point (guest-physical) */
 	uint64_t pvh_entry;      /* ELF with the Xen PVH note: its 32-bit entry (else 0) */
+	bool linux_notes;        /* ELF with notes named "Linux": Linux's vmlinux, whose
+				  * e_entry is the 64-bit boot protocol's */
 	uint64_t load_start;     /* lowest guest-physical byte loaded */
 	uint64_t load_end;       /* one past the highest byte the kernel owns
 				  * (for bzImage: max(1 MiB + image, its runtime

@@ -132,6 +132,10 @@ static const char usage_text[] =
 "                     timer device\n"
 "    --no-acpi        no ACPI tables (the MP table and the command line's\n"
 "                     virtio_mmio.device= entries describe the machine either way)\n"
+"    --pvh            enter Linux's vmlinux at its PVH entry when it has Xen's PVH\n"
+"                     note (by default at its 64-bit entry: Linux's PVH start-up\n"
+"                     looks for Xen in 256 CPUID leaves, 256 VM exits); an ELF with\n"
+"                     the note and without Linux's notes is entered there always\n"
 "    --http-api-max-payload-size N\n"
 "                     largest API request body in bytes (default and maximum 51200)\n"
 "    --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
@@ -189,6 +193,7 @@ struct args {
 	const char *metrics_path;
 	bool boot_timer;
 	bool no_acpi;
+	bool pvh;
 	bool no_seccomp;
 	uint64_t max_payload;
 	bool has_start, has_start_cpu;
@@ -315,7 +320,7 @@ enum {
 	O_API_SOCK, O_CONFIG_FILE, O_NO_API, O_ID, O_LOG_PATH, O_LEVEL, O_MODULE,
 	O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH, O_BOOT_TIMER, O_MAX_PAYLOAD, O_HUGE_PAGES, O_SMT,
 	O_START_US, O_START_CPU_US, O_PARENT_CPU_US, O_NO_SECCOMP, O_MMDS_LIMIT,
-	O_MEM_LIMIT, O_METADATA, O_NO_ACPI, O_RESTORE, O_RESTORE_MEM, O_RESTORE_UFFD, O_RESUME,
+	O_MEM_LIMIT, O_METADATA, O_NO_ACPI, O_PVH, O_RESTORE, O_RESTORE_MEM, O_RESTORE_UFFD, O_RESUME,
 	O_MERGE_DIFF, O_INTO, O_CLONES, O_SERIAL_OUT, O_NET_OVERRIDE,
 	O_UNSUPPORTED_ARG, O_UNSUPPORTED_FLAG,
 };
@@ -342,6 +347,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		{ "metrics-path", required_argument, NULL, O_METRICS_PATH },
 		{ "boot-timer", no_argument, NULL, O_BOOT_TIMER },
 		{ "no-acpi", no_argument, NULL, O_NO_ACPI },
+		{ "pvh", no_argument, NULL, O_PVH },
 		{ "huge-pages", required_argument, NULL, O_HUGE_PAGES },
 		{ "smt", no_argument, NULL, O_SMT },
 		{ "http-api-max-payload-size", required_argument, NULL, O_MAX_PAYLOAD },
@@ -476,6 +482,7 @@ static void parse_args(int argc, char **argv, struct args *a, struct vm_config *
 		case O_METRICS_PATH: a->metrics_path = path_arg("--metrics-path", optarg); break;
 		case O_BOOT_TIMER: a->boot_timer = true; break;
 		case O_NO_ACPI: a->no_acpi = true; break;
+		case O_PVH: a->pvh = true; break;
 		case O_MAX_PAYLOAD:
 			a->max_payload = parse_num("--http-api-max-payload-size", optarg, 1,
 						   HTTP_MAX_BODY);
@@ -941,12 +948,14 @@ int main(int argc, char **argv)
 		die(EMBER_EXIT_HOST_ERROR, "out of memory");
 	api.boot_timer = args.boot_timer;
 	api.no_acpi = args.no_acpi;
+	api.pvh = args.pvh;
 	/* Firecracker's default: the API's payload limit */
 	mmds_set_limit(api.mmds, args.has_mmds_limit ? args.mmds_limit :
 		       args.max_payload ? args.max_payload : HTTP_MAX_BODY);
 	apply_log_flags(&api, &args);
 	cfg.boot_timer = args.boot_timer;
 	cfg.no_acpi = args.no_acpi;
+	cfg.pvh = args.pvh;
 	if (args.direct) {
 		if (vmm_boot(&vmm, &cfg, &status, err, sizeof(err)) < 0)
 			die(status, "%s", err);

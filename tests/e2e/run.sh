@@ -171,7 +171,7 @@ jail_args="--exec-file /payload/ember --uid 1000 --gid 1000 --cgroup-version 2"
 #   more to check have a check_NAME function below.
 all_cases=(
 	"vmlinux-1vcpu - - - - --kernel ./vmlinux --initrd ./initrd.cpio.gz --vcpus 1 --cmdline ember.test=reboot"
-	"vmlinux-2vcpus - - - EMBER-CPUS_2 --kernel ./vmlinux --initrd ./initrd.cpio.gz --vcpus 2 --cmdline ember.test=cpus"
+	"vmlinux-2vcpus - - - EMBER-CPUS_2 --kernel ./vmlinux --initrd ./initrd.cpio.gz --vcpus 2 --pvh --cmdline ember.test=cpus"
 	"bzImage-1vcpu - - - - --kernel ./bzImage --initrd ./initrd.cpio.gz --vcpus 1 --cmdline ember.test=reboot"
 	"bzImage-2vcpus - - - EMBER-CPUS_2 --kernel ./bzImage --initrd ./initrd.cpio.gz --vcpus 2 --cmdline ember.test=cpus"
 	"disk-write - disk_copy,/tmp/root.img - EMBER-WROTE_$token $disk_args --cmdline ember.test=write:$token"
@@ -458,6 +458,17 @@ to_ms() {
 # $host (the payload's hook output), sets $why on failure and may add to $info.
 # field WORD TEXT: the words after the first line that starts with WORD.
 field() { sed -n "s/^$1 //p" <<<"$2" | head -n 1; }
+
+# Our vmlinux has Xen's PVH note: entered at its 64-bit entry by default, at
+# the PVH entry with --pvh (vmlinux-2vcpus).
+check_vmlinux_1vcpu() {
+	grep -q 'kernel ./vmlinux: 64-bit entry at 0x' <<<"$text" && ! grep -q 'PVH entry' <<<"$text" ||
+		why="ember did not enter vmlinux at its 64-bit entry"
+}
+check_vmlinux_2vcpus() {
+	grep -q 'kernel ./vmlinux: PVH entry at 0x' <<<"$text" ||
+		why="ember did not enter vmlinux at its PVH entry (--pvh)"
+}
 
 check_disk_ro() {
 	local data sum size ro serial wr after

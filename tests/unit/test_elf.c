@@ -385,6 +385,34 @@ static void test_pvh_note(void)
 	CHECK_OK(load(img, len), err);
 	CHECK_EQ(ki.pvh_entry, K16M + 0x100);
 	CHECK_EQ(ki.entry, K16M + 0x10);
+	CHECK(!ki.linux_notes);
+	/* Linux's notes before it (vmlinux: build salt, LTO info): both found */
+	{
+		uint8_t *m = malloc(len);
+		uint32_t salt = 0;
+		size_t p;
+
+		memcpy(m, img, len);
+		n = m + elf_phdr(m, 1)->p_offset;
+		p = note(n, "Linux", 0x100, &salt, 4);
+		note(n + p, "Xen", 18, &entry, 8);
+		fresh();
+		CHECK_OK(load(m, len), err);
+		CHECK(ki.linux_notes);
+		CHECK_EQ(ki.pvh_entry, K16M + 0x100);
+		/* "Linu" or "Linux" without its NUL: not Linux's */
+		note(n, "Linu", 0x100, &salt, 4);
+		fresh();
+		CHECK_OK(load(m, len), err);
+		CHECK(!ki.linux_notes);
+		note(n, "Linux", 0x100, &salt, 4);
+		((uint32_t *)n)[0] = 5;
+		fresh();
+		CHECK_OK(load(m, len), err);
+		CHECK(!ki.linux_notes);
+		free(m);
+		n = img + elf_phdr(img, 1)->p_offset;
+	}
 	/* a 4-byte address works too */
 	note(n + o, "Xen", 18, &entry32, 4);
 	fresh();
