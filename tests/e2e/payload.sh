@@ -269,7 +269,7 @@ api_clones() {
 		p=$(pidof ember) && kill -KILL $p && rm -f $sock
 		echo "$passed passed, $failed failed"
 	}
-	# pings COUNT: how many clones answer 3 pings over their own TAP
+	# pings COUNT: sets p, how many clones answer 3 pings over their own TAP
 	pings() {
 		j=0 p=0
 		while [ $j -lt "$1" ]; do
@@ -279,13 +279,12 @@ api_clones() {
 			[ "$r" = 3 ] && p=$((p + 1))
 			j=$((j + 1))
 		done
-		echo $p >/tmp/pings
 	}
 	i=0
 	while [ $i -lt "$n" ]; do
-		{ [ -e /sys/class/net/tap$i ] || tunctl -t tap$i >/dev/null; } &&
-			ip link set tap$i down && ip link set tap$i address 02:00:00:00:01:01 &&
-			net_setup tap$i "$host/24" 1 >/dev/null && echo 0 >/proc/sys/net/ipv4/conf/tap$i/rp_filter ||
+		# (a TAP's address may change while it is up)
+		net_setup tap$i "$host/24" 1 >/dev/null && ip link set tap$i address 02:00:00:00:01:01 &&
+			echo 0 >/proc/sys/net/ipv4/conf/tap$i/rp_filter ||
 			{ bad taps "cannot set up tap$i"; fin; return; }
 		i=$((i + 1))
 	done
@@ -308,7 +307,7 @@ api_clones() {
 		bad vmgenid-bound "$(grep -a VMGENID /tmp/console.raw | tr -d '\r')"
 	fi
 	pings 1
-	if [ "$(cat /tmp/pings)" = 1 ]; then ok ping-before "3 of 3 over tap0"
+	if [ "$p" = 1 ]; then ok ping-before "3 of 3 over tap0"
 	else bad ping-before "$(grep -a -e EMBER-NET-UP -e EMBER-GUEST-ERROR /tmp/console.raw | tr -d '\r' | tr '\n' ' ')$(tail -n 2 /tmp/ping0.out | tr '\n' ' ')"; fi
 	api PATCH /vm '{"state": "Paused"}' || { fin; return; }
 	sleep 60
@@ -339,7 +338,6 @@ api_clones() {
 	}
 	wait_for 60 all_reseeded
 	pings "$n"
-	p=$(cat /tmp/pings)
 	sleep 12 # the soft-lockup detector samples every 4 s
 	kill -TERM $cpid
 	wait $cpid
