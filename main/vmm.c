@@ -275,17 +275,17 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 	 * --pvh: its 64-bit entry boots it with 256 fewer exits (Linux's PVH
 	 * start-up calls CPUID on each of 0x40000000..0x4000ff00 looking for Xen).
 	 */
-	if (ki.pvh_entry && ki.linux_notes && !c->pvh)
+	if (ki.pvh_entry && ki.linux_notes && !c->pvh) {
+		LOG_INFO("kernel %s: 64-bit entry at 0x%llx (Linux's; its PVH entry with --pvh)",
+			 c->kernel, (unsigned long long)ki.entry);
 		ki.pvh_entry = 0;
+	}
 	if (ki.pvh_entry) {
 		if (write_pvh_start_info(&v->vm.mem, initrd_addr, initrd_len,
 					 c->no_acpi ? 0 : ACPI_START, err, errlen) < 0)
 			goto close;
 		LOG_INFO("kernel %s: PVH entry at 0x%llx", c->kernel,
 			 (unsigned long long)ki.pvh_entry);
-	} else if (ki.format == KERNEL_ELF) {
-		LOG_INFO("kernel %s: 64-bit entry at 0x%llx", c->kernel,
-			 (unsigned long long)ki.entry);
 	}
 	r = 0;
 close:

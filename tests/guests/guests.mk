@@ -8,7 +8,7 @@
 
 GUEST_SRC := tests/guests
 GUEST_OUT := $(BUILD)/tests/guests
-GUESTS    := boot triplefault badport kvmprobe exitloop loopback xcr0
+GUESTS    := boot triplefault badport kvmprobe exitloop loopback xcr0 pvh pvh-linux
 # Guests that also link the polled virtio-mmio driver (virtio.c).
 VIRTIO_GUESTS := blk blkhostile net blkflood netflood
 
@@ -38,6 +38,11 @@ GUEST_ALL      := $(GUEST_ELFS) $(GUEST_OUT)/boot.bzImage $(GUEST_TOOLS) $(GUEST
 $(GUEST_OUT)/%.o: $(GUEST_SRC)/%.c | $(BUILD)/.deps-build
 	@mkdir -p $(@D)
 	$(HOSTCC) $(GUEST_CFLAGS) -c $< -o $@
+
+# pvh.c once more with a note named "Linux" (Linux's vmlinux has them).
+$(GUEST_OUT)/pvh-linux.o: $(GUEST_SRC)/pvh.c | $(BUILD)/.deps-build
+	@mkdir -p $(@D)
+	$(HOSTCC) $(GUEST_CFLAGS) -DPVH_LINUX_NOTE -c $< -o $@
 
 $(GUEST_OUT)/%.o: $(GUEST_SRC)/%.S | $(BUILD)/.deps-build
 	@mkdir -p $(@D)

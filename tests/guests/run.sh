@@ -86,7 +86,7 @@ rc=-
 : >"$T/out"
 : >"$T/err"
 missing=""
-for f in "$EMBER" "$G"/{boot,triplefault,badport,kvmprobe,exitloop,xcr0,loopback,blk,blkhostile,net}.elf \
+for f in "$EMBER" "$G"/{boot,triplefault,badport,kvmprobe,exitloop,xcr0,pvh,pvh-linux,loopback,blk,blkhostile,net}.elf \
 	"$G/boot.bzImage" "$SRC/netpeer.py" \
 	"$G/fnv1a" "$G/bad-proto211.bzImage" "$G/bad-no64.bzImage" "$G/bad-lowload.elf"; do
 	[ -e "$f" ] || missing="$missing $f"
@@ -234,6 +234,32 @@ elif [ -n "$(guest_why "PASS xcr0")" ]; then
 else
 	ok xcr0
 fi
+
+# --- which entry of an ELF with Xen's PVH note --------------------------------
+# pvh_case NAME ELF WANT-ENTRY [ARG...]: ember enters ELF at WANT-ENTRY (PVH:
+# the guest's 32-bit code checks the hvm_start_info and the mode, and echoes
+# the command line; 64-bit: the ELF's entry), says so in its log, and the
+# guest passes.
+pvh_case() {
+	local name=$1 elf=$2 want=$3
+	shift 3
+	run_ember --kernel "$elf" "$@" --cmdline "pvh.token=$name"
+	if [ "$rc" != 0 ]; then
+		bad "$name" "$(status_why 0)"
+	elif [ -n "$(guest_why "PASS pvh")" ]; then
+		bad "$name" "$(guest_why "PASS pvh")"
+	elif [ "$want" = PVH ] && ! { has "$T/out" "PVH-ENTRY cmdline=" &&
+		has "$T/out" "pvh.token=$name" && has "$T/err" ": PVH entry at 0x"; }; then
+		bad "$name" "not entered at the PVH entry with its command line: $(head -c 300 "$T/out")"
+	elif [ "$want" = 64 ] && ! { has "$T/out" "PVH-64BIT-ENTRY" && has "$T/err" ": 64-bit entry at 0x"; }; then
+		bad "$name" "not entered at the 64-bit entry: $(head -c 300 "$T/out")"
+	else
+		ok "$name"
+	fi
+}
+pvh_case pvh-note "$G/pvh.elf" PVH
+pvh_case pvh-linux "$G/pvh-linux.elf" 64
+pvh_case pvh-linux-forced "$G/pvh-linux.elf" PVH --pvh
 
 # --- console input survives a full receive FIFO -------------------------------
 # loopback.c fills the FIFO itself through MCR loopback and says READY; only
