@@ -88,7 +88,7 @@ static int check_seg(const struct seg *s, uint64_t len, uint64_t low_end,
 /*
  * The PT_NOTE segments' notes, each bounds-checked: *pvh the Xen PVH entry
  * (the first note "Xen", type XEN_ELFNOTE_PHYS32_ENTRY, a 4- or 8-byte
- * address; 0 unless it is inside a loaded segment below 4 GiB), *linux
+ * address; 0 unless it is inside a loaded segment below 4 GiB), *is_linux
  * whether a note is named "Linux" (Linux's vmlinux has them since 4.18: its
  * e_entry is then the 64-bit boot protocol's entry).
  */
