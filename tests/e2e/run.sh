@@ -462,7 +462,7 @@ field() { sed -n "s/^$1 //p" <<<"$2" | head -n 1; }
 # Our vmlinux has Xen's PVH note: entered at its 64-bit entry by default, at
 # the PVH entry with --pvh (vmlinux-2vcpus).
 check_vmlinux_1vcpu() {
-	grep -q 'kernel ./vmlinux: 64-bit entry at 0x' <<<"$text" && ! grep -q 'PVH entry' <<<"$text" ||
+	grep -q 'kernel ./vmlinux: 64-bit entry at 0x' <<<"$text" && ! grep -q ': PVH entry at 0x' <<<"$text" ||
 		why="ember did not enter vmlinux at its 64-bit entry"
 }
 check_vmlinux_2vcpus() {
