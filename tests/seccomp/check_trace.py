@@ -128,7 +128,9 @@ def main():
                     if not m:
                         continue  # signals, exits, "<... resumed>"
                     name, rest = m.group(1), m.group(2)
-                    args = split_args(rest)
+                    # a call the thread's end cut short: "ioctl(9, 0xae80
+                    # <unfinished ...>) = ?" (made all the same)
+                    args = split_args(rest.replace(' <unfinished ...>', ''))
                     what = allowed(rules, kind, name, args)
                     if what is None:
                         key = (kind, name if name != 'ioctl' or len(args) < 2 else
