@@ -500,6 +500,13 @@ if [[ "$phases" == *" nested "* ]]; then
 		awk -v l="$1" -v k="$2" '$1 == "BENCH-KVM" && $2 == l {
 			for (i = 4; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print $3, a[2] } }' "$ct"
 	}
+	# kvmkv_minus LABEL A B: "RUN VALUE" of counter A less counter B, per run.
+	kvmkv_minus() {
+		awk -v l="$1" -v a="$2" -v b="$3" '$1 == "BENCH-KVM" && $2 == l {
+			x = ""; y = ""
+			for (i = 4; i <= NF; i++) { split($i, f, "="); if (f[1] == a) x = f[2]; if (f[1] == b) y = f[2] }
+			if (x != "" && y != "") print $3, x - y }' "$ct"
+	}
 	# kvm_medians LABEL: "name median, ..." for every counter of LABEL.
 	kvm_medians() {
 		local k m r=
@@ -515,6 +522,12 @@ if [[ "$phases" == *" nested "* ]]; then
 	boot_kvm_rows() {
 		cmp 2 "KVM exits, start → guest readiness marker, $2 (count: the test host's KVM, debugfs \`exits\`)" \
 			"$(kvmkv "exits-$1-ember" exits)" "$(kvmkv "exits-$1-qemu" exits)" 1 0 m "VM exits to readiness, $3" lower
+		# The test host's interrupts (its timer, its IPIs) land wherever the
+		# guest runs, more the longer it runs: the counts swing with the test
+		# host's speed; without them the rest is the guest's and the VMM's.
+		cmp 2 "… less the exits for the test host's interrupts (\`exits\` − \`irq_exits\`), $2 (count)" \
+			"$(kvmkv_minus "exits-$1-ember" exits irq_exits)" \
+			"$(kvmkv_minus "exits-$1-qemu" exits irq_exits)" 1 0 m "" ""
 		cmp 2 "… of which nested page faults fixed (\`pf_fixed\`), $2 (count)" \
 			"$(kvmkv "exits-$1-ember" pf_fixed)" "$(kvmkv "exits-$1-qemu" pf_fixed)" 1 0 m "" ""
 		cmp 2 "… of which port I/O exits (\`io_exits\`), $2 (count)" \
