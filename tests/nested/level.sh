@@ -23,7 +23,7 @@
 # dies (timeout, no status, silent for LEVEL_STALL s, default 300, or its
 # kernel reports a BUG, oops or panic: TH_CRASH_RE), or every
 # FAIL line of the level is a guest triple fault at the reset vector
-# (TH_NSVM_RE). LEVEL_RETRIES (0 to 4, default 2) bounds the reruns. Only the
+# (TH_NSVM_RE). LEVEL_RETRIES (0 to 4, default 4, as e2e's) bounds the reruns. Only the
 # last run's "N passed, N failed" line is printed as such (make test adds
 # them up); earlier runs' are shown as "run N: ...", and a run without one
 # fails unless LEVEL_SUMMARY=0 (a command that is no test). LEVEL_TIMEOUT (seconds,
@@ -44,7 +44,7 @@ die() {
 	exit 1
 }
 
-retries=${LEVEL_RETRIES:-2}
+retries=${LEVEL_RETRIES:-4}
 tmo=${LEVEL_TIMEOUT:-2400}
 stall=${LEVEL_STALL:-300}
 [[ "$retries" =~ ^[0-4]$ ]] || die "LEVEL_RETRIES must be 0 to 4"
