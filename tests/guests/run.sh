@@ -559,6 +559,7 @@ bad_input bad-initrd-too-big --kernel "$G/boot.elf" --mem-mib 16 --initrd "$T/bi
 bad_input bad-cmdline-3000 --kernel "$G/boot.elf" --cmdline "$long3000"
 bad_input bad-cmdline-2048 --kernel "$G/boot.elf" --cmdline "$long2017"
 bad_input bad-unknown-flag --kernel "$G/boot.elf" --frobnicate
+bad_input bad-pvh-with-value --kernel "$G/pvh-linux.elf" --pvh=1
 truncate -s 1M "$T/disk.img"
 bad_input bad-drive-missing-file --kernel "$G/boot.elf" --drive "path=$T/no-such-disk"
 bad_input bad-drive-unknown-item --kernel "$G/boot.elf" --drive "path=$T/disk.img,bogus=1"
