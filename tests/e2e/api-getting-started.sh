@@ -166,6 +166,16 @@ wait_until() {
 	return 1
 }
 
+# line_done PATTERN FILE: PATTERN on a finished line of FILE. The console
+# writes a line in pieces: a last line without its newline may be cut.
+line_done() {
+	if [ -n "$(tail -c 1 "$2")" ]; then
+		sed '$d' "$2"
+	else
+		cat "$2"
+	fi | grep -q "$1"
+}
+
 ember_gone() {
 	if [ "$ATTACH" = 1 ]; then
 		[ ! -e "$API_SOCKET" ]
@@ -319,7 +329,7 @@ snap_round_trip() {
 	if grep -q 'soft lockup' "$out2"; then
 		bad no-soft-lockup "$(grep -m1 'soft lockup' "$out2")"
 	fi
-	if wait_until 30 grep -q 'EMBER-DD-' "$out2" && grep -q EMBER-DD-OK "$out2"; then
+	if wait_until 30 line_done 'EMBER-DD-' "$out2" && grep -q EMBER-DD-OK "$out2"; then
 		ok io-in-flight "the dd running at the snapshot ended without an error"
 	else
 		bad io-in-flight "$(grep -m1 'EMBER-DD-' "$out2" || echo 'no EMBER-DD line in 30 s')"
@@ -335,7 +345,7 @@ snap_round_trip() {
 		# store did not, as in Firecracker): new data, a V2 token, a GET.
 		step mmds-after-load 204 PUT /mmds "{\"snap\": \"loaded-$SNAP_SEED\"}"
 		type_line "t=\$(printf 'PUT /latest/api/token HTTP/1.1\\r\\nX-metadata-token-ttl-seconds: 60\\r\\n\\r\\n' | timeout 10 nc 169.254.169.254 80 | tail -n 1); echo EMBER-MM''DS-GOT \$(printf 'GET /snap HTTP/1.1\\r\\nX-metadata-token: %s\\r\\n\\r\\n' \"\$t\" | timeout 10 nc 169.254.169.254 80 | tail -n 1)"
-		if wait_until 30 grep -q 'EMBER-MMDS-GOT' "$out2" &&
+		if wait_until 30 line_done 'EMBER-MMDS-GOT' "$out2" &&
 			[ "$(tr -d '\r' <"$out2" | sed -n 's/.*EMBER-MMDS-GOT \([^ ]*\).*/\1/p' | head -n 1)" = "loaded-$SNAP_SEED" ]; then
 			ok mmds-after-load "the guest's V2 token and GET /snap: loaded-$SNAP_SEED"
 		else
