@@ -230,7 +230,7 @@ chmod +x "$T/ember-traced"
 for s in guests api; do
 	EMBER="$T/ember-traced" EMBER_ELF="$TBIN" "$SRC/../$s/run.sh" "$B" >"$T/suite-$s" 2>&1 ||
 		echo "  note: tests/$s under strace: $(tail -1 "$T/suite-$s")" \
-			"($(grep '^FAIL' "$T/suite-$s" | cut -d: -f1 | tr '\n' ' '))"
+			"($(grep '^FAIL' "$T/suite-$s" | cut -c 1-300 | tr '\n' ' '))"
 done
 suites=""
 workload_boot_timer "$T/ember-traced" "$T/w3"
