@@ -114,7 +114,7 @@ conf="$work/level.conf"
 	printf 'envs=('
 	while IFS= read -r -d '' kv; do
 		case "${kv%%=*}" in
-		PATH | HOME | LANG | LC_* | CI | TERM | EMBER* | JAILER | E2E_* | TH_SMP) printf '%q ' "$kv" ;;
+		PATH | HOME | LANG | LC_* | CI | TERM | EMBER* | JAILER | E2E_* | TH_SMP | TH_KVM_AMD) printf '%q ' "$kv" ;;
 		esac
 	done < <(env -0)
 	printf 'EMBER_TEST_KVM=local '

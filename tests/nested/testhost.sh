@@ -29,7 +29,9 @@
 # console while a non-interactive run is going on.
 #
 # Environment: EMBER_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/ember)
-# holds the downloaded kernel; TH_SMP overrides the number of emulated CPUs.
+# holds the downloaded kernel; TH_SMP overrides the number of emulated CPUs;
+# TH_KVM_AMD=P=V[,P=V...] loads kvm_amd with those parameters (experiments
+# on the nested failures, e.g. vgif=0,npt=0; tests/nested/README.md).
 # TH_HOSTROOT=1 shares this machine's / with the test host (virtiofsd,
 # read-only there): /init then makes /newroot, an overlay of it with a
 # writable tmpfs, with its own /proc, /sys, /dev, /tmp, /run and cgroups (the
@@ -259,9 +261,15 @@ fail() {
 	sleep 10
 }
 
+# testhost.kvm_amd=P=V,P=V: kvm_amd's parameters (TH_KVM_AMD).
+kvm_amd_params=$(sed -n 's/.*testhost\.kvm_amd=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
 for m in irqbypass kvm kvm-amd; do
-	insmod /lib/modules/$m.ko || fail "insmod $m.ko failed"
+	p=
+	[ "$m" = kvm-amd ] && p=$kvm_amd_params
+	# shellcheck disable=SC2086 # one word per parameter
+	insmod /lib/modules/$m.ko $p || fail "insmod $m.ko $p failed"
 done
+[ -z "$kvm_amd_params" ] || say "TESTHOST-KVM-AMD $(cd /sys/module/kvm_amd/parameters && grep -H . * | tr '\n' ' ')"
 # The TAP driver (/dev/net/tun, made by devtmpfs), for tests with a network.
 insmod /lib/modules/tun.ko || echo "TESTHOST-WARNING insmod tun.ko failed"
 if [ ! -c /dev/kvm ]; then
@@ -459,6 +467,13 @@ th_virtiofsd() {
 th_run() {
 	local initrd="$1" tmo="$2" log="$3" mode="${4:-}" extra="${5:-}" rc tty='' errexit=''
 	local share=() sock
+	if [ -n "${TH_KVM_AMD:-}" ]; then
+		[[ "$TH_KVM_AMD" =~ ^[a-z_]+=[0-9A-Za-z_]+(,[a-z_]+=[0-9A-Za-z_]+)*$ ]] || {
+			echo "testhost: TH_KVM_AMD must be P=V[,P=V...], not '$TH_KVM_AMD'" >&2
+			return 2
+		}
+		extra="testhost.kvm_amd=$TH_KVM_AMD${extra:+ $extra}"
+	fi
 	TH_VFSD_PID=
 	if [ "${TH_HOSTROOT:-0}" = 1 ]; then
 		sock="$TH_OUT/virtiofsd-$$.sock"
