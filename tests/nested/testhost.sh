@@ -31,7 +31,7 @@
 # Environment: EMBER_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/ember)
 # holds the downloaded kernel; TH_SMP overrides the number of emulated CPUs;
 # TH_KVM_AMD=P=V[,P=V...] loads kvm_amd with those parameters (experiments
-# on the nested failures, e.g. vgif=0,npt=0; tests/nested/README.md).
+# on the nested failures, e.g. npt=0; tests/nested/README.md).
 # TH_HOSTROOT=1 shares this machine's / with the test host (virtiofsd,
 # read-only there): /init then makes /newroot, an overlay of it with a
 # writable tmpfs, with its own /proc, /sys, /dev, /tmp, /run and cgroups (the
