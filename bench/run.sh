@@ -494,18 +494,14 @@ if [[ "$phases" == *" nested "* ]]; then
 	# nkv LABEL AWK-EXPR: "RUN VALUE" per good run (exit status 0, marker
 	# seen); fields: $3 RUN, $4 READY_US, $5 EOF_US, $6 EXIT_US, $7 USER_US, $8 SYS_US.
 	nkv() { awk -v l="$1" '$1 == "BENCH" && $2 == l && $9 == 0 && $4 >= 0 { print $3, '"$2"' }' "$ct"; }
-	# kvmkv LABEL NAME: "RUN VALUE" of the KVM counter NAME at the readiness
-	# marker (BENCH-KVM lines: payload.sh prints them for good runs only).
+	# kvmkv LABEL NAME [LESS]: "RUN VALUE" of the KVM counter NAME (less
+	# the counter LESS) at the readiness marker (BENCH-KVM lines: payload.sh
+	# prints them for good runs only).
 	kvmkv() {
-		awk -v l="$1" -v k="$2" '$1 == "BENCH-KVM" && $2 == l {
-			for (i = 4; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print $3, a[2] } }' "$ct"
-	}
-	# kvmkv_minus LABEL A B: "RUN VALUE" of counter A less counter B, per run.
-	kvmkv_minus() {
-		awk -v l="$1" -v a="$2" -v b="$3" '$1 == "BENCH-KVM" && $2 == l {
-			x = ""; y = ""
-			for (i = 4; i <= NF; i++) { split($i, f, "="); if (f[1] == a) x = f[2]; if (f[1] == b) y = f[2] }
-			if (x != "" && y != "") print $3, x - y }' "$ct"
+		awk -v l="$1" -v k="$2" -v s="${3:-}" '$1 == "BENCH-KVM" && $2 == l {
+			x = ""; y = s == "" ? 0 : ""
+			for (i = 4; i <= NF; i++) { split($i, a, "="); if (a[1] == k) x = a[2]; else if (a[1] == s) y = a[2] }
+			if (x != "" && y != "") print $3, s == "" ? x : x - y }' "$ct"
 	}
 	# kvm_medians LABEL: "name median, ..." for every counter of LABEL.
 	kvm_medians() {
@@ -526,8 +522,8 @@ if [[ "$phases" == *" nested "* ]]; then
 		# guest runs, more the longer it runs: the counts swing with the test
 		# host's speed; without them the rest is the guest's and the VMM's.
 		cmp 2 "… less the exits for the test host's interrupts (\`exits\` − \`irq_exits\`), $2 (count)" \
-			"$(kvmkv_minus "exits-$1-ember" exits irq_exits)" \
-			"$(kvmkv_minus "exits-$1-qemu" exits irq_exits)" 1 0 m "" ""
+			"$(kvmkv "exits-$1-ember" exits irq_exits)" \
+			"$(kvmkv "exits-$1-qemu" exits irq_exits)" 1 0 m "" ""
 		cmp 2 "… of which nested page faults fixed (\`pf_fixed\`), $2 (count)" \
 			"$(kvmkv "exits-$1-ember" pf_fixed)" "$(kvmkv "exits-$1-qemu" pf_fixed)" 1 0 m "" ""
 		cmp 2 "… of which port I/O exits (\`io_exits\`), $2 (count)" \
