@@ -263,12 +263,11 @@ fail() {
 
 # testhost.kvm_amd=P=V,P=V: kvm_amd's parameters (TH_KVM_AMD).
 kvm_amd_params=$(sed -n 's/.*testhost\.kvm_amd=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
-for m in irqbypass kvm kvm-amd; do
-	p=
-	[ "$m" = kvm-amd ] && p=$kvm_amd_params
-	# shellcheck disable=SC2086 # one word per parameter
-	insmod /lib/modules/$m.ko $p || fail "insmod $m.ko $p failed"
+for m in irqbypass kvm; do
+	insmod /lib/modules/$m.ko || fail "insmod $m.ko failed"
 done
+# shellcheck disable=SC2086 # one word per parameter
+insmod /lib/modules/kvm-amd.ko $kvm_amd_params || fail "insmod kvm-amd.ko $kvm_amd_params failed"
 [ -z "$kvm_amd_params" ] || say "TESTHOST-KVM-AMD $(cd /sys/module/kvm_amd/parameters && grep -H . * | tr '\n' ' ')"
 # The TAP driver (/dev/net/tun, made by devtmpfs), for tests with a network.
 insmod /lib/modules/tun.ko || echo "TESTHOST-WARNING insmod tun.ko failed"
