@@ -131,6 +131,10 @@ fi
 
 # shellcheck source=../tests/nested/testhost.sh
 . "$root/tests/nested/testhost.sh"
+# The test host loads kvm_amd with npt=0 for the tests (steadier there:
+# tests/nested/README.md); the figures are taken with nested paging, as on
+# real hardware, unless TH_KVM_AMD says otherwise.
+export TH_KVM_AMD="${TH_KVM_AMD-npt=1}"
 cd "$root"
 
 # --- prerequisites -----------------------------------------------------------
@@ -488,6 +492,8 @@ if [[ "$phases" == *" nested "* ]]; then
 	[ -n "${BENCH_NESTED_LOG:-}" ] || [ "$status" = 0 ] || notes+=("the last test host ended badly: $(th_explain "$status"); the figures of ${left// /, } are partial or missing")
 	[ -n "${BENCH_NESTED_LOG:-}" ] || log "nested: test hosts ran $host_secs s in all ($(th_explain "$status"))"
 	while read -r l; do notes+=("test host: $l"); done < <(sed -n 's/^BENCH-\(ERROR\|OUT\) //p' "$ct" | head -n 30)
+	kv=$(sed -n 's/^TESTHOST-KVM-AMD //p' "$ct" | head -n 1)
+	notes+=("the test host's kvm_amd parameters: ${kv:-its defaults (npt=Y)}")
 	qv=$(sed -n 's/^BENCH-INFO qemu: //p' "$ct" | head -n 1)
 	tcpus=$(sed -n 's/^BENCH-INFO test host: \([0-9]*\) CPUs.*/\1/p' "$ct" | head -n 1)
 

@@ -1218,9 +1218,18 @@ def snapshot_clones(tmp):
             check(r.json.get("id") == "clone-%d" % i and r.json.get("state") == "Running",
                   "GET / of clone %d: %r" % (i, r.json))
         # 4 ticks of 512 pages: all 8 MiB written by each (6 to be sure).
-        for c in clones:
-            wait_for(lambda: ticks(c.stdout()) and ticks(c.stdout())[-1] >= last + 6,
-                     "a clone to tick 6 times", timeout=120)
+        for i, c in enumerate(clones):
+            try:
+                wait_for(lambda: ticks(c.stdout()) and ticks(c.stdout())[-1] >= last + 6,
+                         "clone %d to tick 6 times" % i, timeout=120)
+            except Fail:
+                got = [(ticks(x.stdout()) or ["none"])[-1] for x in clones]
+                raise Fail("clone %d did not reach tick %d within 120 s: the clones' last "
+                           "ticks are %s (the snapshot's was %d); ember %s; clone %d's "
+                           "console ends %r" %
+                           (i, last + 6, got, last,
+                            "running" if e.proc.poll() is None else "exited %d" % e.proc.poll(),
+                            i, c.stdout()[-200:]))
         vmm = vmm_pid(e.proc.pid)
         with open("/proc/%d/task/%d/children" % (vmm, vmm)) as f:
             pids = [int(x) for x in f.read().split()]

@@ -94,8 +94,8 @@ net_setup() {
 
 # net_peer,GUEST: beside the guest of ember.test=net: waits until GUEST
 # answers a ping (60 s at most), pings it 3 times, sends /tmp/h2g to its
-# port 5000 (connection retried for 60 s), then receives its data on port
-# 5001. Prints:
+# port 5000 (150 s per try, the connection retried for 60 s), then receives
+# its data on port 5001 (90 s). Prints:
 #   HOST-PING RECEIVED/3
 #   HOST-H2G BYTES_SENT MILLISECONDS ATTEMPTS   (or HOST-ERROR ...)
 #   HOST-G2H MD5 BYTES MILLISECONDS_LISTENING
@@ -118,7 +118,7 @@ net_peer() {
 	while :; do
 		i=$((i + 1))
 		t0=$(uptime_ms)
-		if run_bounded 90 /tmp/h2g /dev/null nc "$g" 5000 2>/tmp/nc.err; then
+		if run_bounded 150 /tmp/h2g /dev/null nc "$g" 5000 2>/tmp/nc.err; then
 			echo "HOST-H2G $(wc -c </tmp/h2g) $(($(uptime_ms) - t0)) $i"
 			break
 		fi
