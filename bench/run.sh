@@ -543,22 +543,26 @@ if [[ "$phases" == *" nested "* ]]; then
 			[ "$b" = 0 ] || notes+=("$l: $b runs failed (no marker, or a non-zero exit) and are left out")
 		done
 	}
-	if has_part boot; then
+	# The boot rows (the boot part) and the exit rows (the exits part) of
+	# each variant, either part alone or both.
+	if has_part boot || has_part exits; then
 		for spec in "quiet-1-128|1 vCPU, 128 MiB, kernel \`quiet\`|1 vCPU, 128 MiB" \
 			"quiet-2-512|2 vCPUs, 512 MiB, kernel \`quiet\`|2 vCPUs, 512 MiB" \
 			"console-1-128|1 vCPU, 128 MiB, full kernel log on the serial console|1 vCPU, 128 MiB, console log"; do
 			IFS='|' read -r v what short <<<"$spec"
-			# shellcheck disable=SC2016 # the awk expressions are passed as text
-			cmp 2 "start → guest readiness marker, $what (ms, median [min–max])" \
-				"$(nkv "boot-$v-ember" '$4')" "$(nkv "boot-$v-qemu" '$4')" 1000 0 m \
-				"boot to readiness, $short" lower
-			# shellcheck disable=SC2016
-			cmp 2 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
-				"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-qemu" '$6')" 1000 0 m "" ""
-			# shellcheck disable=SC2016
-			cmp 2 "VMM CPU user+sys for the whole run (guest time included), $what (ms)" \
-				"$(nkv "boot-$v-ember" '$7 + $8')" "$(nkv "boot-$v-qemu" '$7 + $8')" 1000 0 m "" ""
-			if [ -n "$fc_bin" ]; then
+			if has_part boot; then
+				# shellcheck disable=SC2016 # the awk expressions are passed as text
+				cmp 2 "start → guest readiness marker, $what (ms, median [min–max])" \
+					"$(nkv "boot-$v-ember" '$4')" "$(nkv "boot-$v-qemu" '$4')" 1000 0 m \
+					"boot to readiness, $short" lower
+				# shellcheck disable=SC2016
+				cmp 2 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
+					"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-qemu" '$6')" 1000 0 m "" ""
+				# shellcheck disable=SC2016
+				cmp 2 "VMM CPU user+sys for the whole run (guest time included), $what (ms)" \
+					"$(nkv "boot-$v-ember" '$7 + $8')" "$(nkv "boot-$v-qemu" '$7 + $8')" 1000 0 m "" ""
+			fi
+			if [ -n "$fc_bin" ] && has_part boot; then
 				# shellcheck disable=SC2016
 				cmp 8 "start → guest readiness marker, $what (ms)" \
 					"$(nkv "boot-$v-ember" '$4')" "$(nkv "boot-$v-fc" '$4')" 1000 0 m \
@@ -566,25 +570,29 @@ if [[ "$phases" == *" nested "* ]]; then
 				# shellcheck disable=SC2016
 				cmp 8 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
 					"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-fc" '$6')" 1000 0 m "" ""
-				has_part exits && cmp 8 "KVM exits, start → guest readiness marker, $what (count; of which \`pf_fixed\`: $(med "$(kvmkv "exits-$v-ember" pf_fixed | kstats)") / $(med "$(kvmkv "exits-$v-fc" pf_fixed | kstats)"))" \
+			fi
+			if [ -n "$fc_bin" ] && has_part exits; then
+				cmp 8 "KVM exits, start → guest readiness marker, $what (count; of which \`pf_fixed\`: $(med "$(kvmkv "exits-$v-ember" pf_fixed | kstats)") / $(med "$(kvmkv "exits-$v-fc" pf_fixed | kstats)"))" \
 					"$(kvmkv "exits-$v-ember" exits)" "$(kvmkv "exits-$v-fc" exits)" 1 0 m \
 					"VM exits to readiness, $short (vs Firecracker)" lower
 			fi
 			has_part exits && boot_kvm_rows "$v" "$what" "$short"
-			boot_failed "$v"
+			has_part boot && boot_failed "$v"
 		done
 		# Debian's cloud kernel (the test host's bzImage; ACPI on both sides).
 		v=stock-quiet-2-256 what="Debian's cloud kernel (stock bzImage), 2 vCPUs, 256 MiB, \`quiet\`"
 		short="stock kernel, 2 vCPUs, 256 MiB"
-		# shellcheck disable=SC2016
-		cmp 2 "start → guest readiness marker, $what (ms)" \
-			"$(nkv "boot-$v-ember" '$4')" "$(nkv "boot-$v-qemu" '$4')" 1000 0 m \
-			"boot to readiness, $short" lower
-		# shellcheck disable=SC2016
-		cmp 2 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
-			"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-qemu" '$6')" 1000 0 m "" ""
+		if has_part boot; then
+			# shellcheck disable=SC2016
+			cmp 2 "start → guest readiness marker, $what (ms)" \
+				"$(nkv "boot-$v-ember" '$4')" "$(nkv "boot-$v-qemu" '$4')" 1000 0 m \
+				"boot to readiness, $short" lower
+			# shellcheck disable=SC2016
+			cmp 2 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
+				"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-qemu" '$6')" 1000 0 m "" ""
+			boot_failed "$v"
+		fi
 		has_part exits && boot_kvm_rows "$v" "$what" "$short"
-		boot_failed "$v"
 	fi
 	# Exits by reason: the medians of every counter per VMM and variant, and
 	# the tracepoint's reasons of the traced runs (the exits part).
