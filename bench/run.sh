@@ -535,6 +535,17 @@ if [[ "$phases" == *" nested "* ]]; then
 		cmp 2 "… of which port I/O exits (\`io_exits\`), $2 (count)" \
 			"$(kvmkv "exits-$1-ember" io_exits)" "$(kvmkv "exits-$1-qemu" io_exits)" 1 0 m "" ""
 	}
+	# boot_time_rows VARIANT WHAT SHORT: start to the readiness marker and
+	# to the VMM's exit, ember against QEMU.
+	boot_time_rows() {
+		# shellcheck disable=SC2016 # the awk expressions are passed as text
+		cmp 2 "start → guest readiness marker, $2 (ms, median [min–max])" \
+			"$(nkv "boot-$1-ember" '$4')" "$(nkv "boot-$1-qemu" '$4')" 1000 0 m \
+			"boot to readiness, $3" lower
+		# shellcheck disable=SC2016
+		cmp 2 "start → VMM exit after the guest's \`reboot -f\`, $2 (ms)" \
+			"$(nkv "boot-$1-ember" '$6')" "$(nkv "boot-$1-qemu" '$6')" 1000 0 m "" ""
+	}
 	# boot_failed VARIANT: a note for each VMM whose runs failed.
 	boot_failed() {
 		local l b
@@ -551,14 +562,8 @@ if [[ "$phases" == *" nested "* ]]; then
 			"console-1-128|1 vCPU, 128 MiB, full kernel log on the serial console|1 vCPU, 128 MiB, console log"; do
 			IFS='|' read -r v what short <<<"$spec"
 			if has_part boot; then
-				# shellcheck disable=SC2016 # the awk expressions are passed as text
-				cmp 2 "start → guest readiness marker, $what (ms, median [min–max])" \
-					"$(nkv "boot-$v-ember" '$4')" "$(nkv "boot-$v-qemu" '$4')" 1000 0 m \
-					"boot to readiness, $short" lower
-				# shellcheck disable=SC2016
-				cmp 2 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
-					"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-qemu" '$6')" 1000 0 m "" ""
-				# shellcheck disable=SC2016
+				boot_time_rows "$v" "$what" "$short"
+				# shellcheck disable=SC2016 # the awk expression is passed as text
 				cmp 2 "VMM CPU user+sys for the whole run (guest time included), $what (ms)" \
 					"$(nkv "boot-$v-ember" '$7 + $8')" "$(nkv "boot-$v-qemu" '$7 + $8')" 1000 0 m "" ""
 			fi
@@ -583,13 +588,7 @@ if [[ "$phases" == *" nested "* ]]; then
 		v=stock-quiet-2-256 what="Debian's cloud kernel (stock bzImage), 2 vCPUs, 256 MiB, \`quiet\`"
 		short="stock kernel, 2 vCPUs, 256 MiB"
 		if has_part boot; then
-			# shellcheck disable=SC2016
-			cmp 2 "start → guest readiness marker, $what (ms)" \
-				"$(nkv "boot-$v-ember" '$4')" "$(nkv "boot-$v-qemu" '$4')" 1000 0 m \
-				"boot to readiness, $short" lower
-			# shellcheck disable=SC2016
-			cmp 2 "start → VMM exit after the guest's \`reboot -f\`, $what (ms)" \
-				"$(nkv "boot-$v-ember" '$6')" "$(nkv "boot-$v-qemu" '$6')" 1000 0 m "" ""
+			boot_time_rows "$v" "$what" "$short"
 			boot_failed "$v"
 		fi
 		has_part exits && boot_kvm_rows "$v" "$what" "$short"
