@@ -492,8 +492,16 @@ if [[ "$phases" == *" nested "* ]]; then
 	[ -n "${BENCH_NESTED_LOG:-}" ] || [ "$status" = 0 ] || notes+=("the last test host ended badly: $(th_explain "$status"); the figures of ${left// /, } are partial or missing")
 	[ -n "${BENCH_NESTED_LOG:-}" ] || log "nested: test hosts ran $host_secs s in all ($(th_explain "$status"))"
 	while read -r l; do notes+=("test host: $l"); done < <(sed -n 's/^BENCH-\(ERROR\|OUT\) //p' "$ct" | head -n 30)
+	# The test host prints them when it was given some (always, since
+	# TH_KVM_AMD has a default); not in a console log kept only in part.
 	kv=$(sed -n 's/^TESTHOST-KVM-AMD //p' "$ct" | head -n 1)
-	notes+=("the test host's kvm_amd parameters: ${kv:-its defaults (npt=Y)}")
+	if [ -n "$kv" ]; then
+		notes+=("the test host's kvm_amd parameters: $kv")
+	elif [ -z "${BENCH_NESTED_LOG:-}" ]; then
+		notes+=("the test host's kvm_amd parameters: not in the console log kept (asked for: TH_KVM_AMD=$TH_KVM_AMD)")
+	else
+		notes+=("the test host's kvm_amd parameters: not in $BENCH_NESTED_LOG (kvm_amd's defaults, npt=Y, in a log from before they were printed)")
+	fi
 	qv=$(sed -n 's/^BENCH-INFO qemu: //p' "$ct" | head -n 1)
 	tcpus=$(sed -n 's/^BENCH-INFO test host: \([0-9]*\) CPUs.*/\1/p' "$ct" | head -n 1)
 
