@@ -500,7 +500,7 @@ if [[ "$phases" == *" nested "* ]]; then
 	elif [ -z "${BENCH_NESTED_LOG:-}" ]; then
 		notes+=("the test host's kvm_amd parameters: not in the console log kept (asked for: TH_KVM_AMD=$TH_KVM_AMD)")
 	else
-		notes+=("the test host's kvm_amd parameters: not in $BENCH_NESTED_LOG (kvm_amd's defaults, npt=Y, in a log from before they were printed)")
+		notes+=("the test host's kvm_amd parameters: not in $BENCH_NESTED_LOG")
 	fi
 	qv=$(sed -n 's/^BENCH-INFO qemu: //p' "$ct" | head -n 1)
 	tcpus=$(sed -n 's/^BENCH-INFO test host: \([0-9]*\) CPUs.*/\1/p' "$ct" | head -n 1)

@@ -112,6 +112,12 @@ th_init() {
 	TH_BUILD="${1:-build}"
 	TH_OUT="$TH_BUILD/nested"
 	TH_CACHE="${EMBER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ember}/testhost"
+	# kvm_amd's parameters for every th_run (TH_KVM_AMD, default npt=0),
+	# checked once here: a bad value fails before any test host boots.
+	TH_KVM_AMD_PARAMS=${TH_KVM_AMD-npt=0}
+	[ -z "$TH_KVM_AMD_PARAMS" ] ||
+		[[ "$TH_KVM_AMD_PARAMS" =~ ^[a-z_]+=[0-9A-Za-z_]+(,[a-z_]+=[0-9A-Za-z_]+)*$ ]] ||
+		th_die "TH_KVM_AMD must be P=V[,P=V...], not '$TH_KVM_AMD_PARAMS'"
 	mkdir -p "$TH_OUT" "$TH_CACHE" || th_die "cannot create $TH_OUT or $TH_CACHE"
 }
 
@@ -468,14 +474,7 @@ th_virtiofsd() {
 th_run() {
 	local initrd="$1" tmo="$2" log="$3" mode="${4:-}" extra="${5:-}" rc tty='' errexit=''
 	local share=() sock
-	local kvm_amd=${TH_KVM_AMD-npt=0}
-	if [ -n "$kvm_amd" ]; then
-		[[ "$kvm_amd" =~ ^[a-z_]+=[0-9A-Za-z_]+(,[a-z_]+=[0-9A-Za-z_]+)*$ ]] || {
-			echo "testhost: TH_KVM_AMD must be P=V[,P=V...], not '$kvm_amd'" >&2
-			return 2
-		}
-		extra="testhost.kvm_amd=$kvm_amd${extra:+ $extra}"
-	fi
+	[ -z "${TH_KVM_AMD_PARAMS:-}" ] || extra="testhost.kvm_amd=$TH_KVM_AMD_PARAMS${extra:+ $extra}"
 	TH_VFSD_PID=
 	if [ "${TH_HOSTROOT:-0}" = 1 ]; then
 		sock="$TH_OUT/virtiofsd-$$.sock"
