@@ -304,7 +304,7 @@ if [[ "$phases" == *" host "* ]]; then
 	# shellcheck disable=SC2016 # the awk expressions are passed as text
 	hkv() { awk -v l="$1" '$1 == l && $8 == 0 { print l "-" $2, '"$2"' }' "$hl"; }
 	# shellcheck disable=SC2016 # the awk expressions are passed as text
-	cmp 1 "start → first guest instruction, $kvm: fork → the guest's first COM1 bytes on stdout (ms, median [p10–p90]; reference: a bare \`KVM_RUN\` VMM with in-kernel irqchip + PIT, kvmloop)" \
+	cmp 1 "start → first guest instruction, $kvm: fork → the guest's first COM1 bytes on stdout (ms, median [p10–p90]; reference: a bare \`KVM_RUN\` VMM with KVM's local APICs (a split irqchip, as ember's), kvmloop)" \
 		"$(hkv reset '$3')" "$(hkv kvm-irq '$3')" 1000 2 p "" ""
 	# shellcheck disable=SC2016
 	cmp 1 "start → process exit incl. KVM teardown, $kvm (ms; reference as above)" \

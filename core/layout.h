@@ -48,6 +48,17 @@
 #define IOAPIC_ADDR         0xfec00000ULL
 #define LAPIC_ADDR          0xfee00000ULL
 
+/*
+ * The IOAPIC's pins (GSIs), ember's own (vmm/ioapic.c): ISA IRQ 1 the i8042,
+ * 4 COM1, then the ACPI Generic Event Device, then one pin per virtio-mmio
+ * slot. The IOAPIC has as many pins as the VM's devices need (a Linux guest
+ * reads and masks every pin at boot, a few MMIO exits each), 24 at most.
+ */
+#define GSI_GED             5
+#define GSI_VIRTIO_FIRST    6
+#define IOAPIC_MIN_PINS     GSI_VIRTIO_FIRST
+#define IOAPIC_MAX_PINS     24
+
 /* Boot GDT selectors (Linux's __BOOT_CS / __BOOT_DS). */
 #define BOOT_CS_SELECTOR    0x10
 #define BOOT_DS_SELECTOR    0x18

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC      "EMBERSNP"
-#define SNAP_VERSION    1u
+#define SNAP_VERSION    2u /* 2: the IOAPIC is ember's (no KVM irqchip or PIT state) */
 #define SNAP_HDR_SIZE   24u
 #define SNAP_SEC_HDR    16u
 #define SNAP_CRC_SIZE   8u
@@ -32,7 +32,7 @@
 #define SNAP_TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | \
 			      (uint32_t)(d) << 24)
 #define SNAP_TAG_CONFIG  SNAP_TAG('C', 'O', 'N', 'F') /* the VM's configuration (JSON) */
-#define SNAP_TAG_VM      SNAP_TAG('K', 'V', 'M', 'V') /* irqchip, PIT, clock, TSC kHz */
+#define SNAP_TAG_VM      SNAP_TAG('K', 'V', 'M', 'V') /* clock, TSC kHz, IOAPIC */
 #define SNAP_TAG_VCPU    SNAP_TAG('V', 'C', 'P', 'U') /* one per vCPU, in id order */
 #define SNAP_TAG_SERIAL  SNAP_TAG('U', 'A', 'R', 'T')
 #define SNAP_TAG_I8042   SNAP_TAG('I', '8', '0', '4')

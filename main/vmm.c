@@ -173,14 +173,30 @@ static int check_mem_limit(struct vmm *v, const struct vm_config *c, int *status
 }
 
 /*
- * The VM around its memory and opened devices: KVM, the devices on their
- * slots, the boot timer, metrics, the legacy devices. Dies on failure (a
- * host error).
+ * The IOAPIC's pins: the fixed ones (core/layout.h), then one per virtio
+ * slot up to the highest taken. Fewer pins, fewer exits: the guest's kernel
+ * reads and masks every one at boot.
+ */
+static int ioapic_pins(const struct vmm *v)
+{
+	int n = IOAPIC_MIN_PINS;
+
+	for (int i = 0; i < v->ndevs; i++)
+		if (GSI_VIRTIO_FIRST + v->devs[i].slot + 1 > n)
+			n = GSI_VIRTIO_FIRST + v->devs[i].slot + 1;
+	return n;
+}
+
+/*
+ * The VM around its memory and opened devices: KVM, its IOAPIC, the
+ * devices on their slots, the boot timer, metrics, the legacy devices. Dies
+ * on failure (a host error).
  */
 static void assemble(struct vmm *v, const struct vm_config *c, uint64_t start_ns)
 {
 	v->vm.threads_per_core = c->smt && c->vcpus > 1 ? 2 : 1;
 	vm_create(&v->vm, c->vcpus);
+	vm_add_ioapic(&v->vm, ioapic_pins(v));
 	for (int i = 0; i < v->ndevs; i++)
 		virtio_mmio_add(&v->vm, v->devs[i].slot, v->devs[i].dev);
 	if (c->boot_timer && boot_timer_init(&v->vm, start_ns) < 0)
@@ -258,10 +274,10 @@ int vmm_boot(struct vmm *v, const struct vm_config *c, int *status, char *err, s
 		fail(status, EMBER_EXIT_BAD_INPUT, err, errlen, "initrd %s: %s", c->initrd, why);
 		goto free_mem;
 	}
-	if (mptable_write(&v->vm.mem, c->vcpus, err, errlen) < 0)
-		goto free_mem;
 	cmdline_append(cmdline, sizeof(cmdline), c->cmdline_replaces ? c->cmdline : DEFAULT_CMDLINE);
 	if (open_devices(v, c, cmdline, sizeof(cmdline), status, err, errlen) < 0)
+		goto close;
+	if (mptable_write(&v->vm.mem, c->vcpus, ioapic_pins(v), err, errlen) < 0)
 		goto close;
 	if (!c->cmdline_replaces && c->cmdline[0] &&
 	    !cmdline_append(cmdline, sizeof(cmdline), c->cmdline)) {

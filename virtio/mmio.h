@@ -9,14 +9,17 @@
 
 #include <stddef.h>
 
+#include "core/layout.h"
 #include "core/snapfile.h"
 #include "virtio/virtio.h"
 #include "vmm/vm.h"
 
 #define VIRTIO_MMIO_SIZE      0x1000
 #define VIRTIO_MMIO_BASE      0xd0000000ULL /* MMIO_GAP_START: devices one page apart */
-#define VIRTIO_MMIO_FIRST_GSI 5
-#define VIRTIO_MMIO_MAX_DEVS  16            /* GSIs 5..20 */
+#define VIRTIO_MMIO_FIRST_GSI GSI_VIRTIO_FIRST
+#define VIRTIO_MMIO_MAX_DEVS  16            /* GSIs 6..21 */
+_Static_assert(VIRTIO_MMIO_FIRST_GSI + VIRTIO_MMIO_MAX_DEVS <= IOAPIC_MAX_PINS,
+	       "every slot needs an IOAPIC pin");
 
 struct virtio_mmio {
 	struct virtio_dev *dev;

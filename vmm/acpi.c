@@ -429,7 +429,7 @@ static void madt(struct out *o, int ncpus)
 	size_t at = table_start(o, "APIC", 5);
 
 	put32(o, (uint32_t)LAPIC_ADDR);
-	put32(o, 1); /* PCAT_COMPAT: the 8259s are there (KVM's) */
+	put32(o, 0); /* not PCAT_COMPAT: no 8259s (vmm/ioapic.h) */
 	for (int i = 0; i < ncpus; i++) {
 		/* Processor Local APIC: uid i, APIC id i, enabled (as the MP table) */
 		put8(o, 0);

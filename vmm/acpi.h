@@ -7,8 +7,9 @@
  *
  *   FADT  HW_REDUCED_ACPI; sleep control, sleep status and reset registers
  *         on I/O ports of ours (ACPI_SLEEP_CONTROL...); no legacy PM blocks
- *   MADT  one local APIC per vCPU (ids 0..n-1), the IOAPIC (id n, GSI 0):
- *         the same machine as the MP table, which stays for other kernels
+ *   MADT  one local APIC per vCPU (ids 0..n-1), the IOAPIC (id n, GSI 0),
+ *         no PCAT_COMPAT (no 8259s): the same machine as the MP table,
+ *         which stays for other kernels
  *   DSDT  COM1 (PNP0501), the i8042 (PNP0303), one LNRO0005 device per
  *         virtio-mmio slot (its page and interrupt), _S5 for poweroff,
  *         and the VM generation ID: VGEN (_CID "VM_GEN_COUNTER", its
@@ -32,12 +33,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/layout.h"
+
 #define ACPI_START          0xe0000ULL /* RSDP, then the tables */
 #define ACPI_MAX_SIZE       0x10000ULL /* reserved in the e820 map: up to 0xeffff */
 #define ACPI_TABLES_MAX     (ACPI_MAX_SIZE - 0x1000) /* the last page: the generation ID */
 #define ACPI_VMGENID_ADDR   (ACPI_START + ACPI_TABLES_MAX)
 #define ACPI_VMGENID_SIZE   16
-#define ACPI_GED_GSI        23         /* the IOAPIC's last pin (virtio-mmio: 5..20) */
+#define ACPI_GED_GSI        GSI_GED    /* before the virtio-mmio slots' (core/layout.h) */
 #define ACPI_SLEEP_CONTROL  0x600      /* I/O ports (byte registers) */
 #define ACPI_SLEEP_STATUS   0x601
 #define ACPI_RESET          0x602
@@ -77,7 +80,7 @@ int acpi_pm_init(struct vm *vm, char *err, size_t errlen);
 /*
  * A restored VM: if its memory holds our ACPI tables, a new random
  * generation ID there (the page marked dirty for Diff snapshots) and true:
- * the caller then pulses ACPI_GED_GSI once the irqchip's state is in.
+ * the caller then pulses ACPI_GED_GSI once the IOAPIC's state is in.
  * false for a guest without them (--no-acpi).
  */
 bool acpi_vmgenid_new(struct vm *vm);

@@ -197,7 +197,7 @@ static void i8042_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 			data[0] = pop(k);
 		}
 	} else if (!is_write) {
-		memset(data, 0xff, len); /* 0x62, 0x63: nothing */
+		memset(data, 0xff, len); /* 0x61 (no PIT gate, no speaker), 0x62, 0x63: nothing */
 	}
 	kick_irq(k);
 	pthread_mutex_unlock(&k->lock);
@@ -210,7 +210,7 @@ void i8042_init(struct i8042 *k, struct vm *vm)
 	k->vm = vm;
 	k->status = ST_UNLOCK;
 	k->ctr = CTR_KBDINT | CTR_SYS;
-	/* 0x61 inside this range is KVM's PIT speaker port: never seen here */
+	/* 0x61 inside this range is the PIT's gate and speaker: absent too (vm_add_ioapic) */
 	if (bus_register(&vm->pio, DATA_PORT, CMD_PORT - DATA_PORT + 1, i8042_pio, k) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "i8042: ports 0x60-0x64 already taken");
 }

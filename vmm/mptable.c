@@ -35,7 +35,7 @@ enum { MP_INT = 0, MP_NMI = 1, MP_SMI = 2, MP_EXTINT = 3 };
 #define MP_BUS_ID       0
 
 #define MPC_MAX_SIZE (MPC_HDR_SIZE + GUEST_VCPUS_MAX * MP_PROC_SIZE + \
-		      (2 + MPTABLE_IOAPIC_PINS + 2) * MP_ENTRY_SIZE)
+		      (2 + IOAPIC_MAX_PINS + 2) * MP_ENTRY_SIZE)
 _Static_assert(MPTABLE_START % 16 == 0, "MP floating pointer must be 16-byte aligned");
 _Static_assert(MPTABLE_START + MPF_SIZE + MPC_MAX_SIZE <= HIMEM_START,
 	       "MP table must fit below 1 MiB");
@@ -79,7 +79,7 @@ static uint8_t *irq_entry(uint8_t *p, uint8_t type, uint8_t irqtype, uint16_t fl
 		      MP_BUS_ID, irq, dst, pin);
 }
 
-int mptable_write(const struct guest_mem *gm, int ncpus, char *err, size_t errlen)
+int mptable_write(const struct guest_mem *gm, int ncpus, int npins, char *err, size_t errlen)
 {
 	uint8_t buf[MPF_SIZE + MPC_MAX_SIZE];
 	uint8_t *mpf = buf, *mpc = buf + MPF_SIZE, *p;
@@ -90,6 +90,9 @@ int mptable_write(const struct guest_mem *gm, int ncpus, char *err, size_t errle
 	if (ncpus < 1 || ncpus > GUEST_VCPUS_MAX)
 		return errorf(err, errlen, "MP table: %d vCPUs, must be 1..%d",
 			       ncpus, GUEST_VCPUS_MAX);
+	if (npins < IOAPIC_MIN_PINS || npins > IOAPIC_MAX_PINS)
+		return errorf(err, errlen, "MP table: %d IOAPIC pins, must be %d..%d",
+			       npins, IOAPIC_MIN_PINS, IOAPIC_MAX_PINS);
 	memset(buf, 0, sizeof(buf));
 
 	p = mpc + MPC_HDR_SIZE;
@@ -108,7 +111,7 @@ int mptable_write(const struct guest_mem *gm, int ncpus, char *err, size_t errle
 	p = entry8(p, MP_IOAPIC, ioapic_id, IOAPIC_VERSION, IOAPIC_ENABLED, 0, 0, 0, 0);
 	put32(p - 4, (uint32_t)IOAPIC_ADDR);
 	nentries++;
-	for (int pin = 0; pin < MPTABLE_IOAPIC_PINS; pin++) {
+	for (int pin = 0; pin < npins; pin++) {
 		p = irq_entry(p, MP_INTSRC, MP_INT, MP_IRQ_CONFORMING, (uint8_t)pin,
 			      ioapic_id, (uint8_t)pin);
 		nentries++;

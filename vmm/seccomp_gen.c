@@ -119,12 +119,12 @@ static const struct allow allowlist[] = {
 	ARG(VMM | VCPU, "fcntl", "F_GETPIPE_SZ", 1, 0xffffffffu, F_GETPIPE_SZ),
 	IOCTL(VMM | VCPU, FIONREAD),
 	IOCTL(VMM | VCPU, KVM_IRQ_LINE), /* i8042 (Ctrl-Alt-Del), serial interrupts */
+	IOCTL(VCPU, KVM_SET_GSI_ROUTING), /* the guest programs the IOAPIC (vmm/ioapic.c) */
 	IOCTL(VMM, TCSETS),         /* the terminal restored at exit */
 	/* Pause: a guest on kvmclock learns that it was stopped. */
 	IOCTL(VMM, KVM_KVMCLOCK_CTRL),
 	/* PUT /snapshot/create (paused): the VM's and every vCPU's state ... */
-	IOCTL(VMM, KVM_GET_TSC_KHZ), IOCTL(VMM, KVM_GET_CLOCK), IOCTL(VMM, KVM_GET_IRQCHIP),
-	IOCTL(VMM, KVM_GET_PIT2), IOCTL(VMM, KVM_CHECK_EXTENSION),
+	IOCTL(VMM, KVM_GET_TSC_KHZ), IOCTL(VMM, KVM_GET_CLOCK), IOCTL(VMM, KVM_CHECK_EXTENSION),
 	IOCTL(VMM, KVM_GET_MSR_INDEX_LIST), IOCTL(VMM, KVM_GET_MP_STATE),
 	IOCTL(VMM, KVM_GET_REGS), IOCTL(VMM, KVM_GET_SREGS), IOCTL(VMM, KVM_GET_XSAVE),
 	IOCTL(VMM, KVM_GET_XSAVE2), IOCTL(VMM, KVM_GET_XCRS), IOCTL(VMM, KVM_GET_DEBUGREGS),

@@ -69,7 +69,8 @@ static int kvm_ioctl(int fd, unsigned long req, void *arg)
 
 void vm_create(struct vm *vm, int nvcpus)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP,
+					.args = { IOAPIC_MAX_PINS } };
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 	int r;
 
@@ -83,7 +84,7 @@ void vm_create(struct vm *vm, int nvcpus)
 	if (r != KVM_API_VERSION_EXPECTED)
 		die(EMBER_EXIT_HOST_ERROR, "KVM API version %d, need %d", r,
 		    KVM_API_VERSION_EXPECTED);
-	for (const int *cap = (const int[]){ KVM_CAP_IRQCHIP, KVM_CAP_PIT2,
+	for (const int *cap = (const int[]){ KVM_CAP_SPLIT_IRQCHIP, KVM_CAP_IRQ_ROUTING,
 			KVM_CAP_USER_MEMORY, KVM_CAP_SET_TSS_ADDR, KVM_CAP_EXT_CPUID, 0 };
 	     *cap; cap++)
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, *cap) <= 0)
@@ -112,11 +113,12 @@ void vm_create(struct vm *vm, int nvcpus)
 		KVM_OR_DIE(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr);
 	}
 	/*
-	 * The irqchip and PIT come after the memory: registering memory in a VM
-	 * that already has them waits for KVM's SRCU grace periods (milliseconds).
+	 * The irqchip comes after the memory: registering memory in a VM that
+	 * already has one waits for KVM's SRCU grace periods (milliseconds).
+	 * Its routes for the IOAPIC's pins (GSIs 0..IOAPIC_MAX_PINS-1) are
+	 * vm_add_ioapic's.
 	 */
-	KVM_OR_DIE(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
-	KVM_OR_DIE(vm->vm_fd, KVM_CREATE_PIT2, &pit);
+	KVM_OR_DIE(vm->vm_fd, KVM_ENABLE_CAP, &split);
 
 	vm->cpuid = calloc(1, sizeof(*vm->cpuid) +
 			   CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
@@ -371,6 +373,34 @@ void vm_create_vcpus(struct vm *vm, uint64_t entry, uint64_t pvh_start_info)
 	free(cpuid);
 }
 
+/* The 8259s, their edge/level registers and the PIT: absent, all ones. */
+static void absent_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)opaque;
+	(void)off;
+	if (!is_write)
+		memset(data, 0xff, len);
+}
+
+void vm_add_ioapic(struct vm *vm, int npins)
+{
+	static const uint16_t absent[][2] = {
+		{ 0x20, 2 }, { 0xa0, 2 }, { 0x4d0, 2 }, /* 8259 PICs, ELCR */
+		{ 0x40, 4 },                            /* PIT (0x61: the i8042's range) */
+	};
+
+	if (ioapic_init(&vm->ioapic, vm->vm_fd, npins, (uint8_t)vm->nvcpus) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "IOAPIC: %d pins, must be %d..%d", npins,
+		    IOAPIC_MIN_PINS, IOAPIC_MAX_PINS);
+	if (ioapic_apply_routes(&vm->ioapic) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "KVM_SET_GSI_ROUTING failed: %s", strerror(errno));
+	if (bus_register(&vm->mmio, IOAPIC_ADDR, IOAPIC_MMIO_SIZE, ioapic_access, &vm->ioapic) < 0)
+		die(EMBER_EXIT_HOST_ERROR, "IOAPIC: its page is taken");
+	for (unsigned int i = 0; i < ARRAY_SIZE(absent); i++)
+		if (bus_register(&vm->pio, absent[i][0], absent[i][1], absent_pio, NULL) < 0)
+			die(EMBER_EXIT_HOST_ERROR, "port 0x%x already taken", absent[i][0]);
+}
+
 void vm_irq_pulse(struct vm *vm, int gsi)
 {
 	struct kvm_irq_level l = { .irq = gsi, .level = 1 };
@@ -433,6 +463,9 @@ static int handle_exit(struct vcpu *c)
 			   run->mmio.len, run->mmio.is_write);
 		return 1;
 	case KVM_EXIT_INTR:
+		return 1;
+	case KVM_EXIT_IOAPIC_EOI:
+		/* a level-triggered vector's EOI: none is (ioapic.h), nothing to do */
 		return 1;
 	case KVM_EXIT_SYSTEM_EVENT:
 		if (run->system_event.type == KVM_SYSTEM_EVENT_CRASH)

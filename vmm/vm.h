@@ -10,6 +10,7 @@
 
 #include "core/bus.h"
 #include "core/guest_mem.h"
+#include "vmm/ioapic.h"
 
 struct vm;
 
@@ -32,6 +33,7 @@ struct vm {
 	struct vcpu *vcpus;
 	struct bus pio;
 	struct bus mmio;
+	struct ioapic ioapic;      /* ember's (vm_add_ioapic); the local APICs are KVM's */
 	/* pause: vCPUs park outside KVM_RUN while pause_req is set */
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
@@ -43,10 +45,18 @@ struct vm {
 };
 
 /*
- * Open /dev/kvm, create the VM with its irqchip and PIT, and register
+ * Open /dev/kvm, create the VM with KVM's local APICs only (a split
+ * irqchip: no PIC, no PIT, the IOAPIC is vm_add_ioapic's), and register
  * vm->mem (allocated and loaded by the caller) as its memory.
  */
 void vm_create(struct vm *vm, int nvcpus);
+/*
+ * The IOAPIC of npins pins (IOAPIC_MIN_PINS.., as many as the devices'
+ * GSIs need), APIC id nvcpus (as the MP table and the MADT say), on the
+ * MMIO bus; the ports of the absent 8259s and PIT read as all ones. Dies on
+ * failure.
+ */
+void vm_add_ioapic(struct vm *vm, int npins);
 /* Create the vCPUs: CPUID, MSRs, LAPIC LINTs; the BSP in long mode at entry. */
 /*
  * The vCPUs; the first starts at entry: in 64-bit mode (boot_params in

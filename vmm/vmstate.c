@@ -164,11 +164,7 @@ int vm_state_save(struct vm *vm, struct snap_writer *w, char *err, size_t errlen
 		r.clock = vm->pause_clock;
 	else
 		TRY(vm->vm_fd, KVM_GET_CLOCK, &r.clock, "the VM");
-	for (uint32_t i = 0; i < 3; i++) {
-		r.chip[i].chip_id = i;
-		TRY(vm->vm_fd, KVM_GET_IRQCHIP, &r.chip[i], "the VM");
-	}
-	TRY(vm->vm_fd, KVM_GET_PIT2, &r.pit, "the VM");
+	ioapic_save(&vm->ioapic, &r.ioapic);
 	snap_w_section(w, SNAP_TAG_VM, &r, sizeof(r));
 
 	list = msr_list(vm);
@@ -211,6 +207,7 @@ int vm_state_check(const struct snap_section *secs, unsigned int n, int nvcpus, 
 {
 	int nvm = 0, nvcpu = 0;
 	struct vm_state_vcpu r;
+	struct vm_state_vm vm;
 
 	for (unsigned int i = 0; i < n; i++) {
 		if (secs[i].tag == SNAP_TAG_VM) {
@@ -220,6 +217,9 @@ int vm_state_check(const struct snap_section *secs, unsigned int n, int nvcpus, 
 				return errorf(err, errlen, "the VM state is %llu bytes, not %zu",
 					      (unsigned long long)secs[i].len,
 					      sizeof(struct vm_state_vm));
+			memcpy(&vm, secs[i].data, sizeof(vm));
+			if (ioapic_state_check(&vm.ioapic, err, errlen) < 0)
+				return -1;
 		} else if (secs[i].tag == SNAP_TAG_VCPU) {
 			if (nvcpu >= nvcpus)
 				return errorf(err, errlen, "more vCPU states than the %d vCPUs",
@@ -332,13 +332,8 @@ int vm_state_restore(struct vm *vm, const struct snap_section *secs, unsigned in
 			memcpy(&r, secs[i].data, sizeof(r));
 	if (restore_tsc(vm, r.tsc_khz, err, errlen) < 0)
 		return -1;
-	for (int i = 0; i < 3; i++) {
-		if (r.chip[i].chip_id != (uint32_t)i)
-			return errorf(err, errlen, "the VM state's irqchip %d is chip %u", i,
-				      r.chip[i].chip_id);
-		TRY(vm->vm_fd, KVM_SET_IRQCHIP, &r.chip[i], "the VM");
-	}
-	TRY(vm->vm_fd, KVM_SET_PIT2, &r.pit, "the VM");
+	if (ioapic_restore(&vm->ioapic, &r.ioapic, err, errlen) < 0)
+		return -1;
 	for (unsigned int i = 0; i < n; i++)
 		if (secs[i].tag == SNAP_TAG_VCPU &&
 		    restore_vcpu(&vm->vcpus[id++], &secs[i], err, errlen) < 0)

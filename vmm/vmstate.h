@@ -3,7 +3,7 @@
  * The KVM state of a paused VM as snapshot sections (core/snapfile.h), and
  * back into a new VM of the same shape (issue 16):
  *
- *   KVMV  TSC kHz, the KVM clock, the PIC pair, the IOAPIC, the PIT
+ *   KVMV  TSC kHz, the KVM clock, the IOAPIC (ember's: vmm/ioapic.h)
  *   VCPU  per vCPU: registers, special registers, XSAVE area, XCRs, debug
  *         registers, LAPIC, MP state, events, every MSR KVM lists that
  *         reads back, and its CPUID
@@ -26,8 +26,7 @@
 struct vm_state_vm {
 	uint32_t tsc_khz, reserved;
 	struct kvm_clock_data clock;
-	struct kvm_irqchip chip[3]; /* PIC master, PIC slave, IOAPIC */
-	struct kvm_pit_state2 pit;
+	struct ioapic_state ioapic; /* ember's (no PIC, no PIT: vmm/ioapic.h) */
 };
 
 /* A VCPU section: this, then xsave_len bytes, nmsrs MSR entries, ncpuid leaves. */

@@ -103,7 +103,7 @@ static const char *disassemble(size_t off, const char *name)
 static void test_tables(void)
 {
 	const struct acpi_mmio_dev devs[3] = {
-		{ 0xd0000000, 0x1000, 5 }, { 0xd0001000, 0x1000, 6 }, { 0xd0002000, 0x1000, 7 },
+		{ 0xd0000000, 0x1000, 6 }, { 0xd0001000, 0x1000, 7 }, { 0xd0002000, 0x1000, 8 },
 	};
 	const struct acpi_machine m = { 2, devs, 3 };
 	size_t xsdt, fadt, madt, dsdt, off;
@@ -140,6 +140,7 @@ static void test_tables(void)
 	}
 	CHECK_EQ(lapics, 2);
 	CHECK_EQ(ioapics, 1);
+	CHECK_EQ(get32(buf + madt + 40), 0); /* no PCAT_COMPAT: no 8259s */
 
 	/* What ACPICA reads in them */
 	t = disassemble(fadt, "facp");
@@ -150,6 +151,7 @@ static void test_tables(void)
 	t = disassemble(madt, "apic");
 	HAS(t, "Local Apic Address : FEE00000");
 	HAS(t, "I/O Apic ID : 02");
+	HAS(t, "PC-AT Compatibility : 0");
 	t = disassemble(dsdt, "dsdt");
 	HAS(t, "Name (\\_S5, Package (0x04)");
 	HAS(t, "Name (_HID, EisaId (\"PNP0501\")");
@@ -158,7 +160,7 @@ static void test_tables(void)
 	HAS(t, "Device (V002)");
 	HAS(t, "Memory32Fixed (ReadWrite,");
 	HAS(t, "0xD0002000,         // Address Base");
-	HAS(t, "0x00000007,");
+	HAS(t, "0x00000008,");
 	HAS(t, "IO (Decode16,");
 	HAS(t, "IRQNoFlags ()");
 	HAS(t, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )");
@@ -169,7 +171,8 @@ static void test_tables(void)
 	HAS(t, "0x000EF000,");
 	HAS(t, "Device (GED)");
 	HAS(t, "Name (_HID, \"ACPI0013\" /* Generic Event Device */)");
-	HAS(t, "0x00000017,");
+	HAS(t, "0x00000005,"); /* GSI_GED */
+	CHECK_EQ(ACPI_GED_GSI, 5);
 	HAS(t, "Method (_EVT, 1, NotSerialized)");
 	HAS(t, "Notify (VGEN, 0x80)");
 	CHECK_EQ(ACPI_VMGENID_ADDR, 0xef000);
@@ -182,7 +185,7 @@ static void test_limits(void)
 	struct acpi_machine m = { 32, devs, ACPI_MAX_DEVS };
 
 	for (int i = 0; i <= ACPI_MAX_DEVS; i++)
-		devs[i] = (struct acpi_mmio_dev){ 0xd0000000 + 0x1000u * i, 0x1000, 5 + i };
+		devs[i] = (struct acpi_mmio_dev){ 0xd0000000 + 0x1000u * i, 0x1000, 6 + i };
 	CHECK(acpi_build(buf, sizeof(buf), &m) > 0);
 	m.ndevs++;
 	CHECK_EQ(acpi_build(buf, sizeof(buf), &m), 0);

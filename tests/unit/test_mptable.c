@@ -27,19 +27,19 @@ static uint8_t sum(const uint8_t *p, size_t n)
 	return s;
 }
 
-/* Write for ncpus and check everything a guest OS would parse. */
-static void check_table(int ncpus)
+/* Write for ncpus and npins and check everything a guest OS would parse. */
+static void check_table(int ncpus, int npins)
 {
 	struct tmem t;
 	const uint8_t *mpf, *mpc, *p, *end;
 	int procs = 0, bsps = 0, buses = 0, ioapics = 0, lints = 0;
-	int intsrc[MPTABLE_IOAPIC_PINS] = { 0 };
+	int intsrc[IOAPIC_MAX_PINS] = { 0 };
 	unsigned entries = 0;
 
 	if (tmem_init(&t, MEM))
 		return;
 	memset(t.buf, 0xee, MEM / 16);
-	CHECK_OK(mptable_write(&t.gm, ncpus, err, sizeof(err)), err);
+	CHECK_OK(mptable_write(&t.gm, ncpus, npins, err, sizeof(err)), err);
 
 	mpf = t.buf + MPTABLE_START;
 	CHECK_EQ(MPTABLE_START % 16, 0);
@@ -59,10 +59,10 @@ static void check_table(int ncpus)
 	CHECK(memcmp(mpc + 8, "EMBER   ", 8) == 0);
 	CHECK(memcmp(mpc + 16, "MICROVM     ", 12) == 0);
 	CHECK_EQ(g32(mpc + 28), 0);              /* no OEM table */
-	CHECK_EQ(g16(mpc + 34), (unsigned)ncpus + 1 + 1 + 24 + 2);
+	CHECK_EQ(g16(mpc + 34), (unsigned)(ncpus + 1 + 1 + npins + 2));
 	CHECK_EQ(g32(mpc + 36), LAPIC_ADDR);
 	CHECK_EQ(g16(mpc + 40), 0);              /* no extended table */
-	CHECK_EQ(g16(mpc + 4), 44 + 20 * ncpus + 8 * (1 + 1 + 24 + 2));
+	CHECK_EQ(g16(mpc + 4), 44 + 20 * ncpus + 8 * (1 + 1 + npins + 2));
 	CHECK(MPTABLE_START + 16 + g16(mpc + 4) <= HIMEM_START);
 	CHECK(MPTABLE_START + 16 + g16(mpc + 4) <= 0xa0000);   /* even within the EBDA KiB */
 
@@ -102,10 +102,10 @@ static void check_table(int ncpus)
 			CHECK_EQ(p[4], 0);                        /* ISA bus */
 			CHECK_EQ(p[6], ncpus);                    /* to our IOAPIC */
 			CHECK_EQ(p[5], p[7]);                     /* IRQ n -> pin n */
-			if (p[7] < MPTABLE_IOAPIC_PINS)
+			if (p[7] < npins)
 				intsrc[p[7]]++;
 			else
-				CHECK(p[7] < MPTABLE_IOAPIC_PINS);
+				CHECK(p[7] < npins);
 			p += 8;
 			break;
 		case 4:
@@ -132,7 +132,7 @@ static void check_table(int ncpus)
 	CHECK_EQ(buses, 1);
 	CHECK_EQ(ioapics, 1);
 	CHECK_EQ(lints, 2);
-	for (int i = 0; i < MPTABLE_IOAPIC_PINS; i++)
+	for (int i = 0; i < npins; i++)
 		CHECK_EQ(intsrc[i], 1);
 	CHECK_EQ(*end, 0xee);                                 /* nothing past it */
 	CHECK_EQ(t.buf[MPTABLE_START - 1], 0xee);
@@ -141,17 +141,17 @@ static void check_table(int ncpus)
 
 static void test_one_cpu(void)
 {
-	check_table(1);
+	check_table(1, IOAPIC_MIN_PINS);
 }
 
 static void test_two_cpus(void)
 {
-	check_table(2);
+	check_table(2, IOAPIC_MIN_PINS + 2);
 }
 
 static void test_max_cpus(void)
 {
-	check_table(32);
+	check_table(32, IOAPIC_MAX_PINS);
 	CHECK_EQ(GUEST_VCPUS_MAX, 32);
 }
 
@@ -162,14 +162,19 @@ static void test_refusals(void)
 	if (tmem_init(&t, MEM))
 		return;
 	memset(t.buf + MPTABLE_START, 0xee, 0x1000);
-	CHECK_FAIL(mptable_write(&t.gm, 0, err, sizeof(err)), err, "1..32");
-	CHECK_FAIL(mptable_write(&t.gm, 33, err, sizeof(err)), err, "33 vCPUs");
-	CHECK_FAIL(mptable_write(&t.gm, -1, err, sizeof(err)), err, "1..32");
-	CHECK_EQ(mptable_write(&t.gm, 1000, NULL, 0), -1);
+	CHECK_FAIL(mptable_write(&t.gm, 0, 8, err, sizeof(err)), err, "1..32");
+	CHECK_FAIL(mptable_write(&t.gm, 33, 8, err, sizeof(err)), err, "33 vCPUs");
+	CHECK_FAIL(mptable_write(&t.gm, -1, 8, err, sizeof(err)), err, "1..32");
+	CHECK_EQ(mptable_write(&t.gm, 1000, 8, NULL, 0), -1);
+	CHECK_FAIL(mptable_write(&t.gm, 1, IOAPIC_MIN_PINS - 1, err, sizeof(err)), err,
+		   "5 IOAPIC pins, must be 6..24");
+	CHECK_FAIL(mptable_write(&t.gm, 1, IOAPIC_MAX_PINS + 1, err, sizeof(err)), err,
+		   "25 IOAPIC pins");
 	CHECK_EQ(t.buf[MPTABLE_START], 0xee);
 	tmem_free(&t);
 	if (tmem_init(&t, MPTABLE_START + 0x100) == 0) {   /* RAM ends inside the table */
-		CHECK_FAIL(mptable_write(&t.gm, 4, err, sizeof(err)), err, "outside guest memory");
+		CHECK_FAIL(mptable_write(&t.gm, 4, IOAPIC_MAX_PINS, err, sizeof(err)), err,
+			   "outside guest memory");
 		tmem_free(&t);
 	}
 }

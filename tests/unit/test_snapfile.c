@@ -115,10 +115,13 @@ static void test_refusals(void)
 
 	if (!b)
 		return;
-	b[8] = 2; /* a newer version, sealed properly */
+	b[8] = SNAP_VERSION + 1; /* a newer version, sealed properly */
 	reseal(b, len);
-	CHECK(!parses(b, len, "version 2, this ember reads version 1"));
-	b[8] = 1;
+	CHECK(!parses(b, len, "version 3, this ember reads version 2"));
+	b[8] = 1; /* an older one: before the IOAPIC was ember's */
+	reseal(b, len);
+	CHECK(!parses(b, len, "version 1, this ember reads version 2"));
+	b[8] = SNAP_VERSION;
 	b[12] = 1; /* flags */
 	reseal(b, len);
 	CHECK(!parses(b, len, "flags 0x1"));

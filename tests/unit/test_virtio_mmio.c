@@ -165,7 +165,7 @@ static void test_identity(void)
 	CHECK_EQ(m.base, VIRTIO_MMIO_BASE + 3 * VIRTIO_MMIO_SIZE);
 	CHECK_EQ(m.gsi, VIRTIO_MMIO_FIRST_GSI + 3);
 	CHECK_EQ(virtio_mmio_param(3, p, sizeof(p)), 0);
-	CHECK_STREQ(p, "virtio_mmio.device=4K@0xd0003000:8");
+	CHECK_STREQ(p, "virtio_mmio.device=4K@0xd0003000:9");
 	CHECK_EQ(virtio_mmio_param(-1, p, sizeof(p)), -1);
 	CHECK_EQ(virtio_mmio_param(VIRTIO_MMIO_MAX_DEVS, p, sizeof(p)), -1);
 	CHECK_EQ(virtio_mmio_init(&m, NULL, VIRTIO_MMIO_MAX_DEVS, &dev), -1);

@@ -47,6 +47,7 @@ static void test_check(void)
 	CHECK(v0 && v1);
 	if (!v0 || !v1)
 		goto out;
+	vmrec.ioapic.npins = IOAPIC_MIN_PINS;
 	s[0] = (struct snap_section){ SNAP_TAG_VM, sizeof(vmrec), (const uint8_t *)&vmrec };
 	s[1] = (struct snap_section){ SNAP_TAG_CONFIG, 2, (const uint8_t *)"{}" };
 	s[2] = (struct snap_section){ SNAP_TAG_VCPU, l0, v0 };
@@ -66,6 +67,17 @@ static void test_check(void)
 	s[0].len = sizeof(vmrec) - 8;
 	CHECK_EQ(check2(s, 4, 2, "VM state is"), -1);
 	s[0].len = sizeof(vmrec);
+	/* the IOAPIC's state in range */
+	vmrec.ioapic.npins = IOAPIC_MAX_PINS + 1;
+	CHECK_EQ(check2(s, 4, 2, "IOAPIC has 25 pins, not 6..24"), -1);
+	vmrec.ioapic.npins = IOAPIC_MIN_PINS;
+	vmrec.ioapic.rte[IOAPIC_MIN_PINS] = IOAPIC_RTE_MASKED;
+	CHECK_EQ(check2(s, 4, 2, "pin 6 has reserved bits"), -1);
+	vmrec.ioapic.rte[IOAPIC_MIN_PINS] = 0;
+	vmrec.ioapic.rte[0] = 1ULL << 14; /* remote IRR: never set here */
+	CHECK_EQ(check2(s, 4, 2, "pin 0 has reserved bits"), -1);
+	vmrec.ioapic.rte[0] = IOAPIC_RTE_MASKED;
+	CHECK_EQ(check2(s, 4, 2, NULL), 0);
 	/* vCPUs out of order, counts out of range */
 	s[2].data = v1, s[3].data = v0, s[2].len = l1, s[3].len = l0;
 	CHECK_EQ(check2(s, 4, 2, "says vcpu 1"), -1);

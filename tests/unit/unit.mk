@@ -7,7 +7,7 @@ UNIT_DIR     := $(BUILD)/tests/unit
 UNIT_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
                 -fno-sanitize-recover=all -I. -isystem $(BUILD)/third_party/include
 # Code under test plus the framework and the image builders.
-UNIT_LIB_SRCS := core/guest_mem.c core/snapfile.c vmm/mptable.c vmm/acpi.c vmm/cpuid.c vmm/vmstate.c $(wildcard kernel-loader/*.c) \
+UNIT_LIB_SRCS := core/guest_mem.c core/snapfile.c vmm/mptable.c vmm/acpi.c vmm/cpuid.c vmm/vmstate.c vmm/ioapic.c $(wildcard kernel-loader/*.c) \
                  virtio/virtqueue.c virtio/virtio.c virtio/blk.c virtio/net.c virtio/mmio.c mmds/tcp.c mmds/mmds.c \
                  core/util.c core/error.c core/evloop.c core/stop.c \
                  api-socket/http.c api-socket/server.c api-socket/vm_config.c \
@@ -81,11 +81,12 @@ $(FUZZ_DIR)/fuzz_snapfile: core/fuzz_snapfile.c core/snapfile.c core/snapfile.h 
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) core/fuzz_snapfile.c core/snapfile.c -o $@
 
-$(FUZZ_DIR)/fuzz_vmstate: vmm/fuzz_vmstate.c vmm/vmstate.c vmm/vmstate.h core/snapfile.c \
-		core/snapfile.h core/error.c core/fuzz.h | deps-fuzz
+$(FUZZ_DIR)/fuzz_vmstate: vmm/fuzz_vmstate.c vmm/vmstate.c vmm/vmstate.h vmm/ioapic.c \
+		vmm/ioapic.h core/snapfile.c core/snapfile.h core/error.c core/logger.c core/fuzz.h \
+		| deps-fuzz
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) vmm/fuzz_vmstate.c vmm/vmstate.c core/snapfile.c core/error.c \
-		-o $@ -pthread
+	$(FUZZ_CC) $(FUZZ_CFLAGS) vmm/fuzz_vmstate.c vmm/vmstate.c vmm/ioapic.c core/snapfile.c \
+		core/error.c core/logger.c -o $@ -pthread
 
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 fuzz: $(FUZZ_BINS)
