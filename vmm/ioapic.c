@@ -17,7 +17,7 @@
 #define RTE_DELIVERY(e) (((uint32_t)(e) >> 8) & 7)
 #define RTE_LOGICAL     (1ULL << 11)
 #define RTE_RO_BITS     ((1ULL << 12) | (1ULL << 14)) /* delivery status, remote IRR */
-#define RTE_HIGH_BITS   0xffff0000u    /* destination (56..63), extended (48..55) */
+#define RTE_HIGH_BITS   0xffff0000u    /* destination (56..63), extended (49..55), 48 */
 enum { DM_FIXED = 0, DM_LOWEST = 1, DM_NMI = 4 };
 
 int ioapic_init(struct ioapic *a, int vm_fd, int npins, uint8_t id)
