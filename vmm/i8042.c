@@ -210,7 +210,7 @@ void i8042_init(struct i8042 *k, struct vm *vm)
 	k->vm = vm;
 	k->status = ST_UNLOCK;
 	k->ctr = CTR_KBDINT | CTR_SYS;
-	/* 0x61 inside this range is the PIT's gate and speaker: absent too (vm_add_ioapic) */
+	/* 0x61 inside this range is the PIT's gate and speaker: absent too (legacy.c) */
 	if (bus_register(&vm->pio, DATA_PORT, CMD_PORT - DATA_PORT + 1, i8042_pio, k) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "i8042: ports 0x60-0x64 already taken");
 }

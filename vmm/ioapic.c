@@ -31,6 +31,7 @@ int ioapic_init(struct ioapic *a, int vm_fd, int npins, uint8_t id)
 	a->id = (uint32_t)(id & 0xf) << 24;
 	for (int i = 0; i < npins; i++)
 		a->rte[i] = IOAPIC_RTE_MASKED;
+	a->routes_set = true; /* none, as KVM's split irqchip starts */
 	return 0;
 }
 

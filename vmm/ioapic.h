@@ -53,7 +53,8 @@ struct ioapic_state {
 
 /*
  * A reset IOAPIC of npins pins (IOAPIC_MIN_PINS..IOAPIC_MAX_PINS) and APIC id
- * id, every pin masked, no route set yet (ioapic_apply_routes()).
+ * id, every pin masked: no route, which is what KVM's split irqchip starts
+ * with, so nothing to apply.
  * -1 when npins is out of range.
  */
 int ioapic_init(struct ioapic *a, int vm_fd, int npins, uint8_t id);

@@ -28,6 +28,10 @@ void legacy_init(struct vm *vm)
 		uint16_t base, len;
 		bus_handler fn;
 	} ports[] = {
+		{ 0x20, 2, absent_pio },  /* the 8259 PICs: none (vmm/ioapic.h) */
+		{ 0xa0, 2, absent_pio },
+		{ 0x4d0, 2, absent_pio }, /* their edge/level registers (ELCR) */
+		{ 0x40, 4, absent_pio },  /* the PIT: none (0x61 is in the i8042's range) */
 		{ 0x70, 2, sink_pio },    /* CMOS/RTC: reads 0, "update not in progress" */
 		{ 0x80, 1, sink_pio },    /* POST code / io_delay */
 		{ 0xed, 1, sink_pio },    /* alternative io_delay */

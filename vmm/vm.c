@@ -373,32 +373,13 @@ void vm_create_vcpus(struct vm *vm, uint64_t entry, uint64_t pvh_start_info)
 	free(cpuid);
 }
 
-/* The 8259s, their edge/level registers and the PIT: absent, all ones. */
-static void absent_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
-{
-	(void)opaque;
-	(void)off;
-	if (!is_write)
-		memset(data, 0xff, len);
-}
-
 void vm_add_ioapic(struct vm *vm, int npins)
 {
-	static const uint16_t absent[][2] = {
-		{ 0x20, 2 }, { 0xa0, 2 }, { 0x4d0, 2 }, /* 8259 PICs, ELCR */
-		{ 0x40, 4 },                            /* PIT (0x61: the i8042's range) */
-	};
-
 	if (ioapic_init(&vm->ioapic, vm->vm_fd, npins, (uint8_t)vm->nvcpus) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "IOAPIC: %d pins, must be %d..%d", npins,
 		    IOAPIC_MIN_PINS, IOAPIC_MAX_PINS);
-	if (ioapic_apply_routes(&vm->ioapic) < 0)
-		die(EMBER_EXIT_HOST_ERROR, "KVM_SET_GSI_ROUTING failed: %s", strerror(errno));
 	if (bus_register(&vm->mmio, IOAPIC_ADDR, IOAPIC_MMIO_SIZE, ioapic_access, &vm->ioapic) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "IOAPIC: its page is taken");
-	for (unsigned int i = 0; i < ARRAY_SIZE(absent); i++)
-		if (bus_register(&vm->pio, absent[i][0], absent[i][1], absent_pio, NULL) < 0)
-			die(EMBER_EXIT_HOST_ERROR, "port 0x%x already taken", absent[i][0]);
 }
 
 void vm_irq_pulse(struct vm *vm, int gsi)

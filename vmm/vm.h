@@ -53,7 +53,7 @@ void vm_create(struct vm *vm, int nvcpus);
 /*
  * The IOAPIC of npins pins (IOAPIC_MIN_PINS.., as many as the devices'
  * GSIs need), APIC id nvcpus (as the MP table and the MADT say), on the
- * MMIO bus; the ports of the absent 8259s and PIT read as all ones. Dies on
+ * MMIO bus (the absent 8259s' and PIT's ports are legacy_init's). Dies on
  * failure.
  */
 void vm_add_ioapic(struct vm *vm, int npins);

@@ -95,7 +95,7 @@ static void test_routes(void)
 	const struct kvm_irq_routing_entry *e;
 
 	CHECK_EQ(ioapic_init(&a, -1, 8, 1), 0);
-	CHECK_EQ(ioapic_apply_routes(&a), 0);
+	CHECK(a.routes_set);                              /* none, as KVM starts */
 	CHECK_EQ(a.nroutes, 0);
 	/* pin 4: vector 0x31, fixed, physical, to APIC 1 */
 	set_reg(&a, 0x11 + 2 * 4, 1u << 24);
