@@ -56,10 +56,6 @@ cgv=1
 [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ] || cgv=2
 
 passed=0 failed=0
-# TH_NSVM_RE: a guest triple fault at the reset vector.
-# shellcheck source=../nested/testhost.sh
-. "$(dirname "$0")/../nested/testhost.sh"
-nsvm_re=$TH_NSVM_RE
 # one CASE [SDKVM-ARG]...: one VM in $work/CASE, with its own copies (the
 # jailed case's SDK hard-links them into the jail: one file system).
 one() {
@@ -81,18 +77,7 @@ one() {
 	rc=$?
 	p=$(grep -c '^ok ' "$d/out")
 	f=$(grep -c '^FAIL ' "$d/out")
-	nsvm=$(grep -m1 -oE "$nsvm_re" "$d/stderr.log" "$d/vmm.log" 2>/dev/null | head -n 1 | cut -d: -f2-)
-	if [ "$f" != 0 ] && [ -n "$nsvm" ]; then
-		# The guest died of the nested SVM emulation's known failure: one
-		# line that says so (tests/nested/level.sh runs such a level again
-		# in a new test host); what failed after it is in the log.
-		grep -v '^FAIL ' "$d/out"
-		grep '^FAIL ' "$d/out" | sed 's/^/  after it: /'
-		echo "FAIL $c: ember: $nsvm"
-		f=1
-	else
-		cat "$d/out"
-	fi
+	cat "$d/out"
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		echo "FAIL $c/sdkvm: exited with status $rc$( [ "$rc" = 124 ] && echo " (timed out after $tmo s)")"
 		f=1

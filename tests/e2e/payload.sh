@@ -295,8 +295,6 @@ api_clones() {
 		api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "02:00:00:00:00:07"}' &&
 		api PUT /actions '{"action_type": "InstanceStart"}' || { fin; return; }
 	if ! wait_for 90 grep -q '^EMBER-RAND 5 ' /tmp/console.raw; then
-		# for the runner: a guest that hung (its rerun rule), not a verdict
-		echo "HOST-GUEST-HUNG no EMBER-RAND 5 in 90 s"
 		bad boot "no EMBER-RAND 5 on the console: $(tail -n 3 /tmp/console.raw | tr '\r\n' '  ')"
 		fin
 		return
@@ -638,12 +636,5 @@ while read -r name tmo setup peer args; do
 	sed "s/^/E2E-OUT $name /" /tmp/out
 	sed "s/^/E2E-HOST $name /" /tmp/host.out
 	echo "E2E-DONE $name"
-	# A guest triple fault at the reset vector is the nested SVM emulation's
-	# known failure (tests/nested/README.md); a test host that had one tends
-	# to have more, and hangs. The cases left run in a new test host.
-	if grep -q 'guest triple fault (KVM_EXIT_SHUTDOWN) on vcpu [0-9]* at rip 0xfff0' /tmp/out; then
-		echo "E2E-PAYLOAD-ABORT $name"
-		break
-	fi
 done <cases.txt
 echo "E2E-PAYLOAD-END $(cut -d' ' -f1 /proc/uptime)"

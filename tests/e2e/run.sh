@@ -105,9 +105,9 @@
 # Environment: E2E_CASE_TIMEOUT (seconds per case inside the test host,
 # default 60), E2E_NET_TIMEOUT (the same for the net case, default 240),
 # E2E_RETRIES (how many more times a case may run, in a new test host, when
-# a test host died under it or it hit a known nested-SVM failure; 0 to 6,
-# default 4), E2E_CASES (space-separated names, to run a subset; disk-read
-# brings disk-write), TH_VERBOSE=1 (stream the test host's console).
+# a test host died before the case ended; 0 to 6, default 4), E2E_CASES
+# (space-separated names, to run a subset; disk-read brings disk-write; an
+# unknown name is refused), TH_VERBOSE=1 (stream the test host's console).
 
 set -euo pipefail
 # Byte-wise text tools: a guest's console may print anything.
@@ -213,6 +213,10 @@ for c in "${all_cases[@]}"; do
 	expect[$name]="${exp//_/ }"
 	tmo_of[$name]=$tmo
 	line_of[$name]="$name $tmo $setup $peer $args"
+done
+for name in ${E2E_CASES:-}; do
+	[ -n "${line_of[$name]:-}" ] ||
+		{ echo "e2e: E2E_CASES: no case '$name' (cases:$(for c in "${all_cases[@]}"; do printf ' %s' "${c%% *}"; done))" >&2; exit 1; }
 done
 [ ${#names[@]} -gt 0 ] || { echo "e2e: E2E_CASES selects no case" >&2; exit 1; }
 work="$build/nested/e2e"
@@ -373,21 +377,16 @@ attempt() {
 th_init "$build"
 th_prepare
 # The test host under TCG sometimes dies by itself (a hang, or a kernel oops
-# in kvm_amd's VM entry/exit path). A guest that triple-faults with the vCPU
-# back at the reset vector, or hangs until its case timeout, is the other
-# known failure of QEMU-TCG's nested SVM (traced: the test host's own RIP and
-# page tables inside the guest's vCPU, looping on nested page faults;
-# tests/nested/README.md); a test host that had one tends to have more, so
-# the payload stops there. Cases left without a result, and cases that ended
-# in exactly those failures, run again in a new test host, each said so: a
-# case runs at most E2E_RETRIES + 1 times, and at most 3 * (E2E_RETRIES + 1)
-# test hosts boot. A case that finished is never run again (except
-# disk-write, which disk-read needs); an ember that always hangs or triple
-# faults still fails, with its last run's output.
+# in kvm_amd's VM entry/exit path: QEMU-TCG's known failures,
+# tests/nested/README.md). The cases it left without a result run again in a
+# new test host, said so: a case runs at most E2E_RETRIES + 1 times, and at
+# most 3 * (E2E_RETRIES + 1) test hosts boot. A case that finished is never
+# run again (except disk-write, which disk-read needs): a guest's triple
+# fault or hang fails its case.
 retries="${E2E_RETRIES:-4}"
 max_runs=$((retries + 1))
 max_hosts=$((3 * max_runs))
-declare -A runs_of=() nsvm_log_of=()
+declare -A runs_of=()
 attempt 1 "${names[@]}"
 n_att=1
 while :; do
@@ -396,29 +395,7 @@ while :; do
 		[ "${att_of[$name]:-}" = "$last" ] || continue
 		! grep -q "^E2E-CASE $name\$" "${a_log[$last]}" || runs_of[$name]=$((${runs_of[$name]:-0} + 1))
 	done
-	tf_cases=()
-	for name in "${names[@]}"; do
-		# (137: a hung guest's case timed out, unless the case kills ember
-		# itself; such a case's hook says HOST-GUEST-HUNG when its guest
-		# stopped before its first marker. A hook's FAIL line may carry the
-		# triple fault of an ember it ran: snapshot-clones' clones.)
-		hung='|[0-9]+ [0-9.]+ .*E2E-EXIT 137$'
-		[ "${want_rc[$name]:-}" != 137 ] || hung=
-		if [ "${att_of[$name]:-}" = "$last" ] && [ -n "${log_of[$name]:-}" ] &&
-			grep -qE "^E2E-OUT $name (.*$TH_NSVM_RE$hung)|^E2E-HOST $name (HOST-GUEST-HUNG |FAIL .*$TH_NSVM_RE)" "${log_of[$name]}"; then
-			nsvm_log_of[$name]=${log_of[$name]}
-			unset "log_of[$name]"
-			tf_cases+=("$name")
-		fi
-	done
-	# disk-read reads what disk-write wrote: a rerun write needs a rerun read.
-	if [[ " ${tf_cases[*]} " == *" disk-write "* ]] && [ -n "${log_of[disk-read]:-}" ]; then
-		unset "log_of[disk-read]"
-		tf_cases+=(disk-read)
-	fi
-	[ ${#tf_cases[@]} = 0 ] ||
-		echo "e2e: note: ${tf_cases[*]}: a guest triple fault at the reset vector or a hung guest (the nested SVM emulation's known failures, or their consequence)"
-	if { [ "${a_status[$last]}" = 0 ] || [ "${a_status[$last]}" = kvm-setup ]; } && [ ${#tf_cases[@]} = 0 ]; then
+	if [ "${a_status[$last]}" = 0 ] || [ "${a_status[$last]}" = kvm-setup ]; then
 		break
 	fi
 	again=() spent=()
@@ -768,7 +745,7 @@ passed=0
 failed=0
 for name in "${names[@]}"; do
 	n=${att_of[$name]}
-	log=${log_of[$name]:-${nsvm_log_of[$name]:-${a_log[$n]}}}
+	log=${log_of[$name]:-${a_log[$n]}}
 	host=$(sed -n "s/^E2E-HOST $name //p" "$log")
 	info=
 	out=$(sed -n "s/^E2E-OUT $name //p" "$log")

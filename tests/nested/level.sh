@@ -18,12 +18,11 @@
 # Either way the first line says where the level runs and why.
 # EMBER_TEST_KVM=local|nested forces one (for debugging, and for checking both).
 #
-# In the test host, a run that hits a known failure of the nested SVM
-# emulation is run again in a new test host, said so in a line: the test host
-# dies (timeout, no status, silent for LEVEL_STALL s, default 300, or its
-# kernel reports a BUG, oops or panic: TH_CRASH_RE), or every
-# FAIL line of the level is a guest triple fault at the reset vector
-# (TH_NSVM_RE). LEVEL_RETRIES (0 to 4, default 4, as e2e's) bounds the reruns. Only the
+# In the test host, a run whose test host dies (timeout, no status, silent for
+# LEVEL_STALL s, default 300, or its kernel reports a BUG, oops or panic:
+# TH_CRASH_RE; QEMU-TCG's known failures) is run again in a new test host,
+# said so in a line. A failed test, a guest's triple fault included, is never
+# run again. LEVEL_RETRIES (0 to 4, default 4, as e2e's) bounds the reruns. Only the
 # last run's "N passed, N failed" line is printed as such (make test adds
 # them up); earlier runs' are shown as "run N: ...", and a run without one
 # fails unless LEVEL_SUMMARY=0 (a command that is no test). LEVEL_TIMEOUT (seconds,
@@ -151,12 +150,6 @@ while :; do
 	0) break ;;
 	watched) again=$watch_why ;;
 	timeout | kvm-setup | qemu-error:*) again=$(th_explain "$st") ;;
-	*)
-		fails=$(grep -E '^FAIL ' <<<"$txt" || true)
-		if [ -n "$fails" ] && ! grep -qvE "$TH_NSVM_RE" <<<"$fails"; then
-			again="every failure is a guest triple fault at the reset vector (the nested SVM emulation's known failure)"
-		fi
-		;;
 	esac
 	crash=$(grep -m1 -E "$TH_CRASH_RE" <<<"$txt" | sed 's/^\[[ 0-9.]*\] //' || true)
 	[ -z "$again" ] || [ -z "$crash" ] || [[ "$again" == *"$crash"* ]] || again+=": $crash"

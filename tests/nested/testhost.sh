@@ -24,7 +24,7 @@
 #       Only fetch the kernel and build the cached base initramfs.
 #
 # As a library (source it): th_init BUILD_DIR, th_prepare, th_initramfs,
-# th_run, th_stop, th_decode_status, th_explain, th_filter, TH_NSVM_RE,
+# th_run, th_stop, th_decode_status, th_explain, th_filter,
 # TH_CRASH_RE. Set TH_VERBOSE=1 to stream the
 # console while a non-interactive run is going on.
 #
@@ -68,15 +68,9 @@ TH_APPEND="console=ttyS0 panic=-1 quiet"
 # (osvw, topoext, nrip-save, xsavec, rdseed, sha-ni, ... depending on QEMU).
 TH_NOISE="warning: (TCG|host) doesn't support requested feature: "
 
-# The nested SVM emulation's known failure, as ember reports it: a guest vCPU
-# that triple-faults back at the reset vector (tests/nested/README.md). Runs
-# that end in it are run again, said so (tests/e2e, tests/nested/level.sh).
-# shellcheck disable=SC2034 # used by the scripts that source this one
-TH_NSVM_RE='guest triple fault \(KVM_EXIT_SHUTDOWN\) on vcpu [0-9]+ at rip 0xfff0'
-
 # The test host's own kernel in trouble (a hang it noticed, an oops, a
 # panic): a kernel log line, with its time stamp.
-# shellcheck disable=SC2034 # likewise
+# shellcheck disable=SC2034 # used by the scripts that source this one
 TH_CRASH_RE='\[ *[0-9]+\.[0-9]+\] .*(BUG:|Oops|general protection|Kernel panic)'
 
 th_die() {

@@ -39,7 +39,7 @@ deps-unit:
 	$(call need_pkgs,$(PKGS_UNIT))
 
 test-unit: deps-unit $(UNIT_TESTS)
-	@fail=0; tests/layers/check.sh || fail=1; \
+	@fail=0; tests/layers/check.sh || fail=1; tests/nested/check-env.sh || fail=1; \
 	for t in $(UNIT_TESTS); do \
 		echo "== $$t"; \
 		ASAN_OPTIONS=detect_leaks=1 timeout -k 5 $(UNIT_TIMEOUT) $$t || { echo "== $$t FAILED"; fail=1; }; \
