@@ -796,18 +796,20 @@ if [ -s "$plotdat" ] && command -v gnuplot >/dev/null; then
 	sort -t $'\t' -k6,6n -s -o "$plotdat" "$plotdat"
 	np=$(wc -l <"$plotdat")
 	if gnuplot <<-EOF 2>"$out/gnuplot.err"; then
-		set terminal pngcairo size 1000,$((170 + 32 * np)) font "DejaVu Sans,10" noenhanced
+		set terminal pngcairo size 1000,$((220 + 32 * np)) font "DejaVu Sans,10" noenhanced
 		set output "$plot"
 		set datafile separator "\t"
-		set title "ember / QEMU -M microvm$([ -z "$fc_bin" ] || echo ", and ember / Firecracker on the rows marked so"), $started\nmedians; bars: min–max of the per-run ratios; nested test host under TCG, 2 shared cores"
+		set title "ember / QEMU -M microvm$([ -z "$fc_bin" ] || echo ", and ember / Firecracker on the rows marked so")\n$started; medians; bars: min–max of the per-run ratios\nnested test host under TCG, 2 shared cores"
 		set logscale x 2
 		set xrange [0.0078125:8]
 		set xtics ("1/128" 0.0078125, "1/64" 0.015625, "1/32" 0.03125, "1/16" 0.0625, "1/8" 0.125, "1/4" 0.25, "1/2" 0.5, "1" 1, "2" 2, "4" 4, "8" 8)
-		set xlabel "ember / QEMU (log scale): < 1 is ember ahead; ▲ rows (throughput, density): > 1 is ember ahead"
+		set xlabel "ember / QEMU (log scale): < 1 is ember ahead\n▲ rows (throughput, density): > 1 is ember ahead"
 		set yrange [$np - 0.5:-0.5]
 		set ytics scale 0 font ",9"
 		set grid xtics lc rgb "#dddddd"
-		set key inside left bottom box opaque
+		# (below the plot: inside, it would hide the points of some rows)
+		set key at screen 0.5, screen 0.01 center bottom horizontal box samplen 2 width -6
+		set bmargin 7
 		set arrow 1 from 1, graph 0 to 1, graph 1 nohead lw 2 lc rgb "#444444"
 		set lmargin 52
 		cl(x) = x < 0.0078125 ? 0.0078125 : (x > 8 ? 8 : x)
@@ -817,7 +819,7 @@ if [ -s "$plotdat" ] && command -v gnuplot >/dev/null; then
 		     "$plotdat" using (!ok(strcol(5), \$2) && strcol(5) ne "ref" ? cl(\$2) : 1/0):0:(cl(\$3)):(cl(\$4)) \
 			with xerrorbars pt 7 ps 1.3 lc rgb "#d7191c" title "ember not ahead", \
 		     "$plotdat" using (strcol(5) eq "ref" ? cl(\$2) : 1/0):0:(cl(\$3)):(cl(\$4)) \
-			with xerrorbars pt 5 ps 1.2 lc rgb "#555555" title "ember / limit (1 is the floor)", \
+			with xerrorbars pt 5 ps 1.2 lc rgb "#555555" title "ember / limit (floor: 1)", \
 		     "$plotdat" using (cl(\$2)):0:(sprintf("%.2f", \$2)) with labels offset 0,0.75 font ",8" notitle
 	EOF
 		log "plot: ${plot#"$root"/}"
