@@ -209,6 +209,29 @@ ember_pid() {
 }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
+# ember_diag: for a guest that never got ready, what each of ember's threads
+# is doing (state, kernel wait channel, syscall number or "running") and how
+# many exits the test host's KVM counted in 1 s: tells a guest that spins or
+# halts from an ember that is stuck. One "diag" line each; never fails.
+ember_diag() {
+	local p t e1 e2
+	p=$(ember_pid)
+	[ -n "$p" ] || { echo "diag: no ember process"; return 0; }
+	for t in /proc/"$p"/task/*; do
+		echo "diag thread $(cat "$t/comm" 2>/dev/null):" \
+			"$(sed -n 's/^State:[[:space:]]*//p' "$t/status" 2>/dev/null)," \
+			"wchan $(cat "$t/wchan" 2>/dev/null), syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+	done
+	[ -r /sys/kernel/debug/kvm/exits ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+	e1=$(cat /sys/kernel/debug/kvm/exits 2>/dev/null)
+	sleep 1
+	e2=$(cat /sys/kernel/debug/kvm/exits 2>/dev/null)
+	if [ -n "$e1" ] && [ -n "$e2" ]; then
+		echo "diag: the test host's KVM counted $((e2 - e1)) exits in 1 s"
+	fi
+	return 0
+}
+
 # END=snapshot: see the top.
 snap_round_trip() {
 	out2=$SNAP_DIR/console2.out in2=$SNAP_DIR/console2.in state=$SNAP_DIR/snap.state
@@ -449,6 +472,7 @@ if wait_until "$TIMEOUT" grep -q "$READY" "$CONSOLE_OUT"; then
 	ok guest-ready "$(($(uptime_ms) - t0)) ms after InstanceStart"
 else
 	bad guest-ready "no $READY in ${TIMEOUT}s: $(tail -c 300 "$CONSOLE_OUT" | tr '\n' '|')"
+	ember_diag
 	finish
 fi
 state state-running Running
