@@ -257,9 +257,13 @@ snap_round_trip() {
 		bad ticks "no EMBER-TICK, EMBER-SYNCED, EMBER-FILL-SUM or EMBER-ETH0-UP lines: $(tail -c 300 "$CONSOLE_OUT" | tr '\n' '|')"
 		return
 	fi
-	# In flight at the snapshot: a dd to the disk (O_DIRECT: every block
-	# goes to virtio-blk at once), and a ping flood from this host.
-	type_line "(dd if=/dev/zero of=/snap-dd bs=64k count=800 oflag=direct 2>/tmp/dd.err && echo EMBER-DD-OK || echo EMBER-DD-ERROR \$(cat /tmp/dd.err)) &"
+	# In flight at the snapshot: dd to the disk (O_DIRECT: every block goes
+	# to virtio-blk at once) in a loop that only ends when this host says so
+	# after the load (a single dd may end before the pause on a fast
+	# machine), and a ping flood from this host.
+	type_line "(while [ ! -e /tmp/dd-stop ];do dd if=/dev/zero of=/snap-dd bs=64k count=160 oflag=direct 2>/tmp/dd.err||{ echo EMBER-DD''-ERROR \$(cat /tmp/dd.err);exit;};echo EMBER-DD''-ROUND;done;echo EMBER-DD''-OK) &"
+	wait_until 20 grep -q EMBER-DD-ROUND "$CONSOLE_OUT" ||
+		bad io-in-flight "no EMBER-DD-ROUND line in 20 s: $(grep -m1 'EMBER-DD-ERROR' "$CONSOLE_OUT" || echo 'the dd loop did not write')"
 	flood=
 	if [ -n "$TAP_DEV" ]; then
 		wait_until 10 ping -c 1 -W 1 "$SNAP_GUEST" >/dev/null 2>&1
@@ -352,10 +356,13 @@ snap_round_trip() {
 	if grep -q 'soft lockup' "$out2"; then
 		bad no-soft-lockup "$(grep -m1 'soft lockup' "$out2")"
 	fi
-	if wait_until 30 line_done 'EMBER-DD-' "$out2" && grep -q EMBER-DD-OK "$out2"; then
-		ok io-in-flight "the dd running at the snapshot ended without an error"
+	type_line "touch /tmp/dd-stop"
+	if grep -q 'EMBER-DD-[OE]' "$CONSOLE_OUT"; then
+		bad io-in-flight "the dd loop ended before the snapshot: $(grep -m1 'EMBER-DD-[OE]' "$CONSOLE_OUT")"
+	elif wait_until 30 line_done 'EMBER-DD-[OE]' "$out2" && grep -q EMBER-DD-OK "$out2"; then
+		ok io-in-flight "the dd loop running at the snapshot went on after the load and ended without an error"
 	else
-		bad io-in-flight "$(grep -m1 'EMBER-DD-' "$out2" || echo 'no EMBER-DD line in 30 s')"
+		bad io-in-flight "$(grep -m1 'EMBER-DD-ERROR' "$out2" || echo 'no EMBER-DD-OK line in 30 s')"
 	fi
 	if [ -n "$TAP_DEV" ]; then
 		if wait_until 30 ping -c 1 -W 1 "$SNAP_GUEST" >/dev/null 2>&1 &&
