@@ -64,8 +64,6 @@ for v in 'npt' 'npt=1;reboot' 'npt=1,' 'NPT=1' 'npt=1 nested=1' ',npt=1' 'npt=$(
 done
 for c in 'unset|npt=0' '|' 'npt=1|npt=1' 'npt=0,nested=1,avic=N|npt=0,nested=1,avic=N'; do
 	v=${c%%|*} want=${c#*|}
-	[ -n "$v" ] || v=""
-	[ "$c" != 'unset|npt=0' ] || v=unset
 	out=$(params "$v")
 	if [ "$out" = "params=[$want]" ]; then
 		ok "TH_KVM_AMD ${v:-(empty)} gives kvm_amd '$want'"
