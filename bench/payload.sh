@@ -161,8 +161,9 @@ run() {
 		fi
 	fi
 	if [ "$st" != 0 ] || [ "$rdy" -lt 0 ] || ! grep -q "$marker" "/tmp/$label.out"; then
-		grep -v '^BENCH-GUEST-STAT ' "/tmp/$label.out" | tail -n 12 | tr -d '\r' |
-			sed "s/^/BENCH-OUT $label /"
+		grep -v '^BENCH-GUEST-STAT \|^vmmtime-diag: ' "/tmp/$label.out" | tail -n 12 |
+			tr -d '\r' | sed "s/^/BENCH-OUT $label /"
+		grep '^vmmtime-diag: ' "/tmp/$label.out" | sed "s/^/BENCH-OUT $label /"
 	fi
 	grep '^IOBENCH ' "/tmp/$label.out" | tr -d '\r' | sed "s/^IOBENCH /BENCH-IO $label $i /"
 	grep 'BENCH-GUEST-ERROR' "/tmp/$label.out" | tr -d '\r' | sed "s/^/BENCH-OUT $label /"

@@ -31,7 +31,10 @@
  * READY_US is -1 without a marker (or when it never appeared); EOF_US is
  * when the output pipe closed (during the child's exit); USER_US and
  * SYS_US are the child's CPU times (wait4), STATUS its exit status (128+N for
- * a signal). A run that exceeds SECS (default 60) is killed (STATUS 137).
+ * a signal). A run that exceeds SECS (default 60) is killed (STATUS 137),
+ * after "vmmtime-diag:" lines to FILE (-o; else stderr): each of its
+ * threads' state, wait channel and system call, and its VM's KVM exits
+ * (debugfs), twice 1 s apart: a VMM stuck, or a guest.
  * Times are CLOCK_MONOTONIC from just before the fork. Built static (musl)
  * so that it also runs inside the nested test host, whose busybox `date`
  * has no sub-second format.
@@ -137,6 +140,82 @@ static void at_ready(pid_t pid)
 		kvm_stats(pid, kvm_out);
 }
 
+/* The first line of a small file, its newline cut; "?" when unreadable. */
+static void read_line(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		n = snprintf(buf, len, "?");
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* The "exits" counter of pid's VM (KVM_DEBUGFS/PID-FD/exits); -1 without one. */
+static long long vm_exits(pid_t pid)
+{
+	char prefix[32], file[300], buf[32];
+	long long v = -1;
+	struct dirent *d;
+	DIR *top = opendir(KVM_DEBUGFS);
+
+	snprintf(prefix, sizeof(prefix), "%d-", (int)pid);
+	while (top && (d = readdir(top)))
+		if (!strncmp(d->d_name, prefix, strlen(prefix))) {
+			snprintf(file, sizeof(file), "%s/%s/exits", KVM_DEBUGFS, d->d_name);
+			read_line(file, buf, sizeof(buf));
+			if (buf[0] != '?')
+				v = strtoll(buf, NULL, 10);
+			break;
+		}
+	if (top)
+		closedir(top);
+	return v;
+}
+
+/*
+ * A run out of time, before it is killed: each of its threads' state, wait
+ * channel and system call, and whether its VM still exits (1 s apart), as
+ * "vmmtime-diag:" lines on fd out.
+ */
+static void diag(pid_t pid, int out, char last)
+{
+	char path[300], comm[64], stat[512], wchan[64], sys[128];
+	long long e0 = vm_exits(pid), e1;
+	struct dirent *d;
+	DIR *task;
+
+	if (last != '\n')
+		dprintf(out, "\n"); /* a console cut in mid-line */
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	task = opendir(path);
+	while (task && (d = readdir(task))) {
+		const char *st;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, d->d_name);
+		read_line(path, comm, sizeof(comm));
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, d->d_name);
+		read_line(path, stat, sizeof(stat));
+		st = strrchr(stat, ')');
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/wchan", (int)pid, d->d_name);
+		read_line(path, wchan, sizeof(wchan));
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall", (int)pid, d->d_name);
+		read_line(path, sys, sizeof(sys));
+		dprintf(out, "vmmtime-diag: thread %s (%s): state %c, wchan %s, syscall %.40s\n",
+			d->d_name, comm, st && st[1] && st[2] ? st[2] : '?', wchan, sys);
+	}
+	if (task)
+		closedir(task);
+	sleep(1);
+	e1 = vm_exits(pid);
+	dprintf(out, "vmmtime-diag: its VM's KVM exits: %lld, 1 s later %lld\n", e0, e1);
+}
+
 /* A search for a marker in a stream that arrives in pieces. */
 struct scan {
 	const char *marker;
@@ -182,6 +261,7 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 		    const char *label, int run, const char *outpath)
 {
 	int p[2], m[2] = { -1, -1 }, out_fd = -1, status = 0;
+	char last = '\n'; /* the output's last byte */
 	struct scan sc = { .marker = marker, .mlen = marker ? strlen(marker) : 0 };
 	int64_t t0, t_ready = -1, t_eof = -1, t_exit, deadline;
 	struct rusage ru;
@@ -219,6 +299,7 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 		ssize_t n;
 
 		if (left <= 0) {
+			diag(pid, out_fd >= 0 ? out_fd : 2, out_fd >= 0 ? last : '\n');
 			kill(pid, SIGKILL);
 			break;
 		}
@@ -251,6 +332,7 @@ static int run_once(char **argv, const char *marker, bool on_fd3, long tmo_s,
 		}
 		if (out_fd >= 0 && write(out_fd, buf, (size_t)n) != n)
 			perror("vmmtime: write");
+		last = buf[n - 1];
 		if (!on_fd3 && sc.mlen && t_ready < 0 && scan_feed(&sc, buf, (size_t)n)) {
 			t_ready = now_us();
 			at_ready(pid);
