@@ -31,10 +31,11 @@ struct serial {
 	int space_fd;       /* eventfd: the guest made room while input was paused */
 	bool in_paused;
 	/*
-	 * Output without an exit a byte: while the guest writes the THR with
-	 * its THR-empty interrupt off (polled output: the kernel's console),
-	 * KVM keeps those writes in its coalesced ring (vm_coalesce_pio), and
-	 * the next exit, or at the latest the flush timer, replays them.
+	 * Output without a return to ember per byte: while the guest writes
+	 * the THR with its THR-empty interrupt off (polled output: the
+	 * kernel's console), KVM keeps those writes in its coalesced ring
+	 * (vm_coalesce_pio), and the next exit ember serves, or at the latest
+	 * the flush timer, replays them.
 	 */
 	uint16_t base;
 	int flush_fd;       /* timerfd, armed while output is busy; -1: no coalescing */
