@@ -220,7 +220,16 @@ EMBER_SECCOMP_TEST_TRACE=1 strace -f -ff -qq -X raw -o "\$d/t" "$TBIN" "\$@" <&0
 sp=\$!
 fwd() { for p in \$(cat /proc/\$sp/task/*/children 2>/dev/null); do kill -\$1 \$p 2>/dev/null; done; }
 trap 'fwd TERM' TERM; trap 'fwd INT' INT; trap 'fwd HUP' HUP
-while :; do wait \$sp; rc=\$?; kill -0 \$sp 2>/dev/null || break; done
+# A trap cuts wait short (status > 128): wait again while strace runs, and
+# once it is gone, take the status bash kept for it (127: none kept).
+while :; do
+	wait \$sp; rc=\$?
+	[ \$rc -gt 128 ] || break
+	kill -0 \$sp 2>/dev/null && continue
+	wait \$sp; r=\$?
+	[ \$r = 127 ] || rc=\$r
+	break
+done
 exit \$rc
 EOF
 chmod +x "$T/ember-traced"
