@@ -120,11 +120,6 @@ static const struct allow allowlist[] = {
 	IOCTL(VMM | VCPU, FIONREAD),
 	IOCTL(VMM | VCPU, KVM_IRQ_LINE), /* i8042 (Ctrl-Alt-Del), serial interrupts */
 	IOCTL(VCPU, KVM_SET_GSI_ROUTING), /* the guest programs the IOAPIC (vmm/ioapic.c) */
-	/* Serial output coalesced while busy (vmm/serial.c): a THR write, an IER
-	 * write (vCPU) or the flush timer's tick (VMM) turns it on or off. */
-	IOCTL(VMM | VCPU, KVM_REGISTER_COALESCED_MMIO),
-	IOCTL(VMM | VCPU, KVM_UNREGISTER_COALESCED_MMIO),
-	ANY(VMM | VCPU, "timerfd_settime"),
 	IOCTL(VMM, TCSETS),         /* the terminal restored at exit */
 	/* Pause: a guest on kvmclock learns that it was stopped. */
 	IOCTL(VMM, KVM_KVMCLOCK_CTRL),

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 /* Register offsets (DLAB=0 unless noted) and bits. */
@@ -107,54 +106,6 @@ static void transmit(struct serial *s, uint8_t b)
 	}
 }
 
-/*
- * The flush timer's period: how long at most a polled byte a guest wrote
- * just before it stopped exiting waits in KVM's ring.
- */
-#define FLUSH_PERIOD_NS 10000000
-
-static void set_timer(struct serial *s, long ns)
-{
-	struct itimerspec its = { .it_value.tv_nsec = ns, .it_interval.tv_nsec = ns };
-
-	if (timerfd_settime(s->flush_fd, 0, &its, NULL) < 0)
-		warn("serial: cannot set the output flush timer: %s", strerror(errno));
-}
-
-/*
- * Coalesce THR writes exactly while output is busy and the THR-empty
- * interrupt is off. With it on, the driver waits for that interrupt after
- * each burst: a write must exit so that it comes at once.
- */
-static void sync_coalescing(struct serial *s)
-{
-	bool want = s->busy && !(s->ier & IER_THRI);
-
-	if (want == s->coalesced)
-		return;
-	if (vm_coalesce_pio(s->vm, s->base, 1, want) == 0) {
-		s->coalesced = want;
-	} else if (want) {
-		/* KVM would not: plain exits from now on, no timer. */
-		warn("serial: cannot coalesce the THR: %s", strerror(errno));
-		s->busy = false;
-		set_timer(s, 0);
-		s->no_coalescing = true;
-	} else {
-		warn("serial: cannot stop coalescing the THR: %s", strerror(errno));
-	}
-}
-
-/* A THR write: output is busy; the timer runs until it is idle a whole period. */
-static void output_busy(struct serial *s)
-{
-	s->wrote = true;
-	if (s->busy || s->flush_fd < 0 || s->no_coalescing)
-		return;
-	s->busy = true;
-	set_timer(s, FLUSH_PERIOD_NS);
-}
-
 static uint8_t reg_read(struct serial *s, unsigned int reg)
 {
 	uint8_t v;
@@ -194,7 +145,6 @@ static void reg_write(struct serial *s, unsigned int reg, uint8_t v)
 		} else {
 			transmit(s, v);
 			s->thr_pending = true;
-			output_busy(s);
 		}
 		break;
 	case IER_DLM:
@@ -242,8 +192,6 @@ static void serial_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 			data[i] = reg_read(s, reg);
 	}
 	update_irq(s);
-	if (is_write)
-		sync_coalescing(s);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -282,8 +230,6 @@ void serial_init(struct serial *s, struct vm *vm, uint16_t base, int irq, int ou
 	s->out_fd = output_fd(out_fd);
 	s->in_fd = -1;
 	s->space_fd = -1;
-	s->flush_fd = -1;
-	s->base = base;
 	s->mcr = MCR_OUT2;
 	if (bus_register(&vm->pio, base, 8, serial_pio, s) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "serial: port 0x%x already taken", base);
@@ -335,45 +281,9 @@ static void on_space(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/*
- * The flush timer's tick (VMM thread): replay what the ring holds; after a
- * whole period without output, stop coalescing and the timer.
- */
-static void on_flush(void *opaque, uint32_t events)
-{
-	struct serial *s = opaque;
-	uint64_t ticks;
-
-	(void)events;
-	if (read(s->flush_fd, &ticks, sizeof(ticks)) < 0)
-		return;
-	vm_flush_coalesced(s->vm);
-	pthread_mutex_lock(&s->lock);
-	if (s->wrote) {
-		s->wrote = false;
-	} else if (s->busy) {
-		s->busy = false;
-		sync_coalescing(s);
-		if (s->coalesced)
-			s->busy = true; /* still coalescing: keep flushing */
-		else
-			set_timer(s, 0);
-	}
-	pthread_mutex_unlock(&s->lock);
-	/* Writes made before KVM stopped coalescing them. */
-	vm_flush_coalesced(s->vm);
-}
-
 void serial_attach_input(struct serial *s, struct evloop *l, int in_fd)
 {
 	s->loop = l;
-	if (s->vm->ring) {
-		s->flush_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (s->flush_fd >= 0 && evloop_add(l, s->flush_fd, EPOLLIN, on_flush, s) < 0) {
-			close(s->flush_fd);
-			s->flush_fd = -1;
-		}
-	}
 	s->space_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->space_fd < 0 || evloop_add(l, s->space_fd, EPOLLIN, on_space, s) < 0)
 		die(EMBER_EXIT_HOST_ERROR, "serial: cannot set up input: %s", strerror(errno));

@@ -30,27 +30,11 @@ struct serial {
 	int in_fd;
 	int space_fd;       /* eventfd: the guest made room while input was paused */
 	bool in_paused;
-	/*
-	 * Output without a return to ember per byte: while the guest writes
-	 * the THR with its THR-empty interrupt off (polled output: the
-	 * kernel's console), KVM keeps those writes in its coalesced ring
-	 * (vm_coalesce_pio), and the next exit ember serves, or at the latest
-	 * the flush timer, replays them.
-	 */
-	uint16_t base;
-	int flush_fd;       /* timerfd, armed while output is busy; -1: no coalescing */
-	bool busy;          /* the timer is armed */
-	bool wrote;         /* the THR was written since the timer's last tick */
-	bool coalesced;     /* KVM keeps THR writes in its ring */
-	bool no_coalescing; /* KVM refused to */
 };
 
 /* Set up the UART and register it at base on the PIO bus. */
 void serial_init(struct serial *s, struct vm *vm, uint16_t base, int irq, int out_fd);
-/*
- * Feed guest input from in_fd (a terminal, a pipe...) through the event
- * loop, which also runs the timer that flushes coalesced output.
- */
+/* Feed guest input from in_fd (a terminal, a pipe...) through the event loop. */
 void serial_attach_input(struct serial *s, struct evloop *l, int in_fd);
 
 /* Its state into a snapshot, and back (0, or -1 with a reason). */

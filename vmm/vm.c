@@ -75,7 +75,6 @@ void vm_create(struct vm *vm, int nvcpus)
 	int r;
 
 	vm->nvcpus = nvcpus;
-	pthread_mutex_init(&vm->ring_lock, NULL);
 	vm->pio.name = "I/O port";
 	vm->mmio.name = "MMIO address";
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -316,65 +315,6 @@ int vm_dirty_pages(struct vm *vm, uint64_t *bitmap)
 	return 0;
 }
 
-/*
- * The VM's coalesced I/O ring: a page of every vCPU's mapping, at the page
- * KVM_CAP_COALESCED_MMIO names. Port writes go there only with
- * KVM_CAP_COALESCED_PIO too.
- */
-static void map_ring(struct vm *vm, struct vcpu *c)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	int off = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
-
-	if (page <= 0 || off <= 0 || (off + 1) * page > vm->run_size ||
-	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) <= 0)
-		return;
-	vm->ring = (struct kvm_coalesced_mmio_ring *)((uint8_t *)c->run + off * page);
-	vm->ring_max = (page - sizeof(*vm->ring)) / sizeof(struct kvm_coalesced_mmio);
-}
-
-int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len, bool on)
-{
-	struct kvm_coalesced_mmio_zone z = { .addr = port, .size = len, .pio = 1 };
-
-	if (!vm->ring) {
-		errno = ENOTSUP;
-		return -1;
-	}
-	return kvm_ioctl(vm->vm_fd, on ? KVM_REGISTER_COALESCED_MMIO :
-			 KVM_UNREGISTER_COALESCED_MMIO, &z) < 0 ? -1 : 0;
-}
-
-void vm_flush_coalesced(struct vm *vm)
-{
-	struct kvm_coalesced_mmio_ring *r = vm->ring;
-	uint32_t first;
-
-	if (!r || __atomic_load_n(&r->first, __ATOMIC_RELAXED) ==
-		  __atomic_load_n(&r->last, __ATOMIC_ACQUIRE))
-		return;
-	pthread_mutex_lock(&vm->ring_lock);
-	/*
-	 * KVM writes an entry, then moves last past it; first is ours. At most
-	 * a ring's worth a call: a vCPU that keeps writing meanwhile fills the
-	 * ring and exits to replay the rest itself.
-	 */
-	for (uint32_t n = 0; n < vm->ring_max &&
-	     (first = r->first) != __atomic_load_n(&r->last, __ATOMIC_ACQUIRE); n++) {
-		struct kvm_coalesced_mmio e;
-
-		if (first >= vm->ring_max) {
-			vm_request_stop(EMBER_EXIT_HOST_ERROR, "KVM's coalesced ring is corrupt");
-			break;
-		}
-		e = r->coalesced_mmio[first];
-		if (e.len <= sizeof(e.data))
-			bus_access(e.pio ? &vm->pio : &vm->mmio, e.phys_addr, e.data, e.len, true);
-		__atomic_store_n(&r->first, (first + 1) % vm->ring_max, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&vm->ring_lock);
-}
-
 /* vCPU i's file descriptor and kvm_run mapping. */
 static void vcpu_open(struct vm *vm, int i)
 {
@@ -390,8 +330,6 @@ static void vcpu_open(struct vm *vm, int i)
 	c->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
 	if (c->run == MAP_FAILED)
 		die(EMBER_EXIT_HOST_ERROR, "cannot map vcpu %d: %s", i, strerror(errno));
-	if (i == 0)
-		map_ring(vm, c);
 }
 
 void vm_create_vcpus_bare(struct vm *vm)
@@ -562,12 +500,9 @@ static void park(struct vcpu *c)
 	 */
 	__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	/* A string I/O instruction may exit again for its next part: served too (bounded). */
-	for (int i = 0; i < 64 && ioctl(c->fd, KVM_RUN, 0) == 0; i++) {
-		vm_flush_coalesced(vm);
+	for (int i = 0; i < 64 && ioctl(c->fd, KVM_RUN, 0) == 0; i++)
 		if (!handle_exit(c))
 			break;
-	}
-	vm_flush_coalesced(vm);
 
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->parked++;
@@ -585,7 +520,6 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *c = arg;
 	char name[16];
 	sigset_t set;
-	int r;
 
 	snprintf(name, sizeof(name), "ember_vcpu%d", c->id);
 	logger_set_thread_name(name);
@@ -602,15 +536,12 @@ static void *vcpu_thread(void *arg)
 			park(c);
 			continue;
 		}
-		r = ioctl(c->fd, KVM_RUN, 0) < 0 ? errno : 0;
-		/* The guest's coalesced writes came before whatever exited. */
-		vm_flush_coalesced(c->vm);
-		if (r) {
-			if (r == EINTR || r == EAGAIN)
+		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			METRIC_INC(ember_metrics.vcpu.failures);
 			vm_request_stop(EMBER_EXIT_HOST_ERROR, "KVM_RUN on vcpu %d failed: %s",
-					c->id, strerror(r));
+					c->id, strerror(errno));
 			break;
 		}
 		/* After a reset or a crash, no guest instruction runs again. */
@@ -646,7 +577,6 @@ void vm_stop_vcpus(struct vm *vm)
 	kick_all(vm);
 	for (int i = 0; i < vm->nvcpus; i++)
 		pthread_join(vm->vcpus[i].thread, NULL);
-	vm_flush_coalesced(vm);
 }
 
 int vm_pause_vcpus(struct vm *vm)
@@ -660,7 +590,6 @@ int vm_pause_vcpus(struct vm *vm)
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	pthread_mutex_unlock(&vm->pause_lock);
 	if (!r) {
-		/* Each vCPU flushed before it parked: a snapshot never misses a write. */
 		vm->pause_clock_valid = ioctl(vm->vm_fd, KVM_GET_CLOCK, &vm->pause_clock) == 0;
 		vm_clock_paused(vm);
 	}

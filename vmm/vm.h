@@ -42,13 +42,6 @@ struct vm {
 	/* KVM's clock when the vCPUs last parked (a snapshot's, so the pause before it does not show) */
 	struct kvm_clock_data pause_clock;
 	bool pause_clock_valid;
-	/*
-	 * KVM's coalesced I/O ring (vm_coalesce_pio): guest writes KVM kept
-	 * without an exit, replayed by vm_flush_coalesced. NULL without it.
-	 */
-	struct kvm_coalesced_mmio_ring *ring;
-	uint32_t ring_max;
-	pthread_mutex_t ring_lock;
 };
 
 /*
@@ -90,20 +83,6 @@ void vm_resume_vcpus(struct vm *vm);
  * bitmap (GM_BITMAP_WORDS words); both logs start over. 0, or -1.
  */
 int vm_dirty_pages(struct vm *vm, uint64_t *bitmap);
-/*
- * Have KVM keep guest writes to ports [port, port+len) in its coalesced ring
- * instead of exiting for each (on), or exit for them again (off). 0, or -1
- * (errno; ENOTSUP: this KVM cannot, or the vCPUs are not created yet).
- */
-int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len, bool on);
-/*
- * Replay, in their order, the writes KVM kept in the ring, as if each had
- * exited. Every vCPU does after each KVM_RUN, before its exit (so that an
- * exit never overtakes a write the guest made before it); a device whose
- * ports are coalesced calls it too, so that a guest that stops exiting
- * does not keep its last writes there.
- */
-void vm_flush_coalesced(struct vm *vm);
 /* Pulse an edge-triggered interrupt line (ISA IRQ / GSI). */
 void vm_irq_pulse(struct vm *vm, int gsi);
 

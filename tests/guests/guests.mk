@@ -8,7 +8,7 @@
 
 GUEST_SRC := tests/guests
 GUEST_OUT := $(BUILD)/tests/guests
-GUESTS    := boot triplefault badport kvmprobe exitloop loopback serialtail xcr0 pvh pvh-linux
+GUESTS    := boot triplefault badport kvmprobe exitloop loopback xcr0 pvh pvh-linux
 # Guests that also link the polled virtio-mmio driver (virtio.c).
 VIRTIO_GUESTS := blk blkhostile net blkflood netflood
 

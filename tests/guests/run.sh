@@ -86,7 +86,7 @@ rc=-
 : >"$T/out"
 : >"$T/err"
 missing=""
-for f in "$EMBER" "$G"/{boot,triplefault,badport,kvmprobe,exitloop,xcr0,pvh,pvh-linux,loopback,serialtail,blk,blkhostile,net}.elf \
+for f in "$EMBER" "$G"/{boot,triplefault,badport,kvmprobe,exitloop,xcr0,pvh,pvh-linux,loopback,blk,blkhostile,net}.elf \
 	"$G/boot.bzImage" "$SRC/netpeer.py" \
 	"$G/fnv1a" "$G/bad-proto211.bzImage" "$G/bad-no64.bzImage" "$G/bad-lowload.elf"; do
 	[ -e "$f" ] || missing="$missing $f"
@@ -302,50 +302,6 @@ loopback_case() {
 	fi
 }
 loopback_case
-
-# --- console output KVM coalesces comes out whole and in order -----------------
-# serialtail.c writes a 600-byte line without reading LSR (KVM's ring
-# spills), sets the divisor between two LCR writes, then prints its END line
-# and halts with interrupts off: no exit flushes that line's newline, ember's
-# flush timer must. The host waits for it, then ends ember with SIGTERM.
-serialtail_case() {
-	local name=serial-coalesced-output blind seen=0
-	rc=-
-	: >"$T/out"
-	: >"$T/err"
-	blind=$(awk 'BEGIN { for (i = 0; i < 600; i++) printf "%c", 97 + i % 26 }')
-	timeout -k 5 "$TIMEOUT" "$EMBER" --kernel "$G/serialtail.elf" \
-		</dev/null >"$T/out" 2>"$T/err" &
-	local pid=$!
-	for _ in $(seq 400); do
-		if has "$T/out" "SERIALTAIL END" &&
-		   [ "$(tail -c 1 "$T/out" | od -An -tx1 | tr -d ' ')" = 0a ]; then
-			seen=1
-			break
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -TERM "$pid" 2>/dev/null
-	wait "$pid"
-	rc=$?
-	if [ -n "$(guest_why "SERIALTAIL START")" ]; then
-		bad $name "$(guest_why "SERIALTAIL START")"
-	elif [ "$seen" != 1 ]; then
-		bad $name "the whole line \"SERIALTAIL END\" never came while the guest halted"
-	elif ! grep -qxF -- "$blind" "$T/out"; then
-		bad $name "the 600 bytes written blind did not come out whole and in order"
-	elif [ "$(count "$T/out" SERIALTAIL)" != 2 ] || [ "$(wc -l <"$T/out")" != 3 ]; then
-		bad $name "output other than the guest's three lines"
-	elif [ "$rc" != 1 ] || ! has "$T/err" "stopped by signal 15"; then
-		bad $name "$(status_why "1 (SIGTERM)")"
-	elif [ "$(wc -l <"$T/err")" != 1 ]; then
-		bad $name "unexpected output on stderr"
-	else
-		ok $name
-	fi
-}
-serialtail_case
 
 # --- kvmprobe: either this KVM runs CPL0 natively, or it dies on a probe -------
 run_ember --kernel "$G/kvmprobe.elf"
