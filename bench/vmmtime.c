@@ -73,51 +73,65 @@ static void usage(void)
 static const char *kvm_out;   /* -k */
 static const char *trace_off; /* -T */
 
+/* The first line of a small file, its newline cut; "?" when unreadable. */
+static void read_line(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		n = snprintf(buf, len, "?");
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* pid's VM's directory (the first KVM_DEBUGFS/PID-FD) into dir; false without one. */
+static bool vm_dir(pid_t pid, char *dir, size_t len)
+{
+	char prefix[32];
+	struct dirent *d;
+	DIR *top = opendir(KVM_DEBUGFS);
+	bool found = false;
+
+	snprintf(prefix, sizeof(prefix), "%d-", (int)pid);
+	while (top && !found && (d = readdir(top)))
+		if (!strncmp(d->d_name, prefix, strlen(prefix))) {
+			snprintf(dir, len, "%s/%s", KVM_DEBUGFS, d->d_name);
+			found = true;
+		}
+	if (top)
+		closedir(top);
+	return found;
+}
+
 /*
- * Write the counters of pid's VM (the first KVM_DEBUGFS/PID-FD directory)
- * to path as "NAME VALUE" lines; an empty file when there is none.
+ * Write the counters of pid's VM (vm_dir) to path as "NAME VALUE" lines;
+ * an empty file when there is none.
  */
 static void kvm_stats(pid_t pid, const char *path)
 {
-	char prefix[32], dir[300], file[600], buf[32];
+	char dir[300], file[600], buf[32];
 	FILE *out = fopen(path, "we");
 	struct dirent *d;
-	DIR *top, *vm;
+	DIR *vm;
 
 	if (!out) {
 		fprintf(stderr, "vmmtime: %s: %s\n", path, strerror(errno));
 		return;
 	}
-	snprintf(prefix, sizeof(prefix), "%d-", (int)pid);
-	top = opendir(KVM_DEBUGFS);
-	dir[0] = 0;
-	while (top && (d = readdir(top)))
-		if (!strncmp(d->d_name, prefix, strlen(prefix))) {
-			snprintf(dir, sizeof(dir), "%s/%s", KVM_DEBUGFS, d->d_name);
-			break;
-		}
-	if (top)
-		closedir(top);
-	vm = dir[0] ? opendir(dir) : NULL;
+	vm = vm_dir(pid, dir, sizeof(dir)) ? opendir(dir) : NULL;
 	while (vm && (d = readdir(vm))) {
 		unsigned long long v;
 		char *end;
-		ssize_t n;
-		int fd;
 
 		if (d->d_type != DT_REG)
 			continue;
 		snprintf(file, sizeof(file), "%s/%s", dir, d->d_name);
-		fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = 0;
+		read_line(file, buf, sizeof(buf));
 		v = strtoull(buf, &end, 10);
-		if (end != buf && (*end == '\n' || !*end))
+		if (end != buf && !*end)
 			fprintf(out, "%s %llu\n", d->d_name, v);
 	}
 	if (vm)
@@ -140,40 +154,16 @@ static void at_ready(pid_t pid)
 		kvm_stats(pid, kvm_out);
 }
 
-/* The first line of a small file, its newline cut; "?" when unreadable. */
-static void read_line(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		n = snprintf(buf, len, "?");
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-}
-
 /* The "exits" counter of pid's VM (KVM_DEBUGFS/PID-FD/exits); -1 without one. */
 static long long vm_exits(pid_t pid)
 {
-	char prefix[32], file[300], buf[32];
-	long long v = -1;
-	struct dirent *d;
-	DIR *top = opendir(KVM_DEBUGFS);
+	char dir[300], file[310], buf[32];
 
-	snprintf(prefix, sizeof(prefix), "%d-", (int)pid);
-	while (top && (d = readdir(top)))
-		if (!strncmp(d->d_name, prefix, strlen(prefix))) {
-			snprintf(file, sizeof(file), "%s/%s/exits", KVM_DEBUGFS, d->d_name);
-			read_line(file, buf, sizeof(buf));
-			if (buf[0] != '?')
-				v = strtoll(buf, NULL, 10);
-			break;
-		}
-	if (top)
-		closedir(top);
-	return v;
+	if (!vm_dir(pid, dir, sizeof(dir)))
+		return -1;
+	snprintf(file, sizeof(file), "%s/exits", dir);
+	read_line(file, buf, sizeof(buf));
+	return buf[0] == '?' ? -1 : strtoll(buf, NULL, 10);
 }
 
 /*
